@@ -1,0 +1,170 @@
+import { registry } from "@langchain/langgraph/zod";
+import { z } from "zod";
+import type { EncodedSeed } from "../lib/pool.js";
+import {
+  type DroppedRecord,
+  DroppedRecordSchema,
+  type IterationRecord,
+  IterationRecordSchema,
+  type KeptPair,
+  KeptPairSchema,
+  MetadataSchema,
+  type PoolEntry,
+  PoolEntrySchema,
+  SeedSchema,
+  UsageCountsSchema,
+} from "../lib/records.js";
+import { emptyUsage, mergeUsage } from "../lib/usage.js";
+
+/** One basic instruction on its way through Contrastive Filtering: the payload sent to the instruction subgraph. */
+export const InstructionTaskSchema = z.object({
+  id: z.string(),
+  order: z.number().describe("Position in the deterministic dispatch order"),
+  round: z.number().describe("Decode round: 1, then top-up rounds"),
+  metadataId: z.string(),
+  metadataOrigin: z.enum(["seed", "user", "augmented"]),
+  seedIds: z.array(z.string()),
+  metadata: MetadataSchema,
+  basicInstruction: z.string(),
+  actions: z.array(z.string()).describe("Self-Rubrics actions of the metadata; empty when rubric-generate failed"),
+});
+export type InstructionTask = z.infer<typeof InstructionTaskSchema>;
+
+/** How one instruction ended; `collect` turns these into output records. */
+export const InstructionOutcomeSchema = z.object({
+  task: InstructionTaskSchema,
+  status: z.enum(["kept", "dropped", "failed"]),
+  source: z.enum(["strong", "target"]).optional(),
+  instruction: z.string().describe("The last version of the instruction"),
+  actions: z.array(z.string()).describe("Actions applied, in order"),
+  history: z.array(IterationRecordSchema),
+  failure: z.object({ step: z.string(), error: z.string() }).optional(),
+});
+export type InstructionOutcome = z.infer<typeof InstructionOutcomeSchema>;
+
+export const RubricSetSchema = z.object({ rubrics: z.array(z.string()), actions: z.array(z.string()) });
+export type RubricSet = z.infer<typeof RubricSetSchema>;
+
+export const ProgressSchema = z.object({
+  kept: z.number(),
+  finished: z.number().describe("Instructions that left filtering (kept, dropped or failed)"),
+  keptPerIteration: z.record(z.string(), z.number()).describe("Kept pairs by the iteration that kept them (Figure 3)"),
+  reverseKept: z.number().describe("Pairs kept with the target's answer (gap < -theta)"),
+  droppedByReason: z.record(z.string(), z.number()),
+  failuresByStep: z.record(z.string(), z.number()),
+});
+export type Progress = z.infer<typeof ProgressSchema>;
+
+export const emptyProgress = (): Progress => ({
+  kept: 0,
+  finished: 0,
+  keptPerIteration: {},
+  reverseKept: 0,
+  droppedByReason: {},
+  failuresByStep: {},
+});
+
+export const UsageTotalsSchema = z.object({
+  byRole: z.record(z.string(), UsageCountsSchema),
+  byStep: z.record(z.string(), UsageCountsSchema),
+});
+
+export function addTallies(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [key, value] of Object.entries(b)) out[key] = (out[key] ?? 0) + value;
+  return out;
+}
+
+/** Counts for drops that happen before filtering: `dropped:<reason>` and `failed:<step>`. */
+export function tallyOf(records: readonly DroppedRecord[]): Record<string, number> {
+  let tally: Record<string, number> = {};
+  for (const record of records) {
+    tally = addTallies(tally, { [`dropped:${record.reason}`]: 1 });
+    if (record.step && record.reason === "failure") tally = addTallies(tally, { [`failed:${record.step}`]: 1 });
+  }
+  return tally;
+}
+
+const append = <T>(a: T[], b: T[]): T[] => a.concat(b);
+const forget = (): never[] => [];
+
+/**
+ * The parent graph's state. `kept` and `dropped` are the results; whether they accumulate in state
+ * (Studio, library) or only pass through as node updates for a writer to stream out (the CLI, so
+ * memory stays flat) is chosen when the graph is built.
+ */
+export function buildCodecState(options: { retainRecords: boolean }) {
+  const records = options.retainRecords ? append : forget;
+  return z.object({
+    seeds: z.array(SeedSchema).optional().describe("Seed instructions from the target distribution"),
+    metadata: z
+      .array(MetadataSchema)
+      .optional()
+      .describe("User-written metadata (use case + skills), instead of seeds"),
+    runId: z.string().optional().describe("Identifies the run in outputs and traces; generated when absent"),
+    startedAt: z.number().optional(),
+    encoded: z
+      .array(z.custom<EncodedSeed>())
+      .describe("Metadata encoded from each seed").register(registry, { reducer: { fn: append }, default: () => [] }),
+    pool: z.array(PoolEntrySchema).describe("The metadata pool after mix-and-match").register(registry, { default: () => [] }),
+    poolStats: z.record(z.string(), z.number()).describe("How the pool was built").register(registry, { default: () => ({}) }),
+    rubrics: z
+      .record(z.string(), RubricSetSchema)
+      .describe("Self-Rubrics rubrics and actions by metadata id").register(registry, {
+        reducer: { fn: (a: Record<string, RubricSet>, b: Record<string, RubricSet>) => ({ ...a, ...b }) },
+        default: () => ({}),
+      }),
+    round: z
+      .number()
+      .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
+    decoded: z
+      .array(InstructionTaskSchema)
+      .describe("Basic instructions decoded so far").register(registry, { reducer: { fn: append }, default: () => [] }),
+    waveStart: z.number().register(registry, { default: () => 0 }),
+    waveEnd: z
+      .number()
+      .describe("Decoded instructions (in dispatch order) sent to filtering so far")
+      .register(registry, { default: () => 0 }),
+    outcomes: z
+      .array(InstructionOutcomeSchema)
+      .describe("Outcomes of the current wave, consumed by collect").register(registry, { reducer: { fn: append }, default: () => [] }),
+    kept: z
+      .array(KeptPairSchema)
+      .describe("Kept instruction-response pairs").register(registry, { reducer: { fn: records }, default: () => [] }),
+    dropped: z
+      .array(DroppedRecordSchema)
+      .describe("Dropped instructions, seeds and metadata, failures included").register(registry, { reducer: { fn: records }, default: () => [] }),
+    progress: ProgressSchema.register(registry, { default: emptyProgress }),
+    tally: z
+      .record(z.string(), z.number())
+      .describe("Drops and failures before filtering (seeds, metadata), by reason and by step").register(registry, { reducer: { fn: addTallies }, default: () => ({}) }),
+    usage: UsageTotalsSchema.describe("Model calls and tokens by role and by step").register(registry, {
+      reducer: { fn: mergeUsage },
+      default: emptyUsage,
+    }),
+    stopReason: z.string().optional().describe("Why the run ended"),
+    summary: z.record(z.string(), z.unknown()).optional().describe("Run summary, set when the run ends"),
+  });
+}
+
+export type CodecStateSchema = ReturnType<typeof buildCodecState>;
+export type CodecState = z.infer<CodecStateSchema>;
+export type CodecUpdate = Partial<Omit<CodecState, "outcomes">> & { outcomes?: unknown };
+
+/** The per-instruction subgraph's state: the instruction's versions, answers and scores so far. */
+export const InstructionStateSchema = z.object({
+  task: InstructionTaskSchema,
+  instruction: z.string().register(registry, { default: () => "" }),
+  iteration: z.number().register(registry, { default: () => 1 }),
+  actions: z.array(z.string()).register(registry, { default: () => [] }),
+  history: z.array(IterationRecordSchema).register(registry, { default: () => [] }),
+  answers: z.object({ strong: z.string(), target: z.string() }).optional(),
+  verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
+  outcomes: z
+    .array(InstructionOutcomeSchema)
+    .register(registry, { reducer: { fn: append }, default: () => [] }),
+  usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
+});
+export type InstructionState = z.infer<typeof InstructionStateSchema>;
+
+export type { DroppedRecord, IterationRecord, KeptPair, PoolEntry };

@@ -1,0 +1,142 @@
+import { z } from "zod";
+import { promptOverrideProblems } from "../prompts/index.js";
+
+export const STRUCTURED_OUTPUT_METHODS = ["jsonSchema", "functionCalling", "jsonMode"] as const;
+export type StructuredOutputMethod = (typeof STRUCTURED_OUTPUT_METHODS)[number];
+
+/**
+ * How to reach one model role. Secrets never live here (this object is stored in checkpoints and
+ * traces): a key is read at call time from the environment variable this names.
+ */
+export const RoleSettingsSchema = z.object({
+  model: z
+    .string()
+    .describe("`provider:model`, e.g. `openai:gpt-4o`, `google-genai:gemini-2.5-flash`, `local:/path/model.gguf`"),
+  baseUrl: z
+    .string()
+    .optional()
+    .describe("OpenAI-compatible base URL for this role (vLLM, Ollama, llama.cpp server, LM Studio); else CODECLM_<ROLE>_BASE_URL, else OPENAI_BASE_URL"),
+  apiKeyEnv: z
+    .string()
+    .optional()
+    .describe("Name of the environment variable holding this role's API key; else CODECLM_<ROLE>_API_KEY, else the provider's usual variable"),
+  structuredOutput: z
+    .enum(STRUCTURED_OUTPUT_METHODS)
+    .optional()
+    .describe("How structured output is requested: JSON schema (default), tool calling, or JSON mode, for servers without JSON-schema support"),
+});
+export type RoleSettings = z.infer<typeof RoleSettingsSchema>;
+
+const temperature = (value: number, what: string) =>
+  z.number().min(0).max(2).default(value).describe(`Sampling temperature for ${what}`);
+
+export const TemperaturesSchema = z.object({
+  encode: temperature(0.7, "encoding seeds into metadata (paper: 0.7)"),
+  poolCheck: temperature(0, "the plausibility check of mixed-and-matched metadata (ours)"),
+  decode: temperature(0.7, "decoding metadata into basic instructions (paper: 0.7)"),
+  rubricGenerate: temperature(0.7, "generating rubrics and actions (paper: 0.7)"),
+  actionApply: temperature(0.7, "improving an instruction with an action (paper: 0.7)"),
+  answer: temperature(0.7, "the strong and target answers (paper: not stated)"),
+  judge: temperature(0, "the contrastive judge (paper: not stated; 0 as in its evaluation)"),
+});
+
+/** Prompt templates; an empty value means the built-in one. Placeholders are `{name}`. */
+export const PromptOverridesSchema = z.object({
+  encode: z.string().optional().describe("Encode prompt (few-shot); placeholders {instruction} {skillsMax}"),
+  poolCheck: z.string().optional().describe("Plausibility-check prompt; placeholder {candidates}"),
+  decode: z.string().optional().describe("Decode prompt; placeholders {useCase} {skills} {count}, optional {avoid} (earlier instructions, in top-up rounds)"),
+  rubricGenerate: z.string().optional().describe("Self-Rubrics prompt; placeholders {useCase} {skills} {count}"),
+  actionApply: z.string().optional().describe("Improvement prompt; placeholders {useCase} {skills} {instruction} {action}"),
+  answer: z.string().optional().describe("Answer prompt; placeholder {instruction}"),
+  judge: z.string().optional().describe("Pairwise judge prompt; placeholders {instruction} {answer1} {answer2}"),
+});
+export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
+
+export const CodecConfigSchema = z.object({
+  strong: RoleSettingsSchema.default({ model: "openai:gpt-4o" }).describe(
+    "The strong LLM: encodes, decodes, writes rubrics/actions, improves instructions and answers",
+  ),
+  target: RoleSettingsSchema.default({ model: "openai:gpt-4o-mini" }).describe(
+    "The target LLM being aligned: only answers instructions during Contrastive Filtering",
+  ),
+  judge: RoleSettingsSchema.optional().describe(
+    "The Contrastive Filtering scorer; defaults to the strong model, as in the paper",
+  ),
+  size: z.number().int().min(1).default(100).describe("Stop when this many instruction-response pairs are kept"),
+  theta: z.number().min(0).default(3).describe("Contrastive Filtering threshold on the score gap (paper: 3)"),
+  maxIterations: z
+    .number()
+    .int()
+    .min(1)
+    .default(4)
+    .describe("Filtering passes per instruction, the basic instruction counting as the first (paper: 4)"),
+  rubricCount: z.number().int().min(1).default(4).describe("Rubrics and matching actions per metadata (paper: 4)"),
+  poolSize: z.number().int().min(1).default(200).describe("Metadata pool size after mix-and-match (paper: 200)"),
+  skillsMax: z.number().int().min(1).default(3).describe("Most skills per metadata (paper: 3)"),
+  instructionsPerMetadata: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Basic instructions decoded per metadata in the first round; default ceil(size / pool)"),
+  topUpRounds: z
+    .number()
+    .int()
+    .min(0)
+    .default(3)
+    .describe("Extra decode rounds when a pass keeps fewer than `size` pairs; the run ends and says why after these"),
+  topUpMaxPerMetadata: z
+    .number()
+    .int()
+    .min(1)
+    .default(20)
+    .describe("Most instructions one metadata gets in one top-up round"),
+  keepSeedMetadata: z
+    .boolean()
+    .default(true)
+    .describe("Keep the seeds' own (use case, skills) pairs in the pool before mixing (paper: not stated)"),
+  plausibilityCheck: z
+    .boolean()
+    .default(true)
+    .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
+  plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
+  actionSampling: z
+    .enum(["without-replacement", "with-replacement"])
+    .default("without-replacement")
+    .describe("How an instruction's successive actions are drawn from its metadata's actions (paper: not stated)"),
+  temperatures: TemperaturesSchema.default(TemperaturesSchema.parse({})).describe("Per-step sampling temperatures"),
+  maxTokens: z.number().int().min(16).default(2048).describe("Most tokens a model may generate per call (paper: 2048)"),
+  structuredRetries: z
+    .number()
+    .int()
+    .min(0)
+    .default(2)
+    .describe("Retries when a model's structured output is malformed, before it is recorded as a failure"),
+  concurrency: z
+    .number()
+    .int()
+    .min(2)
+    .default(16)
+    .describe("Most model calls in flight at once (LangGraph's maxConcurrency of 1 runs nothing, so 2 is the floor)"),
+  seed: z.number().int().default(42).describe("Seed for every random choice (pool, actions, ordering)"),
+  prompts: PromptOverridesSchema.default({}).describe("Override any step's prompt template"),
+});
+
+export type CodecConfigInput = z.input<typeof CodecConfigSchema>;
+export type CodecConfig = z.output<typeof CodecConfigSchema>;
+
+/** LangGraph passes `context` raw, without zod defaults: every node resolves it here and only here. */
+export function resolveConfig(raw: unknown): CodecConfig {
+  const parsed = CodecConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new Error(`Invalid codeclm configuration: ${detail.join("; ")}`);
+  }
+  const problems = promptOverrideProblems(parsed.data.prompts);
+  if (problems.length > 0) throw new Error(`Invalid codeclm configuration: ${problems.join("; ")}`);
+  return parsed.data;
+}
+
+export function judgeSettings(config: CodecConfig): RoleSettings {
+  return config.judge ?? config.strong;
+}

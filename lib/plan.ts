@@ -1,0 +1,28 @@
+/** Sizing arithmetic: how many instructions to decode, and how many to send through filtering at once. */
+
+/** §5.3: an equal number of basic instructions per metadata, sized from the requested total. */
+export function firstRoundPerMetadata(size: number, poolLength: number, override?: number): number {
+  if (override !== undefined) return override;
+  return Math.max(1, Math.ceil(size / Math.max(1, poolLength)));
+}
+
+/** Observed keep rate, floored so that a bad start does not explode the next wave. */
+export function keepRate(kept: number, judged: number, floor = 0.1): number {
+  if (judged === 0) return 1;
+  return Math.max(floor, kept / judged);
+}
+
+/**
+ * Instructions to start filtering now: enough to reach `size` at the keep rate seen so far (all of the
+ * first wave is assumed kept, so it never overshoots), never more than are waiting.
+ */
+export function waveSize(remaining: number, pending: number, rate: number): number {
+  if (remaining <= 0 || pending <= 0) return 0;
+  return Math.min(pending, Math.ceil(remaining / rate));
+}
+
+/** Per-metadata count for a top-up round, bounded by `maxPerMetadata`. */
+export function topUpPerMetadata(remaining: number, usableMetadata: number, rate: number, maxPerMetadata: number): number {
+  if (remaining <= 0 || usableMetadata <= 0) return 0;
+  return Math.min(maxPerMetadata, Math.max(1, Math.ceil(remaining / rate / usableMetadata)));
+}

@@ -1,0 +1,103 @@
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import { z } from "zod";
+import { type GraphDeps, callContext } from "../graphs/runtime.js";
+import { type CodecUpdate, type InstructionTask, tallyOf } from "../graphs/state.js";
+import type { DroppedRecord, PoolEntry } from "../lib/records.js";
+import { ModelCallError, callStructured } from "../models/call.js";
+import { renderPrompt } from "../prompts/index.js";
+import { DECODE_AVOID_PREFIX } from "../prompts/decode.js";
+
+export const DecodeOutputSchema = z.object({
+  instructions: z.array(z.string()).describe("The new instructions, none answered"),
+});
+
+/** What the graph sends to decode for one metadata in one round. */
+export interface DecodeRequest {
+  entry: PoolEntry;
+  count: number;
+  round: number;
+  /** The metadata's place in the seeded dispatch order. */
+  rank: number;
+  /** Instructions decoded for this metadata in earlier rounds. */
+  avoid: string[];
+  runId?: string;
+}
+
+/** Dispatch order: round first, then the k-th instruction of every metadata, metadata in seeded order. */
+export const dispatchOrder = (round: number, index: number, rank: number) => round * 1e9 + index * 1e5 + rank;
+
+/** Strip list numbering a model may add, and drop empty or repeated instructions. */
+export function cleanInstructions(items: readonly string[], avoid: readonly string[] = []): string[] {
+  const seen = new Set(avoid.map((item) => item.trim().toLowerCase()));
+  const out: string[] = [];
+  for (const raw of items) {
+    const text = raw.replace(/^\s*(?:\d+[.)]|[-*•])\s+/, "").trim();
+    const key = text.toLowerCase();
+    if (text === "" || seen.has(key)) continue;
+    seen.add(key);
+    out.push(text);
+  }
+  return out;
+}
+
+/** §4.1 Decode: the strong model writes `count` basic instructions that need the metadata's skills. */
+export function decode(deps: GraphDeps) {
+  return async (request: DecodeRequest, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
+    const { entry, count, round, rank, avoid } = request;
+    const ctx = callContext(deps, runnable, { metadataId: entry.id, round });
+    const { config } = ctx;
+    const avoidText = avoid.length > 0 ? DECODE_AVOID_PREFIX + avoid.map((item) => `- ${item}`).join("\n") : "";
+    try {
+      const output = await callStructured(ctx, {
+        role: "strong",
+        step: "decode",
+        temperature: config.temperatures.decode,
+        messages: [
+          [
+            "human",
+            renderPrompt("decode", config.prompts, {
+              useCase: entry.useCase,
+              skills: entry.skills.join(", "),
+              count,
+              avoid: avoidText,
+            }),
+          ],
+        ],
+        schema: DecodeOutputSchema,
+        schemaName: "instructions",
+        check: (value) => {
+          const usable = cleanInstructions(value.instructions, avoid).length;
+          return usable < count ? `expected ${count} distinct new instructions, got ${usable}` : undefined;
+        },
+      });
+      const decoded: InstructionTask[] = cleanInstructions(output.instructions, avoid)
+        .slice(0, count)
+        .map((basicInstruction, index) => ({
+          id: `${entry.id}-r${round}-${index}`,
+          order: dispatchOrder(round, index, rank),
+          round,
+          metadataId: entry.id,
+          metadataOrigin: entry.origin,
+          seedIds: entry.seedIds,
+          metadata: { useCase: entry.useCase, skills: entry.skills },
+          basicInstruction,
+          actions: [],
+        }));
+      return { decoded, round, usage: ctx.meter.totals };
+    } catch (error) {
+      if (!(error instanceof ModelCallError)) throw error;
+      const dropped: DroppedRecord[] = [
+        {
+          id: `${entry.id}-r${round}`,
+          kind: "metadata",
+          reason: "failure",
+          step: "decode",
+          error: error.message,
+          metadata: { useCase: entry.useCase, skills: entry.skills },
+          runId: request.runId ?? "",
+        },
+      ];
+      return { round, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
+    }
+  };
+}

@@ -1,0 +1,19 @@
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import { type GraphDeps, configOf, modelsFor } from "../graphs/runtime.js";
+import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { type RunSummary, buildSummary, stopReasonFor } from "../lib/summary.js";
+
+/** End of the run: why it stopped, and the summary the CLI writes beside the data. */
+export function finalize(deps: GraphDeps) {
+  return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
+    const config = configOf(runnable);
+    const { factory } = modelsFor(deps, config);
+    const stopReason = stopReasonFor(state, config);
+    const summary: RunSummary = buildSummary(state, config, {
+      stopReason,
+      models: { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") },
+      finishedAt: Date.now(),
+    });
+    return { stopReason, summary: summary as unknown as Record<string, unknown> };
+  };
+}

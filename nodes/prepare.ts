@@ -1,0 +1,11 @@
+import { randomUUID } from "node:crypto";
+import type { CodecState, CodecUpdate } from "../graphs/state.js";
+
+/** Check the input holds seeds or user-written metadata (not both, not neither) and stamp the run. */
+export async function prepare(state: CodecState): Promise<CodecUpdate> {
+  const seeds = state.seeds?.length ?? 0;
+  const metadata = state.metadata?.length ?? 0;
+  if (seeds > 0 && metadata > 0) throw new Error("Give either seed instructions or metadata, not both.");
+  if (seeds === 0 && metadata === 0) throw new Error("Give seed instructions (`seeds`) or user-written metadata (`metadata`).");
+  return { runId: state.runId ?? randomUUID(), startedAt: Date.now() };
+}
