@@ -59,9 +59,9 @@ export const CodecConfigSchema = z.object({
   target: RoleSettingsSchema.default({ model: "openai:gpt-4o-mini" }).describe(
     "The target LLM being aligned: only answers instructions during Contrastive Filtering",
   ),
-  judge: RoleSettingsSchema.optional().describe(
-    "The Contrastive Filtering scorer; defaults to the strong model, as in the paper",
-  ),
+  judge: RoleSettingsSchema.nullable()
+    .default(null)
+    .describe("The Contrastive Filtering scorer; null means the strong model, as in the paper"),
   size: z.number().int().min(1).default(100).describe("Stop when this many instruction-response pairs are kept"),
   theta: z.number().min(0).default(3).describe("Contrastive Filtering threshold on the score gap (paper: 3)"),
   maxIterations: z
@@ -77,8 +77,9 @@ export const CodecConfigSchema = z.object({
     .number()
     .int()
     .min(1)
-    .optional()
-    .describe("Basic instructions decoded per metadata in the first round; default ceil(size / pool)"),
+    .nullable()
+    .default(null)
+    .describe("Basic instructions decoded per metadata in the first round; null means ceil(size / pool)"),
   topUpRounds: z
     .number()
     .int()

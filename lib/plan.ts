@@ -1,8 +1,8 @@
 /** Sizing arithmetic: how many instructions to decode, and how many to send through filtering at once. */
 
 /** §5.3: an equal number of basic instructions per metadata, sized from the requested total. */
-export function firstRoundPerMetadata(size: number, poolLength: number, override?: number): number {
-  if (override !== undefined) return override;
+export function firstRoundPerMetadata(size: number, poolLength: number, override?: number | null): number {
+  if (override !== undefined && override !== null) return override;
   return Math.max(1, Math.ceil(size / Math.max(1, poolLength)));
 }
 

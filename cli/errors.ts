@@ -1,0 +1,17 @@
+import { InputError } from "../io/input-error.js";
+import { errorMessage } from "../lib/redact.js";
+import { ModelConfigError } from "../models/factory.js";
+
+/** A mistake in how the command was called: printed as is, exit 2. */
+export class UsageError extends Error {}
+
+/** Exit codes: 2 for bad input or usage (nothing was spent), 1 for a failure during the run. */
+export function reportError(error: unknown): number {
+  if (error instanceof InputError || error instanceof UsageError || error instanceof ModelConfigError) {
+    process.stderr.write(`codeclm: ${errorMessage(error)}\n`);
+    return 2;
+  }
+  process.stderr.write(`codeclm: run failed: ${errorMessage(error)}\n`);
+  if (process.env.CODECLM_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${errorMessage(error.stack)}\n`);
+  return 1;
+}

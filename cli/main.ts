@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { setMaxListeners } from "node:events";
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { reportError } from "./errors.js";
+import { registerGenerate } from "./generate.js";
+
+function version(): string {
+  for (const path of ["../package.json", "../../package.json"]) {
+    try {
+      return (JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as { version: string }).version;
+    } catch {
+      // try the next layout (source tree vs dist/)
+    }
+  }
+  return "0.0.0";
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name("codeclm")
+    .description("CodecLM: tailored synthetic instruction data for aligning a target model")
+    .version(version())
+    .showHelpAfterError();
+  registerGenerate(program);
+  return program;
+}
+
+// LangGraph and the OpenAI SDK derive an abort signal per task and per call, each listening on its
+// parent: with thousands of concurrent instructions the default cap of 10 only produces false alarms.
+setMaxListeners(0);
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}

@@ -1,0 +1,7 @@
+import { createCodecGraph } from "./codeclm.js";
+
+/**
+ * The graph LangGraph Studio and the dev server load (langgraph.json). No checkpointer: the server
+ * brings its own. Models are built on first use, so loading this needs no API key.
+ */
+export const graph = createCodecGraph();

@@ -1,0 +1,32 @@
+/** codeclm as a library: the graph, its builder, its configuration, and the records it produces. */
+export { createCodecGraph, RECURSION_LIMIT, type CodecGraphOptions } from "./graphs/codeclm.js";
+export { graph } from "./graphs/studio.js";
+export { buildCodecState, type InstructionTask, type InstructionOutcome } from "./graphs/state.js";
+export {
+  CodecConfigSchema,
+  resolveConfig,
+  type CodecConfig,
+  type CodecConfigInput,
+  type RoleSettings,
+} from "./lib/config.js";
+export {
+  KeptPairSchema,
+  DroppedRecordSchema,
+  MetadataSchema,
+  SeedSchema,
+  type KeptPair,
+  type DroppedRecord,
+  type Metadata,
+  type Seed,
+  type Lineage,
+  type IterationRecord,
+} from "./lib/records.js";
+export type { RunSummary } from "./lib/summary.js";
+export { ModelFactory, ModelConfigError } from "./models/factory.js";
+export { parseModelSpec } from "./models/spec.js";
+export { readSeeds } from "./io/seeds.js";
+export { readMetadata } from "./io/metadata.js";
+export { InputError } from "./io/input-error.js";
+export { runToFiles, type RunOptions, type RunEvent } from "./io/run.js";
+export { outputPathsFor, type OutputPaths } from "./io/output.js";
+export { DEFAULT_PROMPTS } from "./prompts/index.js";

@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { firstRoundPerMetadata, keepRate, topUpPerMetadata, waveSize } from "../../lib/plan.js";
+
+describe("firstRoundPerMetadata", () => {
+  it("is ceil(size / pool), at least 1", () => {
+    expect(firstRoundPerMetadata(20, 10)).toBe(2);
+    expect(firstRoundPerMetadata(21, 10)).toBe(3);
+    expect(firstRoundPerMetadata(2000, 200)).toBe(10);
+    expect(firstRoundPerMetadata(5, 200)).toBe(1);
+  });
+
+  it("survives an empty pool", () => {
+    expect(firstRoundPerMetadata(7, 0)).toBe(7);
+  });
+
+  it("uses the override when given", () => {
+    expect(firstRoundPerMetadata(20, 10, 5)).toBe(5);
+  });
+});
+
+describe("keepRate", () => {
+  it("is 1 before anything was judged", () => {
+    expect(keepRate(0, 0)).toBe(1);
+  });
+
+  it("is kept / judged above the floor", () => {
+    expect(keepRate(3, 4)).toBe(0.75);
+  });
+
+  it("is floored", () => {
+    expect(keepRate(0, 50)).toBe(0.1);
+    expect(keepRate(1, 100, 0.05)).toBe(0.05);
+  });
+});
+
+describe("waveSize", () => {
+  it("sends exactly the remaining count while every instruction is assumed kept", () => {
+    expect(waveSize(10, 100, 1)).toBe(10);
+  });
+
+  it("grows with a low keep rate", () => {
+    expect(waveSize(10, 100, 0.5)).toBe(20);
+    expect(waveSize(10, 100, 0.3)).toBe(34);
+  });
+
+  it("never exceeds what is waiting", () => {
+    expect(waveSize(10, 4, 0.1)).toBe(4);
+  });
+
+  it("is 0 when nothing remains or nothing waits", () => {
+    expect(waveSize(0, 100, 1)).toBe(0);
+    expect(waveSize(-2, 100, 1)).toBe(0);
+    expect(waveSize(10, 0, 1)).toBe(0);
+  });
+});
+
+describe("topUpPerMetadata", () => {
+  it("spreads remaining / rate over the metadata, rounded up", () => {
+    expect(topUpPerMetadata(10, 5, 1, 20)).toBe(2);
+    expect(topUpPerMetadata(10, 5, 0.5, 20)).toBe(4);
+    expect(topUpPerMetadata(11, 5, 1, 20)).toBe(3);
+  });
+
+  it("is at least 1 and at most the bound", () => {
+    expect(topUpPerMetadata(1, 50, 1, 20)).toBe(1);
+    expect(topUpPerMetadata(1000, 2, 0.1, 20)).toBe(20);
+  });
+
+  it("is 0 when nothing remains or there is no metadata", () => {
+    expect(topUpPerMetadata(0, 5, 1, 20)).toBe(0);
+    expect(topUpPerMetadata(5, 0, 1, 20)).toBe(0);
+  });
+});
