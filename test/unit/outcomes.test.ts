@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import { type InstructionOutcome, type InstructionTask, emptyProgress } from "../../graphs/state.js";
+import { settleWave } from "../../lib/outcomes.js";
+import type { IterationRecord } from "../../lib/records.js";
+
+function task(order: number): InstructionTask {
+  return {
+    id: `t${order}`,
+    order,
+    round: 1,
+    metadataId: "m0",
+    metadataOrigin: "seed",
+    seedIds: ["s0"],
+    metadata: { useCase: "qa", skills: ["history"] },
+    basicInstruction: `basic ${order}`,
+    actions: ["a1", "a2", "a3"],
+  };
+}
+
+function iteration(n: number, strong: number, target: number, instruction = `v${n}`): IterationRecord {
+  return {
+    iteration: n,
+    instruction,
+    ...(n > 1 ? { action: `a${n - 1}` } : {}),
+    answers: { strong: `S(${instruction})`, target: `T(${instruction})` },
+    rawScores: { strongFirst: { strong, target }, targetFirst: { strong, target } },
+    scores: { strong, target, gap: strong - target },
+  };
+}
+
+const kept = (order: number, iterations = 1, source: "strong" | "target" = "strong"): InstructionOutcome => {
+  const history = Array.from({ length: iterations }, (_, i) =>
+    i === iterations - 1 ? (source === "strong" ? iteration(i + 1, 9, 2) : iteration(i + 1, 2, 9)) : iteration(i + 1, 6, 5),
+  );
+  return {
+    task: task(order),
+    status: "kept",
+    source,
+    instruction: history.at(-1)!.instruction,
+    actions: history.slice(1).map((h) => h.action!),
+    history,
+  };
+};
+
+const droppedAtCap = (order: number): InstructionOutcome => {
+  const history = [1, 2, 3, 4].map((n) => iteration(n, 6, 5));
+  return { task: task(order), status: "dropped", instruction: "v4", actions: ["a1", "a2", "a3"], history };
+};
+
+const failed = (order: number, step = "answer-target"): InstructionOutcome => ({
+  task: task(order),
+  status: "failed",
+  instruction: "v1",
+  actions: [],
+  history: [],
+  failure: { step, error: "boom" },
+});
+
+describe("settleWave", () => {
+  it("orders records by task.order regardless of input order", () => {
+    const outcomes = [kept(5), droppedAtCap(2), kept(1), failed(4), kept(3)];
+    const a = settleWave(outcomes, { size: 10, progress: emptyProgress(), runId: "r" });
+    const b = settleWave([...outcomes].reverse(), { size: 10, progress: emptyProgress(), runId: "r" });
+    expect(a.kept.map((k) => k.id)).toEqual(["t1", "t3", "t5"]);
+    expect(a.dropped.map((d) => d.id)).toEqual(["t2", "t4"]);
+    expect(b).toEqual(a);
+  });
+
+  it("builds kept pairs from the last iteration, with the chosen side's answer", () => {
+    const { kept: pairs } = settleWave([kept(1, 3, "strong"), kept(2, 2, "target")], {
+      size: 10,
+      progress: emptyProgress(),
+      runId: "run-1",
+    });
+    expect(pairs[0]).toMatchObject({
+      id: "t1",
+      instruction: "v3",
+      response: "S(v3)",
+      source: "strong",
+      iteration: 3,
+      scores: { strong: 9, target: 2, gap: 7 },
+      runId: "run-1",
+      lineage: { metadataId: "m0", seedIds: ["s0"], basicInstruction: "basic 1", actions: ["a1", "a2"] },
+    });
+    expect(pairs[0]!.lineage.iterations).toHaveLength(3);
+    expect(pairs[1]).toMatchObject({ response: "T(v2)", source: "target", iteration: 2 });
+  });
+
+  it("turns kept outcomes past size into surplus drops, first in dispatch order wins", () => {
+    const { kept: pairs, dropped, progress } = settleWave([kept(3), kept(1), kept(2)], {
+      size: 2,
+      progress: emptyProgress(),
+      runId: "r",
+    });
+    expect(pairs.map((p) => p.id)).toEqual(["t1", "t2"]);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toMatchObject({ id: "t3", kind: "instruction", reason: "surplus", instruction: "v1" });
+    expect(progress).toMatchObject({ kept: 2, finished: 3, droppedByReason: { surplus: 1 } });
+  });
+
+  it("counts from the progress it is given", () => {
+    const start = { ...emptyProgress(), kept: 4, finished: 9 };
+    const { kept: pairs, dropped, progress } = settleWave([kept(1), kept(2)], { size: 5, progress: start, runId: "r" });
+    expect(pairs).toHaveLength(1);
+    expect(dropped.map((d) => d.reason)).toEqual(["surplus"]);
+    expect(progress).toMatchObject({ kept: 5, finished: 11 });
+  });
+
+  it("records max-iteration drops with their full history", () => {
+    const { dropped, progress } = settleWave([droppedAtCap(1)], { size: 5, progress: emptyProgress(), runId: "r" });
+    expect(dropped[0]).toMatchObject({ reason: "max-iterations", instruction: "v4", lineage: { actions: ["a1", "a2", "a3"] } });
+    expect(dropped[0]!.lineage!.iterations).toHaveLength(4);
+    expect(dropped[0]!.step).toBeUndefined();
+    expect(progress.droppedByReason).toEqual({ "max-iterations": 1 });
+  });
+
+  it("counts failures by reason and by step", () => {
+    const { dropped, progress } = settleWave([failed(1, "judge"), failed(2, "judge"), failed(3, "action-apply")], {
+      size: 5,
+      progress: emptyProgress(),
+      runId: "r",
+    });
+    expect(dropped.map((d) => [d.reason, d.step, d.error])).toEqual([
+      ["failure", "judge", "boom"],
+      ["failure", "judge", "boom"],
+      ["failure", "action-apply", "boom"],
+    ]);
+    expect(progress).toMatchObject({
+      kept: 0,
+      finished: 3,
+      droppedByReason: { failure: 3 },
+      failuresByStep: { judge: 2, "action-apply": 1 },
+    });
+  });
+
+  it("tallies keptPerIteration and reverseKept", () => {
+    const { progress } = settleWave(
+      [kept(1, 1), kept(2, 1, "target"), kept(3, 2), kept(4, 4), kept(5, 4, "target")],
+      { size: 10, progress: emptyProgress(), runId: "r" },
+    );
+    expect(progress.keptPerIteration).toEqual({ "1": 2, "2": 1, "4": 2 });
+    expect(progress.reverseKept).toBe(2);
+    expect(progress.kept).toBe(5);
+  });
+
+  it("does not mutate the progress it was given", () => {
+    const start = emptyProgress();
+    settleWave([kept(1), failed(2)], { size: 5, progress: start, runId: "r" });
+    expect(start).toEqual(emptyProgress());
+  });
+});
