@@ -8,6 +8,7 @@ import { type RunEvent, runToFiles } from "../io/run.js";
 import { readSeeds } from "../io/seeds.js";
 import {
   type CodecConfig,
+  CodecConfigSchema,
   type CodecConfigInput,
   type PromptOverrides,
   type RoleSettings,
@@ -74,6 +75,8 @@ async function readConfigFile(path: string): Promise<CodecConfigInput> {
   try {
     const value = JSON.parse(text) as unknown;
     if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
+    const unknown = Object.keys(value).filter((key) => !(key in CodecConfigSchema.shape));
+    if (unknown.length > 0) throw new Error(`unknown field(s) ${unknown.join(", ")}`);
     return value as CodecConfigInput;
   } catch (error) {
     throw new InputError(path, undefined, `not a valid JSON config: ${(error as Error).message}`);

@@ -80,7 +80,7 @@ function isAbort(error: unknown, ctx: CallContext): boolean {
 /** Output problems (as opposed to transport ones, which the client already retried) deserve another try. */
 function isOutputProblem(error: unknown): boolean {
   if (error instanceof OutputParserException || error instanceof SyntaxError) return true;
-  return error instanceof Error && /malformed|parse|json/i.test(error.message);
+  return error instanceof Error && /malformed|failed to parse|unexpected token|unexpected end of json|not valid json/i.test(error.message);
 }
 
 /** Free text from a role; an empty answer counts as malformed and is retried. */

@@ -26,6 +26,8 @@ export interface ModelFactoryOptions {
   /** Per-call timeout in milliseconds. */
   timeoutMs?: number;
   local?: LocalModelBuilder;
+  /** Roles that stand in for another (the judge is the strong model unless configured): they share its env variables. */
+  sameAs?: Partial<Record<ModelRole, ModelRole>>;
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
@@ -54,7 +56,7 @@ export class ModelFactory {
     if (!config.judge && !overrides.judge && overrides.strong) overrides.judge = overrides.strong;
     return new ModelFactory(
       { strong: config.strong, target: config.target, judge: judgeSettings(config) },
-      { ...options, overrides },
+      { ...options, overrides, ...(config.judge ? {} : { sameAs: { judge: "strong" as const } }) },
     );
   }
 
@@ -92,13 +94,13 @@ export class ModelFactory {
       const spec = this.parse(role, settings);
       if (spec.provider === "openai" && !this.openaiKey(role, settings) && !this.baseUrl(role, settings)) {
         throw new ModelConfigError(
-          `The ${role} model ${settings.model} needs an OpenAI API key: set OPENAI_API_KEY (or CODECLM_${ROLE_ENV[role]}_API_KEY), ` +
+          `The ${role} model ${settings.model} needs an OpenAI API key: set OPENAI_API_KEY (or CODECLM_${this.envName(role)}_API_KEY), ` +
             `or point it at an OpenAI-compatible server with OPENAI_BASE_URL / --${role}-base-url.`,
         );
       }
       if (spec.provider === "google-genai" && !this.googleKey(role, settings)) {
         throw new ModelConfigError(
-          `The ${role} model ${settings.model} needs a Gemini API key: set GOOGLE_API_KEY (or CODECLM_${ROLE_ENV[role]}_API_KEY).`,
+          `The ${role} model ${settings.model} needs a Gemini API key: set GOOGLE_API_KEY (or CODECLM_${this.envName(role)}_API_KEY).`,
         );
       }
       if (spec.provider === "google-genai" && settings.structuredOutput === "jsonMode") {
@@ -124,8 +126,12 @@ export class ModelFactory {
     return value ? value : undefined;
   }
 
+  private envName(role: ModelRole): string {
+    return ROLE_ENV[this.options.sameAs?.[role] ?? role];
+  }
+
   private roleKey(role: ModelRole, settings: RoleSettings): string | undefined {
-    return this.fromEnv(settings.apiKeyEnv) ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_API_KEY`);
+    return this.fromEnv(settings.apiKeyEnv) ?? this.fromEnv(`CODECLM_${this.envName(role)}_API_KEY`);
   }
 
   private openaiKey(role: ModelRole, settings: RoleSettings): string | undefined {
@@ -137,7 +143,7 @@ export class ModelFactory {
   }
 
   private baseUrl(role: ModelRole, settings: RoleSettings): string | undefined {
-    return settings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ?? this.fromEnv("OPENAI_BASE_URL");
+    return settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv("OPENAI_BASE_URL");
   }
 
   private build(role: ModelRole, settings: GenerationSettings): BaseChatModel {
@@ -165,7 +171,7 @@ export class ModelFactory {
         const apiKey = this.googleKey(role, roleSettings);
         if (!apiKey) this.validate();
         registerSecret(apiKey);
-        const baseUrl = roleSettings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`);
+        const baseUrl = roleSettings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`);
         return new ChatGoogleGenerativeAI({
           model: spec.model,
           temperature: settings.temperature,

@@ -37,10 +37,17 @@ export function contrastiveJudge(deps: GraphDeps) {
     const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration });
     let raw: RawScores;
     try {
-      const [strongFirst, targetFirst] = await Promise.all([
+      // allSettled: when one order fails, the other call still finishes (and is metered) before the node returns.
+      const settled = await Promise.allSettled([
         score(ctx, instruction, answers.strong, answers.target),
         score(ctx, instruction, answers.target, answers.strong),
       ]);
+      const failed = settled.find((result): result is PromiseRejectedResult => result.status === "rejected");
+      if (failed) throw failed.reason;
+      const [strongFirst, targetFirst] = settled.map((result) => (result as PromiseFulfilledResult<{ assistant1: number; assistant2: number }>).value) as [
+        { assistant1: number; assistant2: number },
+        { assistant1: number; assistant2: number },
+      ];
       raw = {
         strongFirst: { strong: strongFirst.assistant1, target: strongFirst.assistant2 },
         targetFirst: { strong: targetFirst.assistant2, target: targetFirst.assistant1 },

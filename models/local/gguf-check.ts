@@ -28,7 +28,7 @@ export type LocalModelErrorCode =
 
 /** The one error type of the local provider: `code` says what kind of failure, `file` which file (if any). */
 export class LocalModelError extends Error {
-  override readonly name = "LocalModelError";
+  override readonly name: string = "LocalModelError";
   readonly code: LocalModelErrorCode;
   readonly file: string | undefined;
   constructor(message: string, options: { code: LocalModelErrorCode; file?: string; cause?: unknown }) {

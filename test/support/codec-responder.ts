@@ -68,7 +68,7 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
     const count = Number(/Write (\d+) diverse/.exec(prompt)?.[1] ?? "1");
     const useCase = lineAfter(prompt, "- Use case:");
     const skills = lineAfter(prompt, "- Skills the instructions must require:");
-    const round = (prompt.match(/\n- /g) ?? []).length; // earlier instructions listed in top-up rounds
+    const round = prompt.includes("written earlier") ? 2 : 1; // earlier instructions are listed in top-up rounds
     return {
       instructions: Array.from({ length: count }, (_, k) => `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})`),
     };

@@ -1,0 +1,76 @@
+/**
+ * The `local` provider: GGUF models run in-process through node-llama-cpp.
+ *
+ * The project's model factory calls `createLocalChatModel(spec, options)` for a role spec `local:SPEC` (the prefix
+ * removed). SPEC is a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an http(s) URL, or "" / "default" for
+ * `DEFAULT_LOCAL_MODEL`. Every failure of this provider is a `LocalModelError` whose `code` tells what kind.
+ */
+import { LocalChatModel, type LocalChatModelOptions } from "./chat-model.js";
+import { DEFAULT_LOCAL_MODEL, stripLocalPrefix } from "./resolve.js";
+
+export {
+  LocalChatModel,
+  MalformedOutputError,
+  defaultLocalThreads,
+  disposeLocalModels,
+  toChatHistory,
+  toGrammarSchema,
+  DEFAULT_CONTEXT_SIZE,
+  DEFAULT_GRAMMAR_BOUNDS,
+  DEFAULT_MAX_TOKENS,
+  DEFAULT_SEQUENCES,
+  DEFAULT_STRUCTURED_RETRIES,
+  DEFAULT_TEMPERATURE,
+  type GrammarBounds,
+  type LocalChatModelCallOptions,
+  type LocalChatModelOptions,
+} from "./chat-model.js";
+export {
+  assertLoadableGguf,
+  checkGguf,
+  formatGgufProblems,
+  supportedArchitectures,
+  LocalModelError,
+  type GgufCheckResult,
+  type GgufSummary,
+  type LocalModelErrorCode,
+} from "./gguf-check.js";
+export {
+  DEFAULT_LOCAL_MODEL,
+  defaultCacheDir,
+  downloadTargetFor,
+  isModelUri,
+  resolveLocalModel,
+  stripLocalPrefix,
+  waysForwardMessage,
+  type DownloadProgress,
+  type ResolvedLocalModel,
+  type ResolveLocalModelOptions,
+} from "./resolve.js";
+export {
+  buildTinyLlamaGguf,
+  writeTinyLlamaGguf,
+  CHATML_TEMPLATE,
+  type GgufValue,
+  type TinyLlamaGgufInfo,
+  type TinyLlamaGgufOptions,
+} from "./gguf-writer.js";
+
+/** Options the model factory passes; anything else of `LocalChatModelOptions` may be added. */
+export type CreateLocalChatModelOptions = Omit<LocalChatModelOptions, "model"> & {
+  temperature?: number;
+  maxTokens?: number;
+  threads?: number;
+  cacheDir?: string;
+};
+
+/**
+ * Creates a local chat model (a LangChain `BaseChatModel`) for `spec` (without the "local:" prefix; "" or "default" → `DEFAULT_LOCAL_MODEL`).
+ * Synchronous and cheap: the model is resolved/downloaded/loaded on the first call or on `load()`, and loaded state
+ * is shared by all instances, so one instance per role × temperature is fine.
+ */
+export function createLocalChatModel(spec: string, options: CreateLocalChatModelOptions = {}): LocalChatModel {
+  const s = stripLocalPrefix(spec.trim());
+  const model = s === "" || s === "default" ? DEFAULT_LOCAL_MODEL : s;
+  return new LocalChatModel({ ...options, model });
+}
