@@ -9,10 +9,10 @@ export interface DefaultRoles {
 }
 
 /**
- * Roles when the user names none: a hosted pair when a key is in the environment. Returns undefined
- * when there is nothing to use, so the caller can say what the ways forward are.
+ * Roles when the user names none: a hosted pair when a key is in the environment, else the embedded
+ * local model (downloaded once into the cache) for both roles.
  */
-export function defaultRoles(env: Env): DefaultRoles | undefined {
+export function defaultRoles(env: Env): DefaultRoles {
   if (env.OPENAI_API_KEY?.trim() || env.OPENAI_BASE_URL?.trim()) {
     return {
       strong: { model: "openai:gpt-4o" },
@@ -27,7 +27,11 @@ export function defaultRoles(env: Env): DefaultRoles | undefined {
       because: "GOOGLE_API_KEY is set",
     };
   }
-  return undefined;
+  return {
+    strong: { model: "local:default" },
+    target: { model: "local:default" },
+    because: "no API key is set, so the embedded local model is used",
+  };
 }
 
 export const NO_PROVIDER_MESSAGE = `No model to use. Either:

@@ -19,7 +19,8 @@ import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
 import { ModelFactory } from "../models/factory.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
-import { NO_PROVIDER_MESSAGE, defaultRoles } from "./defaults.js";
+import { defaultRoles } from "./defaults.js";
+import { prepareLocalModels } from "./local-models.js";
 import { UsageError } from "./errors.js";
 import { collect, decimal, integer } from "./options.js";
 
@@ -121,9 +122,8 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
   const fromFile = flags.config ? await readConfigFile(flags.config) : {};
   const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
   const defaults = defaultRoles(env);
-  const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults?.strong;
-  const target = roleFromFlags(flags, "target", fromFile.target) ?? defaults?.target;
-  if (!strong || !target) throw new UsageError(NO_PROVIDER_MESSAGE);
+  const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults.strong;
+  const target = roleFromFlags(flags, "target", fromFile.target) ?? defaults.target;
   const judge = roleFromFlags(flags, "judge", fromFile.judge ?? undefined);
   const input: CodecConfigInput = {
     ...fromFile,
@@ -176,6 +176,8 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 
   ModelFactory.fromConfig(config, { env }).validate();
+  // Local models are checked (and downloaded once, with progress) before anything is spent.
+  await prepareLocalModels(config, { quiet: flags.quiet ?? false });
 
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
   const existing = await existingOutputs(paths);

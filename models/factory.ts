@@ -4,6 +4,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
 import { registerSecret } from "../lib/redact.js";
+import { createLocalChatModel } from "./local/index.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
@@ -14,7 +15,7 @@ export interface GenerationSettings {
 
 export type Env = Record<string, string | undefined>;
 
-/** Builds a local (node-llama-cpp) chat model; loaded on demand so the native module is optional. */
+/** Builds a local chat model; by default the project's node-llama-cpp model (loaded on first call). */
 export type LocalModelBuilder = (model: string, settings: GenerationSettings) => BaseChatModel;
 
 export interface ModelFactoryOptions {
@@ -31,6 +32,9 @@ export interface ModelFactoryOptions {
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
+
+const defaultLocalBuilder: LocalModelBuilder = (model, settings) =>
+  createLocalChatModel(model, { temperature: settings.temperature, maxTokens: settings.maxTokens });
 
 /** Why a role cannot be built (missing key, bad spec), said before any model is called. */
 export class ModelConfigError extends Error {}
@@ -106,9 +110,6 @@ export class ModelFactory {
       if (spec.provider === "google-genai" && settings.structuredOutput === "jsonMode") {
         throw new ModelConfigError(`The ${role} model ${settings.model}: Gemini supports jsonSchema or functionCalling, not jsonMode.`);
       }
-      if (spec.provider === "local" && !this.options.local) {
-        throw new ModelConfigError(`The ${role} model ${settings.model}: the local provider is not available in this build.`);
-      }
     }
   }
 
@@ -182,8 +183,8 @@ export class ModelFactory {
         });
       }
       case "local": {
-        if (!this.options.local) this.validate();
-        return this.options.local!(spec.model, settings);
+        const build = this.options.local ?? defaultLocalBuilder;
+        return build(spec.model, settings);
       }
     }
   }

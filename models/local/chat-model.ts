@@ -146,13 +146,23 @@ export interface LocalChatModelCallOptions extends BaseChatModelCallOptions {
   seed?: number;
 }
 
-/** Structured output that stayed malformed after the retries. `attempts` holds each raw answer and its problem. */
+/**
+ * Structured output that stayed malformed after the retries. `attempts` holds each raw answer and its problem;
+ * `usage` the tokens all attempts spent (so a caller can still meter the failed call).
+ */
 export class MalformedOutputError extends LocalModelError {
   override readonly name: string = "MalformedOutputError";
   readonly attempts: ReadonlyArray<{ text: string; problem: string }>;
-  constructor(message: string, file: string | undefined, attempts: ReadonlyArray<{ text: string; problem: string }>) {
+  readonly usage: UsageMetadata;
+  constructor(
+    message: string,
+    file: string | undefined,
+    attempts: ReadonlyArray<{ text: string; problem: string }>,
+    usage: UsageMetadata,
+  ) {
     super(message, { code: "malformed-output", ...(file !== undefined ? { file } : {}) });
     this.attempts = attempts;
+    this.usage = usage;
   }
 }
 
@@ -338,7 +348,7 @@ function messageText(message: BaseMessage): string {
   for (const part of content) {
     if (typeof part === "string") parts.push(part);
     else if (part.type === "text" && typeof (part as { text?: unknown }).text === "string") parts.push((part as { text: string }).text);
-    else throw new LocalModelError(`Local models take text only; got a "${String(part.type)}" content block`, { code: "load-failed" });
+    else throw new TypeError(`Local models take text only; got a "${String(part.type)}" content block`);
   }
   return parts.join("");
 }
@@ -457,10 +467,11 @@ export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT
         const props = isRecord(node["properties"]) ? node["properties"] : {};
         res["properties"] = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, convert(v)]));
         const extra = node["additionalProperties"];
+        // Extra keys only where the schema asks for them: a record's value schema, `true`/`{}`, or an object without
+        // any declared property. An omitted `additionalProperties` next to declared properties generates none.
         if (isRecord(extra) && Object.keys(extra).length > 0) res["additionalProperties"] = convert(extra);
-        else if (extra === true || (isRecord(extra) && Object.keys(props).length === 0) || (extra === undefined && Object.keys(props).length === 0))
-          res["additionalProperties"] = true;
-        else res["additionalProperties"] = false;
+        else if (extra === true || isRecord(extra)) res["additionalProperties"] = true;
+        else res["additionalProperties"] = extra === undefined && Object.keys(props).length === 0;
         if (res["additionalProperties"] !== false) {
           const minProperties = finiteNumber(node["minProperties"]);
           if (minProperties !== undefined) res["minProperties"] = minProperties;
@@ -835,6 +846,7 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
           `(1 attempt + ${retries} retries): ${last?.problem ?? "unknown problem"}`,
         this.runtimePromise !== undefined ? await this.runtimePromise.then((r) => r.path, () => undefined) : undefined,
         attempts,
+        usage,
       );
     };
     const name = config?.name ?? (includeRaw ? "LocalStructuredOutputRunnable" : "LocalStructuredOutput");

@@ -590,8 +590,11 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
     }
   }
 
-  // Tensors: present and entirely inside the file.
-  if (header.tensors.length === 0) problems.push("it contains no tensors");
+  // Tensors: present and entirely inside the file. A split model (`split.count` > 1) has only some tensors in each
+  // part, so the whole-model checks below are skipped for it; the bounds check still applies to this part.
+  const splitCount = toNumber(get("split.count")?.value ?? 1) ?? 1;
+  const wholeModel = splitCount <= 1;
+  if (header.tensors.length === 0 && wholeModel) problems.push("it contains no tensors");
   const dataStart = BigInt(header.dataStart);
   const size = BigInt(fileSize);
   let truncatedAt: { name: string; end: bigint } | undefined;
@@ -617,6 +620,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
     );
   if (
     arch !== undefined &&
+    wholeModel &&
     !RECURRENT_ARCHITECTURES.has(arch) &&
     header.tensors.length > 0 &&
     !header.tensors.some((t) => t.name === "token_embd.weight")
@@ -624,7 +628,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
     problems.push(`the tensor "token_embd.weight" is missing`);
 
   // Shapes for llama-like architectures, where llama.cpp's loader would otherwise only say "Failed to load model".
-  if (arch !== undefined && RMS_NORM_ARCHITECTURES.has(arch) && problems.length === 0) {
+  if (arch !== undefined && wholeModel && RMS_NORM_ARCHITECTURES.has(arch) && problems.length === 0) {
     const embd = header.tensors.find((t) => t.name === "token_embd.weight");
     const shape = embd?.dims.map(Number) ?? [];
     if (embd !== undefined && embeddingLength !== undefined && shape[0] !== embeddingLength)

@@ -49,6 +49,7 @@ export {
 } from "./resolve.js";
 export {
   buildTinyLlamaGguf,
+  gpt2ByteTokens,
   writeTinyLlamaGguf,
   CHATML_TEMPLATE,
   type GgufValue,

@@ -16,7 +16,8 @@
  * file that does not exist, and the partial file is deleted, so nothing resumes. The downloader here fails fast
  * (connect timeout, stall timeout, a refused/unresolvable host is reported at once), resumes byte-exactly from
  * `<file>.part` with an HTTP Range request (both after a dropped connection within a run and in the next run), and
- * checks the finished file with `checkGguf` before it is used.
+ * checks the finished file with `checkGguf` before it is used. Concurrent resolutions of one file share a single
+ * download within a process; two processes downloading the same file at the same time are not coordinated.
  */
 import { createHash } from "node:crypto";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
@@ -26,7 +27,8 @@ import { resolveModelFile } from "node-llama-cpp";
 import { assertLoadableGguf, LocalModelError, type GgufSummary } from "./gguf-check.js";
 
 /**
- * The recommended default local model: Qwen2.5-1.5B-Instruct, Q4_K_M, from Qwen's own GGUF repository (~1.1 GB).
+ * The recommended default local model: Qwen2.5-1.5B-Instruct, Q4_K_M, from Qwen's own GGUF repository
+ * (1,117,320,736 bytes, ~1.1 GB; architecture `qwen2`, 28 blocks, 32 K trained context).
  *
  * Why this one:
  * - CPU speed: 1.5 B parameters at ~4.8 bits/weight run at usable speed on a laptop CPU (roughly 10–25 tokens/s on
@@ -126,7 +128,7 @@ export function downloadTargetFor(spec: string, env: NodeJS.ProcessEnv = process
   const hf = /^(?:hf|huggingface):([^/\s]+)\/([^/\s:]+)\/([^#\s]+\.gguf)(?:#(.+))?$/i.exec(spec);
   if (hf !== null) {
     const [, owner = "", repo = "", filePath = "", revision = "main"] = hf;
-    const endpoint = (env["HF_ENDPOINT"] ?? "https://huggingface.co").replace(/\/+$/, "");
+    const endpoint = huggingFaceEndpoint(env);
     const encodedPath = filePath.split("/").map(encodeURIComponent).join("/");
     const url = `${endpoint}/${owner}/${repo}/resolve/${encodeURIComponent(revision)}/${encodedPath}`;
     const headers: Record<string, string> = {};
@@ -149,6 +151,12 @@ export function downloadTargetFor(spec: string, env: NodeJS.ProcessEnv = process
     return { url: spec, fileName: `${sanitize(parsed.host)}_${hash}_${sanitize(name)}`, headers: {} };
   }
   return undefined;
+}
+
+/** Hugging Face endpoint: `HF_ENDPOINT` or `MODEL_ENDPOINT` (as node-llama-cpp reads them), else huggingface.co. */
+function huggingFaceEndpoint(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env["HF_ENDPOINT"] || env["MODEL_ENDPOINT"];
+  return (fromEnv !== undefined && fromEnv !== "" ? fromEnv : "https://huggingface.co").replace(/\/+$/, "");
 }
 
 function sanitize(s: string): string {
@@ -428,7 +436,7 @@ async function resolveUri(spec: string, cacheDir: string, options: ResolveLocalM
       if (err instanceof LocalModelError) throw err;
     }
     const m = /^(?:hf|huggingface):([^/\s]+)\/([^/\s:#]+)/i.exec(spec);
-    const endpoint = (process.env["HF_ENDPOINT"] ?? "https://huggingface.co").replace(/\/+$/, "");
+    const endpoint = huggingFaceEndpoint(process.env);
     await probe(m !== null ? `${endpoint}/api/models/${m[1]}/${m[2]}` : endpoint, o);
     await mkdir(cacheDir, { recursive: true });
     let resolved: string;

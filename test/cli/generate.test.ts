@@ -133,12 +133,20 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
     expect((await readdir(dir)).some((file) => file.startsWith(`${name}.out`))).toBe(false);
   });
 
-  it("without any provider says what the ways forward are", async () => {
+  it("with no key and no cached local model fails fast and says what the ways forward are", async () => {
     const seeds = join(dir, "seeds3.txt");
     await writeFile(seeds, "Write a poem about rain\n");
-    const result = await runCli(["generate", "--seeds", seeds, "--out", join(dir, "run3.jsonl")], {});
+    const started = Date.now();
+    // An empty cache and a model host that refuses connections: the machine is offline.
+    const result = await runCli(["generate", "--seeds", seeds, "--out", join(dir, "run3.jsonl")], {
+      CODECLM_CACHE_DIR: join(dir, "empty-cache"),
+      HF_ENDPOINT: "http://127.0.0.1:9",
+    });
     expect(result.code).toBe(2);
+    expect(result.stderr).toContain("local:/path/model.gguf");
     expect(result.stderr).toContain("OPENAI_API_KEY");
     expect(result.stderr).toContain("OPENAI_BASE_URL");
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect((await readdir(dir)).some((file) => file.startsWith("run3"))).toBe(false);
   });
 });

@@ -143,10 +143,10 @@ describe("ModelFactory.validate", () => {
     expect(() => factoryFor(ok, { GOOGLE_API_KEY: "g" }).validate()).not.toThrow();
   });
 
-  it("rejects a bad spec and a local model without a local builder", () => {
+  it("rejects a bad spec; a local model needs no key and no builder (the built-in one is used)", () => {
     expect(() => factoryFor({ strong: { model: "gpt-4o" } }, { OPENAI_API_KEY: "k" }).validate()).toThrow(/The strong model: .*provider:model/);
     const local: CodecConfigInput = { strong: { model: "local:hf:owner/repo/file.gguf" }, target: { model: "openai:b", baseUrl: LOCAL_URL } };
-    expect(() => factoryFor(local, {}).validate()).toThrow(/local provider is not available/);
+    expect(() => factoryFor(local, {}).validate()).not.toThrow();
     expect(() => factoryFor(local, {}, { local: true }).validate()).not.toThrow();
   });
 
