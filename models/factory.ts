@@ -84,9 +84,9 @@ export class ModelFactory {
     return model;
   }
 
-  /** Check every role can be built (spec shape, keys present) without calling any model. */
-  validate(): void {
-    for (const role of Object.keys(ROLE_ENV) as ModelRole[]) {
+  /** Check that the roles (default: all) can be built (spec shape, keys present) without calling any model. */
+  validate(roles: readonly ModelRole[] = Object.keys(ROLE_ENV) as ModelRole[]): void {
+    for (const role of roles) {
       if (this.options.overrides?.[role]) continue;
       const settings = this.roles[role];
       const spec = this.parse(role, settings);
@@ -149,7 +149,7 @@ export class ModelFactory {
         const baseURL = this.baseUrl(role, roleSettings);
         // Local OpenAI-compatible servers ignore the key, but the client insists on one.
         const apiKey = this.openaiKey(role, roleSettings) ?? (baseURL ? "not-needed" : undefined);
-        if (!apiKey) this.validate();
+        if (!apiKey) this.validate([role]);
         registerSecret(apiKey);
         return new ChatOpenAI({
           model: spec.model,
@@ -163,7 +163,7 @@ export class ModelFactory {
       }
       case "google-genai": {
         const apiKey = this.googleKey(role, roleSettings);
-        if (!apiKey) this.validate();
+        if (!apiKey) this.validate([role]);
         registerSecret(apiKey);
         const baseUrl = roleSettings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`);
         return new ChatGoogleGenerativeAI({
@@ -176,7 +176,7 @@ export class ModelFactory {
         });
       }
       case "local": {
-        if (!this.options.local) this.validate();
+        if (!this.options.local) this.validate([role]);
         return this.options.local!(spec.model, settings);
       }
     }
