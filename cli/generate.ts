@@ -6,6 +6,7 @@ import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { type RunEvent, runToFiles } from "../io/run.js";
 import { readSeeds } from "../io/seeds.js";
+import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
 import {
   type CodecConfig,
   type CodecConfigInput,
@@ -58,6 +59,8 @@ interface GenerateFlags {
   seed?: number;
   concurrency?: number;
   prompt?: string[];
+  ablation?: Ablation;
+  ablationImprovements?: number;
   quiet?: boolean;
 }
 
@@ -119,7 +122,9 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
   const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
   const defaults = defaultRoles(env);
   const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults?.strong;
-  const target = roleFromFlags(flags, "target", fromFile.target) ?? defaults?.target;
+  // Ablation rows without filtering never call the target: the strong model stands in, unused.
+  const unfiltered = !filters(flags.ablation ?? fromFile.ablation ?? "full");
+  const target = roleFromFlags(flags, "target", fromFile.target) ?? defaults?.target ?? (unfiltered ? strong : undefined);
   if (!strong || !target) throw new UsageError(NO_PROVIDER_MESSAGE);
   const judge = roleFromFlags(flags, "judge", fromFile.judge ?? undefined);
   const input: CodecConfigInput = {
@@ -141,6 +146,8 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(flags.ablation ? { ablation: flags.ablation } : {}),
+    ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
   };
   try {
     return resolveConfig(input);
@@ -172,7 +179,7 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     ? { seeds }
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 
-  ModelFactory.fromConfig(config, { env }).validate();
+  ModelFactory.fromConfig(config, { env }).validate(rolesFor(config.ablation));
 
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
   const existing = await existingOutputs(paths);
@@ -227,7 +234,13 @@ export function registerGenerate(program: Command): void {
     .option("--max-tokens <n>", "most tokens per generation", integer(16))
     .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
     .option("--concurrency <n>", "most model calls in flight", integer(2))
-    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect);
+    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect)
+    .addOption(
+      new Option("--ablation <row>", "generate a row of the paper's Table 3 instead of full CodecLM (rows other than full keep the strong answer, unjudged)").choices([
+        ...ABLATIONS,
+      ]),
+    )
+    .option("--ablation-improvements <n>", "metadata-rubrics row: Self-Rubrics improvements per instruction (default 1)", integer(1));
   for (const role of ROLES) {
     const label = capitalised(role);
     command

@@ -1,4 +1,5 @@
 import type { CodecState } from "../graphs/state.js";
+import { usesMetadata } from "./ablation.js";
 import type { CodecConfig } from "./config.js";
 import { keepRate } from "./plan.js";
 import type { UsageCounts } from "./records.js";
@@ -28,10 +29,14 @@ export interface RunSummary {
 export function stopReasonFor(state: CodecState, config: CodecConfig): string {
   const { kept, finished } = state.progress;
   if (kept >= config.size) return `reached the requested size (${config.size} pairs)`;
-  if ((state.seeds?.length ?? 0) > 0 && state.encoded.length === 0) {
+  const metadata = usesMetadata(config.ablation);
+  if (metadata && (state.seeds?.length ?? 0) > 0 && state.encoded.length === 0) {
     return "no seed could be encoded into metadata (every encode call failed; see the dropped file)";
   }
-  if (state.pool.length === 0) return "the metadata pool is empty";
+  if (metadata && state.pool.length === 0) return "the metadata pool is empty";
+  if (state.decoded.length === 0 && !metadata) {
+    return "no instruction could be generated from the seed examples (every self-instruct call failed; see the dropped file)";
+  }
   if (state.decoded.length === 0) return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   const rate = finished > 0 ? (kept / finished).toFixed(2) : "n/a";
   const rounds = config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
