@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { reportError } from "./errors.js";
+import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
 import { registerGenerate } from "./generate.js";
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerGenerate(program);
   registerEval(program);
+  registerAblate(program);
   return program;
 }
 

@@ -212,6 +212,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
   const provided = options.provided ?? {};
   if (!config.model && !provided.model) throw new Error("no model under test: give its model spec or a file of its answers");
   if (!config.reference && !provided.reference) throw new Error("no reference: give its model spec or a file of its answers");
+  for (const side of ["model", "reference"] as const) {
+    const given = provided[side];
+    const missing = given && !config[side] ? benchmark.filter((item) => !given.answers.has(item.id)) : [];
+    if (missing.length > 0) throw new Error(`no ${side} answer for ${missing.length} benchmark item(s), e.g. "${missing[0]!.id}", and no ${side} model to ask`);
+  }
   const startedAt = Date.now();
   const factory = evalFactory(config, options);
   factory.validate(evalRoles(config, provided));
