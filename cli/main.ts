@@ -6,6 +6,7 @@ import { reportError } from "./errors.js";
 import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
 import { registerGenerate } from "./generate.js";
+import { registerReport } from "./report.js";
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerEval(program);
   registerAblate(program);
+  registerReport(program);
   return program;
 }
 

@@ -2,7 +2,7 @@ import type { CodecState } from "../graphs/state.js";
 import { usesMetadata } from "./ablation.js";
 import type { CodecConfig } from "./config.js";
 import { keepRate } from "./plan.js";
-import type { UsageCounts } from "./records.js";
+import type { Metadata, UsageCounts } from "./records.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
 export interface RunSummary {
@@ -17,12 +17,47 @@ export interface RunSummary {
   failures: Record<string, number>;
   instructions: { decoded: number; filtered: number; rounds: number };
   pool: Record<string, number>;
+  /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
+  inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
   models: { strong: string; target: string; judge: string };
   settings: Omit<CodecConfig, "prompts"> & { customPrompts: string[] };
   startedAt: string;
   finishedAt: string;
   wallTimeMs: number;
+}
+
+export interface MetadataCounts {
+  source: "seeds" | "user";
+  /** Items counted: seeds encoded, or user-written metadata. */
+  items: number;
+  useCases: Record<string, number>;
+  skills: Record<string, number>;
+}
+
+/** How often each use case and skill occurs (case-insensitive, first spelling kept). */
+export function countMetadata(items: readonly Metadata[]): Pick<MetadataCounts, "useCases" | "skills" | "items"> {
+  const spelled = new Map<string, string>();
+  const tally = (counts: Record<string, number>, raw: string) => {
+    const key = raw.trim().toLowerCase();
+    if (key === "") return;
+    if (!spelled.has(key)) spelled.set(key, raw.trim());
+    const name = spelled.get(key)!;
+    counts[name] = (counts[name] ?? 0) + 1;
+  };
+  const useCases: Record<string, number> = {};
+  const skills: Record<string, number> = {};
+  for (const item of items) {
+    tally(useCases, item.useCase);
+    for (const skill of item.skills) tally(skills, skill);
+  }
+  return { items: items.length, useCases, skills };
+}
+
+function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
+  if (state.encoded.length > 0) return { source: "seeds", ...countMetadata(state.encoded) };
+  const user = state.pool.filter((entry) => entry.origin === "user");
+  return user.length > 0 ? { source: "user", ...countMetadata(user) } : undefined;
 }
 
 /** Why the run ended, in words a user can act on. */
@@ -64,6 +99,7 @@ export function buildSummary(
 ): RunSummary {
   const { prompts, ...settings } = config;
   const startedAt = state.startedAt ?? extra.finishedAt;
+  const inputMetadata = inputMetadataOf(state);
   return {
     runId: state.runId ?? "",
     status: state.progress.kept >= config.size ? "complete" : "incomplete",
@@ -76,6 +112,7 @@ export function buildSummary(
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
     instructions: { decoded: state.decoded.length, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
+    ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     models: extra.models,
     settings: { ...settings, customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]) },
