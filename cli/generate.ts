@@ -175,6 +175,9 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
   // Bad input is reported before anything else, and long before any model is called.
   const seeds = flags.seeds ? await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) : undefined;
   const config = await buildGenerateConfig(flags, env);
+  if (flags.metadata && config.ablation === "no-metadata") {
+    throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
+  }
   const input: { seeds: Seed[] } | { metadata: Metadata[] } = seeds
     ? { seeds }
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };

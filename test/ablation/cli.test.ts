@@ -103,7 +103,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(third.stdout).toBe(second.stdout);
   });
 
-  it("refuses an evaluation without a judge, before any call", async () => {
+  it("refuses usage problems before any call: an evaluation without a judge, no-metadata with metadata", async () => {
     server.reset();
     const result = await runCli(
       ["ablate", "--seeds", seeds, "--benchmark", bench, "--strong", "openai:strong", "--target", "openai:target", "--model-for", "full=openai:tuned-full", "--out", join(dir, "nojudge")],
@@ -111,6 +111,11 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--judge SPEC is required");
+    const metadata = join(dir, "metadata.jsonl");
+    await writeFile(metadata, '{"useCase": "qa", "skills": ["history"]}\n');
+    const noSeeds = await runCli(["generate", "--metadata", metadata, "--ablation", "no-metadata", "--strong", "openai:strong", "--out", join(dir, "nm.jsonl")], env());
+    expect(noSeeds.code).toBe(2);
+    expect(noSeeds.stderr).toContain("--ablation no-metadata generates from seed examples");
     expect(server.counters.requests).toBe(0);
   });
 });
