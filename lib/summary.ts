@@ -37,21 +37,25 @@ export interface MetadataCounts {
 
 /** How often each use case and skill occurs (case-insensitive, first spelling kept). */
 export function countMetadata(items: readonly Metadata[]): Pick<MetadataCounts, "useCases" | "skills" | "items"> {
-  const spelled = new Map<string, string>();
-  const tally = (counts: Record<string, number>, raw: string) => {
-    const key = raw.trim().toLowerCase();
-    if (key === "") return;
-    if (!spelled.has(key)) spelled.set(key, raw.trim());
-    const name = spelled.get(key)!;
-    counts[name] = (counts[name] ?? 0) + 1;
+  const counter = () => {
+    const spelled = new Map<string, string>();
+    const counts: Record<string, number> = {};
+    const add = (raw: string) => {
+      const key = raw.trim().toLowerCase();
+      if (key === "") return;
+      if (!spelled.has(key)) spelled.set(key, raw.trim());
+      const name = spelled.get(key)!;
+      counts[name] = (counts[name] ?? 0) + 1;
+    };
+    return { counts, add };
   };
-  const useCases: Record<string, number> = {};
-  const skills: Record<string, number> = {};
+  const useCases = counter();
+  const skills = counter();
   for (const item of items) {
-    tally(useCases, item.useCase);
-    for (const skill of item.skills) tally(skills, skill);
+    useCases.add(item.useCase);
+    for (const skill of item.skills) skills.add(skill);
   }
-  return { items: items.length, useCases, skills };
+  return { items: items.length, useCases: useCases.counts, skills: skills.counts };
 }
 
 function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
