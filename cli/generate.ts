@@ -6,6 +6,7 @@ import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { type RunEvent, runToFiles } from "../io/run.js";
 import { readSeeds } from "../io/seeds.js";
+import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
 import {
   type CodecConfig,
   CodecConfigSchema,
@@ -60,6 +61,8 @@ interface GenerateFlags {
   seed?: number;
   concurrency?: number;
   prompt?: string[];
+  ablation?: Ablation;
+  ablationImprovements?: number;
   quiet?: boolean;
 }
 
@@ -123,7 +126,9 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
   const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
   const defaults = defaultRoles(env);
   const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults.strong;
-  const target = roleFromFlags(flags, "target", fromFile.target) ?? defaults.target;
+  // Ablation rows without filtering never call the target: the strong model stands in, unused.
+  const unfiltered = !filters(flags.ablation ?? fromFile.ablation ?? "full");
+  const target = roleFromFlags(flags, "target", fromFile.target) ?? (unfiltered ? strong : defaults.target);
   const judge = roleFromFlags(flags, "judge", fromFile.judge ?? undefined);
   const input: CodecConfigInput = {
     ...fromFile,
@@ -144,6 +149,8 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(flags.ablation ? { ablation: flags.ablation } : {}),
+    ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
   };
   try {
     return resolveConfig(input);
@@ -171,13 +178,16 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
   // Bad input is reported before anything else, and long before any model is called.
   const seeds = flags.seeds ? await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) : undefined;
   const config = await buildGenerateConfig(flags, env);
+  if (flags.metadata && config.ablation === "no-metadata") {
+    throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
+  }
   const input: { seeds: Seed[] } | { metadata: Metadata[] } = seeds
     ? { seeds }
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 
-  ModelFactory.fromConfig(config, { env }).validate();
+  ModelFactory.fromConfig(config, { env }).validate(rolesFor(config.ablation));
   // Local models are checked (and downloaded once, with progress) before anything is spent.
-  await prepareLocalModels(config, { quiet: flags.quiet ?? false });
+  await prepareLocalModels(config, { quiet: flags.quiet ?? false, roles: rolesFor(config.ablation) });
 
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
   const existing = await existingOutputs(paths);
@@ -232,7 +242,13 @@ export function registerGenerate(program: Command): void {
     .option("--max-tokens <n>", "most tokens per generation", integer(16))
     .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
     .option("--concurrency <n>", "most model calls in flight", integer(2))
-    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect);
+    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect)
+    .addOption(
+      new Option("--ablation <row>", "generate a row of the paper's Table 3 instead of full CodecLM (rows other than full keep the strong answer, unjudged)").choices([
+        ...ABLATIONS,
+      ]),
+    )
+    .option("--ablation-improvements <n>", "metadata-rubrics row: Self-Rubrics improvements per instruction (default 1)", integer(1));
   for (const role of ROLES) {
     const label = capitalised(role);
     command

@@ -1,4 +1,5 @@
 import { type CodecConfig, judgeSettings } from "../lib/config.js";
+import type { ModelRole } from "../lib/records.js";
 import { resolveLocalModel } from "../models/local/index.js";
 import { DEFAULT_LOCAL_MODEL } from "../models/local/resolve.js";
 import { parseModelSpec } from "../models/spec.js";
@@ -34,9 +35,14 @@ function progressBar(label: string, quiet: boolean) {
  * never a native abort), a model URI is downloaded once into the cache, resuming a broken download.
  * With no network and no cached copy this fails fast with the ways forward.
  */
-export async function prepareLocalModels(config: CodecConfig, options: { quiet: boolean }): Promise<void> {
+export async function prepareLocalModels(
+  config: CodecConfig,
+  options: { quiet: boolean; roles?: readonly ModelRole[] },
+): Promise<void> {
   const specs = new Set<string>();
-  for (const settings of [config.strong, config.target, judgeSettings(config)]) {
+  const byRole = { strong: config.strong, target: config.target, judge: judgeSettings(config) };
+  for (const role of options.roles ?? (["strong", "target", "judge"] as const)) {
+    const settings = byRole[role];
     const spec = parseModelSpec(settings.model);
     if (spec.provider === "local") specs.add(spec.model === "default" ? DEFAULT_LOCAL_MODEL : spec.model);
   }

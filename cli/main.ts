@@ -3,7 +3,10 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { reportError } from "./errors.js";
+import { registerAblate } from "./ablate.js";
+import { registerEval } from "./eval.js";
 import { registerGenerate } from "./generate.js";
+import { registerReport } from "./report.js";
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
     .version(version())
     .showHelpAfterError();
   registerGenerate(program);
+  registerEval(program);
+  registerAblate(program);
+  registerReport(program);
   return program;
 }
 

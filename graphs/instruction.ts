@@ -1,9 +1,10 @@
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
+import { accept } from "../nodes/accept.js";
 import { actionApply } from "../nodes/action-apply.js";
 import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
-import { afterActionApply, afterAnswer, afterJudge } from "./routes.js";
+import { afterActionApply, afterAnswer, afterJudge, startInstruction } from "./routes.js";
 import type { GraphDeps } from "./runtime.js";
 import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
 
@@ -11,6 +12,7 @@ import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
  * answer -> contrastive-judge -> (|gap| <= θ and iterations left) action-apply -> answer -> ...
  * Each instruction runs as its own subgraph task, so a slow one holds back no other.
+ * Ablation rows without filtering (Table 3): (action-apply ×N ->) accept, the strong answer kept unjudged.
  */
 export function buildInstructionGraph(deps: GraphDeps) {
   return new StateGraph({
@@ -21,7 +23,8 @@ export function buildInstructionGraph(deps: GraphDeps) {
     .addNode("answer", answer(deps))
     .addNode("contrastive-judge", contrastiveJudge(deps))
     .addNode("action-apply", actionApply(deps))
-    .addEdge(START, "answer")
+    .addNode("accept", accept(deps))
+    .addConditionalEdges(START, startInstruction, { answer: "answer", "action-apply": "action-apply", accept: "accept" })
     .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", failed: END })
     .addConditionalEdges("contrastive-judge", afterJudge, {
       improve: "action-apply",
@@ -29,6 +32,12 @@ export function buildInstructionGraph(deps: GraphDeps) {
       drop: END,
       failed: END,
     })
-    .addConditionalEdges("action-apply", afterActionApply, { answer: "answer", failed: END })
+    .addConditionalEdges("action-apply", afterActionApply, {
+      answer: "answer",
+      "action-apply": "action-apply",
+      accept: "accept",
+      failed: END,
+    })
+    .addEdge("accept", END)
     .compile({ name: "instruction" });
 }

@@ -1,8 +1,11 @@
 import { END, type LangGraphRunnableConfig, Send } from "@langchain/langgraph";
+import { filters, unfilteredStep, usesMetadata, usesRubrics } from "../lib/ablation.js";
 import { firstRoundPerMetadata, keepRate, topUpPerMetadata } from "../lib/plan.js";
 import type { PoolEntry } from "../lib/records.js";
 import { createRng, shuffle } from "../lib/rng.js";
+import { selfInstructBatches } from "../lib/self-instruct.js";
 import type { DecodeRequest } from "../nodes/decode.js";
+import type { SelfInstructRequest } from "../nodes/self-instruct.js";
 import { configOf } from "./runtime.js";
 import type { CodecState, InstructionState, InstructionTask } from "./state.js";
 
@@ -37,21 +40,30 @@ function decodeSends(state: CodecState, round: number, count: number, seed: numb
   });
 }
 
-/** Seeds fan out to encode, one task each; user-written metadata goes straight to the pool. */
-export function afterPrepare(state: CodecState): Send[] | "build-pool" {
+/** The no-metadata ablation: `total` instructions from seed examples, in calls of a few each. */
+function selfInstructSends(state: CodecState, round: number, total: number, seed: number): Send[] {
+  return selfInstructBatches(state.seeds ?? [], { total, round, seed }).map(
+    (batch) => new Send("self-instruct", { ...batch, runId: state.runId } satisfies SelfInstructRequest),
+  );
+}
+
+/** Seeds fan out to encode, one task each (or, without metadata, to self-instruct); user-written metadata goes straight to the pool. */
+export function afterPrepare(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "build-pool" {
+  const config = configOf(runnable);
+  if (!usesMetadata(config.ablation)) return selfInstructSends(state, 1, config.size, config.seed);
   if (state.seeds && state.seeds.length > 0) {
     return state.seeds.map((seed) => new Send("encode", { seed, runId: state.runId }));
   }
   return "build-pool";
 }
 
-/** Every metadata fans out twice: once to Self-Rubrics, once to decode its first-round instructions. */
+/** Every metadata fans out twice: once to Self-Rubrics (unless the ablation has none), once to decode its first-round instructions. */
 export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "finalize" {
   if (state.pool.length === 0) return "finalize";
   const config = configOf(runnable);
   const perMetadata = firstRoundPerMetadata(config.size, state.pool.length, config.instructionsPerMetadata);
   return [
-    ...state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId })),
+    ...(usesRubrics(config.ablation) ? state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId })) : []),
     ...decodeSends(state, 1, perMetadata, config.seed),
   ];
 }
@@ -71,16 +83,26 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
   const remaining = config.size - state.progress.kept;
   if (remaining <= 0) return "finalize";
   if (state.waveEnd < state.decoded.length) return "schedule";
-  if (state.round >= 1 + config.topUpRounds || state.pool.length === 0) return "finalize";
+  const metadata = usesMetadata(config.ablation);
+  if (state.round >= 1 + config.topUpRounds || (metadata && state.pool.length === 0)) return "finalize";
   const rate = keepRate(state.progress.kept, state.progress.finished);
+  if (!metadata) return selfInstructSends(state, state.round + 1, Math.ceil(remaining / rate), config.seed);
   const count = topUpPerMetadata(remaining, state.pool.length, rate, config.topUpMaxPerMetadata);
   return decodeSends(state, state.round + 1, count, config.seed);
 }
 
-/** Inside the instruction subgraph. */
+/** Inside the instruction subgraph: the full method filters from the start; ablation rows improve (or not), then accept. */
+export function startInstruction(state: InstructionState, runnable: LangGraphRunnableConfig) {
+  const config = configOf(runnable);
+  if (filters(config.ablation)) return "answer";
+  return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements);
+}
 export const afterAnswer = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "judge");
 export const afterJudge = (state: InstructionState) =>
   state.verdict === "action-apply" ? "improve" : state.verdict === "keep" ? "keep" : state.verdict === "drop" ? "drop" : "failed";
-export const afterActionApply = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "answer");
+export function afterActionApply(state: InstructionState, runnable: LangGraphRunnableConfig) {
+  if (state.verdict === "failed") return "failed";
+  return startInstruction(state, runnable);
+}
 
 export { END };

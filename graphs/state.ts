@@ -22,7 +22,7 @@ export const InstructionTaskSchema = z.object({
   order: z.number().describe("Position in the deterministic dispatch order"),
   round: z.number().describe("Decode round: 1, then top-up rounds"),
   metadataId: z.string(),
-  metadataOrigin: z.enum(["seed", "user", "augmented"]),
+  metadataOrigin: z.enum(["seed", "user", "augmented", "self-instruct"]),
   seedIds: z.array(z.string()),
   metadata: MetadataSchema,
   basicInstruction: z.string(),

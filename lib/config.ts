@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { promptOverrideProblems } from "../prompts/index.js";
+import { ABLATIONS } from "./ablation.js";
 
 export const STRUCTURED_OUTPUT_METHODS = ["jsonSchema", "functionCalling", "jsonMode"] as const;
 export type StructuredOutputMethod = (typeof STRUCTURED_OUTPUT_METHODS)[number];
@@ -49,6 +50,7 @@ export const PromptOverridesSchema = z.object({
   actionApply: z.string().optional().describe("Improvement prompt; placeholders {useCase} {skills} {instruction} {action}"),
   answer: z.string().optional().describe("Answer prompt; placeholder {instruction}"),
   judge: z.string().optional().describe("Pairwise judge prompt; placeholders {instruction} {answer1} {answer2}"),
+  selfInstruct: z.string().optional().describe("Self-Instruct prompt of the no-metadata ablation; placeholders {examples} {count}"),
 });
 export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
 
@@ -121,6 +123,19 @@ export const CodecConfigSchema = z.object({
     .describe("Most model calls in flight at once (LangGraph's maxConcurrency of 1 runs nothing, so 2 is the floor)"),
   seed: z.number().int().default(42).describe("Seed for every random choice (pool, actions, ordering)"),
   prompts: PromptOverridesSchema.default({}).describe("Override any step's prompt template"),
+  ablation: z
+    .enum(ABLATIONS)
+    .default("full")
+    .describe(
+      "Row of the paper's Table 3 to generate: no-metadata (Self-Instruct style from seed examples), metadata-only, " +
+        "metadata-rubrics (no filtering), or full CodecLM; rows other than full keep the strong answer of every instruction, unjudged",
+    ),
+  ablationImprovements: z
+    .number()
+    .int()
+    .min(1)
+    .default(1)
+    .describe("metadata-rubrics row: Self-Rubrics improvements applied to every basic instruction before it is answered"),
 });
 
 export type CodecConfigInput = z.input<typeof CodecConfigSchema>;

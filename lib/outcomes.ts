@@ -36,7 +36,7 @@ export function settleWave(
       kept.push({
         id: outcome.task.id,
         instruction: last.instruction,
-        response: outcome.source === "strong" ? last.answers.strong : last.answers.target,
+        response: last.answers[outcome.source] ?? "",
         source: outcome.source,
         iteration: last.iteration,
         metadata: outcome.task.metadata,

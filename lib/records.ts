@@ -45,16 +45,16 @@ export const IterationRecordSchema = z.object({
   iteration: z.number().describe("1-based; 1 is the basic instruction"),
   instruction: z.string(),
   action: z.string().optional().describe("The Self-Rubrics action applied to reach this version (absent at iteration 1)"),
-  answers: z.object({ strong: z.string(), target: z.string() }),
-  rawScores: RawScoresSchema,
-  scores: ScoresSchema,
+  answers: z.object({ strong: z.string(), target: z.string().optional().describe("Absent in ablation rows without filtering") }),
+  rawScores: RawScoresSchema.optional().describe("Absent in ablation rows without filtering (no judge)"),
+  scores: ScoresSchema.optional().describe("Absent in ablation rows without filtering (no judge)"),
 });
 export type IterationRecord = z.infer<typeof IterationRecordSchema>;
 
 export const LineageSchema = z.object({
   metadataId: z.string(),
-  metadataOrigin: z.enum(["seed", "user", "augmented"]),
-  seedIds: z.array(z.string()).describe("Seeds the metadata came from"),
+  metadataOrigin: z.enum(["seed", "user", "augmented", "self-instruct"]).describe("self-instruct: no metadata (no-metadata ablation)"),
+  seedIds: z.array(z.string()).describe("Seeds the metadata came from (no-metadata ablation: the seeds shown as examples)"),
   basicInstruction: z.string().describe("The decoded instruction before any improvement"),
   actions: z.array(z.string()).describe("Actions applied, in order"),
   iterations: z.array(IterationRecordSchema).describe("Every filtering pass, in order"),
@@ -69,9 +69,9 @@ export const KeptPairSchema = z.object({
   source: z.enum(["strong", "target"]).describe("Whose answer was kept: target only when it beat the strong one by more than theta"),
   iteration: z.number(),
   metadata: MetadataSchema,
-  scores: ScoresSchema,
-  answers: z.object({ strong: z.string(), target: z.string() }),
-  rawScores: RawScoresSchema,
+  scores: ScoresSchema.optional().describe("Absent in ablation rows without filtering: the pair was never judged"),
+  answers: z.object({ strong: z.string(), target: z.string().optional() }),
+  rawScores: RawScoresSchema.optional(),
   lineage: LineageSchema,
   runId: z.string(),
 });
@@ -95,6 +95,7 @@ export const PipelineStepSchema = z.enum([
   "answer-strong",
   "answer-target",
   "judge",
+  "self-instruct",
 ]);
 export type PipelineStep = z.infer<typeof PipelineStepSchema>;
 

@@ -1,7 +1,8 @@
 import type { CodecState } from "../graphs/state.js";
+import { usesMetadata } from "./ablation.js";
 import type { CodecConfig } from "./config.js";
 import { keepRate } from "./plan.js";
-import type { UsageCounts } from "./records.js";
+import type { Metadata, UsageCounts } from "./records.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
 export interface RunSummary {
@@ -16,6 +17,8 @@ export interface RunSummary {
   failures: Record<string, number>;
   instructions: { decoded: number; filtered: number; rounds: number };
   pool: Record<string, number>;
+  /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
+  inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
   models: { strong: string; target: string; judge: string };
   settings: Omit<CodecConfig, "prompts"> & { customPrompts: string[] };
@@ -24,14 +27,55 @@ export interface RunSummary {
   wallTimeMs: number;
 }
 
+export interface MetadataCounts {
+  source: "seeds" | "user";
+  /** Items counted: seeds encoded, or user-written metadata. */
+  items: number;
+  useCases: Record<string, number>;
+  skills: Record<string, number>;
+}
+
+/** How often each use case and skill occurs (case-insensitive, first spelling kept). */
+export function countMetadata(items: readonly Metadata[]): Pick<MetadataCounts, "useCases" | "skills" | "items"> {
+  const counter = () => {
+    const spelled = new Map<string, string>();
+    const counts: Record<string, number> = {};
+    const add = (raw: string) => {
+      const key = raw.trim().toLowerCase();
+      if (key === "") return;
+      if (!spelled.has(key)) spelled.set(key, raw.trim());
+      const name = spelled.get(key)!;
+      counts[name] = (counts[name] ?? 0) + 1;
+    };
+    return { counts, add };
+  };
+  const useCases = counter();
+  const skills = counter();
+  for (const item of items) {
+    useCases.add(item.useCase);
+    for (const skill of item.skills) skills.add(skill);
+  }
+  return { items: items.length, useCases: useCases.counts, skills: skills.counts };
+}
+
+function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
+  if (state.encoded.length > 0) return { source: "seeds", ...countMetadata(state.encoded) };
+  const user = state.pool.filter((entry) => entry.origin === "user");
+  return user.length > 0 ? { source: "user", ...countMetadata(user) } : undefined;
+}
+
 /** Why the run ended, in words a user can act on. */
 export function stopReasonFor(state: CodecState, config: CodecConfig): string {
   const { kept, finished } = state.progress;
   if (kept >= config.size) return `reached the requested size (${config.size} pairs)`;
-  if ((state.seeds?.length ?? 0) > 0 && state.encoded.length === 0) {
+  const metadata = usesMetadata(config.ablation);
+  if (metadata && (state.seeds?.length ?? 0) > 0 && state.encoded.length === 0) {
     return "no seed could be encoded into metadata (every encode call failed; see the dropped file)";
   }
-  if (state.pool.length === 0) return "the metadata pool is empty";
+  if (metadata && state.pool.length === 0) return "the metadata pool is empty";
+  if (state.decoded.length === 0 && !metadata) {
+    return "no instruction could be generated from the seed examples (every self-instruct call failed; see the dropped file)";
+  }
   if (state.decoded.length === 0) return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   const rate = finished > 0 ? (kept / finished).toFixed(2) : "n/a";
   const rounds = config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
@@ -59,6 +103,7 @@ export function buildSummary(
 ): RunSummary {
   const { prompts, ...settings } = config;
   const startedAt = state.startedAt ?? extra.finishedAt;
+  const inputMetadata = inputMetadataOf(state);
   return {
     runId: state.runId ?? "",
     status: state.progress.kept >= config.size ? "complete" : "incomplete",
@@ -71,6 +116,7 @@ export function buildSummary(
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
     instructions: { decoded: state.decoded.length, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
+    ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     models: extra.models,
     settings: { ...settings, customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]) },

@@ -90,9 +90,9 @@ export class ModelFactory {
     return model;
   }
 
-  /** Check every role can be built (spec shape, keys present) without calling any model. */
-  validate(): void {
-    for (const role of Object.keys(ROLE_ENV) as ModelRole[]) {
+  /** Check that the roles (default: all) can be built (spec shape, keys present) without calling any model. */
+  validate(roles: readonly ModelRole[] = Object.keys(ROLE_ENV) as ModelRole[]): void {
+    for (const role of roles) {
       if (this.options.overrides?.[role]) continue;
       const settings = this.roles[role];
       const spec = this.parse(role, settings);
@@ -156,7 +156,7 @@ export class ModelFactory {
         const baseURL = this.baseUrl(role, roleSettings);
         // Local OpenAI-compatible servers ignore the key, but the client insists on one.
         const apiKey = this.openaiKey(role, roleSettings) ?? (baseURL ? "not-needed" : undefined);
-        if (!apiKey) this.validate();
+        if (!apiKey) this.validate([role]);
         registerSecret(apiKey);
         return new ChatOpenAI({
           model: spec.model,
@@ -170,7 +170,7 @@ export class ModelFactory {
       }
       case "google-genai": {
         const apiKey = this.googleKey(role, roleSettings);
-        if (!apiKey) this.validate();
+        if (!apiKey) this.validate([role]);
         registerSecret(apiKey);
         const baseUrl = roleSettings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`);
         return new ChatGoogleGenerativeAI({

@@ -6,6 +6,7 @@ import { DECODE_PLACEHOLDERS, DECODE_PROMPT } from "./decode.js";
 import { ENCODE_PLACEHOLDERS, ENCODE_PROMPT } from "./encode.js";
 import { POOL_CHECK_PLACEHOLDERS, POOL_CHECK_PROMPT } from "./pool-check.js";
 import { RUBRIC_GENERATE_PLACEHOLDERS, RUBRIC_GENERATE_PROMPT } from "./rubric-generate.js";
+import { SELF_INSTRUCT_PLACEHOLDERS, SELF_INSTRUCT_PROMPT } from "./self-instruct.js";
 import { fillTemplate, missingPlaceholders } from "./template.js";
 
 export const DEFAULT_PROMPTS = {
@@ -16,6 +17,7 @@ export const DEFAULT_PROMPTS = {
   actionApply: { template: ACTION_APPLY_PROMPT, placeholders: ACTION_APPLY_PLACEHOLDERS },
   answer: { template: ANSWER_PROMPT, placeholders: ANSWER_PLACEHOLDERS },
   judge: { template: JUDGE_PROMPT, placeholders: JUDGE_PLACEHOLDERS },
+  selfInstruct: { template: SELF_INSTRUCT_PROMPT, placeholders: SELF_INSTRUCT_PLACEHOLDERS },
 } as const;
 
 export type PromptName = keyof typeof DEFAULT_PROMPTS;

@@ -81,8 +81,8 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
       expect(pair.iteration).toBeGreaterThanOrEqual(1);
       expect(pair.iteration).toBeLessThanOrEqual(4);
       expect(pair.metadata.skills.length).toBeLessThanOrEqual(3);
-      expect(pair.scores.gap).toBeCloseTo(pair.scores.strong - pair.scores.target);
-      expect(Math.abs(pair.scores.gap)).toBeGreaterThan(3);
+      expect(pair.scores!.gap).toBeCloseTo(pair.scores!.strong - pair.scores!.target);
+      expect(Math.abs(pair.scores!.gap)).toBeGreaterThan(3);
       expect(pair.response).toBe(pair.source === "strong" ? pair.answers.strong : pair.answers.target);
       expect(pair.lineage.actions).toHaveLength(pair.iteration - 1);
       expect(pair.lineage.iterations).toHaveLength(pair.iteration);

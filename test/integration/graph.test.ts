@@ -71,13 +71,13 @@ function expectValidKept(pair: KeptPair, options: { maxIterations?: number; skil
   expect(pair.metadata.skills.length).toBeGreaterThanOrEqual(1);
   expect(pair.metadata.skills.length).toBeLessThanOrEqual(options.skillsMax ?? 3);
   // scores
-  expect(pair.scores.gap).toBeCloseTo(pair.scores.strong - pair.scores.target, 10);
-  expect(Math.abs(pair.scores.gap)).toBeGreaterThan(THETA);
-  expect(pair.source).toBe(pair.scores.gap > 0 ? "strong" : "target");
+  expect(pair.scores!.gap).toBeCloseTo(pair.scores!.strong - pair.scores!.target, 10);
+  expect(Math.abs(pair.scores!.gap)).toBeGreaterThan(THETA);
+  expect(pair.source).toBe(pair.scores!.gap > 0 ? "strong" : "target");
   expect(pair.response).toBe(pair.answers[pair.source]);
   const { rawScores } = pair;
-  expect(pair.scores.strong).toBe((rawScores.strongFirst.strong + rawScores.targetFirst.strong) / 2);
-  expect(pair.scores.target).toBe((rawScores.strongFirst.target + rawScores.targetFirst.target) / 2);
+  expect(pair.scores!.strong).toBe((rawScores!.strongFirst.strong + rawScores!.targetFirst.strong) / 2);
+  expect(pair.scores!.target).toBe((rawScores!.strongFirst.target + rawScores!.targetFirst.target) / 2);
   // lineage
   const { lineage } = pair;
   expect(lineage.seedIds.length + (lineage.metadataOrigin === "user" ? 1 : 0)).toBeGreaterThan(0);
@@ -91,7 +91,7 @@ function expectValidKept(pair: KeptPair, options: { maxIterations?: number; skil
   expect(last.instruction).toBe(pair.instruction);
   expect(last.scores).toEqual(pair.scores);
   // every earlier pass was inside the band, which is why it was improved
-  for (const earlier of lineage.iterations.slice(0, -1)) expect(Math.abs(earlier.scores.gap)).toBeLessThanOrEqual(THETA);
+  for (const earlier of lineage.iterations.slice(0, -1)) expect(Math.abs(earlier.scores!.gap)).toBeLessThanOrEqual(THETA);
   if (pair.iteration === 1) expect(pair.instruction).toBe(lineage.basicInstruction);
   else expect(pair.instruction).not.toBe(lineage.basicInstruction);
 }
@@ -152,7 +152,7 @@ describe("whole graph with scripted models", () => {
       expect(record.kind).toBe("instruction");
       expect(record.lineage!.iterations).toHaveLength(4);
       expect(record.lineage!.actions).toHaveLength(3);
-      for (const pass of record.lineage!.iterations) expect(Math.abs(pass.scores.gap)).toBeLessThanOrEqual(THETA);
+      for (const pass of record.lineage!.iterations) expect(Math.abs(pass.scores!.gap)).toBeLessThanOrEqual(THETA);
       expect(record.instruction).toBe(record.lineage!.iterations[3]!.instruction);
     }
     for (const record of state.dropped.filter((d) => d.reason === "surplus")) {
@@ -190,7 +190,7 @@ describe("whole graph with scripted models", () => {
     const biased = await run({ models: scriptedModels({ positionBias: 2 }) }, { seeds: seeds(6) }, context);
     const ids = (state: FinalState) => state.kept.map((k) => `${k.id}|${k.iteration}|${k.source}`);
     expect(ids(biased)).toEqual(ids(plain));
-    expect(biased.kept.some((k) => k.rawScores.strongFirst.strong !== k.rawScores.targetFirst.strong)).toBe(true);
+    expect(biased.kept.some((k) => k.rawScores!.strongFirst.strong !== k.rawScores!.targetFirst.strong)).toBe(true);
   });
 
   it("rejects input with both seeds and metadata, with neither, and an invalid configuration", async () => {

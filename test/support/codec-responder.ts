@@ -73,6 +73,10 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
       instructions: Array.from({ length: count }, (_, k) => `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})`),
     };
   }
+  if (prompt.includes("Here are examples of instructions that users give")) {
+    const count = Number(/Write (\d+) new instructions/.exec(prompt)?.[1] ?? "1");
+    return { instructions: Array.from({ length: count }, (_, k) => `Self-instructed task ${k + 1} (${hashText(prompt) % 9973})`) };
+  }
   if (prompt.includes("rubrics: specific criteria")) {
     const count = Number(/First write (\d+) rubrics/.exec(prompt)?.[1] ?? "4");
     const useCase = lineAfter(prompt, "The instructions have this use case:");

@@ -425,7 +425,7 @@ describe("contrastive-judge node", () => {
     const { strong, target } = scriptedModels();
     const update = await contrastiveJudge(depsOf(strong, target))(stateFor(instructionWith("target")), runnable());
     expect(update.outcomes![0]).toMatchObject({ status: "kept", source: "target" });
-    expect(update.history![0]!.scores.gap).toBeLessThan(-3);
+    expect(update.history![0]!.scores!.gap).toBeLessThan(-3);
   });
 
   it("sends a small gap to action-apply below the cap and drops it at the cap", async () => {
@@ -457,9 +457,9 @@ describe("contrastive-judge node", () => {
       const b = await contrastiveJudge(depsOf(biased.strong, biased.target))(stateFor(instruction), runnable());
       const raw = b.history![0]!.rawScores;
       // each single order is biased…
-      expect(raw.strongFirst.strong - raw.strongFirst.target).not.toBe(raw.targetFirst.strong - raw.targetFirst.target);
+      expect(raw!.strongFirst.strong - raw!.strongFirst.target).not.toBe(raw!.targetFirst.strong - raw!.targetFirst.target);
       // …the averaged gap is not
-      expect(b.history![0]!.scores.gap).toBe(a.history![0]!.scores.gap);
+      expect(b.history![0]!.scores!.gap).toBe(a.history![0]!.scores!.gap);
       expect(b.verdict).toBe(a.verdict);
     }
   });

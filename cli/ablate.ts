@@ -1,0 +1,211 @@
+import { setMaxListeners } from "node:events";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Command, InvalidArgumentError } from "commander";
+import { type AblationResult, runAblation } from "../eval/ablate.js";
+import { readAnswers } from "../eval/answers.js";
+import { resolveEvalConfig } from "../eval/config.js";
+import { formatAblationTable } from "../eval/format.js";
+import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
+import { readSeeds } from "../io/seeds.js";
+import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
+import type { RoleSettings } from "../lib/config.js";
+import type { ModelRole } from "../lib/records.js";
+import { ModelFactory } from "../models/factory.js";
+import { readBenchmark } from "./eval.js";
+import { UsageError } from "./errors.js";
+import { buildGenerateConfig } from "./generate.js";
+import { collect, decimal, integer } from "./options.js";
+import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
+
+interface AblateFlags {
+  seeds: string;
+  field?: string;
+  benchmark: string;
+  limit?: number;
+  size: number;
+  out: string;
+  rows?: Ablation[];
+  config?: string;
+  pool?: number;
+  theta?: number;
+  maxIterations?: number;
+  seed?: number;
+  concurrency?: number;
+  maxTokens?: number;
+  plausibilityCheck?: boolean;
+  ablationImprovements?: number;
+  modelFor?: string[];
+  modelTemplate?: string;
+  answersFor?: string[];
+  answerField?: string;
+  baseline?: boolean;
+  answerTemperature?: number;
+  judgeRetries?: number;
+  force?: boolean;
+  quiet?: boolean;
+  [role: string]: unknown;
+}
+
+const rowList = (value: string): Ablation[] => {
+  const rows = value.split(",").map((row) => row.trim()).filter((row) => row !== "");
+  const unknown = rows.filter((row) => !(ABLATIONS as readonly string[]).includes(row));
+  if (unknown.length > 0 || rows.length === 0) throw new InvalidArgumentError(`rows are a comma-separated list of ${ABLATIONS.join(", ")}`);
+  return rows as Ablation[];
+};
+
+/** `ROW=VALUE` pairs, each row at most once. */
+function perRow(specs: readonly string[], flag: string): Partial<Record<Ablation, string>> {
+  const out: Partial<Record<Ablation, string>> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const row = spec.slice(0, eq) as Ablation;
+    if (eq < 0 || !ABLATIONS.includes(row) || spec.slice(eq + 1) === "") {
+      throw new UsageError(`${flag} takes ROW=VALUE with ROW one of ${ABLATIONS.join(", ")}; got "${spec}"`);
+    }
+    if (out[row] !== undefined) throw new UsageError(`${flag} names ${row} twice`);
+    out[row] = spec.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
+  const rows = flags.rows ?? [...ABLATIONS];
+  // Inputs first: bad files stop the run before any model is called.
+  const seeds = await readSeeds(flags.seeds, { field: flags.field });
+  const benchmark = await readBenchmark(flags.benchmark, { limit: flags.limit });
+  const config = await buildGenerateConfig(
+    {
+      out: flags.out,
+      size: flags.size,
+      config: flags.config,
+      strong: flags.strong as string | undefined,
+      target: flags.target as string | undefined,
+      strongBaseUrl: flags.strongBaseUrl as string | undefined,
+      targetBaseUrl: flags.targetBaseUrl as string | undefined,
+      strongApiKeyEnv: flags.strongApiKeyEnv as string | undefined,
+      targetApiKeyEnv: flags.targetApiKeyEnv as string | undefined,
+      ...(flags.pool !== undefined ? { pool: flags.pool } : {}),
+      ...(flags.theta !== undefined ? { theta: flags.theta } : {}),
+      ...(flags.maxIterations !== undefined ? { maxIterations: flags.maxIterations } : {}),
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+      ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+      ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+      ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
+      ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
+    },
+    env,
+  );
+
+  const modelSpecs = perRow(flags.modelFor ?? [], "--model-for");
+  const answerFiles = perRow(flags.answersFor ?? [], "--answers-for");
+  const models: Partial<Record<Ablation, RoleSettings>> = {};
+  for (const row of rows) {
+    const spec = modelSpecs[row] ?? (answerFiles[row] ? undefined : flags.modelTemplate?.replaceAll("{row}", row));
+    if (modelSpecs[row] && answerFiles[row]) throw new UsageError(`${row} has both --model-for and --answers-for`);
+    if (spec) models[row] = roleSettingsFrom({ ...flags, model: spec }, "model")!;
+  }
+  const answers: Partial<Record<Ablation, ProvidedAnswers>> = {};
+  for (const [row, file] of Object.entries(answerFiles) as Array<[Ablation, string]>) {
+    answers[row] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  }
+  const judge = roleSettingsFrom(flags, "judge");
+  const reference = roleSettingsFrom(flags, "reference") ?? config.strong;
+  const evaluates = flags.baseline || Object.keys(models).length > 0 || Object.keys(answers).length > 0;
+  if (evaluates && !judge) throw new UsageError("--judge SPEC is required to evaluate: the model that compares the answers");
+
+  // Every model that will be called can be built, before anything is spent.
+  const generationRoles = new Set<ModelRole>(rows.flatMap((row) => rolesFor(row)));
+  ModelFactory.fromConfig(config, { env }).validate([...generationRoles]);
+  const settings = {
+    ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
+    ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
+    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+  };
+  if (judge && evaluates) {
+    const candidates: Array<RoleSettings | null> = [...Object.values(models), ...(flags.baseline ? [config.target] : [])];
+    if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
+    for (const model of candidates) {
+      const evalConfig = resolveEvalConfig({ ...settings, model, reference, judge });
+      evalFactory(evalConfig, { env }).validate(model ? ["judge", "strong", "target"] : ["judge", "strong"]);
+    }
+  }
+
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onSigint = () => {
+    process.stderr.write("\ncodeclm: interrupted\n");
+    controller.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const result = await runAblation({
+      seeds,
+      benchmark,
+      benchmarkLabel: flags.benchmark,
+      config,
+      rows,
+      baseline: flags.baseline ?? false,
+      evaluation: { judge: judge ?? reference, reference, models, answers, settings },
+      dir: flags.out,
+      force: flags.force ?? false,
+      env,
+      signal: controller.signal,
+      onProgress: flags.quiet ? undefined : (message) => process.stderr.write(`codeclm: ${message}\n`),
+    });
+    await mkdir(flags.out, { recursive: true });
+    await writeFile(join(flags.out, "ablation.json"), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}
+
+export function registerAblate(program: Command): void {
+  const command = program
+    .command("ablate")
+    .description(
+      "Generate the paper's Table 3 rows at the same size and evaluate the model fine-tuned on each (fine-tuning is yours to do)",
+    )
+    .requiredOption("--seeds <file>", "seed instructions (as for generate)")
+    .option("--field <name>", "the field holding the seed instruction")
+    .requiredOption("--benchmark <file>", "benchmark to evaluate on (as for eval)")
+    .option("--limit <n>", "evaluate only the first N benchmark items", integer(1))
+    .option("--size <n>", "pairs per row", integer(1), 100)
+    .option("--out <dir>", "directory for each row's data (ROW.jsonl), evaluations (ROW.eval/) and ablation.json", "ablation")
+    .option("--rows <list>", `comma-separated rows (default: all of ${ABLATIONS.join(",")})`, rowList)
+    .option("--config <file>", "JSON file with generation settings shared by every row")
+    .option("--pool <n>", "metadata pool size", integer(1))
+    .option("--theta <x>", "Contrastive Filtering threshold (full row)", decimal(0))
+    .option("--max-iterations <n>", "filtering passes per instruction (full row)", integer(1))
+    .option("--ablation-improvements <n>", "Self-Rubrics improvements per instruction in the metadata-rubrics row (default 1)", integer(1))
+    .option("--no-plausibility-check", "accept every mixed-and-matched metadata")
+    .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
+    .option("--concurrency <n>", "most model calls in flight", integer(2))
+    .option("--max-tokens <n>", "most tokens per generation", integer(16));
+  addRoleOptions(command, "strong", "strong model as provider:model (generates every row; the reference by default)");
+  addRoleOptions(command, "target", "target model as provider:model (answers in the full row's filtering; the --baseline model)");
+  addRoleOptions(command, "judge", "evaluation judge as provider:model (the paper: ChatGPT)");
+  addRoleOptions(command, "reference", "reference model for the evaluation (default: the strong model)");
+  command
+    .option("--model-for <row=spec>", "the model fine-tuned on ROW's data, to evaluate (repeatable)", collect)
+    .option("--model-template <spec>", "the fine-tuned models' spec with {row}, e.g. openai:llama-7b-{row}")
+    .option("--model-base-url <url>", "OpenAI-compatible base URL of the fine-tuned models")
+    .option("--model-api-key-env <var>", "environment variable holding the fine-tuned models' API key")
+    .option("--answers-for <row=file>", "answers of the model fine-tuned on ROW's data, instead of a model (repeatable)", collect)
+    .option("--answer-field <name>", "the field holding the answer in --answers-for files")
+    .option("--baseline", "also evaluate the untuned target: where the rows start from")
+    .option("--answer-temperature <x>", "temperature of the answers in the evaluation (default 0.7)", decimal(0, 2))
+    .option("--judge-retries <n>", "retries of a malformed judgement (default 2)", integer(0))
+    .option("--force", "regenerate rows and redo evaluations already in --out")
+    .option("--quiet", "print only the table")
+    .action(async (flags: AblateFlags) => {
+      const result = await ablateCommand(flags);
+      process.stdout.write(`${formatAblationTable(result)}\ntable -> ${join(flags.out, "ablation.json")}\n`);
+      const incomplete = result.rows.some(
+        (row) => row.data?.status === "incomplete" || row.evaluation?.summary.status === "incomplete",
+      );
+      if (incomplete) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,161 @@
+import { setMaxListeners } from "node:events";
+import { readFile } from "node:fs/promises";
+import { type Command, Option } from "commander";
+import { readAnswers } from "../eval/answers.js";
+import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
+import { formatEvalSummary } from "../eval/format.js";
+import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "../eval/output.js";
+import type { EvalSummary } from "../eval/records.js";
+import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
+import { InputError } from "../io/input-error.js";
+import { type SeedFormat, readSeeds } from "../io/seeds.js";
+import type { Seed } from "../lib/records.js";
+import { UsageError } from "./errors.js";
+import { decimal, integer } from "./options.js";
+import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
+
+export interface EvalFlags {
+  benchmark: string;
+  field?: string;
+  format?: SeedFormat;
+  limit?: number;
+  answers?: string;
+  referenceAnswers?: string;
+  answerField?: string;
+  out: string;
+  force?: boolean;
+  answerTemperature?: number;
+  judgeTemperature?: number;
+  maxTokens?: number;
+  judgeRetries?: number;
+  concurrency?: number;
+  judgePrompt?: string;
+  quiet?: boolean;
+  [role: string]: unknown;
+}
+
+export async function readJudgePrompt(path: string | undefined): Promise<string | undefined> {
+  if (!path) return undefined;
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new InputError(path, undefined, `cannot read the judge prompt: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+}
+
+/** Evaluation settings from flags; a problem with them is a usage error, said before anything runs. */
+export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined): EvalConfig {
+  const judge = roleSettingsFrom(flags, "judge");
+  if (!judge) throw new UsageError("--judge SPEC is required: the model that compares the answers (the paper used ChatGPT)");
+  const input: EvalConfigInput = {
+    model: roleSettingsFrom(flags, "model") ?? null,
+    reference: roleSettingsFrom(flags, "reference") ?? null,
+    judge,
+    ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
+    ...(flags.judgeTemperature !== undefined ? { judgeTemperature: flags.judgeTemperature } : {}),
+    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(judgePrompt !== undefined ? { judgePrompt } : {}),
+  };
+  try {
+    return resolveEvalConfig(input);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** The benchmark (the seeds reader: JSONL, JSON, CSV/TSV, text; `turns[0]` for multi-turn files), optionally cut. */
+export async function readBenchmark(path: string, options: { field?: string; format?: SeedFormat; limit?: number }): Promise<Seed[]> {
+  const items = await readSeeds(path, { field: options.field, format: options.format });
+  return options.limit !== undefined ? items.slice(0, options.limit) : items;
+}
+
+export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = process.env): Promise<EvalSummary> {
+  if (flags.model && flags.answers) throw new UsageError("give --model SPEC or --answers FILE, not both");
+  if (flags.reference && flags.referenceAnswers) throw new UsageError("give --reference SPEC or --reference-answers FILE, not both");
+  if (!flags.model && !flags.answers) throw new UsageError("give the model under test: --model SPEC, or --answers FILE with its answers");
+  if (!flags.reference && !flags.referenceAnswers) {
+    throw new UsageError("give the reference (the strong model): --reference SPEC, or --reference-answers FILE with its answers");
+  }
+  // Bad input and bad settings are reported before any model is called.
+  const benchmark = await readBenchmark(flags.benchmark, flags);
+  const config = evalConfigFrom(flags, await readJudgePrompt(flags.judgePrompt));
+  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
+  if (flags.answers) {
+    provided.model = { answers: await readAnswers(flags.answers, benchmark, { field: flags.answerField }), source: "file", label: flags.answers };
+  }
+  if (flags.referenceAnswers) {
+    provided.reference = {
+      answers: await readAnswers(flags.referenceAnswers, benchmark, { field: flags.answerField }),
+      source: "file",
+      label: flags.referenceAnswers,
+    };
+  }
+  evalFactory(config, { env }).validate(evalRoles(config, provided));
+
+  const paths = evalPathsFor(flags.out);
+  const existing = await existingEvalOutputs(paths);
+  if (existing.length > 0 && !flags.force) throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite)`);
+
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  const onSigint = () => {
+    process.stderr.write("\ncodeclm: interrupted; items judged so far are in eval.jsonl.partial\n");
+    controller.abort();
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const { summary } = await runEvalToFiles({
+      benchmark,
+      benchmarkLabel: flags.benchmark,
+      config,
+      provided,
+      env,
+      paths,
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (!flags.quiet && (event.done % 10 === 0 || event.done === event.total)) {
+          process.stderr.write(`codeclm: judged ${event.done}/${event.total}\n`);
+        }
+      },
+    });
+    return summary;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+  }
+}
+
+export function registerEval(program: Command): void {
+  const command = program
+    .command("eval")
+    .description(
+      "Evaluate a model against a reference by the paper's protocol (pairwise judge, both orders, wins-twice rule) and report CRR",
+    )
+    .requiredOption("--benchmark <file>", "benchmark instructions: JSONL, JSON, CSV/TSV or text (as --seeds); a category field is used when present")
+    .option("--field <name>", "the field holding the instruction")
+    .addOption(new Option("--format <format>", "benchmark file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
+    .option("--limit <n>", "evaluate only the first N items", integer(1))
+    .option("--answers <file>", "the model under test's answers (JSONL/JSON, matched by id or instruction) instead of --model")
+    .option("--reference-answers <file>", "the reference's answers instead of --reference")
+    .option("--answer-field <name>", "the field holding the answer in the answers files (default: answer, response, output, completion, ...)")
+    .option("--out <dir>", "directory for eval.jsonl (one line per item) and eval.summary.json", "eval")
+    .option("--force", "overwrite existing outputs");
+  addRoleOptions(command, "model", "the model under test as provider:model (e.g. the target fine-tuned on codeclm data)");
+  addRoleOptions(command, "reference", "the reference model as provider:model (the paper: the strong LLM)");
+  addRoleOptions(command, "judge", "the judge as provider:model (the paper: ChatGPT at temperature 0)");
+  command
+    .option("--answer-temperature <x>", "temperature of both models' answers (default 0.7)", decimal(0, 2))
+    .option("--judge-temperature <x>", "judge temperature (default 0, as in the paper)", decimal(0, 2))
+    .option("--max-tokens <n>", "most tokens per answer or judgement (default 2048)", integer(16))
+    .option("--judge-retries <n>", "retries of a malformed judgement before the item is a judge failure (default 2)", integer(0))
+    .option("--concurrency <n>", "most model calls in flight (default 16)", integer(1))
+    .option("--judge-prompt <file>", "judge prompt template with {question} {answer1} {answer2}")
+    .option("--quiet", "print only the result")
+    .action(async (flags: EvalFlags) => {
+      const summary = await evalCommand(flags);
+      const paths = evalPathsFor(flags.out);
+      process.stdout.write(`${formatEvalSummary(summary)}\nitems -> ${paths.items}; summary -> ${paths.summary}\n`);
+      if (summary.status !== "complete") process.exitCode = 3;
+    });
+}

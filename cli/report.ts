@@ -1,0 +1,42 @@
+import type { Command } from "commander";
+import type { Prices } from "../report/charts.js";
+import { writeReport } from "../report/index.js";
+import { UsageError } from "./errors.js";
+import { collect, integer } from "./options.js";
+
+/** `ROLE=INPUT,OUTPUT` in USD per million tokens. */
+export function parsePrices(specs: readonly string[]): Prices {
+  const prices: Prices = {};
+  for (const spec of specs) {
+    const match = /^([a-z]+)=([\d.]+),([\d.]+)$/.exec(spec.trim());
+    const input = Number(match?.[2]);
+    const output = Number(match?.[3]);
+    if (!match || !Number.isFinite(input) || !Number.isFinite(output)) {
+      throw new UsageError(`--price takes ROLE=INPUT,OUTPUT in USD per million tokens (e.g. strong=2.5,10); got "${spec}"`);
+    }
+    prices[match[1]!] = { input, output };
+  }
+  return prices;
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command("report")
+    .description("Write a self-contained HTML report (plots and browsable examples) for a generate run or an eval")
+    .argument("<file>", "the run's kept-pairs JSONL (its .dropped.jsonl and .summary.json are read from beside it), or an eval's eval.jsonl")
+    .option("--html <file>", "where to write the page (default: beside the run, NAME.report.html)")
+    .option(
+      "--price <role=in,out>",
+      "USD per million input and output tokens for a role, for costs (strong, target, judge; for an eval model, reference, judge); repeatable",
+      collect,
+    )
+    .option("--max-rows <n>", "most records listed per table (default 1000)", integer(1))
+    .action(async (file: string, flags: { html?: string; price?: string[]; maxRows?: number }) => {
+      const path = await writeReport(file, {
+        ...(flags.html ? { html: flags.html } : {}),
+        prices: parsePrices(flags.price ?? []),
+        ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}),
+      });
+      process.stdout.write(`${path}\n`);
+    });
+}

@@ -1,0 +1,51 @@
+import type { LangGraphRunnableConfig } from "@langchain/langgraph";
+import { type GraphDeps, callContext } from "../graphs/runtime.js";
+import type { InstructionOutcome, InstructionState } from "../graphs/state.js";
+import type { IterationRecord } from "../lib/records.js";
+import { ModelCallError, callText } from "../models/call.js";
+import { renderPrompt } from "../prompts/index.js";
+import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
+
+/**
+ * Ablation rows without Contrastive Filtering (Table 3, rows 1–3): the strong model answers the instruction as
+ * it stands and the pair is kept, unjudged (no target answer, no scores).
+ */
+export function accept(deps: GraphDeps) {
+  return async (state: InstructionState, runnable: LangGraphRunnableConfig): Promise<Partial<InstructionState>> => {
+    const instruction = currentInstruction(state);
+    const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration });
+    let strong: string;
+    try {
+      strong = await callText(ctx, {
+        role: "strong",
+        step: "answer-strong",
+        temperature: ctx.config.temperatures.answer,
+        messages: [["human", renderPrompt("answer", ctx.config.prompts, { instruction })]],
+      });
+    } catch (error) {
+      if (!(error instanceof ModelCallError)) throw error;
+      return {
+        instruction,
+        verdict: "failed",
+        outcomes: [failedOutcome({ ...state, instruction }, error.step, error.message)],
+        usage: ctx.meter.totals,
+      };
+    }
+    const record: IterationRecord = {
+      iteration: state.iteration,
+      instruction,
+      ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
+      answers: { strong },
+    };
+    const history = [...state.history, record];
+    const outcome: InstructionOutcome = {
+      task: state.task,
+      status: "kept",
+      source: "strong",
+      instruction,
+      actions: state.actions,
+      history,
+    };
+    return { instruction, history, verdict: "keep", outcomes: [outcome], usage: ctx.meter.totals };
+  };
+}

@@ -1,0 +1,121 @@
+import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeptPairSchema } from "../../lib/records.js";
+import { readJsonl, runCli } from "../support/cli.js";
+import { codecReply, hashText } from "../support/codec-responder.js";
+import { type ChatRequest, type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
+
+const STRENGTH: Record<string, number> = { target: 0, "tuned-no-metadata": 1, "tuned-metadata-only": 2, "tuned-metadata-rubrics": 3, "tuned-full": 4 };
+
+const between = (text: string, start: string, end: string) => {
+  const rest = text.slice(text.indexOf(start) + start.length);
+  return rest.slice(0, rest.indexOf(end)).trim();
+};
+
+/** Generation through codecReply; evaluation answers tagged by model; a judge under which later rows recover more. */
+function respond(request: ChatRequest) {
+  const prompt = request.messages.map((message) => message.content).join("\n");
+  if (request.model === "strong" || request.model === "target") {
+    const reply = codecReply(request.model, prompt);
+    return typeof reply === "string" ? { text: reply } : { json: reply };
+  }
+  if (request.model.startsWith("tuned-")) return { text: `[${request.model}] answer to: ${prompt.slice(0, 60)}` };
+  if (request.model !== "judge") throw new Error(`unknown model ${request.model}`);
+  const question = between(prompt, "[Question]", "[The Start of Assistant 1's Answer]");
+  const first = between(prompt, "[The Start of Assistant 1's Answer]", "[The End of Assistant 1's Answer]");
+  const second = between(prompt, "[The Start of Assistant 2's Answer]", "[The End of Assistant 2's Answer]");
+  const modelAnswer = first.startsWith("[strong]") ? second : first;
+  const strength = STRENGTH[/^\[([\w-]+)\]/.exec(modelAnswer)?.[1] ?? ""] ?? 0;
+  const modelWins = hashText(question) % 5 < strength;
+  const [model, reference] = modelWins ? [8, 6] : [4, 8];
+  return { text: `${first.startsWith("[strong]") ? `${reference} ${model}` : `${model} ${reference}`}\nBecause.` };
+}
+
+describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenAI protocol)", () => {
+  let server: FakeOpenAIServer;
+  let dir: string;
+  let seeds: string;
+  let bench: string;
+  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-ablate-0123456789" });
+  const QUESTIONS = Array.from({ length: 12 }, (_, i) => `Benchmark question number ${i + 1}: explain topic ${i * 7}.`);
+
+  beforeAll(async () => {
+    server = await startOpenAIServer({ respond });
+    dir = await mkdtemp(join(tmpdir(), "codeclm-ablate-"));
+    seeds = join(dir, "seeds.txt");
+    await writeFile(seeds, "Write a limerick about a cat.\nHow do I sort a list in Python?\nExplain compound interest.\nSummarise the French Revolution.\n");
+    bench = join(dir, "bench.txt");
+    await writeFile(bench, `${QUESTIONS.join("\n")}\n`);
+  });
+  afterAll(async () => server.close());
+
+  it("generate --ablation no-metadata needs only the strong model and keeps unjudged pairs", async () => {
+    server.reset();
+    const out = join(dir, "si.jsonl");
+    const result = await runCli(["generate", "--seeds", seeds, "--out", out, "--size", "5", "--ablation", "no-metadata", "--strong", "openai:strong", "--quiet"], env());
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const kept = (await readJsonl(out)).map((line) => KeptPairSchema.parse(line));
+    expect(kept).toHaveLength(5);
+    expect(kept.every((pair) => pair.scores === undefined && pair.lineage.metadataOrigin === "self-instruct")).toBe(true);
+    expect(new Set(server.requests.map((request) => request.model))).toEqual(new Set(["strong"]));
+    const summary = JSON.parse(await readFile(join(dir, "si.summary.json"), "utf8"));
+    expect(summary.settings.ablation).toBe("no-metadata");
+  });
+
+  it("generates every row, then evaluates the models tuned on them, reusing what is on disk", async () => {
+    const out = join(dir, "ablation");
+    const common = ["ablate", "--seeds", seeds, "--benchmark", bench, "--size", "6", "--pool", "4", "--strong", "openai:strong", "--target", "openai:target", "--out", out, "--quiet"];
+
+    // 1. Data only: fine-tuning is the user's; the table says what to do next.
+    const first = await runCli(common, env());
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    for (const row of ["no-metadata", "metadata-only", "metadata-rubrics", "full"]) {
+      expect((await readJsonl(join(out, `${row}.jsonl`))).length).toBe(6);
+      expect(first.stdout).toContain(`${row}: not evaluated: fine-tune the target on ${join(out, `${row}.jsonl`)}`);
+    }
+
+    // 2. With the tuned models: data reused, every row evaluated, the reference answering each item once.
+    server.reset();
+    const second = await runCli([...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"], env());
+    expect(second.stderr).toBe("");
+    expect(second.code).toBe(0);
+    const prompts = server.requests.map((request) => ({ model: request.model, text: request.messages.map((m) => m.content).join("\n") }));
+    expect(prompts.filter((p) => p.model === "strong").map((p) => p.text).sort()).toEqual([...QUESTIONS].sort());
+    expect(prompts.some((p) => p.text.includes("You analyse instructions"))).toBe(false); // no regeneration
+    const table = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
+    const crr = Object.fromEntries(table.rows.map((row: { row: string; evaluation: { summary: { crr: number } } }) => [row.row, row.evaluation.summary.crr]));
+    expect(Object.keys(crr)).toEqual(["baseline", "no-metadata", "metadata-only", "metadata-rubrics", "full"]);
+    expect(crr.baseline).toBeLessThan(crr["no-metadata"]);
+    expect(crr["metadata-only"]).toBeLessThan(crr.full);
+    expect(second.stdout).toMatch(/^full\s+\+ Contrastive Filtering \(CodecLM\)\s+6\/6\s+openai:tuned-full\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%\s+79\.82%$/m);
+    expect(second.stdout).not.toContain("not evaluated");
+    expect((await readdir(join(out, "full.eval"))).sort()).toEqual(["eval.jsonl", "eval.summary.json"]);
+
+    // 3. Everything on disk: nothing is called again.
+    server.reset();
+    const third = await runCli([...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"], env());
+    expect(third.code).toBe(0);
+    expect(server.counters.requests).toBe(0);
+    expect(third.stdout).toBe(second.stdout);
+  });
+
+  it("refuses usage problems before any call: an evaluation without a judge, no-metadata with metadata", async () => {
+    server.reset();
+    const result = await runCli(
+      ["ablate", "--seeds", seeds, "--benchmark", bench, "--strong", "openai:strong", "--target", "openai:target", "--model-for", "full=openai:tuned-full", "--out", join(dir, "nojudge")],
+      env(),
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--judge SPEC is required");
+    const metadata = join(dir, "metadata.jsonl");
+    await writeFile(metadata, '{"useCase": "qa", "skills": ["history"]}\n');
+    const noSeeds = await runCli(["generate", "--metadata", metadata, "--ablation", "no-metadata", "--strong", "openai:strong", "--out", join(dir, "nm.jsonl")], env());
+    expect(noSeeds.code).toBe(2);
+    expect(noSeeds.stderr).toContain("--ablation no-metadata generates from seed examples");
+    expect(server.counters.requests).toBe(0);
+  });
+});
