@@ -11,6 +11,7 @@ import { prepare } from "../nodes/prepare.js";
 import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
 import { buildInstructionGraph } from "./instruction.js";
+import { labelled } from "./labels.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import type { GraphDeps } from "./runtime.js";
 import { buildCodecState } from "./state.js";
@@ -30,7 +31,10 @@ export const RECURSION_LIMIT = 10_000;
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
-  const graph = new StateGraph(buildCodecState({ retainRecords }), CodecConfigSchema)
+  const state = buildCodecState({ retainRecords });
+  // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
+  const input = state.pick({ seeds: true, metadata: true, runId: true });
+  const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
     .addNode("encode", encode(deps))
     .addNode("build-pool", buildPool(deps))
@@ -41,14 +45,16 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("collect", collect)
     .addNode("finalize", finalize(deps))
     .addEdge(START, "prepare")
-    .addConditionalEdges("prepare", afterPrepare, ["encode", "build-pool"])
+    .addConditionalEdges(labelled("prepare", afterPrepare, { encode: "each seed", "build-pool": "metadata given" }))
     .addEdge("encode", "build-pool")
-    .addConditionalEdges("build-pool", afterBuildPool, ["rubric-generate", "decode", "finalize"])
+    .addConditionalEdges(
+      labelled("build-pool", afterBuildPool, { "rubric-generate": "each metadata", decode: "basic instructions", finalize: "empty pool" }),
+    )
     .addEdge("rubric-generate", "schedule")
     .addEdge("decode", "schedule")
-    .addConditionalEdges("schedule", dispatchWave, ["instruction", "collect"])
+    .addConditionalEdges(labelled("schedule", dispatchWave, { instruction: "each instruction", collect: "empty wave" }))
     .addEdge("instruction", "collect")
-    .addConditionalEdges("collect", afterCollect, ["schedule", "decode", "finalize"])
+    .addConditionalEdges(labelled("collect", afterCollect, { schedule: "next wave", decode: "top-up", finalize: "done" }))
     .addEdge("finalize", END);
   return graph.compile({ checkpointer, name: "codeclm" }).withConfig({ recursionLimit: RECURSION_LIMIT });
 }

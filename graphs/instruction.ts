@@ -29,6 +29,6 @@ export function buildInstructionGraph(deps: GraphDeps) {
       drop: END,
       failed: END,
     })
-    .addConditionalEdges("action-apply", afterActionApply, { answer: "answer", failed: END })
+    .addConditionalEdges("action-apply", afterActionApply, { improved: "answer", failed: END })
     .compile({ name: "instruction" });
 }

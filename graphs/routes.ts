@@ -81,6 +81,6 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
 export const afterAnswer = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "judge");
 export const afterJudge = (state: InstructionState) =>
   state.verdict === "action-apply" ? "improve" : state.verdict === "keep" ? "keep" : state.verdict === "drop" ? "drop" : "failed";
-export const afterActionApply = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "answer");
+export const afterActionApply = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "improved");
 
 export { END };
