@@ -52,6 +52,7 @@ interface GenerateFlags {
   skillsMax?: number;
   perMetadata?: number;
   topUpRounds?: number;
+  dedupeThreshold?: number;
   plausibilityCheck?: boolean;
   actionSampling?: "without-replacement" | "with-replacement";
   maxTokens?: number;
@@ -136,6 +137,7 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.skillsMax !== undefined ? { skillsMax: flags.skillsMax } : {}),
     ...(flags.perMetadata !== undefined ? { instructionsPerMetadata: flags.perMetadata } : {}),
     ...(flags.topUpRounds !== undefined ? { topUpRounds: flags.topUpRounds } : {}),
+    ...(flags.dedupeThreshold !== undefined ? { dedupeThreshold: flags.dedupeThreshold } : {}),
     ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
     ...(flags.actionSampling ? { actionSampling: flags.actionSampling } : {}),
     ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
@@ -222,6 +224,7 @@ export function registerGenerate(program: Command): void {
     .option("--skills-max <n>", "most skills per metadata", integer(1))
     .option("--per-metadata <n>", "basic instructions per metadata in the first round (default: ceil(size / pool))", integer(1))
     .option("--top-up-rounds <n>", "extra decode rounds when too few pairs are kept", integer(0))
+    .option("--dedupe-threshold <x>", "drop decoded instructions whose ROUGE-L with an earlier one is above this (1 = off)", decimal(0, 1))
     .option("--no-plausibility-check", "accept every mixed-and-matched metadata without asking the strong model")
     .addOption(new Option("--action-sampling <mode>", "how successive actions are drawn").choices(["without-replacement", "with-replacement"]))
     .option("--max-tokens <n>", "most tokens per generation", integer(16))

@@ -5,6 +5,7 @@ import { actionApply } from "../nodes/action-apply.js";
 import { buildPool } from "../nodes/build-pool.js";
 import { collect } from "../nodes/collect.js";
 import { decode } from "../nodes/decode.js";
+import { dedupe } from "../nodes/dedupe.js";
 import { encode } from "../nodes/encode.js";
 import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
@@ -40,6 +41,7 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("build-pool", buildPool(deps))
     .addNode("rubric-generate", rubricGenerate(deps))
     .addNode("decode", decode(deps))
+    .addNode("dedupe", dedupe)
     .addNode("schedule", schedule)
     .addNode("instruction", buildInstructionGraph(deps))
     .addNode("collect", collect)
@@ -50,8 +52,10 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addConditionalEdges(
       labelled("build-pool", afterBuildPool, { "rubric-generate": "each metadata", decode: "basic instructions", finalize: "empty pool" }),
     )
-    .addEdge("rubric-generate", "schedule")
-    .addEdge("decode", "schedule")
+    // Rubrics and instructions both wait for the near-duplicate filter, so no wave starts before it.
+    .addEdge("rubric-generate", "dedupe")
+    .addEdge("decode", "dedupe")
+    .addEdge("dedupe", "schedule")
     .addConditionalEdges(labelled("schedule", dispatchWave, { instruction: "each instruction", collect: "empty wave" }))
     .addEdge("instruction", "collect")
     .addConditionalEdges(labelled("collect", afterCollect, { schedule: "next wave", decode: "top-up", finalize: "done" }))

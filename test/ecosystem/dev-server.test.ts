@@ -120,7 +120,7 @@ describe("LangGraph dev server (npm run dev)", () => {
     expect(config.properties.size).toMatchObject({ default: 100 });
     expect(config.properties.theta).toMatchObject({ default: 3 });
     expect(config.properties.theta!.description).toMatch(/threshold/i);
-    // expect(config.properties.dedupeThreshold).toMatchObject({ default: 0.7 });
+    expect(config.properties.dedupeThreshold).toMatchObject({ default: 0.7 });
     expect(config.properties.strong!.description).toMatch(/strong LLM/);
 
     // The drawing, with the per-instruction loop visible.
