@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { reportError } from "./errors.js";
+import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
 
 function version(): string {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .version(version())
     .showHelpAfterError();
   registerGenerate(program);
+  registerExport(program);
   return program;
 }
 
