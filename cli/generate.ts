@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { InputError } from "../io/input-error.js";
+import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { type RunEvent, runToFiles } from "../io/run.js";
@@ -59,6 +60,7 @@ interface GenerateFlags {
   seed?: number;
   concurrency?: number;
   prompt?: string[];
+  langsmithDataset?: string;
   quiet?: boolean;
 }
 
@@ -175,6 +177,9 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 
   ModelFactory.fromConfig(config, { env }).validate();
+  if (flags.langsmithDataset && !hasLangSmithKey(env)) {
+    throw new UsageError("--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)");
+  }
 
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
   const existing = await existingOutputs(paths);
@@ -189,18 +194,36 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     controller.abort();
   };
   process.once("SIGINT", onSigint);
+  // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
+  const tracing = startTracing(env);
+  let summary: RunSummary;
   try {
-    return await runToFiles({
+    summary = await runToFiles({
       input,
       config,
       paths,
       signal: controller.signal,
       graph: { env },
+      callbacks: tracing?.callbacks,
       onEvent: progressPrinter(config.size, flags.quiet ?? false),
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
+    await tracing?.flush();
   }
+  if (tracing && !flags.quiet) process.stderr.write(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}\n`);
+  if (flags.langsmithDataset) {
+    const uploaded = await uploadKeptPairs(paths.kept, flags.langsmithDataset, {
+      env,
+      description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
+    });
+    if (!flags.quiet) {
+      process.stderr.write(
+        `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})\n`,
+      );
+    }
+  }
+  return summary;
 }
 
 export function registerGenerate(program: Command): void {
@@ -243,6 +266,7 @@ export function registerGenerate(program: Command): void {
         ]),
       );
   }
+  command.option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)");
   command.option("--quiet", "print nothing but errors and the final line").action(async (flags: GenerateFlags) => {
     const summary = await generate(flags);
     const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
