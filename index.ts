@@ -30,3 +30,5 @@ export { InputError } from "./io/input-error.js";
 export { runToFiles, type RunOptions, type RunEvent } from "./io/run.js";
 export { outputPathsFor, type OutputPaths } from "./io/output.js";
 export { DEFAULT_PROMPTS } from "./prompts/index.js";
+export { createCodecTool, CODEC_TOOL_NAME, type CodecToolOptions, type CodecToolArtifact } from "./agent/tool.js";
+export { EXPORT_FORMATS, toTrainingRecord, type ExportFormat, type TrainingRecord } from "./io/formats.js";
