@@ -39,3 +39,5 @@ export { EvalItemSchema, type EvalItem, type EvalSummary } from "./eval/records.
 export { readAnswers } from "./eval/answers.js";
 export { runAblation, type AblateOptions, type AblationResult } from "./eval/ablate.js";
 export { buildReportHtml, loadReport, reportPathFor, writeReport, type ReportOptions } from "./report/index.js";
+export { createCodecTool, CODEC_TOOL_NAME, type CodecToolOptions, type CodecToolArtifact } from "./agent/tool.js";
+export { EXPORT_FORMATS, toTrainingRecord, type ExportFormat, type TrainingRecord } from "./io/formats.js";

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { InputError } from "../io/input-error.js";
+import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { type RunEvent, runToFiles } from "../io/run.js";
@@ -55,6 +56,7 @@ interface GenerateFlags {
   skillsMax?: number;
   perMetadata?: number;
   topUpRounds?: number;
+  dedupeThreshold?: number;
   plausibilityCheck?: boolean;
   actionSampling?: "without-replacement" | "with-replacement";
   maxTokens?: number;
@@ -63,6 +65,7 @@ interface GenerateFlags {
   prompt?: string[];
   ablation?: Ablation;
   ablationImprovements?: number;
+  langsmithDataset?: string;
   quiet?: boolean;
 }
 
@@ -144,6 +147,7 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.skillsMax !== undefined ? { skillsMax: flags.skillsMax } : {}),
     ...(flags.perMetadata !== undefined ? { instructionsPerMetadata: flags.perMetadata } : {}),
     ...(flags.topUpRounds !== undefined ? { topUpRounds: flags.topUpRounds } : {}),
+    ...(flags.dedupeThreshold !== undefined ? { dedupeThreshold: flags.dedupeThreshold } : {}),
     ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
     ...(flags.actionSampling ? { actionSampling: flags.actionSampling } : {}),
     ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
@@ -186,6 +190,9 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 
   ModelFactory.fromConfig(config, { env }).validate(rolesFor(config.ablation));
+  if (flags.langsmithDataset && !hasLangSmithKey(env)) {
+    throw new UsageError("--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)");
+  }
   // Local models are checked (and downloaded once, with progress) before anything is spent.
   await prepareLocalModels(config, { quiet: flags.quiet ?? false, roles: rolesFor(config.ablation) });
 
@@ -202,18 +209,36 @@ export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = pr
     controller.abort();
   };
   process.once("SIGINT", onSigint);
+  // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
+  const tracing = startTracing(env);
+  let summary: RunSummary;
   try {
-    return await runToFiles({
+    summary = await runToFiles({
       input,
       config,
       paths,
       signal: controller.signal,
       graph: { env },
+      callbacks: tracing?.callbacks,
       onEvent: progressPrinter(config.size, flags.quiet ?? false),
     });
   } finally {
     process.removeListener("SIGINT", onSigint);
+    await tracing?.flush();
   }
+  if (tracing && !flags.quiet) process.stderr.write(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}\n`);
+  if (flags.langsmithDataset) {
+    const uploaded = await uploadKeptPairs(paths.kept, flags.langsmithDataset, {
+      env,
+      description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
+    });
+    if (!flags.quiet) {
+      process.stderr.write(
+        `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})\n`,
+      );
+    }
+  }
+  return summary;
 }
 
 export function registerGenerate(program: Command): void {
@@ -237,6 +262,7 @@ export function registerGenerate(program: Command): void {
     .option("--skills-max <n>", "most skills per metadata", integer(1))
     .option("--per-metadata <n>", "basic instructions per metadata in the first round (default: ceil(size / pool))", integer(1))
     .option("--top-up-rounds <n>", "extra decode rounds when too few pairs are kept", integer(0))
+    .option("--dedupe-threshold <x>", "drop decoded instructions whose ROUGE-L with an earlier one is above this (1 = off)", decimal(0, 1))
     .option("--no-plausibility-check", "accept every mixed-and-matched metadata without asking the strong model")
     .addOption(new Option("--action-sampling <mode>", "how successive actions are drawn").choices(["without-replacement", "with-replacement"]))
     .option("--max-tokens <n>", "most tokens per generation", integer(16))
@@ -261,6 +287,7 @@ export function registerGenerate(program: Command): void {
         ]),
       );
   }
+  command.option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)");
   command.option("--quiet", "print nothing but errors and the final line").action(async (flags: GenerateFlags) => {
     const summary = await generate(flags);
     const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });

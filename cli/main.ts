@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { reportError } from "./errors.js";
 import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
+import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
 import { registerReport } from "./report.js";
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerAblate(program);
   registerReport(program);
+  registerExport(program);
   return program;
 }
 

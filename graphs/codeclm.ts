@@ -5,6 +5,7 @@ import { actionApply } from "../nodes/action-apply.js";
 import { buildPool } from "../nodes/build-pool.js";
 import { collect } from "../nodes/collect.js";
 import { decode } from "../nodes/decode.js";
+import { dedupe } from "../nodes/dedupe.js";
 import { encode } from "../nodes/encode.js";
 import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
@@ -12,6 +13,7 @@ import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
 import { selfInstruct } from "../nodes/self-instruct.js";
 import { buildInstructionGraph } from "./instruction.js";
+import { labelled } from "./labels.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import type { GraphDeps } from "./runtime.js";
 import { buildCodecState } from "./state.js";
@@ -29,31 +31,48 @@ export const RECURSION_LIMIT = 10_000;
  * CodecLM (Figure 2): seeds -> encode -> metadata pool -> decode + Self-Rubrics -> Contrastive Filtering,
  * with low-gap instructions looping through action-apply until the iteration cap. The ablation rows of
  * Table 3 take other paths: no-metadata goes prepare -> self-instruct -> schedule; metadata-only skips
- * rubric-generate; rows without filtering end each instruction in accept (see instruction.ts).
+ * rubric-generate; rows without filtering keep the strong answer unjudged (see instruction.ts).
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
-  const graph = new StateGraph(buildCodecState({ retainRecords }), CodecConfigSchema)
+  const state = buildCodecState({ retainRecords });
+  // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
+  const input = state.pick({ seeds: true, metadata: true, runId: true });
+  const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
     .addNode("encode", encode(deps))
     .addNode("self-instruct", selfInstruct(deps))
     .addNode("build-pool", buildPool(deps))
     .addNode("rubric-generate", rubricGenerate(deps))
     .addNode("decode", decode(deps))
+    .addNode("dedupe", dedupe)
     .addNode("schedule", schedule)
     .addNode("instruction", buildInstructionGraph(deps))
     .addNode("collect", collect)
     .addNode("finalize", finalize(deps))
     .addEdge(START, "prepare")
-    .addConditionalEdges("prepare", afterPrepare, ["encode", "build-pool", "self-instruct"])
+    .addConditionalEdges(
+      labelled("prepare", afterPrepare, { encode: "each seed", "build-pool": "metadata given", "self-instruct": "no metadata (ablation)" }),
+    )
     .addEdge("encode", "build-pool")
-    .addConditionalEdges("build-pool", afterBuildPool, ["rubric-generate", "decode", "finalize"])
-    .addEdge("rubric-generate", "schedule")
-    .addEdge("decode", "schedule")
-    .addEdge("self-instruct", "schedule")
-    .addConditionalEdges("schedule", dispatchWave, ["instruction", "collect"])
+    .addConditionalEdges(
+      labelled("build-pool", afterBuildPool, { "rubric-generate": "each metadata", decode: "basic instructions", finalize: "empty pool" }),
+    )
+    // Rubrics and instructions both wait for the near-duplicate filter, so no wave starts before it.
+    .addEdge("rubric-generate", "dedupe")
+    .addEdge("decode", "dedupe")
+    .addEdge("self-instruct", "dedupe")
+    .addEdge("dedupe", "schedule")
+    .addConditionalEdges(labelled("schedule", dispatchWave, { instruction: "each instruction", collect: "empty wave" }))
     .addEdge("instruction", "collect")
-    .addConditionalEdges("collect", afterCollect, ["schedule", "decode", "self-instruct", "finalize"])
+    .addConditionalEdges(
+      labelled("collect", afterCollect, {
+        schedule: "next wave",
+        decode: "top-up",
+        "self-instruct": "top-up (no metadata)",
+        finalize: "done",
+      }),
+    )
     .addEdge("finalize", END);
   return graph.compile({ checkpointer, name: "codeclm" }).withConfig({ recursionLimit: RECURSION_LIMIT });
 }

@@ -1,6 +1,5 @@
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { z } from "zod";
-import { accept } from "../nodes/accept.js";
 import { actionApply } from "../nodes/action-apply.js";
 import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
@@ -12,7 +11,7 @@ import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
  * answer -> contrastive-judge -> (|gap| <= θ and iterations left) action-apply -> answer -> ...
  * Each instruction runs as its own subgraph task, so a slow one holds back no other.
- * Ablation rows without filtering (Table 3): (action-apply ×N ->) accept, the strong answer kept unjudged.
+ * Ablation rows without filtering (Table 3): (action-apply ×N ->) answer, which keeps the strong answer unjudged.
  */
 export function buildInstructionGraph(deps: GraphDeps) {
   return new StateGraph({
@@ -23,9 +22,8 @@ export function buildInstructionGraph(deps: GraphDeps) {
     .addNode("answer", answer(deps))
     .addNode("contrastive-judge", contrastiveJudge(deps))
     .addNode("action-apply", actionApply(deps))
-    .addNode("accept", accept(deps))
-    .addConditionalEdges(START, startInstruction, { answer: "answer", "action-apply": "action-apply", accept: "accept" })
-    .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", failed: END })
+    .addConditionalEdges(START, startInstruction, { basic: "answer", "improve first": "action-apply" })
+    .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", "kept unjudged": END, failed: END })
     .addConditionalEdges("contrastive-judge", afterJudge, {
       improve: "action-apply",
       keep: END,
@@ -33,11 +31,9 @@ export function buildInstructionGraph(deps: GraphDeps) {
       failed: END,
     })
     .addConditionalEdges("action-apply", afterActionApply, {
-      answer: "answer",
-      "action-apply": "action-apply",
-      accept: "accept",
+      improved: "answer",
+      "improve again": "action-apply",
       failed: END,
     })
-    .addEdge("accept", END)
     .compile({ name: "instruction" });
 }

@@ -91,18 +91,27 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
   return decodeSends(state, state.round + 1, count, config.seed);
 }
 
-/** Inside the instruction subgraph: the full method filters from the start; ablation rows improve (or not), then accept. */
-export function startInstruction(state: InstructionState, runnable: LangGraphRunnableConfig) {
+/**
+ * Inside the instruction subgraph. The full method answers (then judges) the basic instruction; ablation
+ * rows without filtering improve it a fixed number of times first (or not), then answer keeps the strong
+ * answer unjudged.
+ */
+export function startInstruction(state: InstructionState, runnable: LangGraphRunnableConfig): "basic" | "improve first" {
   const config = configOf(runnable);
-  if (filters(config.ablation)) return "answer";
-  return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements);
+  if (filters(config.ablation)) return "basic";
+  return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements) === "action-apply"
+    ? "improve first"
+    : "basic";
 }
-export const afterAnswer = (state: InstructionState) => (state.verdict === "failed" ? "failed" : "judge");
+export const afterAnswer = (state: InstructionState) =>
+  state.verdict === "failed" ? "failed" : state.verdict === "keep" ? "kept unjudged" : "judge";
 export const afterJudge = (state: InstructionState) =>
   state.verdict === "action-apply" ? "improve" : state.verdict === "keep" ? "keep" : state.verdict === "drop" ? "drop" : "failed";
-export function afterActionApply(state: InstructionState, runnable: LangGraphRunnableConfig) {
+export function afterActionApply(state: InstructionState, runnable: LangGraphRunnableConfig): "failed" | "improved" | "improve again" {
   if (state.verdict === "failed") return "failed";
-  return startInstruction(state, runnable);
+  const config = configOf(runnable);
+  if (filters(config.ablation)) return "improved";
+  return startInstruction(state, runnable) === "improve first" ? "improve again" : "improved";
 }
 
 export { END };

@@ -26,14 +26,20 @@ interface RunModels {
 const configCache = new WeakMap<object, CodecConfig>();
 const modelsCache = new WeakMap<GraphDeps, Map<string, RunModels>>();
 const CONFIG_KEYS = new Set(Object.keys(CodecConfigSchema.shape));
+const NO_CONTEXT = {};
 
+/**
+ * The run's raw settings. `context` is where LangGraph (library, dev server, Studio's config form) puts
+ * them; callers that use `configurable` instead (older SDKs, Studio assistants saved as config) are
+ * honoured for the keys the schema knows, with `context` winning where both set a key.
+ */
 function rawContext(runnable: LangGraphRunnableConfig | undefined): object {
-  const context = (runnable as { context?: unknown } | undefined)?.context;
-  if (context && typeof context === "object") return context;
-  // Older callers put settings in `configurable`; take only the keys the schema knows.
+  const given = (runnable as { context?: unknown } | undefined)?.context;
+  const context = given && typeof given === "object" ? given : NO_CONTEXT;
   const configurable = runnable?.configurable ?? {};
-  const picked = Object.fromEntries(Object.entries(configurable).filter(([key]) => CONFIG_KEYS.has(key)));
-  return configurable && Object.keys(picked).length > 0 ? picked : {};
+  const picked = Object.entries(configurable).filter(([key]) => CONFIG_KEYS.has(key));
+  if (picked.length === 0) return context;
+  return { ...Object.fromEntries(picked), ...context };
 }
 
 /** The run's configuration with defaults applied; parsed once per context object. */

@@ -104,7 +104,7 @@ export function buildCodecState(options: { retainRecords: boolean }) {
     runId: z.string().optional().describe("Identifies the run in outputs and traces; generated when absent"),
     startedAt: z.number().optional(),
     encoded: z
-      .array(z.custom<EncodedSeed>())
+      .array(MetadataSchema.extend({ seedId: z.string() }) satisfies z.ZodType<EncodedSeed>)
       .describe("Metadata encoded from each seed").register(registry, { reducer: { fn: append }, default: () => [] }),
     pool: z.array(PoolEntrySchema).describe("The metadata pool after mix-and-match").register(registry, { default: () => [] }),
     poolStats: z.record(z.string(), z.number()).describe("How the pool was built").register(registry, { default: () => ({}) }),

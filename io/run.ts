@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { type CodecConfigInput, resolveConfig } from "../lib/config.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
@@ -16,10 +18,15 @@ export interface RunOptions {
   config: CodecConfigInput;
   paths: OutputPaths;
   graph?: Omit<CodecGraphOptions, "retainRecords">;
+  /** The run's id; a UUID is also the root run id in traces (one is generated when absent). */
   runId?: string;
+  /** Callback handlers for the graph run: a LangSmith tracer, or the callbacks of an agent calling this as a tool. */
+  callbacks?: Callbacks;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type NodeUpdate = { kept?: KeptPair[]; dropped?: DroppedRecord[]; summary?: Record<string, unknown> } | null | undefined;
 
@@ -34,9 +41,16 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
   await writer.open();
   let summary: RunSummary | undefined;
   try {
+    const runId = options.runId ?? randomUUID();
     const stream = await graph.stream(
-      { ...options.input, ...(options.runId ? { runId: options.runId } : {}) },
-      { context: resolveConfig(options.config), streamMode: "updates", signal: options.signal },
+      { ...options.input, runId },
+      {
+        context: resolveConfig(options.config),
+        streamMode: "updates",
+        signal: options.signal,
+        callbacks: options.callbacks,
+        ...(UUID.test(runId) ? { runId } : {}),
+      },
     );
     for await (const chunk of stream as AsyncIterable<Record<string, NodeUpdate>>) {
       for (const [node, update] of Object.entries(chunk)) {

@@ -94,6 +94,14 @@ export const CodecConfigSchema = z.object({
     .min(1)
     .default(20)
     .describe("Most instructions one metadata gets in one top-up round"),
+  dedupeThreshold: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.7)
+    .describe(
+      "Drop a decoded instruction whose ROUGE-L F1 with an earlier one (or a seed) is above this, before any answer or judge call is spent on it (self-instruct: 0.7); 1 turns the filter off",
+    ),
   keepSeedMetadata: z
     .boolean()
     .default(true)

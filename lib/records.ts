@@ -107,6 +107,8 @@ export const DroppedRecordSchema = z.object({
   step: PipelineStepSchema.optional().describe("For failures: the step whose model call failed"),
   error: z.string().optional().describe("For failures: what went wrong (never contains secrets)"),
   instruction: z.string().optional().describe("Last version of the instruction, for instruction drops"),
+  duplicateOf: z.string().optional().describe("For near-duplicates: the earlier instruction's id (or `seed:<id>`) it nearly repeats"),
+  similarity: z.number().optional().describe("For near-duplicates: ROUGE-L F1 with that earlier instruction"),
   seed: z.string().optional().describe("The seed text, for seed drops"),
   metadata: MetadataSchema.optional(),
   lineage: LineageSchema.optional(),

@@ -73,10 +73,15 @@ export function stopReasonFor(state: CodecState, config: CodecConfig): string {
     return "no seed could be encoded into metadata (every encode call failed; see the dropped file)";
   }
   if (metadata && state.pool.length === 0) return "the metadata pool is empty";
-  if (state.decoded.length === 0 && !metadata) {
-    return "no instruction could be generated from the seed examples (every self-instruct call failed; see the dropped file)";
+  if (state.decoded.length === 0) {
+    if (state.tally["dropped:near-duplicate"]) {
+      return "every generated instruction nearly repeated an earlier one or a seed (see dedupeThreshold and the dropped file)";
+    }
+    if (!metadata) {
+      return "no instruction could be generated from the seed examples (every self-instruct call failed; see the dropped file)";
+    }
+    return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   }
-  if (state.decoded.length === 0) return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   const rate = finished > 0 ? (kept / finished).toFixed(2) : "n/a";
   const rounds = config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
   return `kept ${kept} of ${config.size}: ${rounds}; keep rate ${rate} over ${finished} filtered instructions`;

@@ -1,13 +1,20 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
+import { type GraphDeps, callContext, configOf } from "../graphs/runtime.js";
+import { filters } from "../lib/ablation.js";
 import type { InstructionState } from "../graphs/state.js";
 import { ModelCallError, callText } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
+import { answerUnjudged } from "./answer-unjudged.js";
 import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
 
-/** §4.3: the strong and the target model both answer the current instruction (free text), concurrently. */
+/**
+ * §4.3: the strong and the target model both answer the current instruction (free text), concurrently.
+ * In ablation rows without filtering only the strong model answers, and its answer is kept unjudged.
+ */
 export function answer(deps: GraphDeps) {
+  const unjudged = answerUnjudged(deps);
   return async (state: InstructionState, runnable: LangGraphRunnableConfig): Promise<Partial<InstructionState>> => {
+    if (!filters(configOf(runnable).ablation)) return unjudged(state, runnable);
     const instruction = currentInstruction(state);
     const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration });
     const prompt = renderPrompt("answer", ctx.config.prompts, { instruction });

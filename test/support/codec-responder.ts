@@ -32,9 +32,24 @@ const lineAfter = (text: string, label: string): string => {
 const USE_CASES = ["creative writing", "code generation", "general knowledge QA", "financial advice", "data analysis"];
 const SKILLS = ["storytelling", "python", "statistics", "personal finance", "history", "algorithms", "persuasion", "chemistry"];
 
+/** Words that make each decoded instruction read differently (the near-duplicate filter looks at the text). */
+const TOPIC_WORDS = Array.from({ length: 128 }, (_, k) => `topic${k.toString(36)}`);
+const TOPIC_MARK = " about ";
+
+/** Sixteen words drawn from the prompt and the instruction's index; ignored when the judge scores. */
+function topicOf(prompt: string, index: number): string {
+  let state = hashText(`${prompt}\u0000${index}`);
+  const words: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    state = Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5;
+    words.push(TOPIC_WORDS[(state >>> 0) % TOPIC_WORDS.length]!);
+  }
+  return `${TOPIC_MARK}${words.join(" ")}`;
+}
+
 /** Scores (strong, target) the judge gives an instruction; the mix below yields every outcome. */
 export function scriptedScores(instruction: string): { strong: number; target: number } {
-  const bucket = hashText(instruction) % 10;
+  const bucket = hashText(instruction.replace(/ about topic[0-9a-z]+(?: topic[0-9a-z]+){15}/, "")) % 10;
   if (bucket <= 4) return { strong: 9, target: 3 }; // gap 6: keep the strong answer
   if (bucket === 5) return { strong: 2, target: 8 }; // gap -6: keep the target's
   return { strong: 6, target: 5 }; // gap 1: improve
@@ -70,12 +85,17 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
     const skills = lineAfter(prompt, "- Skills the instructions must require:");
     const round = prompt.includes("written earlier") ? 2 : 1; // earlier instructions are listed in top-up rounds
     return {
-      instructions: Array.from({ length: count }, (_, k) => `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})`),
+      instructions: Array.from(
+        { length: count },
+        (_, k) => `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})${topicOf(prompt, k)}`,
+      ),
     };
   }
   if (prompt.includes("Here are examples of instructions that users give")) {
     const count = Number(/Write (\d+) new instructions/.exec(prompt)?.[1] ?? "1");
-    return { instructions: Array.from({ length: count }, (_, k) => `Self-instructed task ${k + 1} (${hashText(prompt) % 9973})`) };
+    return {
+      instructions: Array.from({ length: count }, (_, k) => `Self-instructed task ${k + 1} (${hashText(prompt) % 9973})${topicOf(prompt, k)}`),
+    };
   }
   if (prompt.includes("rubrics: specific criteria")) {
     const count = Number(/First write (\d+) rubrics/.exec(prompt)?.[1] ?? "4");

@@ -7,10 +7,10 @@ import { renderPrompt } from "../prompts/index.js";
 import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
 
 /**
- * Ablation rows without Contrastive Filtering (Table 3, rows 1–3): the strong model answers the instruction as
- * it stands and the pair is kept, unjudged (no target answer, no scores).
+ * The answer step of the ablation rows without Contrastive Filtering (Table 3, rows 1–3): the strong model
+ * answers the instruction as it stands and the pair is kept, unjudged (no target answer, no scores).
  */
-export function accept(deps: GraphDeps) {
+export function answerUnjudged(deps: GraphDeps) {
   return async (state: InstructionState, runnable: LangGraphRunnableConfig): Promise<Partial<InstructionState>> => {
     const instruction = currentInstruction(state);
     const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration });

@@ -1,0 +1,165 @@
+/**
+ * The LangGraph dev server (what `npm run dev` and Studio use) serving langgraph.json's graph: found by
+ * the SDK's Client, its schemas read, and a run on a few seeds against the local OpenAI-protocol server,
+ * its events streamed and its final state read. The models come from the run's context, since the
+ * server runs the graph in its own process.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@langchain/langgraph-sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeptPairSchema } from "../../lib/records.js";
+import { freePort } from "../../scripts/dev.js";
+import { startCodecServer } from "../support/codec-server.js";
+import type { FakeOpenAIServer } from "../support/openai-server.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const READY_MS = 45_000;
+
+interface DevServer {
+  child: ChildProcess;
+  url: string;
+  log: () => string;
+}
+
+/** Why the CLI could not start when the cause is the machine, not the project (then the test skips). */
+const ENVIRONMENTAL = /EADDRINUSE|EACCES|EPERM|ENOSPC|EMFILE|Cannot find module '@langchain\/langgraph-cli/;
+
+async function startDevServer(): Promise<DevServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "scripts/dev.ts"), "--port", String(port)], {
+    cwd: root,
+    detached: true, // its own process group: the CLI starts the API server as a grandchild
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BROWSER: "none" },
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return { child, url: `http://127.0.0.1:${port}`, log: () => output };
+}
+
+async function waitReady(server: DevServer): Promise<"ready" | "exited" | "timeout"> {
+  const deadline = Date.now() + READY_MS;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) return "exited";
+    try {
+      const response = await fetch(`${server.url}/ok`, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return "ready";
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return "timeout";
+}
+
+async function stopDevServer(server: DevServer | undefined): Promise<void> {
+  const pid = server?.child.pid;
+  if (!server || pid === undefined || server.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+describe("LangGraph dev server (npm run dev)", () => {
+  let models: FakeOpenAIServer;
+  let server: DevServer | undefined;
+  let skipReason: string | undefined;
+  const hadApiDir = existsSync(join(root, ".langgraph_api"));
+  const hadEnv = existsSync(join(root, ".env"));
+
+  beforeAll(async () => {
+    models = await startCodecServer();
+    server = await startDevServer();
+    const state = await waitReady(server);
+    if (state === "ready") return;
+    const log = server.log();
+    if (ENVIRONMENTAL.test(log)) skipReason = `the dev server could not start here: ${log.match(ENVIRONMENTAL)![0]}`;
+    else throw new Error(`the dev server did not come up (${state}):\n${log.slice(-4000)}`);
+  }, READY_MS + 15_000);
+
+  afterAll(async () => {
+    await stopDevServer(server);
+    await models?.close();
+    if (!hadApiDir) await rm(join(root, ".langgraph_api"), { recursive: true, force: true });
+    if (!hadEnv) await rm(join(root, ".env"), { force: true });
+  }, 20_000);
+
+  it("serves the graph: assistant, schemas, drawing, and a streamed run read back from the thread", async (ctx) => {
+    if (skipReason) ctx.skip(skipReason);
+    const client = new Client({ apiUrl: server!.url });
+
+    const assistants = await client.assistants.search({ graphId: "codeclm" });
+    expect(assistants).toHaveLength(1);
+    const assistant = assistants[0]!;
+
+    // Schemas: the input (seeds or metadata) and the config form with its descriptions and defaults.
+    const schemas = await client.assistants.getSchemas(assistant.assistant_id);
+    const input = schemas.input_schema as { properties: Record<string, { description?: string }> };
+    expect(Object.keys(input.properties).sort()).toEqual(["metadata", "runId", "seeds"]);
+    expect(input.properties.seeds!.description).toMatch(/seed instructions/i);
+    const config = (schemas.context_schema ?? schemas.config_schema) as {
+      properties: Record<string, { description?: string; default?: unknown }>;
+    };
+    expect(config.properties.size).toMatchObject({ default: 100 });
+    expect(config.properties.theta).toMatchObject({ default: 3 });
+    expect(config.properties.theta!.description).toMatch(/threshold/i);
+    expect(config.properties.dedupeThreshold).toMatchObject({ default: 0.7 });
+    expect(config.properties.strong!.description).toMatch(/strong LLM/);
+
+    // The drawing, with the per-instruction loop visible.
+    const drawn = await client.assistants.getGraph(assistant.assistant_id, { xray: 1 });
+    const ids = drawn.nodes.map((node) => String(node.id));
+    for (const name of ["encode", "build-pool", "decode", "rubric-generate", "instruction:answer", "instruction:contrastive-judge", "instruction:action-apply"]) {
+      expect(ids).toContain(name);
+    }
+
+    // A run on three seeds, models from the run's context.
+    const thread = await client.threads.create();
+    const role = (model: string) => ({ model: `openai:${model}`, baseUrl: models.url });
+    const events: Array<{ event: string; data: unknown }> = [];
+    for await (const chunk of client.runs.stream(thread.thread_id, assistant.assistant_id, {
+      input: {
+        seeds: [
+          { id: "s1", instruction: "Write a short poem about the sea." },
+          { id: "s2", instruction: "Explain how a hash map works, with a Python example." },
+          { id: "s3", instruction: "Give three tips for saving money on groceries." },
+        ],
+      },
+      context: { strong: role("strong-model"), target: role("target-model"), size: 4, poolSize: 4, seed: 3 },
+      streamMode: ["updates", "values"],
+    })) {
+      events.push({ event: chunk.event, data: chunk.data });
+    }
+    const errors = events.filter((event) => event.event === "error");
+    expect(errors).toEqual([]);
+    const updatedNodes = new Set(
+      events.filter((event) => event.event === "updates").flatMap((event) => Object.keys(event.data as object)),
+    );
+    for (const node of ["prepare", "encode", "build-pool", "decode", "rubric-generate", "schedule", "instruction", "collect", "finalize"]) {
+      expect(updatedNodes).toContain(node);
+    }
+
+    const state = await client.threads.getState<{ kept: unknown[]; summary: Record<string, unknown> }>(thread.thread_id);
+    const kept = state.values.kept.map((pair) => KeptPairSchema.parse(pair));
+    expect(kept).toHaveLength(4);
+    expect(state.values.summary).toMatchObject({ status: "complete", kept: 4, requested: 4 });
+    expect(models.counters.completed).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { type DedupeItem, findNearDuplicates, lcsLength, rougeL, rougeLText, tokenize } from "../../lib/dedupe.js";
+import { syntheticInstructions } from "../support/synthetic-instructions.js";
+
+/** The definition: every item against every earlier surviving one. */
+function bruteForce(items: readonly DedupeItem[], threshold: number) {
+  const kept: Array<{ id: string; tokens: string[] }> = [];
+  const out: Array<{ id: string; of: string; similarity: number }> = [];
+  for (const item of items) {
+    const tokens = tokenize(item.text);
+    let match: { of: string; similarity: number } | undefined;
+    if (tokens.length > 0) {
+      for (const other of kept) {
+        const similarity = rougeL(tokens, other.tokens);
+        if (similarity > threshold) {
+          match = { of: other.id, similarity };
+          break;
+        }
+      }
+    }
+    if (match && !item.reference) out.push({ id: item.id, ...match });
+    else if (tokens.length > 0) kept.push({ id: item.id, tokens });
+  }
+  return out;
+}
+
+describe("ROUGE-L", () => {
+  it("tokenizes like rouge_score (lower case, letters and digits), CJK per character", () => {
+    expect(tokenize("Write a 500-word Essay, please!")).toEqual(["write", "a", "500", "word", "essay", "please"]);
+    expect(tokenize("写一首诗 about cats")).toEqual(["写", "一", "首", "诗", "about", "cats"]);
+    expect(tokenize("...")).toEqual([]);
+  });
+
+  it("computes the LCS and the F-measure", () => {
+    expect(lcsLength([..."ABCBDAB"], [..."BDCABA"])).toBe(4);
+    expect(lcsLength([], ["a"])).toBe(0);
+    expect(rougeL(["a", "b", "c"], ["a", "b", "c"])).toBe(1);
+    expect(rougeL(["a", "b"], ["c", "d"])).toBe(0);
+    // LCS 3 ("the cat sat"), lengths 4 and 5: 2*3/9.
+    expect(rougeLText("the cat sat down", "the black cat sat still")).toBeCloseTo(6 / 9);
+    expect(rougeL([], [])).toBe(0);
+  });
+});
+
+describe("findNearDuplicates", () => {
+  it("drops a near-repeat of an earlier instruction, keeps the first, and says which it repeats", () => {
+    const items = [
+      { id: "a", text: "Write a short poem about the sea at night" },
+      { id: "b", text: "Explain how a hash map handles collisions" },
+      { id: "c", text: "Write a short poem about the sea at dawn" },
+      { id: "d", text: "write a SHORT poem, about the sea at night!" },
+    ];
+    const found = findNearDuplicates(items, 0.7);
+    expect(found.map((item) => [item.id, item.of])).toEqual([
+      ["c", "a"],
+      ["d", "a"],
+    ]);
+    expect(found[1]!.similarity).toBe(1);
+    expect(found[0]!.similarity).toBeCloseTo(16 / 18);
+  });
+
+  it("compares against references but never drops them; a dropped item is not compared against later", () => {
+    const items = [
+      { id: "seed", text: "Give three tips for saving money on groceries", reference: true },
+      { id: "x", text: "Give three tips for saving money on groceries this week" },
+      { id: "seed2", text: "Give three tips for saving money on groceries today", reference: true },
+    ];
+    expect(findNearDuplicates(items, 0.7).map((item) => [item.id, item.of])).toEqual([["x", "seed"]]);
+  });
+
+  it("respects the threshold: strictly above drops; 1 (or more) turns the filter off", () => {
+    const items = [
+      { id: "a", text: "a b c d" },
+      { id: "b", text: "a b c e" }, // 0.75
+    ];
+    expect(findNearDuplicates(items, 0.7)).toHaveLength(1);
+    expect(findNearDuplicates(items, 0.75)).toHaveLength(0);
+    expect(findNearDuplicates([...items, { id: "c", text: "a b c d" }], 1)).toEqual([]);
+    expect(findNearDuplicates([{ id: "e", text: "" }, { id: "f", text: "!!" }], 0)).toEqual([]);
+  });
+
+  it("gives exactly what comparing every pair gives, at several thresholds", () => {
+    const texts = syntheticInstructions(600, { seed: 5, duplicateRate: 0.2, vocabulary: 400 });
+    const items = texts.map((text, index) => ({ id: `i${index}`, text, reference: index % 17 === 0 }));
+    for (const threshold of [0.3, 0.5, 0.7, 0.9]) {
+      const fast = findNearDuplicates(items, threshold);
+      const slow = bruteForce(items, threshold);
+      expect(fast.map((item) => item.id)).toEqual(slow.map((item) => item.id));
+      expect(fast.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("handles 10,000 instructions in well under the time of one model call per instruction", () => {
+    const texts = syntheticInstructions(10_000, { seed: 9, duplicateRate: 0.1 });
+    const started = performance.now();
+    const found = findNearDuplicates(texts.map((text, index) => ({ id: String(index), text })), 0.7);
+    const elapsed = performance.now() - started;
+    expect(found.length).toBeGreaterThan(500);
+    expect(elapsed).toBeLessThan(10_000);
+  });
+});
