@@ -3,7 +3,7 @@
  * a key (masked or not), so every error message is passed through here before it is recorded.
  */
 const KEY_PATTERNS: RegExp[] = [
-  /sk-[A-Za-z0-9_\-*]{8,}/g, // OpenAI-style keys, including the SDK's masked echo
+  /\bsk-[A-Za-z0-9_\-*]{8,}/g, // OpenAI-style keys, including the SDK's masked echo (a whole word: not "task-oriented")
   /AIza[0-9A-Za-z_\-]{20,}/g, // Google API keys
   /lsv2_[A-Za-z0-9_]{10,}/g, // LangSmith keys
   /(Bearer\s+)[A-Za-z0-9._\-]{8,}/gi,

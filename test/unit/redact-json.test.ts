@@ -42,9 +42,6 @@ describe("redactSecrets", () => {
     expect(redactSecrets(text)).toBe(text);
   });
 
-  // BUG (lib/redact.ts:6): the OpenAI pattern has no left word boundary, so any word ending in "sk"
-  // followed by a hyphen and 8+ characters ("task-oriented", "risk-adjusted") is taken for a key and
-  // mangled in recorded error messages (which quote model output). Fix: /\bsk-[A-Za-z0-9_\-*]{8,}/g.
   it("does not mistake words containing 'sk-' for keys", () => {
     const text = "malformed output: a task-oriented plan with risk-adjusted returns";
     expect(redactSecrets(text)).toBe(text);
