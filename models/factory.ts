@@ -1,4 +1,6 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { Runnable } from "@langchain/core/runnables";
+import type { z } from "zod";
 import { ChatGoogleGenerativeAI } from "@langchain/google-genai";
 import { ChatOpenAI } from "@langchain/openai";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
@@ -21,10 +23,11 @@ export interface ModelFactoryOptions {
   /** Ready-made chat models that replace a role's spec (tests, embedding with custom clients). */
   overrides?: Partial<Record<ModelRole, BaseChatModel>>;
   env?: Env;
-  /** OpenAI SDK retries of 429/5xx/connection errors per call. */
+  /**
+   * Retries inside the provider SDK. 0 by default: transport retries happen in models/call.ts, where they
+   * are counted, backed off, fed to the adaptive limits and the circuit breaker.
+   */
   maxRetries?: number;
-  /** Per-call timeout in milliseconds. */
-  timeoutMs?: number;
   local?: LocalModelBuilder;
 }
 
@@ -39,6 +42,7 @@ export class ModelConfigError extends Error {}
  */
 export class ModelFactory {
   private readonly cache = new Map<string, BaseChatModel>();
+  private readonly structuredCache = new WeakMap<object, Map<string, Runnable>>();
   private readonly env: Env;
 
   constructor(
@@ -70,6 +74,49 @@ export class ModelFactory {
 
   structuredMethod(role: ModelRole): StructuredOutputMethod | undefined {
     return this.roles[role].structuredOutput;
+  }
+
+  /**
+   * Where a role's calls go: provider, base URL and model (never a key). Roles with the same endpoint
+   * share its concurrency limit, adaptive control and circuit breaker.
+   */
+  endpoint(role: ModelRole): string {
+    const override = this.options.overrides?.[role];
+    if (override) {
+      // The same model object under several roles (the judge defaults to the strong model) is one endpoint.
+      const first = (Object.keys(ROLE_ENV) as ModelRole[]).find((other) => this.options.overrides?.[other] === override) ?? role;
+      return `custom|${override._llmType()}|${first}`;
+    }
+    const settings = this.roles[role];
+    const spec = this.parse(role, settings);
+    let base = "local";
+    if (spec.provider === "openai") base = this.baseUrl(role, settings) ?? "https://api.openai.com/v1";
+    if (spec.provider === "google-genai") {
+      base = settings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ?? "https://generativelanguage.googleapis.com";
+    }
+    // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
+    return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
+  }
+
+  /** A role's model bound to a structured-output schema, built once per (role, settings, schema, method). */
+  structured(role: ModelRole, settings: GenerationSettings, schema: z.ZodType, name: string): Runnable {
+    let byKey = this.structuredCache.get(schema);
+    if (!byKey) {
+      byKey = new Map();
+      this.structuredCache.set(schema, byKey);
+    }
+    const method = this.structuredMethod(role);
+    const key = `${role}|${settings.temperature}|${settings.maxTokens}|${name}|${method ?? ""}`;
+    let runnable = byKey.get(key);
+    if (!runnable) {
+      runnable = this.get(role, settings).withStructuredOutput(schema as z.ZodType<Record<string, unknown>>, {
+        name,
+        includeRaw: true,
+        ...(method ? { method } : {}),
+      }) as Runnable;
+      byKey.set(key, runnable);
+    }
+    return runnable;
   }
 
   get(role: ModelRole, settings: GenerationSettings): BaseChatModel {
@@ -143,7 +190,7 @@ export class ModelFactory {
   private build(role: ModelRole, settings: GenerationSettings): BaseChatModel {
     const roleSettings = this.roles[role];
     const spec = this.parse(role, roleSettings);
-    const maxRetries = this.options.maxRetries ?? 3;
+    const maxRetries = this.options.maxRetries ?? 0;
     switch (spec.provider) {
       case "openai": {
         const baseURL = this.baseUrl(role, roleSettings);
@@ -157,7 +204,6 @@ export class ModelFactory {
           maxTokens: settings.maxTokens,
           apiKey,
           maxRetries,
-          ...(this.options.timeoutMs ? { timeout: this.options.timeoutMs } : {}),
           configuration: baseURL ? { baseURL } : {},
         });
       }
