@@ -1,13 +1,21 @@
+import { CheckpointStoreError } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
+import { RunSetupError } from "../io/run.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/factory.js";
 
 /** A mistake in how the command was called: printed as is, exit 2. */
 export class UsageError extends Error {}
 
-/** Exit codes: 2 for bad input or usage (nothing was spent), 1 for a failure during the run. */
+/** Exit codes: 2 for bad input, usage or a run that cannot start or resume (nothing was spent), 1 for a failure during the run. */
 export function reportError(error: unknown): number {
-  if (error instanceof InputError || error instanceof UsageError || error instanceof ModelConfigError) {
+  if (
+    error instanceof InputError ||
+    error instanceof UsageError ||
+    error instanceof ModelConfigError ||
+    error instanceof RunSetupError ||
+    error instanceof CheckpointStoreError
+  ) {
     process.stderr.write(`codeclm: ${errorMessage(error)}\n`);
     return 2;
   }

@@ -30,5 +30,7 @@ export function buildInstructionGraph(deps: GraphDeps) {
       failed: END,
     })
     .addConditionalEdges("action-apply", afterActionApply, { answer: "answer", failed: END })
-    .compile({ name: "instruction" });
+    // With a call journal, a resumed instruction replays its finished calls from the journal for free, so
+    // per-step checkpoints of the subgraph (several per instruction) would only cost time and disk.
+    .compile({ name: "instruction", ...(deps.services?.journal ? { checkpointer: false } : {}) });
 }

@@ -210,20 +210,15 @@ async function answeredCall(
   for (;;) {
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
+    const slot = await scheduler.acquire(endpoint, taskSignal);
+    // The budget is checked once the call can start, so calls waiting for a slot reserve nothing.
     const reserved = ledger.reserve(model, chars, ctx.config.maxTokens);
     if ("stop" in reserved) {
+      scheduler.release(slot, { kind: "cancel" });
       control.stop({ kind: "budget", message: reserved.stop.message });
       control.throwIfStopped();
-      throw new Error("unreachable");
     }
-    const { reservation } = reserved;
-    let slot;
-    try {
-      slot = await scheduler.acquire(endpoint, taskSignal);
-    } catch (error) {
-      ledger.release(reservation);
-      throw error;
-    }
+    const { reservation } = reserved as Exclude<typeof reserved, { stop: unknown }>;
     const timeout = AbortSignal.timeout(ctx.config.timeoutSeconds * 1000);
     const signal = AbortSignal.any([control.requestSignal, timeout]);
     const started = performance.now();
