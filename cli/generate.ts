@@ -8,6 +8,7 @@ import { runToFiles } from "../io/run.js";
 import { readSeeds } from "../io/seeds.js";
 import { type Estimate, estimateRun } from "../lib/estimate.js";
 import { PRICES_AS_OF } from "../lib/prices.js";
+import { registerSecret } from "../lib/redact.js";
 import {
   type CodecConfig,
   type CodecConfigInput,
@@ -208,11 +209,26 @@ function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
-/** The command that continues this run: the same arguments, `--resume` instead of `--force`. */
+/** A password in a connection URL (postgres://user:password@host/db), or undefined. */
+export function urlPassword(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return url.password ? decodeURIComponent(url.password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The command that continues this run: the same arguments, `--resume` instead of `--force`. A password
+ * in a URL is masked (set PGPASSWORD instead of writing it on the command line).
+ */
 export function resumeCommandFrom(args: readonly string[]): string {
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
+    let arg = args[i]!;
+    const password = urlPassword(arg);
+    if (password) arg = arg.replace(`:${encodeURIComponent(password)}@`, ":****@").replace(`:${password}@`, ":****@");
     if (arg === "--force" || arg === "--dry-run") continue;
     if (arg === "--resume") {
       if (args[i + 1] && !args[i + 1]!.startsWith("-")) i++;
@@ -298,6 +314,8 @@ export async function generate(
   }
   let checkpoint;
   try {
+    // Never echo a database password: not in errors, not in the run-state file.
+    registerSecret(flags.checkpoint ? urlPassword(flags.checkpoint) : undefined);
     checkpoint = parseCheckpointSpec(flags.checkpoint, paths.checkpoint);
   } catch (error) {
     throw new UsageError((error as Error).message);

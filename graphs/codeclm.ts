@@ -10,6 +10,7 @@ import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
 import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
+import { guarded } from "./guard.js";
 import { buildInstructionGraph } from "./instruction.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import type { GraphDeps } from "./runtime.js";
@@ -30,14 +31,16 @@ export const RECURSION_LIMIT = 10_000;
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
-  const graph = new StateGraph(buildCodecState({ retainRecords }), CodecConfigSchema)
+  // A graph that streams its records out (the CLI) skips deep validation of its large internal channels.
+  const lean = !retainRecords;
+  const graph = new StateGraph(buildCodecState({ retainRecords, lean }), CodecConfigSchema)
     .addNode("prepare", prepare)
-    .addNode("encode", encode(deps))
-    .addNode("build-pool", buildPool(deps))
-    .addNode("rubric-generate", rubricGenerate(deps))
-    .addNode("decode", decode(deps))
+    .addNode("encode", guarded(deps, encode(deps)))
+    .addNode("build-pool", guarded(deps, buildPool(deps)))
+    .addNode("rubric-generate", guarded(deps, rubricGenerate(deps)))
+    .addNode("decode", guarded(deps, decode(deps)))
     .addNode("schedule", schedule)
-    .addNode("instruction", buildInstructionGraph(deps))
+    .addNode("instruction", buildInstructionGraph(deps, { lean }))
     .addNode("collect", collect)
     .addNode("finalize", finalize(deps))
     .addEdge(START, "prepare")

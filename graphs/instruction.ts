@@ -4,23 +4,25 @@ import { actionApply } from "../nodes/action-apply.js";
 import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
 import { afterActionApply, afterAnswer, afterJudge } from "./routes.js";
+import { guarded } from "./guard.js";
 import type { GraphDeps } from "./runtime.js";
-import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
+import { InstructionTaskSchema, buildInstructionState } from "./state.js";
 
 /**
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
  * answer -> contrastive-judge -> (|gap| <= θ and iterations left) action-apply -> answer -> ...
  * Each instruction runs as its own subgraph task, so a slow one holds back no other.
  */
-export function buildInstructionGraph(deps: GraphDeps) {
+export function buildInstructionGraph(deps: GraphDeps, options: { lean?: boolean } = {}) {
+  const state = buildInstructionState(options);
   return new StateGraph({
-    state: InstructionStateSchema,
-    input: z.object({ task: InstructionTaskSchema }),
-    output: InstructionStateSchema.pick({ outcomes: true, usage: true }),
+    state,
+    input: z.object({ task: options.lean ? z.custom<z.infer<typeof InstructionTaskSchema>>() : InstructionTaskSchema }),
+    output: state.pick({ outcomes: true, usage: true }),
   })
-    .addNode("answer", answer(deps))
-    .addNode("contrastive-judge", contrastiveJudge(deps))
-    .addNode("action-apply", actionApply(deps))
+    .addNode("answer", guarded(deps, answer(deps)))
+    .addNode("contrastive-judge", guarded(deps, contrastiveJudge(deps)))
+    .addNode("action-apply", guarded(deps, actionApply(deps)))
     .addEdge(START, "answer")
     .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", failed: END })
     .addConditionalEdges("contrastive-judge", afterJudge, {

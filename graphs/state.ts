@@ -89,12 +89,22 @@ const append = <T>(a: T[], b: T[]): T[] => a.concat(b);
 const forget = (): never[] => [];
 
 /**
+ * A channel's schema, or (lean state) an unchecked one of the same type: LangGraph validates every
+ * node update against the state schema, rebuilding partial schemas each time, which costs more than the
+ * model call's own bookkeeping for large internal values our own code produces (outcomes, records).
+ */
+const checked = <T extends z.ZodType>(schema: T, lean: boolean) => (lean ? z.custom<z.infer<T>>() : schema);
+
+/**
  * The parent graph's state. `kept` and `dropped` are the results; whether they accumulate in state
  * (Studio, library) or only pass through as node updates for a writer to stream out (the CLI, so
- * memory stays flat) is chosen when the graph is built.
+ * memory stays flat) is chosen when the graph is built. Streaming graphs use a lean state: the large
+ * internal channels are typed but not validated on each update (Studio, which shows the schemas, gets
+ * the full ones).
  */
-export function buildCodecState(options: { retainRecords: boolean }) {
+export function buildCodecState(options: { retainRecords: boolean; lean?: boolean }) {
   const records = options.retainRecords ? append : forget;
+  const lean = options.lean ?? false;
   return z.object({
     seeds: z.array(SeedSchema).optional().describe("Seed instructions from the target distribution"),
     metadata: z
@@ -118,7 +128,7 @@ export function buildCodecState(options: { retainRecords: boolean }) {
       .number()
       .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
     decoded: z
-      .array(InstructionTaskSchema)
+      .array(checked(InstructionTaskSchema, lean))
       .describe("Basic instructions decoded so far").register(registry, { reducer: { fn: append }, default: () => [] }),
     waveStart: z.number().register(registry, { default: () => 0 }),
     waveEnd: z
@@ -126,13 +136,13 @@ export function buildCodecState(options: { retainRecords: boolean }) {
       .describe("Decoded instructions (in dispatch order) sent to filtering so far")
       .register(registry, { default: () => 0 }),
     outcomes: z
-      .array(InstructionOutcomeSchema)
+      .array(checked(InstructionOutcomeSchema, lean))
       .describe("Outcomes of the current wave, consumed by collect").register(registry, { reducer: { fn: append }, default: () => [] }),
     kept: z
-      .array(KeptPairSchema)
+      .array(checked(KeptPairSchema, lean))
       .describe("Kept instruction-response pairs").register(registry, { reducer: { fn: records }, default: () => [] }),
     dropped: z
-      .array(DroppedRecordSchema)
+      .array(checked(DroppedRecordSchema, lean))
       .describe("Dropped instructions, seeds and metadata, failures included").register(registry, { reducer: { fn: records }, default: () => [] }),
     progress: ProgressSchema.register(registry, { default: emptyProgress }),
     tally: z
@@ -152,19 +162,23 @@ export type CodecState = z.infer<CodecStateSchema>;
 export type CodecUpdate = Partial<Omit<CodecState, "outcomes">> & { outcomes?: unknown };
 
 /** The per-instruction subgraph's state: the instruction's versions, answers and scores so far. */
-export const InstructionStateSchema = z.object({
-  task: InstructionTaskSchema,
-  instruction: z.string().register(registry, { default: () => "" }),
-  iteration: z.number().register(registry, { default: () => 1 }),
-  actions: z.array(z.string()).register(registry, { default: () => [] }),
-  history: z.array(IterationRecordSchema).register(registry, { default: () => [] }),
-  answers: z.object({ strong: z.string(), target: z.string() }).optional(),
-  verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
-  outcomes: z
-    .array(InstructionOutcomeSchema)
-    .register(registry, { reducer: { fn: append }, default: () => [] }),
-  usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
-});
+export function buildInstructionState(options: { lean?: boolean } = {}) {
+  const lean = options.lean ?? false;
+  return z.object({
+    task: checked(InstructionTaskSchema, lean),
+    instruction: z.string().register(registry, { default: () => "" }),
+    iteration: z.number().register(registry, { default: () => 1 }),
+    actions: z.array(z.string()).register(registry, { default: () => [] }),
+    history: z.array(checked(IterationRecordSchema, lean)).register(registry, { default: () => [] }),
+    answers: z.object({ strong: z.string(), target: z.string() }).optional(),
+    verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
+    outcomes: z
+      .array(checked(InstructionOutcomeSchema, lean))
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
+    usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
+  });
+}
+export const InstructionStateSchema = buildInstructionState();
 export type InstructionState = z.infer<typeof InstructionStateSchema>;
 
 export type { DroppedRecord, IterationRecord, KeptPair, PoolEntry };

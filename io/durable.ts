@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { redactSecrets } from "../lib/redact.js";
 import { type CallJournal, PostgresCallJournal, SqliteCallJournal } from "../models/journal.js";
+import { RerunUnstartedTasks } from "./saver.js";
 
 export type CheckpointSpec = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string } | { kind: "none" };
 
@@ -65,7 +66,8 @@ export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
-    const saver = new SqliteSaver(db);
+    const sqlite = new SqliteSaver(db);
+    const saver = new RerunUnstartedTasks(sqlite);
     new SqliteCallJournal(db, ""); // creates the journal table, so the file always has every table
     return {
       spec,
@@ -94,9 +96,10 @@ export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
   const pool = new pg.Pool({ connectionString: spec.url, max: 8 });
   // An idle client losing its connection must not crash the process.
   pool.on("error", () => {});
-  const saver = new PostgresSaver(pool);
+  const postgres = new PostgresSaver(pool);
+  const saver = new RerunUnstartedTasks(postgres);
   try {
-    await saver.setup();
+    await postgres.setup();
   } catch (error) {
     await pool.end().catch(() => {});
     throw new CheckpointStoreError(`cannot use the Postgres checkpoint store ${describeCheckpoint(spec)}: ${redactSecrets((error as Error).message)}`);

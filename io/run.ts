@@ -84,6 +84,9 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void;
 }
 
+/** Graph tasks running at once: enough to keep `concurrency` calls busy (a task makes one or two calls at a time). */
+export const taskConcurrency = (concurrency: number) => Math.max(2, 4 * concurrency);
+
 /** A run that cannot start or resume as asked (nothing to resume, different settings): nothing was spent. */
 export class RunSetupError extends Error {}
 
@@ -312,6 +315,9 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
         configurable: { thread_id: runId },
         streamMode: "updates",
         signal: control.graphSignal,
+        // Start fan-out tasks a few at a time rather than thousands at once (memory, event-loop stalls).
+        // Safe only with a checkpointer that does not save "finished with no writes" (io/saver.ts).
+        maxConcurrency: taskConcurrency(config.concurrency),
       });
       for await (const chunk of stream as AsyncIterable<Record<string, NodeUpdate>>) {
         for (const [node, update] of Object.entries(chunk)) {
@@ -342,7 +348,9 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
       options.signal?.removeEventListener("abort", onExternalAbort);
     }
 
-    const stop = control.stopped;
+    // A node that failed stops the run through the control (graphs/guard.ts): that is a failure, not a stop.
+    if (control.stopped?.kind === "failed") failure = control.error ?? failure;
+    const stop = control.stopped?.kind === "failed" ? undefined : control.stopped;
     if (stop || failure) {
       // Let the calls in flight finish and be recorded, so a resumed run does not pay for them again.
       if (!control.requestSignal.aborted) {

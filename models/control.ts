@@ -7,7 +7,7 @@
 
 import { setMaxListeners } from "node:events";
 
-export type StopKind = "budget" | "endpoint-down" | "interrupt";
+export type StopKind = "budget" | "endpoint-down" | "interrupt" | "failed";
 
 export interface StopInfo {
   kind: StopKind;
@@ -28,6 +28,8 @@ export class RunControl {
   /** Aborts model requests in flight. */
   private readonly requests = new AbortController();
   private info: StopInfo | undefined;
+  /** The error behind a "failed" stop. */
+  error: unknown;
   private readonly listeners: Array<(info: StopInfo) => void> = [];
 
   constructor() {
@@ -57,6 +59,13 @@ export class RunControl {
     this.info = info;
     this.graph.abort(new RunStoppedError(info));
     for (const listener of this.listeners) listener(info);
+  }
+
+  /** Stop because a node failed: the run ends with this error (it stays resumable). */
+  fail(error: unknown): void {
+    if (this.info) return;
+    this.error = error;
+    this.stop({ kind: "failed", message: error instanceof Error ? error.message : String(error) });
   }
 
   /** Stop, and cancel the calls in flight too (they may be paid again on resume). */

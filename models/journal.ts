@@ -114,11 +114,20 @@ const GROUP_SQL = (param: (n: number) => string) => `
 
 const answerKind = (row: AnswerRow) => (row.answer.problem !== undefined ? "malformed" : "answer");
 
-/** The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL). */
+type SqliteRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
+
+/**
+ * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
+ * Rows of calls answered in the same turn of the event loop are stored in one transaction at the end of
+ * that turn (one WAL append instead of dozens).
+ */
 export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
+  private readonly insertMany: (rows: SqliteRow[]) => void;
+  private pending: SqliteRow[] = [];
+  private scheduled: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -144,6 +153,22 @@ export class SqliteCallJournal implements CallJournal {
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = ? AND call_key = ? ORDER BY seq LIMIT 1`,
     );
+    this.insertMany = db.transaction((rows: SqliteRow[]) => {
+      for (const row of rows) this.insert.run(...row);
+    });
+  }
+
+  private enqueue(row: SqliteRow): void {
+    this.pending.push(row);
+    this.scheduled ??= setImmediate(() => this.write());
+  }
+
+  private write(): void {
+    this.scheduled = undefined;
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    this.insertMany(rows);
   }
 
   async load(): Promise<JournalTotals> {
@@ -175,7 +200,7 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   answer(row: AnswerRow): void {
-    this.insert.run(
+    this.enqueue([
       this.threadId,
       row.key,
       answerKind(row),
@@ -188,16 +213,20 @@ export class SqliteCallJournal implements CallJournal {
       row.costUsd,
       Math.round(row.latencyMs),
       JSON.stringify(row.answer),
-    );
+    ]);
   }
 
   fault(row: FaultRow): void {
-    this.insert.run(this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null);
+    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
   }
 
-  async flush(): Promise<void> {}
+  async flush(): Promise<void> {
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.write();
+  }
 
   async deleteThread(): Promise<void> {
+    await this.flush();
     this.db.prepare(`DELETE FROM codeclm_calls WHERE thread_id = ?`).run(this.threadId);
   }
 }

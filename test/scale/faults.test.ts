@@ -12,7 +12,9 @@ import { outputPathsFor } from "../../io/output.js";
 import { type RunOptions, runToFiles } from "../../io/run.js";
 import type { CodecConfigInput } from "../../lib/config.js";
 import type { Seed } from "../../lib/records.js";
+import { codecReply } from "../support/codec-responder.js";
 import type { FakeOpenAIServer, FaultKind } from "../support/openai-server.js";
+import { ScriptedChatModel } from "../support/scripted-model.js";
 import { droppedKeys, keptIds, readJson, readJsonl, sorted, startCodecServer } from "./support.js";
 
 const seeds: Seed[] = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, instruction: `Seed ${i}: write about topic ${i % 5} in style ${i}` }));
@@ -141,6 +143,41 @@ describe("runs under faults", () => {
     } finally {
       await server.close();
     }
+  }, 60_000);
+
+  it("a node that fails (the target's key revoked) fails the run; after the fix, --resume completes it without losing a task", async () => {
+    let revokeAfter = Number.POSITIVE_INFINITY;
+    let targetCalls = 0;
+    const models = () => ({
+      strong: new ScriptedChatModel((prompt) => codecReply("strong", prompt)),
+      target: new ScriptedChatModel((prompt) => {
+        targetCalls++;
+        if (targetCalls > revokeAfter) return Object.assign(new Error("401 Incorrect API key provided"), { status: 401 });
+        return codecReply("target", prompt);
+      }),
+    });
+    const base = { input: { seeds }, config: config() };
+    const expected = await runToFiles({ ...base, paths: outputPathsFor(join(dir, "scripted.jsonl")), graph: { models: models() }, checkpoint: { kind: "none" } });
+    expect(expected.status).toBe("complete");
+    const total = targetCalls;
+    targetCalls = 0;
+
+    const run: RunOptions = { ...base, paths: outputPathsFor(join(dir, "revoked.jsonl")), graph: { models: models() } };
+    revokeAfter = Math.floor(total / 2);
+    const failed = await runToFiles(run).catch((error: Error) => error);
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toContain("refused the call (HTTP 401)");
+    const state = await readJson(join(dir, "revoked.run.json"));
+    expect(state.status).toBe("failed");
+    expect(state.error).toContain("HTTP 401");
+
+    revokeAfter = Number.POSITIVE_INFINITY;
+    const resumed = await runToFiles({ ...run, graph: { models: models() }, resume: true });
+    expect(resumed.status).toBe("complete");
+    // Every task of the wave that was running or waiting when the node failed ran again: same output.
+    expect(sorted(await keptIds(join(dir, "revoked.jsonl")))).toEqual(sorted(await keptIds(join(dir, "scripted.jsonl"))));
+    expect(sorted(await droppedKeys(join(dir, "revoked.dropped.jsonl")))).toEqual(sorted(await droppedKeys(join(dir, "scripted.dropped.jsonl"))));
+    expect(resumed.instructions.filtered).toBe(expected.instructions.filtered);
   }, 60_000);
 
   it("records the files lost in a crash come back from the checkpoints; a cut last line is dropped, not duplicated", async () => {
