@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { BaseMessage, BaseMessageLike } from "@langchain/core/messages";
+import { type BaseMessage, type BaseMessageLike, isBaseMessage } from "@langchain/core/messages";
 import { OutputParserException } from "@langchain/core/output_parsers";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
@@ -322,7 +322,9 @@ export async function callStructured<T>(ctx: CallContext, request: StructuredReq
       async (signal) => {
         let result: { raw?: BaseMessage; parsed?: unknown };
         try {
-          result = (await structured.invoke(request.messages, invokeOptions(ctx, request, signal))) as typeof result;
+          const output = (await structured.invoke(request.messages, invokeOptions(ctx, request, signal))) as unknown;
+          // The factory's request part returns the message itself; a whole structured runnable, { raw, parsed }.
+          result = isBaseMessage(output) ? { raw: output } : (output as typeof result);
         } catch (error) {
           if (isOutputProblem(error)) return { answer: { problem: `malformed output: ${errorMessage(error)}` }, usage: { inputTokens: 0, outputTokens: 0 } };
           throw error;

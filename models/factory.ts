@@ -1,5 +1,5 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
-import type { Runnable } from "@langchain/core/runnables";
+import { type Runnable, RunnableBinding, RunnableSequence } from "@langchain/core/runnables";
 import type { z } from "zod";
 import { ChatGoogleGenerativeAI } from "@langchain/google-genai";
 import { ChatOpenAI } from "@langchain/openai";
@@ -32,6 +32,15 @@ export interface ModelFactoryOptions {
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
+
+/** The model-with-request-format step of a provider's `model.pipe(parser)` structured-output sequence. */
+function requestPart(structured: Runnable): Runnable | undefined {
+  let sequence: unknown = structured;
+  // A run name is added as a binding around the sequence (Gemini).
+  if (RunnableBinding.isRunnableBinding(sequence) && sequence.bound instanceof RunnableSequence) sequence = sequence.bound;
+  if (!(sequence instanceof RunnableSequence) || sequence.steps.length !== 2) return undefined;
+  return sequence.steps[0];
+}
 
 /** Why a role cannot be built (missing key, bad spec), said before any model is called. */
 export class ModelConfigError extends Error {}
@@ -98,7 +107,13 @@ export class ModelFactory {
     return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
   }
 
-  /** A role's model bound to a structured-output schema, built once per (role, settings, schema, method). */
+  /**
+   * A role's model bound to a structured-output request (JSON schema, tool call or JSON mode), built once
+   * per (role, settings, schema, method). When the provider composes the usual "model, then parser"
+   * sequence, only the model part is kept: it returns the raw message (with its token usage), which
+   * models/call.ts parses and validates itself; that saves half a dozen nested runnables per call.
+   * Anything else (custom models) is used whole and may return `{ raw, parsed }`.
+   */
   structured(role: ModelRole, settings: GenerationSettings, schema: z.ZodType, name: string): Runnable {
     let byKey = this.structuredCache.get(schema);
     if (!byKey) {
@@ -109,11 +124,13 @@ export class ModelFactory {
     const key = `${role}|${settings.temperature}|${settings.maxTokens}|${name}|${method ?? ""}`;
     let runnable = byKey.get(key);
     if (!runnable) {
-      runnable = this.get(role, settings).withStructuredOutput(schema as z.ZodType<Record<string, unknown>>, {
-        name,
-        includeRaw: true,
-        ...(method ? { method } : {}),
-      }) as Runnable;
+      const model = this.get(role, settings);
+      const options = { name, ...(method ? { method } : {}) };
+      const typed = schema as z.ZodType<Record<string, unknown>>;
+      runnable =
+        requestPart(model.withStructuredOutput(typed, { ...options, includeRaw: false }) as Runnable) ??
+        // Not the usual sequence: the whole runnable, with the raw message kept for its token usage.
+        (model.withStructuredOutput(typed, { ...options, includeRaw: true }) as Runnable);
       byKey.set(key, runnable);
     }
     return runnable;
