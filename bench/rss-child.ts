@@ -1,10 +1,16 @@
 /** One benchmark run in its own process: reports its peak RSS to the parent (bench/scale.ts rssRun). */
+import { setMaxListeners } from "node:events";
+import { z } from "zod";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { outputPathsFor } from "../io/output.js";
 import { runToFiles } from "../io/run.js";
 import { BENCH_KEY, type RunShape, accountCalls, benchSeeds, runConfig } from "./scale.js";
+
+// As the CLI does (cli/main.ts).
+setMaxListeners(0);
+z.config({ jitless: true });
 
 const { url, shape } = JSON.parse(process.argv[2] ?? "{}") as { url: string; shape: RunShape };
 const dir = await mkdtemp(join(tmpdir(), "codeclm-rss-"));

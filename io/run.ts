@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
@@ -185,6 +186,9 @@ async function resolveRun(options: RunOptions, config: CodecConfig, durable: Dur
  * endpoint that stays down, or `control.stop()` end the run cleanly with status "stopped".
  */
 export async function runToFiles(options: RunOptions): Promise<RunSummary> {
+  // LangGraph composes one abort signal per superstep that every running task listens on: hundreds at a
+  // time here, which is expected, not a leak. Node would warn past 10.
+  setMaxListeners(0);
   const config = resolveConfig(options.config);
   const defaultSpec: CheckpointSpec = { kind: "sqlite", path: options.paths.checkpoint };
   const spec = options.checkpoint ?? defaultSpec;

@@ -172,6 +172,30 @@ function sleep(ms: number, signals: AbortSignal[]): Promise<void> {
 type Sent = { answer: StoredAnswer; usage: Usage };
 
 /**
+ * The signal of one request: aborted by the run (a second Ctrl-C) or by the call's timeout. Not
+ * `AbortSignal.any`: on Node 20 every signal derived that way from the run's long-lived signal stays
+ * reachable from it, so memory would grow with every call.
+ */
+function callSignal(run: AbortSignal, timeoutMs: number) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onRunAbort = () => controller.abort(run.reason);
+  run.addEventListener("abort", onRunAbort, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`the call timed out after ${timeoutMs / 1000} s`));
+  }, timeoutMs);
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    dispose() {
+      clearTimeout(timer);
+      run.removeEventListener("abort", onRunAbort);
+    },
+  };
+}
+
+/**
  * One answered model call: replayed from the journal when a previous run of this thread finished it;
  * otherwise admitted by the budget and the scheduler, sent with a timeout, and retried after transport
  * failures (429, 5xx, timeouts, dropped connections) with exponential backoff and jitter, honouring
@@ -219,19 +243,19 @@ async function answeredCall(
       control.throwIfStopped();
     }
     const { reservation } = reserved as Exclude<typeof reserved, { stop: unknown }>;
-    const timeout = AbortSignal.timeout(ctx.config.timeoutSeconds * 1000);
-    const signal = AbortSignal.any([control.requestSignal, timeout]);
+    const call = callSignal(control.requestSignal, ctx.config.timeoutSeconds * 1000);
     const started = performance.now();
     let sent: Sent;
     try {
-      sent = await send(signal);
+      sent = await send(call.signal);
     } catch (error) {
+      call.dispose();
       ledger.release(reservation);
       if (control.requestSignal.aborted) {
         scheduler.release(slot, { kind: "cancel" });
         throw control.requestSignal.reason ?? new RunStoppedError({ kind: "interrupt", message: "interrupted" });
       }
-      const fault: Fault = timeout.aborted ? { kind: "timeout" } : classifyFault(error);
+      const fault: Fault = call.timedOut() ? { kind: "timeout" } : classifyFault(error);
       scheduler.release(slot, { kind: "fault", fault });
       ledger.recordFault(fault.kind);
       journal?.fault({ role: request.role, step: request.step, model, kind: fault.kind, ...(fault.status ? { status: fault.status } : {}) });
@@ -252,6 +276,8 @@ async function answeredCall(
       }
       await sleep(retryDelayMs(Math.max(1, failures), fault, DEFAULT_BACKOFF, random), [control.graphSignal, ...(taskSignal ? [taskSignal] : [])]);
       continue;
+    } finally {
+      call.dispose();
     }
     const latencyMs = performance.now() - started;
     scheduler.release(slot, { kind: "answer", latencyMs, step: request.step });
