@@ -86,6 +86,14 @@ export function tallyOf(records: readonly DroppedRecord[]): Record<string, numbe
 }
 
 const append = <T>(a: T[], b: T[]): T[] => a.concat(b);
+
+/** Earlier instructions kept per metadata for decode's "avoid" list. */
+export const RECENT_LIMIT = 20;
+function keepRecent(a: Record<string, string[]>, b: Record<string, string[]>): Record<string, string[]> {
+  const out = { ...a };
+  for (const [id, items] of Object.entries(b)) out[id] = [...(out[id] ?? []), ...items].slice(-RECENT_LIMIT);
+  return out;
+}
 const forget = (): never[] => [];
 
 /**
@@ -129,11 +137,24 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
       .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
     decoded: z
       .array(checked(InstructionTaskSchema, lean))
-      .describe("Basic instructions decoded so far").register(registry, { reducer: { fn: append }, default: () => [] }),
-    waveStart: z.number().register(registry, { default: () => 0 }),
+      .describe("Decoded basic instructions waiting to be filtered (the ones sent to filtering leave this list)")
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
+    decodedCount: z
+      .number()
+      .describe("Basic instructions decoded so far")
+      .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
+    recent: z
+      .record(z.string(), z.array(z.string()))
+      .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats`)
+      .register(registry, { reducer: { fn: keepRecent }, default: () => ({}) }),
+    wave: z
+      .array(checked(InstructionTaskSchema, lean))
+      .describe("The instructions being filtered in the current wave")
+      .register(registry, { reducer: { fn: (_: InstructionTask[], b: InstructionTask[]) => b }, default: () => [] }),
+    waveStart: z.number().describe("Instructions sent to filtering before the current wave").register(registry, { default: () => 0 }),
     waveEnd: z
       .number()
-      .describe("Decoded instructions (in dispatch order) sent to filtering so far")
+      .describe("Instructions sent to filtering so far, the current wave included")
       .register(registry, { default: () => 0 }),
     outcomes: z
       .array(checked(InstructionOutcomeSchema, lean))
@@ -159,7 +180,8 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
 
 export type CodecStateSchema = ReturnType<typeof buildCodecState>;
 export type CodecState = z.infer<CodecStateSchema>;
-export type CodecUpdate = Partial<Omit<CodecState, "outcomes">> & { outcomes?: unknown };
+/** A node's update: `outcomes` and `decoded` may also be an `Overwrite` (collect, schedule). */
+export type CodecUpdate = Partial<Omit<CodecState, "outcomes" | "decoded">> & { outcomes?: unknown; decoded?: unknown };
 
 /** The per-instruction subgraph's state: the instruction's versions, answers and scores so far. */
 export function buildInstructionState(options: { lean?: boolean } = {}) {

@@ -98,7 +98,7 @@ type NodeUpdate =
       summary?: Record<string, unknown>;
       progress?: Progress;
       usage?: UsageTotals;
-      decoded?: unknown[];
+      decodedCount?: number;
       waveStart?: number;
       waveEnd?: number;
       runId?: string;
@@ -127,7 +127,7 @@ interface Tracked {
 function track(tracked: Tracked, update: NonNullable<NodeUpdate>): void {
   if (update.progress) tracked.progress = update.progress;
   if (update.usage) tracked.usage = mergeUsage(tracked.usage, update.usage);
-  if (Array.isArray(update.decoded)) tracked.decoded += update.decoded.length;
+  if (typeof update.decodedCount === "number") tracked.decoded += update.decodedCount;
   if (typeof update.waveStart === "number") tracked.waveStart = update.waveStart;
   if (typeof update.waveEnd === "number") tracked.waveEnd = update.waveEnd;
   if (typeof update.round === "number") tracked.round = Math.max(tracked.round, update.round);
@@ -149,7 +149,7 @@ function stoppedSummary(
     startedAt: tracked.startedAt,
     progress: tracked.progress,
     usage: tracked.usage,
-    decoded: { length: tracked.decoded },
+    decodedCount: tracked.decoded,
     round: tracked.round,
     poolStats: tracked.poolStats,
     tally: tracked.tally,
@@ -166,15 +166,17 @@ async function resolveRun(options: RunOptions, config: CodecConfig, durable: Dur
   if (!runId) throw new RunSetupError(`there is no run to resume for ${options.paths.kept} (no ${options.paths.state}); pass the run id: --resume RUN_ID`);
   const same = previous?.runId === runId ? previous : undefined;
   if (same?.status === "complete") throw new RunSetupError(`run ${runId} is complete: nothing to resume (see ${options.paths.summary})`);
-  if (same && same.fingerprint !== fingerprint) {
-    const changes = settingChanges(same.settings ?? {}, dataSettings(config));
+  // What the run was started with, as its journal recorded it (or the run-state file beside the output).
+  const recorded = (await (await durable.journal(runId))?.run()) ?? (same ? { fingerprint: same.fingerprint, settings: same.settings } : undefined);
+  const tuple = await durable.saver!.getTuple({ configurable: { thread_id: runId } });
+  if (!tuple && !recorded) throw new RunSetupError(`no checkpoints for run ${runId} in ${describeCheckpoint(durable.spec)}`);
+  if (recorded && recorded.fingerprint !== fingerprint) {
+    const changes = settingChanges(recorded.settings ?? {}, dataSettings(config));
     throw new RunSetupError(
       `run ${runId} was started with other settings or input${changes.length > 0 ? `: ${changes.join("; ")}` : " (the seeds or metadata differ)"}. ` +
         "Resume with the original ones, or start a new run (--force).",
     );
   }
-  const tuple = await durable.saver!.getTuple({ configurable: { thread_id: runId } });
-  if (!tuple && !same) throw new RunSetupError(`no checkpoints for run ${runId} in ${describeCheckpoint(durable.spec)}`);
   return { runId, resumed: true, previous: same ?? previous };
 }
 
@@ -214,6 +216,7 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     const recovered = resumed && durable.saver ? await reconcileFromCheckpoints(durable.saver, runId, files) : { kept: 0, dropped: 0 };
 
     const journal = await durable.journal(runId);
+    await journal?.recordRun({ fingerprint, settings: dataSettings(config) });
     const initial = journal && resumed ? await journal.load() : undefined;
     const factory = factoryFor(options.graph ?? {}, config);
     const services = buildServices(config, factory, {
@@ -240,8 +243,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     const fromCheckpoint = existing !== undefined && existing.config?.configurable?.checkpoint_id !== undefined && Object.keys(existing.values ?? {}).length > 0;
     if (fromCheckpoint) {
       const values = existing.values as Record<string, unknown>;
-      track(tracked, { ...(values as NonNullable<NodeUpdate>), decoded: undefined, tally: undefined, usage: undefined });
-      tracked.decoded = (values.decoded as unknown[] | undefined)?.length ?? 0;
+      track(tracked, { ...(values as NonNullable<NodeUpdate>), decodedCount: undefined, tally: undefined, usage: undefined });
+      tracked.decoded = (values.decodedCount as number | undefined) ?? 0;
       tracked.usage = (values.usage as UsageTotals | undefined) ?? emptyUsage();
       tracked.tally = { ...((values.tally as Record<string, number> | undefined) ?? {}) };
     }

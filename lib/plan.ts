@@ -27,3 +27,6 @@ export function topUpPerMetadata(remaining: number, usableMetadata: number, rate
   if (remaining <= 0 || usableMetadata <= 0) return 0;
   return Math.min(maxPerMetadata, Math.max(1, Math.ceil(remaining / rate / usableMetadata)));
 }
+
+/** Instructions in their deterministic dispatch order (round, then index within the metadata, then metadata rank). */
+export const inDispatchOrder = <T extends { order: number }>(tasks: readonly T[]): T[] => [...tasks].sort((a, b) => a.order - b.order);

@@ -61,7 +61,7 @@ export function stopReasonFor(state: CodecState, config: CodecConfig): string {
     return "no seed could be encoded into metadata (every encode call failed; see the dropped file)";
   }
   if (state.pool.length === 0) return "the metadata pool is empty";
-  if (state.decoded.length === 0) return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
+  if (state.decodedCount === 0) return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   const rate = finished > 0 ? (kept / finished).toFixed(2) : "n/a";
   const rounds = config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
   return `kept ${kept} of ${config.size}: ${rounds}; keep rate ${rate} over ${finished} filtered instructions`;
@@ -130,7 +130,7 @@ export function buildSummary(
     reverseKept: state.progress.reverseKept,
     dropped: addCounts(state.progress.droppedByReason, splitTally(state.tally, "dropped:")),
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
-    instructions: { decoded: state.decoded.length, filtered: state.progress.finished, rounds: state.round },
+    instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),

@@ -285,7 +285,8 @@ async function answeredCall(
     const answer = problem === undefined ? sent.answer : { ...sent.answer, problem };
     const { inputTokens, outputTokens } = sent.usage;
     const costUsd = ledger.settle(reservation, inputTokens, outputTokens, problem !== undefined);
-    journal?.answer({ key, role: request.role, step: request.step, model, answer, inputTokens, outputTokens, costUsd, latencyMs });
+    // Stored before the answer is used: after a crash, only calls in flight are paid again.
+    await journal?.answer({ key, role: request.role, step: request.step, model, answer, inputTokens, outputTokens, costUsd, latencyMs });
     meter.record(request.role, request.step, { calls: 1, failedCalls: problem !== undefined ? 1 : 0, inputTokens, outputTokens });
     return answer;
   }

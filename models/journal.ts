@@ -51,13 +51,24 @@ export interface JournalTotals {
   faults: Partial<Record<FaultKind, number>>;
 }
 
+/** What a run was started with: checked when it is resumed. */
+export interface RunRecord {
+  fingerprint: string;
+  settings: Record<string, unknown>;
+}
+
 export interface CallJournal {
   readonly threadId: string;
+  /** The run's fingerprint and settings, as first recorded. */
+  run(): Promise<RunRecord | undefined>;
+  /** Record them once (later calls keep the first record). */
+  recordRun(run: RunRecord): Promise<void>;
   /** Totals so far, and what can be replayed. */
   load(): Promise<JournalTotals>;
   /** A finished call with this key, if the thread has one. */
   find(key: string): Promise<AnswerRow | undefined>;
-  answer(row: AnswerRow): void;
+  /** Store an answered call; resolves once it is stored (the answer is used only then). */
+  answer(row: AnswerRow): Promise<void> | void;
   fault(row: FaultRow): void;
   /** Wait until every row is stored; throws if storing failed. */
   flush(): Promise<void>;
@@ -118,16 +129,14 @@ type SqliteRow = [string, string | null, string, string | null, string, string, 
 
 /**
  * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
- * Rows of calls answered in the same turn of the event loop are stored in one transaction at the end of
- * that turn (one WAL append instead of dozens).
+ * Each answered call is stored before its answer is used (a synchronous insert, tens of microseconds):
+ * after a kill -9 only the calls in flight are paid again. (Batching rows per event-loop turn would
+ * widen that to calls answered in the last moments.)
  */
 export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
-  private readonly insertMany: (rows: SqliteRow[]) => void;
-  private pending: SqliteRow[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -144,7 +153,8 @@ export class SqliteCallJournal implements CallJournal {
         input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, latency_ms INTEGER,
         payload TEXT
       );
-      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);`);
+      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
     this.insert = db.prepare(
       `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -153,22 +163,23 @@ export class SqliteCallJournal implements CallJournal {
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = ? AND call_key = ? ORDER BY seq LIMIT 1`,
     );
-    this.insertMany = db.transaction((rows: SqliteRow[]) => {
-      for (const row of rows) this.insert.run(...row);
-    });
   }
 
   private enqueue(row: SqliteRow): void {
-    this.pending.push(row);
-    this.scheduled ??= setImmediate(() => this.write());
+    this.insert.run(...row);
   }
 
-  private write(): void {
-    this.scheduled = undefined;
-    if (this.pending.length === 0) return;
-    const rows = this.pending;
-    this.pending = [];
-    this.insertMany(rows);
+  async run(): Promise<RunRecord | undefined> {
+    const row = this.db.prepare(`SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = ?`).get(this.threadId) as
+      | { fingerprint: string; settings: string }
+      | undefined;
+    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    this.db
+      .prepare(`INSERT OR IGNORE INTO codeclm_runs (thread_id, fingerprint, settings) VALUES (?, ?, ?)`)
+      .run(this.threadId, run.fingerprint, JSON.stringify(run.settings));
   }
 
   async load(): Promise<JournalTotals> {
@@ -220,24 +231,25 @@ export class SqliteCallJournal implements CallJournal {
     this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
   }
 
-  async flush(): Promise<void> {
-    if (this.scheduled) clearImmediate(this.scheduled);
-    this.write();
-  }
+  async flush(): Promise<void> {}
 
   async deleteThread(): Promise<void> {
     await this.flush();
     this.db.prepare(`DELETE FROM codeclm_calls WHERE thread_id = ?`).run(this.threadId);
+    this.db.prepare(`DELETE FROM codeclm_runs WHERE thread_id = ?`).run(this.threadId);
   }
 }
 
 type PgRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
 
-/** The journal in Postgres, written behind in small batches so no call waits for a round trip. */
+/**
+ * The journal in Postgres. Rows are inserted in batches (all rows that arrive while the previous insert is
+ * under way), and each answered call waits for its batch to be committed before its answer is used.
+ */
 export class PostgresCallJournal implements CallJournal {
   private keys = new Set<string>();
-  private pending: PgRow[] = [];
-  private writing: Promise<void> = Promise.resolve();
+  private pending: Array<{ row: PgRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
+  private writing: Promise<void> | undefined;
   private failure: unknown;
 
   private constructor(
@@ -257,8 +269,25 @@ export class PostgresCallJournal implements CallJournal {
         input_tokens INTEGER, output_tokens INTEGER, cost_usd DOUBLE PRECISION, latency_ms INTEGER,
         payload TEXT
       );
-      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);`);
+      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
     return new PostgresCallJournal(pool, threadId);
+  }
+
+  async run(): Promise<RunRecord | undefined> {
+    const result = await this.pool.query<{ fingerprint: string; settings: string }>(
+      `SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = $1`,
+      [this.threadId],
+    );
+    const row = result.rows[0];
+    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO codeclm_runs (thread_id, fingerprint, settings) VALUES ($1, $2, $3) ON CONFLICT (thread_id) DO NOTHING`,
+      [this.threadId, run.fingerprint, JSON.stringify(run.settings)],
+    );
   }
 
   async load(): Promise<JournalTotals> {
@@ -302,10 +331,12 @@ export class PostgresCallJournal implements CallJournal {
     };
   }
 
-  private enqueue(row: PgRow): void {
+  private enqueue(row: PgRow, wait: boolean): Promise<void> | void {
     if (this.failure) throw this.failure;
-    this.pending.push(row);
-    if (this.pending.length === 1) this.writing = this.writing.then(() => this.write());
+    const promise = wait ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } })) : undefined;
+    if (!wait) this.pending.push({ row });
+    this.writing ??= this.write();
+    return promise;
   }
 
   private async write(): Promise<void> {
@@ -316,17 +347,19 @@ export class PostgresCallJournal implements CallJournal {
         await this.pool.query(
           `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
            VALUES ${values.join(", ")}`,
-          batch.flat(),
+          batch.flatMap((item) => item.row),
         );
+        for (const item of batch) item.done?.resolve();
       } catch (error) {
-        this.failure = error;
-        return;
+        this.failure ??= error;
+        for (const item of [...batch, ...this.pending.splice(0)]) item.done?.reject(error);
       }
     }
+    this.writing = undefined;
   }
 
-  answer(row: AnswerRow): void {
-    this.enqueue([
+  answer(row: AnswerRow): Promise<void> | void {
+    return this.enqueue([
       this.threadId,
       row.key,
       answerKind(row),
@@ -339,20 +372,21 @@ export class PostgresCallJournal implements CallJournal {
       row.costUsd,
       Math.round(row.latencyMs),
       JSON.stringify(row.answer),
-    ]);
+    ], true);
   }
 
   fault(row: FaultRow): void {
-    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
+    void this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null], false);
   }
 
   async flush(): Promise<void> {
-    await this.writing;
+    while (this.writing) await this.writing;
     if (this.failure) throw this.failure;
   }
 
   async deleteThread(): Promise<void> {
     await this.flush();
     await this.pool.query(`DELETE FROM codeclm_calls WHERE thread_id = $1`, [this.threadId]);
+    await this.pool.query(`DELETE FROM codeclm_runs WHERE thread_id = $1`, [this.threadId]);
   }
 }
