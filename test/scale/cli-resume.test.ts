@@ -175,6 +175,25 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     expect(nothing.stderr).toContain("no run to resume");
   }, 60_000);
 
+  it("--json writes machine-readable events on stdout, one per line", async () => {
+    const out = join(dir, "json.jsonl");
+    const result = await runCli(args(out, "--json", "--max-calls", "150"), env());
+    expect(result.code).toBe(4);
+    const events = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, any>);
+    const kinds = new Set(events.map((event) => event.event));
+    for (const kind of ["start", "progress", "stopping", "summary"]) expect(kinds).toContain(kind);
+    const summary = events.find((event) => event.event === "summary")!;
+    expect(summary.summary.status).toBe("stopped");
+    expect(summary.resume).toContain("--resume");
+    const last = events.filter((event) => event.event === "progress").at(-1)!;
+    expect(last.calls).toBe(summary.summary.spend.calls);
+    expect(last).toHaveProperty("etaMs");
+    expect(result.stderr).toBe("");
+  }, 30_000);
+
   it("--dry-run estimates calls, tokens and cost without calling anything", async () => {
     const before = server.counters.requests;
     const result = await runCli(["generate", "--seeds", seeds, "--size", "1000", "--strong", "openai:gpt-4o", "--target", "openai:gpt-4o-mini", "--dry-run", "--max-cost", "1"], {});
