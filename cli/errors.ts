@@ -1,4 +1,6 @@
+import { CheckpointStoreError } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
+import { RunSetupError } from "../io/run.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/factory.js";
 import { LocalModelError } from "../models/local/index.js";
@@ -6,10 +8,17 @@ import { LocalModelError } from "../models/local/index.js";
 /** A mistake in how the command was called: printed as is, exit 2. */
 export class UsageError extends Error {}
 
-/** Exit codes: 2 for bad input or usage (nothing was spent), 1 for a failure during the run. */
+/** Exit codes: 2 for bad input, usage or a run that cannot start or resume (nothing was spent), 1 for a failure during the run. */
 export function reportError(error: unknown): number {
   const setup = error instanceof LocalModelError && ["not-found", "invalid-gguf", "offline"].includes(error.code);
-  if (error instanceof InputError || error instanceof UsageError || error instanceof ModelConfigError || setup) {
+  if (
+    error instanceof InputError ||
+    error instanceof UsageError ||
+    error instanceof ModelConfigError ||
+    error instanceof RunSetupError ||
+    error instanceof CheckpointStoreError ||
+    setup
+  ) {
     process.stderr.write(`codeclm: ${errorMessage(error)}\n`);
     return 2;
   }

@@ -1,16 +1,18 @@
-import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
+import { parseCheckpointSpec } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
 import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
-import { type RunEvent, runToFiles } from "../io/run.js";
+import { runToFiles } from "../io/run.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
+import { type Estimate, estimateRun } from "../lib/estimate.js";
+import { PRICES_AS_OF } from "../lib/prices.js";
+import { registerSecret } from "../lib/redact.js";
 import {
   type CodecConfig,
-  CodecConfigSchema,
   type CodecConfigInput,
   type PromptOverrides,
   type RoleSettings,
@@ -19,12 +21,14 @@ import {
 } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
+import { RunControl } from "../models/control.js";
 import { ModelFactory } from "../models/factory.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { defaultRoles } from "./defaults.js";
-import { prepareLocalModels } from "./local-models.js";
 import { UsageError } from "./errors.js";
+import { prepareLocalModels } from "./local-models.js";
 import { collect, decimal, integer } from "./options.js";
+import { type ProgressMode, createProgress } from "./progress.js";
 
 interface GenerateFlags {
   seeds?: string;
@@ -49,6 +53,9 @@ interface GenerateFlags {
   strongStructuredOutput?: RoleSettings["structuredOutput"];
   targetStructuredOutput?: RoleSettings["structuredOutput"];
   judgeStructuredOutput?: RoleSettings["structuredOutput"];
+  strongConcurrency?: number;
+  targetConcurrency?: number;
+  judgeConcurrency?: number;
   theta?: number;
   maxIterations?: number;
   rubrics?: number;
@@ -56,17 +63,31 @@ interface GenerateFlags {
   skillsMax?: number;
   perMetadata?: number;
   topUpRounds?: number;
-  dedupeThreshold?: number;
   plausibilityCheck?: boolean;
   actionSampling?: "without-replacement" | "with-replacement";
-  maxTokens?: number;
-  seed?: number;
-  concurrency?: number;
-  prompt?: string[];
+  maxOutputTokens?: number;
+  dedupeThreshold?: number;
   ablation?: Ablation;
   ablationImprovements?: number;
   langsmithDataset?: string;
+  seed?: number;
+  concurrency?: number;
+  adaptive?: boolean;
+  timeout?: number;
+  retries?: number;
+  giveUpAfter?: number;
+  maxCalls?: number;
+  maxTokens?: number;
+  maxCost?: number;
+  prices?: string;
+  checkpoint?: string;
+  resume?: boolean | string;
+  keepCheckpoints?: boolean;
+  dryRun?: boolean;
+  prompt?: string[];
   quiet?: boolean;
+  json?: boolean;
+  progressInterval?: number;
 }
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
@@ -82,8 +103,6 @@ async function readConfigFile(path: string): Promise<CodecConfigInput> {
   try {
     const value = JSON.parse(text) as unknown;
     if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    const unknown = Object.keys(value).filter((key) => !(key in CodecConfigSchema.shape));
-    if (unknown.length > 0) throw new Error(`unknown field(s) ${unknown.join(", ")}`);
     return value as CodecConfigInput;
   } catch (error) {
     throw new InputError(path, undefined, `not a valid JSON config: ${(error as Error).message}`);
@@ -108,6 +127,22 @@ async function readPromptOverrides(specs: readonly string[]): Promise<PromptOver
   return overrides;
 }
 
+async function readPricesFile(path: string): Promise<Record<string, { input: number; output: number }>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new InputError(path, undefined, `cannot read the prices file: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
+    return value as Record<string, { input: number; output: number }>;
+  } catch (error) {
+    throw new InputError(path, undefined, `not a valid prices file ({"provider:model": {"input": USD per 1M, "output": USD per 1M}}): ${(error as Error).message}`);
+  }
+}
+
 function roleFromFlags(flags: GenerateFlags, role: ModelRole, base: RoleSettings | undefined): RoleSettings | undefined {
   const key = role as "strong" | "target" | "judge";
   const model = flags[key] ?? base?.model;
@@ -117,9 +152,11 @@ function roleFromFlags(flags: GenerateFlags, role: ModelRole, base: RoleSettings
   const baseUrl = pick(flags[`${key}BaseUrl`], base?.baseUrl);
   const apiKeyEnv = pick(flags[`${key}ApiKeyEnv`], base?.apiKeyEnv);
   const structuredOutput = pick(flags[`${key}StructuredOutput`], base?.structuredOutput);
+  const concurrency = pick(flags[`${key}Concurrency`], base?.concurrency);
   if (baseUrl) settings.baseUrl = baseUrl;
   if (apiKeyEnv) settings.apiKeyEnv = apiKeyEnv;
   if (structuredOutput) settings.structuredOutput = structuredOutput;
+  if (concurrency !== undefined) settings.concurrency = concurrency;
   return settings;
 }
 
@@ -132,7 +169,16 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
   // Ablation rows without filtering never call the target: the strong model stands in, unused.
   const unfiltered = !filters(flags.ablation ?? fromFile.ablation ?? "full");
   const target = roleFromFlags(flags, "target", fromFile.target) ?? (unfiltered ? strong : defaults.target);
-  const judge = roleFromFlags(flags, "judge", fromFile.judge ?? undefined);
+  // A judge cap alone (no judge model) applies to the strong model's endpoint, which the judge shares.
+  const judge = flags.judge || fromFile.judge ? roleFromFlags(flags, "judge", fromFile.judge ?? undefined) : undefined;
+  if (!judge && flags.judgeConcurrency !== undefined) strong.concurrency = Math.min(strong.concurrency ?? Number.POSITIVE_INFINITY, flags.judgeConcurrency);
+  const prices = flags.prices ? await readPricesFile(flags.prices) : undefined;
+  const budget = {
+    ...(fromFile.budget ?? {}),
+    ...(flags.maxCalls !== undefined ? { maxCalls: flags.maxCalls } : {}),
+    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
+  };
   const input: CodecConfigInput = {
     ...fromFile,
     strong,
@@ -147,14 +193,20 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.skillsMax !== undefined ? { skillsMax: flags.skillsMax } : {}),
     ...(flags.perMetadata !== undefined ? { instructionsPerMetadata: flags.perMetadata } : {}),
     ...(flags.topUpRounds !== undefined ? { topUpRounds: flags.topUpRounds } : {}),
-    ...(flags.dedupeThreshold !== undefined ? { dedupeThreshold: flags.dedupeThreshold } : {}),
     ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
     ...(flags.actionSampling ? { actionSampling: flags.actionSampling } : {}),
-    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
-    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
+    ...(flags.dedupeThreshold !== undefined ? { dedupeThreshold: flags.dedupeThreshold } : {}),
     ...(flags.ablation ? { ablation: flags.ablation } : {}),
     ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+    ...(flags.adaptive === false ? { adaptiveConcurrency: false } : {}),
+    ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
+    ...(flags.retries !== undefined ? { retries: flags.retries } : {}),
+    ...(flags.giveUpAfter !== undefined ? { giveUpAfterSeconds: flags.giveUpAfter } : {}),
+    budget,
+    ...(prices ? { prices: { ...(fromFile.prices ?? {}), ...prices } } : {}),
   };
   try {
     return resolveConfig(input);
@@ -163,82 +215,198 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
   }
 }
 
-function progressPrinter(size: number, quiet: boolean): (event: RunEvent) => void {
-  if (quiet) return () => {};
-  let lastNode = "";
-  return (event) => {
-    if (event.type === "node" && event.node !== lastNode && event.node !== "instruction") {
-      lastNode = event.node;
-      process.stderr.write(`codeclm: ${event.node}\n`);
-    }
-    if (event.type === "kept") process.stderr.write(`codeclm: kept ${event.total}/${size}\n`);
-  };
+/** Quote a command-line argument for a POSIX shell when it needs it. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
 }
 
-export async function generate(flags: GenerateFlags, env: NodeJS.ProcessEnv = process.env): Promise<RunSummary> {
+/** A password in a connection URL (postgres://user:password@host/db), or undefined. */
+export function urlPassword(value: string): string | undefined {
+  try {
+    const url = new URL(value);
+    return url.password ? decodeURIComponent(url.password) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The command that continues this run: the same arguments, `--resume` instead of `--force`. A password
+ * in a URL is masked (set PGPASSWORD instead of writing it on the command line).
+ */
+export function resumeCommandFrom(args: readonly string[]): string {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i]!;
+    const password = urlPassword(arg);
+    if (password) arg = arg.replace(`:${encodeURIComponent(password)}@`, ":****@").replace(`:${password}@`, ":****@");
+    if (arg === "--force" || arg === "--dry-run") continue;
+    if (arg === "--resume") {
+      if (args[i + 1] && !args[i + 1]!.startsWith("-")) i++;
+      continue;
+    }
+    if (arg.startsWith("--resume=")) continue;
+    kept.push(arg);
+  }
+  return ["codeclm", ...kept.map(shellQuote), "--resume"].join(" ");
+}
+
+function progressMode(flags: GenerateFlags): ProgressMode {
+  if (flags.json) return "json";
+  if (flags.quiet) return "quiet";
+  return process.stderr.isTTY ? "tty" : "plain";
+}
+
+async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[] } | { metadata: Metadata[] }> {
+  if (flags.seeds) return { seeds: await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) };
+  return { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
+}
+
+export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
+  return estimateRun(
+    "seeds" in input
+      ? { seeds: { count: input.seeds.length, meanChars: input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length) } }
+      : { metadata: input.metadata.length },
+    config,
+  );
+}
+
+export function formatEstimate(estimate: Estimate): string {
+  const usd = (n: number | undefined) => (n === undefined ? "no price" : `$${n.toFixed(2)}`);
+  const rows = estimate.steps.map(
+    (step) =>
+      `  ${step.step.padEnd(16)} ${step.model.padEnd(32)} ${String(step.calls).padStart(8)} ${String(step.inputTokens).padStart(11)} ${String(step.outputTokens).padStart(11)} ${usd(step.costUsd).padStart(10)}`,
+  );
+  const { total, assumptions } = estimate;
+  return [
+    `Estimate (nothing was called): about ${estimate.instructions} instructions filtered to keep the requested pairs`,
+    `  ${"step".padEnd(16)} ${"model".padEnd(32)} ${"calls".padStart(8)} ${"input tok".padStart(11)} ${"output tok".padStart(11)} ${"cost".padStart(10)}`,
+    ...rows,
+    `  ${"total".padEnd(16)} ${"".padEnd(32)} ${String(total.calls).padStart(8)} ${String(total.inputTokens).padStart(11)} ${String(total.outputTokens).padStart(11)} ${`$${total.costUsd.toFixed(2)}`.padStart(10)}`,
+    `Assumes ${Math.round(assumptions.keepPerPass * 100)}% of instructions kept per filtering pass and answers of about ${assumptions.answerTokens} tokens; ` +
+      estimate.range.map((r) => `at ${Math.round(r.keepPerPass * 100)}%: ${r.calls} calls, $${r.costUsd.toFixed(2)}`).join("; ") +
+      ".",
+    `Prices as of ${PRICES_AS_OF} (override with --prices FILE)${total.unpriced.length > 0 ? `; no price for ${total.unpriced.join(", ")}: tokens only` : ""}.`,
+    ...(estimate.budgetStop ? [`This would hit a budget: ${estimate.budgetStop.message}.`] : []),
+  ].join("\n");
+}
+
+export interface GenerateResult {
+  summary?: RunSummary;
+  estimate?: Estimate;
+  resume?: string;
+  stopKind?: string;
+}
+
+export async function generate(
+  flags: GenerateFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv.slice(2),
+): Promise<GenerateResult> {
   if (Boolean(flags.seeds) === Boolean(flags.metadata)) {
     throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   }
+  if (flags.json && flags.quiet) throw new UsageError("--json and --quiet do not go together");
   // Bad input is reported before anything else, and long before any model is called.
-  const seeds = flags.seeds ? await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) : undefined;
+  const seedsFirst = flags.seeds ? await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) : undefined;
   const config = await buildGenerateConfig(flags, env);
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
   }
-  const input: { seeds: Seed[] } | { metadata: Metadata[] } = seeds
-    ? { seeds }
-    : { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
+  const input = seedsFirst ? { seeds: seedsFirst } : await readInput(flags, config);
+
+  if (flags.dryRun) return { estimate: estimateFor(input, config) };
 
   ModelFactory.fromConfig(config, { env }).validate(rolesFor(config.ablation));
   if (flags.langsmithDataset && !hasLangSmithKey(env)) {
     throw new UsageError("--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)");
   }
   // Local models are checked (and downloaded once, with progress) before anything is spent.
-  await prepareLocalModels(config, { quiet: flags.quiet ?? false, roles: rolesFor(config.ablation) });
+  await prepareLocalModels(config, { quiet: (flags.quiet ?? false) || (flags.json ?? false), roles: rolesFor(config.ablation) });
 
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
-  const existing = await existingOutputs(paths);
-  if (existing.length > 0 && !flags.force) {
-    throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite)`);
+  if (!flags.resume) {
+    const existing = await existingOutputs(paths);
+    if (existing.length > 0 && !flags.force) {
+      throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite, or --resume to continue that run)`);
+    }
   }
-  const controller = new AbortController();
-  // Every graph task and model call listens on this one signal: thousands at a time are expected.
-  setMaxListeners(0, controller.signal);
-  const onSigint = () => {
-    process.stderr.write("\ncodeclm: interrupted; partial output left in *.partial files\n");
-    controller.abort();
+  let checkpoint;
+  try {
+    // Never echo a database password: not in errors, not in the run-state file.
+    registerSecret(flags.checkpoint ? urlPassword(flags.checkpoint) : undefined);
+    checkpoint = parseCheckpointSpec(flags.checkpoint, paths.checkpoint);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const mode = progressMode(flags);
+  const progress = createProgress(mode, { plainIntervalMs: (flags.progressInterval ?? 10) * 1000 });
+  const control = new RunControl();
+  const resumeCommand = resumeCommandFrom(argv);
+  // First Ctrl-C: stop cleanly (calls in flight finish and are recorded). Second: cancel them too.
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      control.stop({ kind: "interrupt", message: signal === "SIGINT" ? "interrupted (Ctrl-C)" : `terminated (${signal})` });
+      if (mode !== "json") progress.note("\ncodeclm: stopping: waiting for the calls in flight to finish (Ctrl-C again to cancel them)");
+    } else if (interrupts === 2) {
+      control.abortNow();
+      if (mode !== "json") progress.note("codeclm: cancelling the calls in flight (they may be paid again on resume)");
+    } else {
+      process.exit(130);
+    }
   };
-  process.once("SIGINT", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
   const tracing = startTracing(env);
-  let summary: RunSummary;
   try {
-    summary = await runToFiles({
+    const summary = await runToFiles({
       input,
       config,
       paths,
-      signal: controller.signal,
       graph: { env },
+      checkpoint,
+      ...(flags.resume ? { resume: flags.resume } : {}),
+      control,
+      resumeCommand: () => resumeCommand,
+      keepCheckpoints: flags.keepCheckpoints ?? false,
+      progressIntervalMs: mode === "json" ? 1000 : 250,
+      onEvent: (event) => progress.onEvent(event),
       callbacks: tracing?.callbacks,
-      onEvent: progressPrinter(config.size, flags.quiet ?? false),
     });
-  } finally {
-    process.removeListener("SIGINT", onSigint);
     await tracing?.flush();
-  }
-  if (tracing && !flags.quiet) process.stderr.write(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}\n`);
-  if (flags.langsmithDataset) {
-    const uploaded = await uploadKeptPairs(paths.kept, flags.langsmithDataset, {
-      env,
-      description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
-    });
-    if (!flags.quiet) {
-      process.stderr.write(
-        `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})\n`,
-      );
+    const quiet = (flags.quiet ?? false) || (flags.json ?? false);
+    if (tracing && !quiet) progress.note(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}`);
+    if (flags.langsmithDataset && summary.status === "complete") {
+      const uploaded = await uploadKeptPairs(paths.kept, flags.langsmithDataset, {
+        env,
+        description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
+      });
+      if (!quiet) {
+        progress.note(
+          `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})`,
+        );
+      }
     }
+    return {
+      summary,
+      ...(control.stopped ? { stopKind: control.stopped.kind } : {}),
+      ...(summary.status === "stopped" && checkpoint.kind !== "none" ? { resume: resumeCommand } : {}),
+    };
+  } finally {
+    progress.close();
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
   }
-  return summary;
+}
+
+/** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 130 interrupted. */
+export function exitCodeFor(summary: RunSummary, stopKind?: string): number {
+  if (summary.status === "complete") return 0;
+  if (summary.status === "incomplete") return 3;
+  return stopKind === "interrupt" ? 130 : 4;
 }
 
 export function registerGenerate(program: Command): void {
@@ -249,10 +417,13 @@ export function registerGenerate(program: Command): void {
     .option("--metadata <file>", "user-written metadata instead of seeds: JSONL/JSON of {useCase, skills}")
     .option("--field <name>", "the field holding the instruction (default: instruction, prompt, text, question, turns[0], Instruction)")
     .addOption(new Option("--format <format>", "seed file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
-    .option("--out <file>", "kept pairs, one JSON line each", "codeclm.jsonl")
+    .option("--out <file>", "kept pairs, one JSON line each, appended as they are decided", "codeclm.jsonl")
     .option("--dropped <file>", "dropped instructions and failures (default: OUT.dropped.jsonl)")
-    .option("--summary <file>", "run summary (default: OUT.summary.json)")
-    .option("--force", "overwrite existing outputs")
+    .option("--summary <file>", "run summary, written when the run ends or stops (default: OUT.summary.json)")
+    .option("--force", "overwrite existing outputs (and forget the run that wrote them)")
+    .option("--resume [runId]", "continue the last run for --out (or run RUN_ID) after a crash, Ctrl-C or a budget stop")
+    .option("--checkpoint <where>", "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none")
+    .option("--keep-checkpoints", "keep checkpoints and the call journal after the run completes")
     .option("--config <file>", "JSON file with any configuration field; flags override it")
     .option("--size <n>", "stop when this many pairs are kept", integer(1))
     .option("--theta <x>", "Contrastive Filtering threshold on the score gap", decimal(0))
@@ -262,39 +433,61 @@ export function registerGenerate(program: Command): void {
     .option("--skills-max <n>", "most skills per metadata", integer(1))
     .option("--per-metadata <n>", "basic instructions per metadata in the first round (default: ceil(size / pool))", integer(1))
     .option("--top-up-rounds <n>", "extra decode rounds when too few pairs are kept", integer(0))
-    .option("--dedupe-threshold <x>", "drop decoded instructions whose ROUGE-L with an earlier one is above this (1 = off)", decimal(0, 1))
     .option("--no-plausibility-check", "accept every mixed-and-matched metadata without asking the strong model")
     .addOption(new Option("--action-sampling <mode>", "how successive actions are drawn").choices(["without-replacement", "with-replacement"]))
-    .option("--max-tokens <n>", "most tokens per generation", integer(16))
-    .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
-    .option("--concurrency <n>", "most model calls in flight", integer(2))
-    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect)
+    .option("--max-output-tokens <n>", "most tokens a model may generate per call", integer(16))
+    .option("--dedupe-threshold <x>", "drop decoded instructions whose ROUGE-L with an earlier one is above this (1 = off)", decimal(0, 1))
     .addOption(
       new Option("--ablation <row>", "generate a row of the paper's Table 3 instead of full CodecLM (rows other than full keep the strong answer, unjudged)").choices([
         ...ABLATIONS,
       ]),
     )
-    .option("--ablation-improvements <n>", "metadata-rubrics row: Self-Rubrics improvements per instruction (default 1)", integer(1));
+    .option("--ablation-improvements <n>", "metadata-rubrics row: Self-Rubrics improvements per instruction (default 1)", integer(1))
+    .option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)")
+    .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
+    .option("--concurrency <n>", "most model calls in flight, over all roles (default 16)", integer(2))
+    .option("--no-adaptive", "keep concurrency fixed instead of adapting it per endpoint to rate limits and latency")
+    .option("--timeout <seconds>", "longest wait for one model call before it is retried (default 120)", decimal(0.001))
+    .option("--retries <n>", "retries of a call after 429s, 5xx, timeouts or dropped connections (default 5)", integer(0))
+    .option("--give-up-after <seconds>", "stop (resumably) when an endpoint has failed this long without a success (default 300)", decimal(0.001))
+    .option("--max-calls <n>", "budget: stop (resumably) before answered model calls exceed this", integer(1))
+    .option("--max-tokens <n>", "budget: stop (resumably) before input + output tokens exceed this", integer(1))
+    .option("--max-cost <usd>", "budget: stop (resumably) before the cost in US dollars exceeds this", decimal(0.000001))
+    .option("--prices <file>", 'JSON prices per million tokens, over the built-in table: {"openai:my-model": {"input": 1, "output": 2}}')
+    .option("--dry-run", "estimate calls, tokens and cost from the seeds and settings; call nothing")
+    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect);
   for (const role of ROLES) {
     const label = capitalised(role);
     command
       .option(`--${role} <spec>`, `${label} model as provider:model${role === "judge" ? " (default: the strong model)" : ""}`)
       .option(`--${role}-base-url <url>`, `OpenAI-compatible base URL for the ${role} model`)
       .option(`--${role}-api-key-env <name>`, `environment variable holding the ${role} model's API key`)
+      .option(`--${role}-concurrency <n>`, `most calls in flight to the ${role} model's endpoint`, integer(1))
       .addOption(
         new Option(`--${role}-structured-output <method>`, `structured-output method for the ${role} model`).choices([
           ...STRUCTURED_OUTPUT_METHODS,
         ]),
       );
   }
-  command.option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)");
-  command.option("--quiet", "print nothing but errors and the final line").action(async (flags: GenerateFlags) => {
-    const summary = await generate(flags);
-    const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
-    process.stdout.write(
-      `${summary.status === "complete" ? "done" : "incomplete"}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; ` +
-        `dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n`,
-    );
-    if (summary.status !== "complete") process.exitCode = 3;
-  });
+  command
+    .option("--quiet", "print nothing but errors and the final line")
+    .option("--json", "machine-readable events on stdout, one JSON object per line")
+    .option("--progress-interval <seconds>", "seconds between progress lines when stderr is not a terminal (default 10)", decimal(0.1))
+    .action(async (flags: GenerateFlags) => {
+      const result = await generate(flags);
+      if (result.estimate) {
+        process.stdout.write(flags.json ? `${JSON.stringify({ event: "estimate", ...result.estimate })}\n` : `${formatEstimate(result.estimate)}\n`);
+        return;
+      }
+      const summary = result.summary!;
+      const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
+      if (!flags.json) {
+        const word = summary.status === "complete" ? "done" : summary.status;
+        process.stdout.write(
+          `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
+            (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : ""),
+        );
+      }
+      process.exitCode = exitCodeFor(summary, result.stopKind);
+    });
 }

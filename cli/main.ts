@@ -2,6 +2,7 @@
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { z } from "zod";
 import { reportError } from "./errors.js";
 import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
@@ -37,6 +38,9 @@ export function buildProgram(): Command {
 // LangGraph and the OpenAI SDK derive an abort signal per task and per call, each listening on its
 // parent: with thousands of concurrent instructions the default cap of 10 only produces false alarms.
 setMaxListeners(0);
+// LangGraph validates every node update with freshly built partial zod schemas; compiling each one (zod's
+// JIT) costs more than interpreting it once. The CLI process parses nothing where the JIT would pay off.
+z.config({ jitless: true });
 
 try {
   await buildProgram().parseAsync(process.argv);

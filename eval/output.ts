@@ -1,8 +1,10 @@
 import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { PARTIAL_SUFFIX } from "../io/output.js";
 import type { EvalItem, EvalSummary } from "./records.js";
 import { type EvalResult, type EvaluateOptions, evaluate } from "./run.js";
+
+/** Files being written carry this suffix until they are complete. */
+const PARTIAL_SUFFIX = ".partial";
 
 /** An evaluation's outputs in `--out DIR`: one JSON line per benchmark item, and the summary. */
 export interface EvalPaths {

@@ -21,7 +21,7 @@ import { errorMessage } from "../lib/redact.js";
 import { UsageMeter, totalCounts } from "../lib/usage.js";
 import { type CallContext, ModelCallError, callText } from "../models/call.js";
 import { type Env, ModelFactory } from "../models/factory.js";
-import { Limiter } from "../models/limiter.js";
+import { buildServices } from "../graphs/runtime.js";
 import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM } from "../prompts/eval-judge.js";
 import { fillTemplate } from "../prompts/template.js";
 import { type EvalConfig, callConfigFor } from "./config.js";
@@ -40,6 +40,7 @@ export interface EvalDeps {
   models?: Partial<Record<Side | "judge", BaseChatModel>>;
   env?: Env;
   maxRetries?: number;
+  /** Longest wait for one model call before it is retried (default: codeclm's 120 s). */
   timeoutMs?: number;
 }
 
@@ -76,7 +77,7 @@ export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFacto
   for (const [side, model] of Object.entries(deps.models ?? {})) if (model) overrides[SLOT[side as Side | "judge"]] = model;
   return new ModelFactory(
     { strong: call.strong, target: call.target, judge: call.judge ?? call.strong },
-    { overrides, env: deps.env, maxRetries: deps.maxRetries, timeoutMs: deps.timeoutMs },
+    { overrides, env: deps.env, maxRetries: deps.maxRetries },
   );
 }
 
@@ -221,10 +222,13 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
   const factory = evalFactory(config, options);
   factory.validate(evalRoles(config, provided));
   const meter = new UsageMeter();
+  const callConfig = callConfigFor(config);
+  if (options.timeoutMs !== undefined) callConfig.timeoutSeconds = options.timeoutMs / 1000;
   const ctx: CallContext = {
     factory,
-    limiter: new Limiter(config.concurrency),
-    config: callConfigFor(config),
+    // The same call machinery as generate: concurrency limit, transport retries with backoff, budgets.
+    services: buildServices(callConfig, factory),
+    config: callConfig,
     meter,
     ...(options.signal ? { runnable: { signal: options.signal } } : {}),
   };

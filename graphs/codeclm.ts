@@ -12,6 +12,7 @@ import { prepare } from "../nodes/prepare.js";
 import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
 import { selfInstruct } from "../nodes/self-instruct.js";
+import { guarded } from "./guard.js";
 import { buildInstructionGraph } from "./instruction.js";
 import { labelled } from "./labels.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
@@ -35,19 +36,21 @@ export const RECURSION_LIMIT = 10_000;
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
-  const state = buildCodecState({ retainRecords });
+  // A graph that streams its records out (the CLI) skips deep validation of its large internal channels.
+  const lean = !retainRecords;
+  const state = buildCodecState({ retainRecords, lean });
   // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
   const input = state.pick({ seeds: true, metadata: true, runId: true });
   const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
-    .addNode("encode", encode(deps))
-    .addNode("self-instruct", selfInstruct(deps))
-    .addNode("build-pool", buildPool(deps))
-    .addNode("rubric-generate", rubricGenerate(deps))
-    .addNode("decode", decode(deps))
+    .addNode("encode", guarded(deps, encode(deps)))
+    .addNode("self-instruct", guarded(deps, selfInstruct(deps)))
+    .addNode("build-pool", guarded(deps, buildPool(deps)))
+    .addNode("rubric-generate", guarded(deps, rubricGenerate(deps)))
+    .addNode("decode", guarded(deps, decode(deps)))
     .addNode("dedupe", dedupe)
     .addNode("schedule", schedule)
-    .addNode("instruction", buildInstructionGraph(deps))
+    .addNode("instruction", buildInstructionGraph(deps, { lean }))
     .addNode("collect", collect)
     .addNode("finalize", finalize(deps))
     .addEdge(START, "prepare")

@@ -4,8 +4,9 @@ import { actionApply } from "../nodes/action-apply.js";
 import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
 import { afterActionApply, afterAnswer, afterJudge, startInstruction } from "./routes.js";
+import { guarded } from "./guard.js";
 import type { GraphDeps } from "./runtime.js";
-import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
+import { InstructionTaskSchema, buildInstructionState } from "./state.js";
 
 /**
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
@@ -13,15 +14,16 @@ import { InstructionStateSchema, InstructionTaskSchema } from "./state.js";
  * Each instruction runs as its own subgraph task, so a slow one holds back no other.
  * Ablation rows without filtering (Table 3): (action-apply ×N ->) answer, which keeps the strong answer unjudged.
  */
-export function buildInstructionGraph(deps: GraphDeps) {
+export function buildInstructionGraph(deps: GraphDeps, options: { lean?: boolean } = {}) {
+  const state = buildInstructionState(options);
   return new StateGraph({
-    state: InstructionStateSchema,
-    input: z.object({ task: InstructionTaskSchema }),
-    output: InstructionStateSchema.pick({ outcomes: true, usage: true }),
+    state,
+    input: z.object({ task: options.lean ? z.custom<z.infer<typeof InstructionTaskSchema>>() : InstructionTaskSchema }),
+    output: state.pick({ outcomes: true, usage: true }),
   })
-    .addNode("answer", answer(deps))
-    .addNode("contrastive-judge", contrastiveJudge(deps))
-    .addNode("action-apply", actionApply(deps))
+    .addNode("answer", guarded(deps, answer(deps)))
+    .addNode("contrastive-judge", guarded(deps, contrastiveJudge(deps)))
+    .addNode("action-apply", guarded(deps, actionApply(deps)))
     .addConditionalEdges(START, startInstruction, { basic: "answer", "improve first": "action-apply" })
     .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", "kept unjudged": END, failed: END })
     .addConditionalEdges("contrastive-judge", afterJudge, {
@@ -35,5 +37,7 @@ export function buildInstructionGraph(deps: GraphDeps) {
       "improve again": "action-apply",
       failed: END,
     })
-    .compile({ name: "instruction" });
+    // With a call journal, a resumed instruction replays its finished calls from the journal for free, so
+    // per-step checkpoints of the subgraph (several per instruction) would only cost time and disk.
+    .compile({ name: "instruction", ...(deps.services?.journal ? { checkpointer: false } : {}) });
 }

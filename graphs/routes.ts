@@ -1,39 +1,30 @@
 import { END, type LangGraphRunnableConfig, Send } from "@langchain/langgraph";
 import { filters, unfilteredStep, usesMetadata, usesRubrics } from "../lib/ablation.js";
-import { firstRoundPerMetadata, keepRate, topUpPerMetadata } from "../lib/plan.js";
+import { firstRoundPerMetadata, inDispatchOrder, keepRate, topUpPerMetadata } from "../lib/plan.js";
 import type { PoolEntry } from "../lib/records.js";
 import { createRng, shuffle } from "../lib/rng.js";
 import { selfInstructBatches } from "../lib/self-instruct.js";
 import type { DecodeRequest } from "../nodes/decode.js";
 import type { SelfInstructRequest } from "../nodes/self-instruct.js";
 import { configOf } from "./runtime.js";
-import type { CodecState, InstructionState, InstructionTask } from "./state.js";
-
-/** Earlier instructions shown to decode in top-up rounds, per metadata. */
-const AVOID_LIMIT = 20;
+import type { CodecState, InstructionState } from "./state.js";
 
 /** Each metadata's place in the dispatch order: a seeded shuffle, so early waves cover the pool evenly. */
 export function metadataRanks(pool: readonly PoolEntry[], seed: number): Map<string, number> {
   return new Map(shuffle(createRng(seed, "ranks"), pool).map((entry, rank) => [entry.id, rank]));
 }
 
-export const inDispatchOrder = (decoded: readonly InstructionTask[]) => [...decoded].sort((a, b) => a.order - b.order);
+export { inDispatchOrder };
 
 function decodeSends(state: CodecState, round: number, count: number, seed: number): Send[] {
   const ranks = metadataRanks(state.pool, seed);
-  const earlier = new Map<string, string[]>();
-  for (const task of state.decoded) {
-    const list = earlier.get(task.metadataId) ?? [];
-    list.push(task.basicInstruction);
-    earlier.set(task.metadataId, list);
-  }
   return state.pool.map((entry) => {
     const request: DecodeRequest = {
       entry,
       count,
       round,
       rank: ranks.get(entry.id) ?? 0,
-      avoid: (earlier.get(entry.id) ?? []).slice(-AVOID_LIMIT),
+      avoid: state.recent[entry.id] ?? [],
       runId: state.runId,
     };
     return new Send("decode", request);
@@ -70,7 +61,7 @@ export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableCon
 
 /** The wave chosen by schedule, one instruction subgraph each; an empty wave goes straight to collect. */
 export function dispatchWave(state: CodecState): Send[] | "collect" {
-  const wave = inDispatchOrder(state.decoded).slice(state.waveStart, state.waveEnd);
+  const { wave } = state;
   if (wave.length === 0) return "collect";
   return wave.map(
     (task) => new Send("instruction", { task: { ...task, actions: state.rubrics[task.metadataId]?.actions ?? [] } }),
@@ -82,7 +73,7 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
   const config = configOf(runnable);
   const remaining = config.size - state.progress.kept;
   if (remaining <= 0) return "finalize";
-  if (state.waveEnd < state.decoded.length) return "schedule";
+  if (state.decoded.length > 0) return "schedule";
   const metadata = usesMetadata(config.ablation);
   if (state.round >= 1 + config.topUpRounds || (metadata && state.pool.length === 0)) return "finalize";
   const rate = keepRate(state.progress.kept, state.progress.finished);

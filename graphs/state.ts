@@ -86,15 +86,33 @@ export function tallyOf(records: readonly DroppedRecord[]): Record<string, numbe
 }
 
 const append = <T>(a: T[], b: T[]): T[] => a.concat(b);
+
+/** Earlier instructions kept per metadata for decode's "avoid" list. */
+export const RECENT_LIMIT = 20;
+function keepRecent(a: Record<string, string[]>, b: Record<string, string[]>): Record<string, string[]> {
+  const out = { ...a };
+  for (const [id, items] of Object.entries(b)) out[id] = [...(out[id] ?? []), ...items].slice(-RECENT_LIMIT);
+  return out;
+}
 const forget = (): never[] => [];
+
+/**
+ * A channel's schema, or (lean state) an unchecked one of the same type: LangGraph validates every
+ * node update against the state schema, rebuilding partial schemas each time, which costs more than the
+ * model call's own bookkeeping for large internal values our own code produces (outcomes, records).
+ */
+const checked = <T extends z.ZodType>(schema: T, lean: boolean) => (lean ? z.custom<z.infer<T>>() : schema);
 
 /**
  * The parent graph's state. `kept` and `dropped` are the results; whether they accumulate in state
  * (Studio, library) or only pass through as node updates for a writer to stream out (the CLI, so
- * memory stays flat) is chosen when the graph is built.
+ * memory stays flat) is chosen when the graph is built. Streaming graphs use a lean state: the large
+ * internal channels are typed but not validated on each update (Studio, which shows the schemas, gets
+ * the full ones).
  */
-export function buildCodecState(options: { retainRecords: boolean }) {
+export function buildCodecState(options: { retainRecords: boolean; lean?: boolean }) {
   const records = options.retainRecords ? append : forget;
+  const lean = options.lean ?? false;
   return z.object({
     seeds: z.array(SeedSchema).optional().describe("Seed instructions from the target distribution"),
     metadata: z
@@ -118,21 +136,34 @@ export function buildCodecState(options: { retainRecords: boolean }) {
       .number()
       .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
     decoded: z
-      .array(InstructionTaskSchema)
-      .describe("Basic instructions decoded so far").register(registry, { reducer: { fn: append }, default: () => [] }),
-    waveStart: z.number().register(registry, { default: () => 0 }),
+      .array(checked(InstructionTaskSchema, lean))
+      .describe("Decoded basic instructions waiting to be filtered (the ones sent to filtering leave this list)")
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
+    decodedCount: z
+      .number()
+      .describe("Basic instructions decoded so far")
+      .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
+    recent: z
+      .record(z.string(), z.array(z.string()))
+      .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats`)
+      .register(registry, { reducer: { fn: keepRecent }, default: () => ({}) }),
+    wave: z
+      .array(checked(InstructionTaskSchema, lean))
+      .describe("The instructions being filtered in the current wave")
+      .register(registry, { reducer: { fn: (_: InstructionTask[], b: InstructionTask[]) => b }, default: () => [] }),
+    waveStart: z.number().describe("Instructions sent to filtering before the current wave").register(registry, { default: () => 0 }),
     waveEnd: z
       .number()
-      .describe("Decoded instructions (in dispatch order) sent to filtering so far")
+      .describe("Instructions sent to filtering so far, the current wave included")
       .register(registry, { default: () => 0 }),
     outcomes: z
-      .array(InstructionOutcomeSchema)
+      .array(checked(InstructionOutcomeSchema, lean))
       .describe("Outcomes of the current wave, consumed by collect").register(registry, { reducer: { fn: append }, default: () => [] }),
     kept: z
-      .array(KeptPairSchema)
+      .array(checked(KeptPairSchema, lean))
       .describe("Kept instruction-response pairs").register(registry, { reducer: { fn: records }, default: () => [] }),
     dropped: z
-      .array(DroppedRecordSchema)
+      .array(checked(DroppedRecordSchema, lean))
       .describe("Dropped instructions, seeds and metadata, failures included").register(registry, { reducer: { fn: records }, default: () => [] }),
     progress: ProgressSchema.register(registry, { default: emptyProgress }),
     tally: z
@@ -149,22 +180,27 @@ export function buildCodecState(options: { retainRecords: boolean }) {
 
 export type CodecStateSchema = ReturnType<typeof buildCodecState>;
 export type CodecState = z.infer<CodecStateSchema>;
-export type CodecUpdate = Partial<Omit<CodecState, "outcomes">> & { outcomes?: unknown };
+/** A node's update: `outcomes` and `decoded` may also be an `Overwrite` (collect, schedule). */
+export type CodecUpdate = Partial<Omit<CodecState, "outcomes" | "decoded">> & { outcomes?: unknown; decoded?: unknown };
 
 /** The per-instruction subgraph's state: the instruction's versions, answers and scores so far. */
-export const InstructionStateSchema = z.object({
-  task: InstructionTaskSchema,
-  instruction: z.string().register(registry, { default: () => "" }),
-  iteration: z.number().register(registry, { default: () => 1 }),
-  actions: z.array(z.string()).register(registry, { default: () => [] }),
-  history: z.array(IterationRecordSchema).register(registry, { default: () => [] }),
-  answers: z.object({ strong: z.string(), target: z.string() }).optional(),
-  verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
-  outcomes: z
-    .array(InstructionOutcomeSchema)
-    .register(registry, { reducer: { fn: append }, default: () => [] }),
-  usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
-});
+export function buildInstructionState(options: { lean?: boolean } = {}) {
+  const lean = options.lean ?? false;
+  return z.object({
+    task: checked(InstructionTaskSchema, lean),
+    instruction: z.string().register(registry, { default: () => "" }),
+    iteration: z.number().register(registry, { default: () => 1 }),
+    actions: z.array(z.string()).register(registry, { default: () => [] }),
+    history: z.array(checked(IterationRecordSchema, lean)).register(registry, { default: () => [] }),
+    answers: z.object({ strong: z.string(), target: z.string() }).optional(),
+    verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
+    outcomes: z
+      .array(checked(InstructionOutcomeSchema, lean))
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
+    usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
+  });
+}
+export const InstructionStateSchema = buildInstructionState();
 export type InstructionState = z.infer<typeof InstructionStateSchema>;
 
 export type { DroppedRecord, IterationRecord, KeptPair, PoolEntry };

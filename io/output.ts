@@ -1,26 +1,31 @@
+import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import type { DroppedRecord, KeptPair } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
 
-/** Where a run's three outputs go: the kept pairs, the dropped records, and the summary. */
+/** Where a run's outputs go: the kept pairs, the dropped records, the summary, and the run-state sidecar. */
 export interface OutputPaths {
   kept: string;
   dropped: string;
   summary: string;
+  /** `OUT.run.json`: which run writes these files, its status, and how to resume it. */
+  state: string;
+  /** The default SQLite checkpoint file (`--checkpoint` may put the checkpoints elsewhere). */
+  checkpoint: string;
 }
 
-/** `data.jsonl` → `data.dropped.jsonl` and `data.summary.json` beside it. */
+/** `data.jsonl` → `data.dropped.jsonl`, `data.summary.json`, `data.run.json`, `data.checkpoint.sqlite` beside it. */
 export function outputPathsFor(out: string, overrides: Partial<OutputPaths> = {}): OutputPaths {
   const base = out.replace(/\.jsonl?$/i, "");
   return {
     kept: out,
     dropped: overrides.dropped ?? `${base}.dropped.jsonl`,
     summary: overrides.summary ?? `${base}.summary.json`,
+    state: overrides.state ?? `${base}.run.json`,
+    checkpoint: overrides.checkpoint ?? `${base}.checkpoint.sqlite`,
   };
 }
-
-/** The suffix of files still being written: a crashed run leaves these, never a file that looks complete. */
-export const PARTIAL_SUFFIX = ".partial";
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -34,52 +39,136 @@ async function exists(path: string): Promise<boolean> {
 /** Output files that already exist (the CLI refuses to overwrite them without --force). */
 export async function existingOutputs(paths: OutputPaths): Promise<string[]> {
   const found: string[] = [];
-  for (const path of [paths.kept, paths.dropped, paths.summary]) if (await exists(path)) found.push(path);
+  for (const path of [paths.kept, paths.dropped, paths.summary, paths.state]) if (await exists(path)) found.push(path);
   return found;
 }
 
+/** What makes a dropped record unique: the same id can be a seed, a metadata and an instruction. */
+export const droppedKey = (record: Pick<DroppedRecord, "kind" | "id" | "reason">) => `${record.kind}|${record.id}|${record.reason}`;
+
+/** Cut an unterminated last line (a write cut short by a crash); returns the file's new size. */
+async function cutPartialLine(path: string): Promise<number> {
+  const file = await open(path, "r+");
+  try {
+    const { size } = await file.stat();
+    let end = size;
+    const chunk = Buffer.alloc(64 * 1024);
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await file.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline >= 0) {
+        end = start + newline + 1;
+        break;
+      }
+      end = start;
+    }
+    // The record on the cut line comes back: from the checkpoints if its node finished, else when the node runs again.
+    if (end < size) await file.truncate(end);
+    return end;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Keys of the records already in a JSONL output (after cutting a partial last line). */
+export async function scanJsonl(path: string, keyOf: (record: Record<string, unknown>) => string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  if (!(await exists(path))) return keys;
+  await cutPartialLine(path);
+  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line.trim() === "") continue;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${path}:${number} is not a JSON record; cannot resume into this file`);
+    }
+    keys.add(keyOf(record));
+  }
+  return keys;
+}
+
 /**
- * Streams records to `<path>.partial` as they are decided, and renames to the final names only when the
- * run ends cleanly. Each line is written whole and flushed before the next.
+ * Appends records to the outputs as they are decided, each batch written whole and flushed before the
+ * next. Records already in the files (a resumed run, a task LangGraph replays) are recognised by id and
+ * not written twice. The summary is written last, only when the run ends or stops: until then the
+ * run-state file says "running", so a crashed run never looks complete.
  */
 export class RunWriter {
   private keptFile?: FileHandle;
   private droppedFile?: FileHandle;
-  keptCount = 0;
-  droppedCount = 0;
+  private keptIds = new Set<string>();
+  private droppedKeys = new Set<string>();
 
   constructor(readonly paths: OutputPaths) {}
 
-  async open(): Promise<void> {
-    this.keptFile = await open(this.paths.kept + PARTIAL_SUFFIX, "w");
-    this.droppedFile = await open(this.paths.dropped + PARTIAL_SUFFIX, "w");
+  get keptCount(): number {
+    return this.keptIds.size;
   }
 
-  async writeKept(pairs: readonly KeptPair[]): Promise<void> {
-    if (pairs.length === 0) return;
-    await this.keptFile!.write(pairs.map((pair) => `${JSON.stringify(pair)}\n`).join(""));
+  get droppedCount(): number {
+    return this.droppedKeys.size;
+  }
+
+  hasKept(id: string): boolean {
+    return this.keptIds.has(id);
+  }
+
+  hasDropped(record: DroppedRecord): boolean {
+    return this.droppedKeys.has(droppedKey(record));
+  }
+
+  /** A fresh run empties the files; a resumed one keeps what they hold and appends. */
+  async open(options: { append: boolean }): Promise<void> {
+    if (options.append) {
+      const kept = await scanJsonl(this.paths.kept, (record) => String(record.id));
+      const dropped = await scanJsonl(this.paths.dropped, (record) => droppedKey(record as unknown as DroppedRecord));
+      this.keptIds = kept;
+      this.droppedKeys = dropped;
+      this.keptFile = await open(this.paths.kept, "a");
+      this.droppedFile = await open(this.paths.dropped, "a");
+    } else {
+      this.keptFile = await open(this.paths.kept, "w");
+      this.droppedFile = await open(this.paths.dropped, "w");
+    }
+    await rm(this.paths.summary, { force: true });
+  }
+
+  /** Write the pairs not yet in the file; returns those written. */
+  async writeKept(pairs: readonly KeptPair[]): Promise<KeptPair[]> {
+    const fresh: KeptPair[] = [];
+    for (const pair of pairs) {
+      if (this.keptIds.has(pair.id)) continue;
+      this.keptIds.add(pair.id);
+      fresh.push(pair);
+    }
+    if (fresh.length === 0) return fresh;
+    await this.keptFile!.write(fresh.map((pair) => `${JSON.stringify(pair)}\n`).join(""));
     await this.keptFile!.datasync();
-    this.keptCount += pairs.length;
+    return fresh;
   }
 
-  async writeDropped(records: readonly DroppedRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.droppedFile!.write(records.map((record) => `${JSON.stringify(record)}\n`).join(""));
+  async writeDropped(records: readonly DroppedRecord[]): Promise<DroppedRecord[]> {
+    const fresh: DroppedRecord[] = [];
+    for (const record of records) {
+      const key = droppedKey(record);
+      if (this.droppedKeys.has(key)) continue;
+      this.droppedKeys.add(key);
+      fresh.push(record);
+    }
+    if (fresh.length === 0) return fresh;
+    await this.droppedFile!.write(fresh.map((record) => `${JSON.stringify(record)}\n`).join(""));
     await this.droppedFile!.datasync();
-    this.droppedCount += records.length;
+    return fresh;
   }
 
-  /** Close and move the files into place; the summary is written last, so its presence marks a finished run. */
-  async finish(summary: RunSummary): Promise<void> {
-    await this.close();
-    await rename(this.paths.kept + PARTIAL_SUFFIX, this.paths.kept);
-    await rename(this.paths.dropped + PARTIAL_SUFFIX, this.paths.dropped);
-    const tmp = this.paths.summary + PARTIAL_SUFFIX;
-    const file = await open(tmp, "w");
-    await file.write(`${JSON.stringify(summary, null, 2)}\n`);
-    await file.datasync();
-    await file.close();
-    await rename(tmp, this.paths.summary);
+  /** The summary, written whole (temporary file, then rename). */
+  async writeSummary(summary: RunSummary): Promise<void> {
+    await writeJsonAtomic(this.paths.summary, summary);
   }
 
   async close(): Promise<void> {
@@ -88,11 +177,17 @@ export class RunWriter {
     this.keptFile = undefined;
     this.droppedFile = undefined;
   }
+}
 
-  /** Remove the partial files (a run that failed before producing anything). */
-  async discard(): Promise<void> {
-    await this.close();
-    await rm(this.paths.kept + PARTIAL_SUFFIX, { force: true });
-    await rm(this.paths.dropped + PARTIAL_SUFFIX, { force: true });
+/** Write JSON so that readers see the old file or the new one, never half of one. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const file = await open(tmp, "w");
+  try {
+    await file.write(`${JSON.stringify(value, null, 2)}\n`);
+    await file.datasync();
+  } finally {
+    await file.close();
   }
+  await rename(tmp, path);
 }

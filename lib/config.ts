@@ -25,6 +25,12 @@ export const RoleSettingsSchema = z.object({
     .enum(STRUCTURED_OUTPUT_METHODS)
     .optional()
     .describe("How structured output is requested: JSON schema (default), tool calling, or JSON mode, for servers without JSON-schema support"),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Most calls in flight to this role's endpoint (base URL + model), within the global `concurrency`; roles sharing an endpoint share the smallest limit"),
 });
 export type RoleSettings = z.infer<typeof RoleSettingsSchema>;
 
@@ -53,6 +59,29 @@ export const PromptOverridesSchema = z.object({
   selfInstruct: z.string().optional().describe("Self-Instruct prompt of the no-metadata ablation; placeholders {examples} {count}"),
 });
 export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
+
+export const BudgetSchema = z.object({
+  maxCalls: z.number().int().min(1).nullable().default(null).describe("Stop (resumably) before answered model calls would exceed this"),
+  maxTokens: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("Stop (resumably) before input + output tokens would exceed this"),
+  maxCostUsd: z
+    .number()
+    .positive()
+    .nullable()
+    .default(null)
+    .describe("Stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
+});
+export type Budget = z.infer<typeof BudgetSchema>;
+
+export const ModelPriceSchema = z.object({
+  input: z.number().min(0).describe("USD per million input tokens"),
+  output: z.number().min(0).describe("USD per million output tokens"),
+});
 
 export const CodecConfigSchema = z.object({
   strong: RoleSettingsSchema.default({ model: "openai:gpt-4o" }).describe(
@@ -128,7 +157,34 @@ export const CodecConfigSchema = z.object({
     .int()
     .min(2)
     .default(16)
-    .describe("Most model calls in flight at once (LangGraph's maxConcurrency of 1 runs nothing, so 2 is the floor)"),
+    .describe("Most model calls in flight at once, over every role and endpoint"),
+  adaptiveConcurrency: z
+    .boolean()
+    .default(true)
+    .describe("Per endpoint, halve the calls in flight on rate limits and rising latency, and grow them back gradually"),
+  timeoutSeconds: z.number().positive().default(120).describe("Longest wait for one model call before it is retried"),
+  retries: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe("Retries of one call after a transport failure (429, 5xx, timeout, reset connection), with exponential backoff and jitter, honouring Retry-After"),
+  giveUpAfterSeconds: z
+    .number()
+    .positive()
+    .default(300)
+    .describe("An endpoint failing this long without a single success stops the run, resumably"),
+  budget: BudgetSchema.default(BudgetSchema.parse({})).describe("Spending caps; reaching one stops the run cleanly and resumably"),
+  prices: z
+    .record(z.string(), ModelPriceSchema)
+    .default({})
+    .describe("Prices by `provider:model` or model name, over the built-in table of common OpenAI and Gemini models"),
+  waveLimit: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe("Most instructions filtered in one wave: bounds memory; changing it can change which instructions are filtered"),
   seed: z.number().int().default(42).describe("Seed for every random choice (pool, actions, ordering)"),
   prompts: PromptOverridesSchema.default({}).describe("Override any step's prompt template"),
   ablation: z

@@ -14,11 +14,12 @@ export function keepRate(kept: number, judged: number, floor = 0.1): number {
 
 /**
  * Instructions to start filtering now: enough to reach `size` at the keep rate seen so far (all of the
- * first wave is assumed kept, so it never overshoots), never more than are waiting.
+ * first wave is assumed kept, so it never overshoots), never more than are waiting, and never more
+ * than `limit` at once (the outcomes of a wave are held until it ends: the limit bounds memory).
  */
-export function waveSize(remaining: number, pending: number, rate: number): number {
+export function waveSize(remaining: number, pending: number, rate: number, limit = Number.POSITIVE_INFINITY): number {
   if (remaining <= 0 || pending <= 0) return 0;
-  return Math.min(pending, Math.ceil(remaining / rate));
+  return Math.min(pending, Math.ceil(remaining / rate), Math.max(1, limit));
 }
 
 /** Per-metadata count for a top-up round, bounded by `maxPerMetadata`. */
@@ -26,3 +27,6 @@ export function topUpPerMetadata(remaining: number, usableMetadata: number, rate
   if (remaining <= 0 || usableMetadata <= 0) return 0;
   return Math.min(maxPerMetadata, Math.max(1, Math.ceil(remaining / rate / usableMetadata)));
 }
+
+/** Instructions in their deterministic dispatch order (round, then index within the metadata, then metadata rank). */
+export const inDispatchOrder = <T extends { order: number }>(tasks: readonly T[]): T[] => [...tasks].sort((a, b) => a.order - b.order);

@@ -1,13 +1,39 @@
 import type { CodecState } from "../graphs/state.js";
 import { usesMetadata } from "./ablation.js";
-import type { CodecConfig } from "./config.js";
+import type { LedgerSnapshot } from "../models/ledger.js";
+import type { Budget, CodecConfig } from "./config.js";
+import type { FaultKind } from "./faults.js";
 import { keepRate } from "./plan.js";
 import type { Metadata, UsageCounts } from "./records.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
+/** What the run paid for, from the call journal: every answered call, resumed sessions included. */
+export interface SpendSummary {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Cost of the priced models; `costComplete` is false when some model has no price. */
+  costUsd: number;
+  costComplete: boolean;
+  byModel: Record<string, { calls: number; inputTokens: number; outputTokens: number; costUsd: number | null }>;
+}
+
+/** Every request that did not simply succeed, counted. */
+export interface TransportSummary {
+  /** Requests that failed and were retried (or given up), by kind: rate-limit, server, timeout, connection, fatal. */
+  faults: Partial<Record<FaultKind, number>>;
+  /** Answered calls whose output was malformed (retried as structured-output retries). */
+  malformed: number;
+  /** Calls given up after every retry (recorded as failures of their step). */
+  givenUp: number;
+  /** Calls answered from the journal instead of being paid again, in the last session of a resumed run. */
+  replayed: number;
+}
+
 export interface RunSummary {
   runId: string;
-  status: "complete" | "incomplete";
+  /** complete: `size` reached; incomplete: the method gave up short of it; stopped: a budget, an outage or Ctrl-C stopped it, resumable. */
+  status: "complete" | "incomplete" | "stopped";
   stopReason: string;
   requested: number;
   kept: number;
@@ -20,6 +46,9 @@ export interface RunSummary {
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
+  spend?: SpendSummary;
+  transport?: TransportSummary;
+  budget?: Budget;
   models: { strong: string; target: string; judge: string };
   settings: Omit<CodecConfig, "prompts"> & { customPrompts: string[] };
   startedAt: string;
@@ -59,8 +88,10 @@ export function countMetadata(items: readonly Metadata[]): Pick<MetadataCounts, 
 }
 
 function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
-  if (state.encoded.length > 0) return { source: "seeds", ...countMetadata(state.encoded) };
-  const user = state.pool.filter((entry) => entry.origin === "user");
+  // A stopped run's summary is built from what the runner tracked, which has neither list.
+  const encoded = state.encoded ?? [];
+  if (encoded.length > 0) return { source: "seeds", ...countMetadata(encoded) };
+  const user = (state.pool ?? []).filter((entry) => entry.origin === "user");
   return user.length > 0 ? { source: "user", ...countMetadata(user) } : undefined;
 }
 
@@ -73,7 +104,7 @@ export function stopReasonFor(state: CodecState, config: CodecConfig): string {
     return "no seed could be encoded into metadata (every encode call failed; see the dropped file)";
   }
   if (metadata && state.pool.length === 0) return "the metadata pool is empty";
-  if (state.decoded.length === 0) {
+  if (state.decodedCount === 0) {
     if (state.tally["dropped:near-duplicate"]) {
       return "every generated instruction nearly repeated an earlier one or a seed (see dedupeThreshold and the dropped file)";
     }
@@ -101,17 +132,49 @@ function addCounts(a: Record<string, number>, b: Record<string, number>): Record
   return out;
 }
 
+export function spendSummary(ledger: LedgerSnapshot): SpendSummary {
+  const byModel: SpendSummary["byModel"] = {};
+  for (const [model, spend] of Object.entries(ledger.byModel)) {
+    byModel[model] = {
+      calls: spend.calls,
+      inputTokens: spend.inputTokens,
+      outputTokens: spend.outputTokens,
+      costUsd: spend.priced ? spend.costUsd : null,
+    };
+  }
+  return {
+    calls: ledger.spent.calls,
+    inputTokens: ledger.spent.inputTokens,
+    outputTokens: ledger.spent.outputTokens,
+    costUsd: ledger.spent.costUsd,
+    costComplete: Object.values(ledger.byModel).every((spend) => spend.priced),
+    byModel,
+  };
+}
+
+export function transportSummary(ledger: LedgerSnapshot): TransportSummary {
+  return { faults: ledger.faults, malformed: ledger.malformed, givenUp: ledger.givenUp, replayed: ledger.replayed };
+}
+
 export function buildSummary(
   state: CodecState,
   config: CodecConfig,
-  extra: { stopReason: string; models: RunSummary["models"]; finishedAt: number },
+  extra: {
+    stopReason: string;
+    models: RunSummary["models"];
+    finishedAt: number;
+    /** Set for a run stopped before its end (budget, outage, Ctrl-C). */
+    stopped?: boolean;
+    ledger?: LedgerSnapshot;
+  },
 ): RunSummary {
   const { prompts, ...settings } = config;
   const startedAt = state.startedAt ?? extra.finishedAt;
   const inputMetadata = inputMetadataOf(state);
+  const status = extra.stopped ? "stopped" : state.progress.kept >= config.size ? "complete" : "incomplete";
   return {
     runId: state.runId ?? "",
-    status: state.progress.kept >= config.size ? "complete" : "incomplete",
+    status,
     stopReason: extra.stopReason,
     requested: config.size,
     kept: state.progress.kept,
@@ -119,10 +182,12 @@ export function buildSummary(
     reverseKept: state.progress.reverseKept,
     dropped: addCounts(state.progress.droppedByReason, splitTally(state.tally, "dropped:")),
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
-    instructions: { decoded: state.decoded.length, filtered: state.progress.finished, rounds: state.round },
+    instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
     ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
+    ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),
+    budget: config.budget,
     models: extra.models,
     settings: { ...settings, customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]) },
     startedAt: new Date(startedAt).toISOString(),

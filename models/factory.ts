@@ -1,4 +1,6 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import { type Runnable, RunnableBinding, RunnableSequence } from "@langchain/core/runnables";
+import type { z } from "zod";
 import { ChatGoogleGenerativeAI } from "@langchain/google-genai";
 import { ChatOpenAI } from "@langchain/openai";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
@@ -22,10 +24,11 @@ export interface ModelFactoryOptions {
   /** Ready-made chat models that replace a role's spec (tests, embedding with custom clients). */
   overrides?: Partial<Record<ModelRole, BaseChatModel>>;
   env?: Env;
-  /** OpenAI SDK retries of 429/5xx/connection errors per call. */
+  /**
+   * Retries inside the provider SDK. 0 by default: transport retries happen in models/call.ts, where they
+   * are counted, backed off, fed to the adaptive limits and the circuit breaker.
+   */
   maxRetries?: number;
-  /** Per-call timeout in milliseconds. */
-  timeoutMs?: number;
   local?: LocalModelBuilder;
   /** Roles that stand in for another (the judge is the strong model unless configured): they share its env variables. */
   sameAs?: Partial<Record<ModelRole, ModelRole>>;
@@ -36,6 +39,15 @@ const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET"
 const defaultLocalBuilder: LocalModelBuilder = (model, settings) =>
   createLocalChatModel(model, { temperature: settings.temperature, maxTokens: settings.maxTokens });
 
+/** The model-with-request-format step of a provider's `model.pipe(parser)` structured-output sequence. */
+function requestPart(structured: Runnable): Runnable | undefined {
+  let sequence: unknown = structured;
+  // A run name is added as a binding around the sequence (Gemini).
+  if (RunnableBinding.isRunnableBinding(sequence) && sequence.bound instanceof RunnableSequence) sequence = sequence.bound;
+  if (!(sequence instanceof RunnableSequence) || sequence.steps.length !== 2) return undefined;
+  return sequence.steps[0];
+}
+
 /** Why a role cannot be built (missing key, bad spec), said before any model is called. */
 export class ModelConfigError extends Error {}
 
@@ -45,6 +57,7 @@ export class ModelConfigError extends Error {}
  */
 export class ModelFactory {
   private readonly cache = new Map<string, BaseChatModel>();
+  private readonly structuredCache = new WeakMap<object, Map<string, Runnable>>();
   private readonly env: Env;
 
   constructor(
@@ -76,6 +89,57 @@ export class ModelFactory {
 
   structuredMethod(role: ModelRole): StructuredOutputMethod | undefined {
     return this.roles[role].structuredOutput;
+  }
+
+  /**
+   * Where a role's calls go: provider, base URL and model (never a key). Roles with the same endpoint
+   * share its concurrency limit, adaptive control and circuit breaker.
+   */
+  endpoint(role: ModelRole): string {
+    const override = this.options.overrides?.[role];
+    if (override) {
+      // The same model object under several roles (the judge defaults to the strong model) is one endpoint.
+      const first = (Object.keys(ROLE_ENV) as ModelRole[]).find((other) => this.options.overrides?.[other] === override) ?? role;
+      return `custom|${override._llmType()}|${first}`;
+    }
+    const settings = this.roles[role];
+    const spec = this.parse(role, settings);
+    let base = "local";
+    if (spec.provider === "openai") base = this.baseUrl(role, settings) ?? "https://api.openai.com/v1";
+    if (spec.provider === "google-genai") {
+      base = settings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ?? "https://generativelanguage.googleapis.com";
+    }
+    // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
+    return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
+  }
+
+  /**
+   * A role's model bound to a structured-output request (JSON schema, tool call or JSON mode), built once
+   * per (role, settings, schema, method). When the provider composes the usual "model, then parser"
+   * sequence, only the model part is kept: it returns the raw message (with its token usage), which
+   * models/call.ts parses and validates itself; that saves half a dozen nested runnables per call.
+   * Anything else (custom models) is used whole and may return `{ raw, parsed }`.
+   */
+  structured(role: ModelRole, settings: GenerationSettings, schema: z.ZodType, name: string): Runnable {
+    let byKey = this.structuredCache.get(schema);
+    if (!byKey) {
+      byKey = new Map();
+      this.structuredCache.set(schema, byKey);
+    }
+    const method = this.structuredMethod(role);
+    const key = `${role}|${settings.temperature}|${settings.maxTokens}|${name}|${method ?? ""}`;
+    let runnable = byKey.get(key);
+    if (!runnable) {
+      const model = this.get(role, settings);
+      const options = { name, ...(method ? { method } : {}) };
+      const typed = schema as z.ZodType<Record<string, unknown>>;
+      runnable =
+        requestPart(model.withStructuredOutput(typed, { ...options, includeRaw: false }) as Runnable) ??
+        // Not the usual sequence: the whole runnable, with the raw message kept for its token usage.
+        (model.withStructuredOutput(typed, { ...options, includeRaw: true }) as Runnable);
+      byKey.set(key, runnable);
+    }
+    return runnable;
   }
 
   get(role: ModelRole, settings: GenerationSettings): BaseChatModel {
@@ -150,7 +214,7 @@ export class ModelFactory {
   private build(role: ModelRole, settings: GenerationSettings): BaseChatModel {
     const roleSettings = this.roles[role];
     const spec = this.parse(role, roleSettings);
-    const maxRetries = this.options.maxRetries ?? 3;
+    const maxRetries = this.options.maxRetries ?? 0;
     switch (spec.provider) {
       case "openai": {
         const baseURL = this.baseUrl(role, roleSettings);
@@ -164,7 +228,6 @@ export class ModelFactory {
           maxTokens: settings.maxTokens,
           apiKey,
           maxRetries,
-          ...(this.options.timeoutMs ? { timeout: this.options.timeoutMs } : {}),
           configuration: baseURL ? { baseURL } : {},
         });
       }

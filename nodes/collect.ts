@@ -11,5 +11,5 @@ export async function collect(state: CodecState, runnable: LangGraphRunnableConf
     progress: state.progress,
     runId: state.runId ?? "",
   });
-  return { kept, dropped, progress, outcomes: new Overwrite([]) };
+  return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
 }

@@ -83,7 +83,13 @@ export function decode(deps: GraphDeps) {
           basicInstruction,
           actions: [],
         }));
-      return { decoded, round, usage: ctx.meter.totals };
+      return {
+        decoded,
+        decodedCount: decoded.length,
+        recent: { [entry.id]: decoded.map((task) => task.basicInstruction) },
+        round,
+        usage: ctx.meter.totals,
+      };
     } catch (error) {
       if (!(error instanceof ModelCallError)) throw error;
       const dropped: DroppedRecord[] = [

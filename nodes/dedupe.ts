@@ -1,6 +1,6 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
 import { configOf } from "../graphs/runtime.js";
-import { inDispatchOrder } from "../graphs/routes.js";
+import { inDispatchOrder } from "../lib/plan.js";
 import { type CodecState, type CodecUpdate, type InstructionTask, tallyOf } from "../graphs/state.js";
 import { type DedupeItem, findNearDuplicates } from "../lib/dedupe.js";
 import type { DroppedRecord } from "../lib/records.js";
@@ -16,13 +16,18 @@ export async function dedupe(
   runnable: LangGraphRunnableConfig,
 ): Promise<Omit<CodecUpdate, "decoded"> & { decoded?: Overwrite<InstructionTask[]> }> {
   const config = configOf(runnable);
-  const ordered = inDispatchOrder(state.decoded);
-  // Everything before waveEnd has been sent to filtering already: those are references only.
-  const fresh = ordered.slice(state.waveEnd);
+  // Dedupe runs right after a decode round, and a top-up round starts only once nothing is waiting, so
+  // every waiting instruction is fresh. Earlier rounds left `decoded` when they were sent to filtering;
+  // they are represented by the last instructions of each metadata (`recent`) and by the seeds.
+  const fresh = inDispatchOrder(state.decoded);
   if (config.dedupeThreshold >= 1 || fresh.length === 0) return {};
+  const freshTexts = new Set(fresh.map((task) => task.basicInstruction));
+  const earlier = Object.entries(state.recent ?? {}).flatMap(([metadataId, texts]) =>
+    texts.filter((text) => !freshTexts.has(text)).map((text, index) => ({ id: `${metadataId}:earlier-${index}`, text, reference: true })),
+  );
   const items: DedupeItem[] = [
     ...(state.seeds ?? []).map((seed) => ({ id: `seed:${seed.id}`, text: seed.instruction, reference: true })),
-    ...ordered.slice(0, state.waveEnd).map((task) => ({ id: task.id, text: task.basicInstruction, reference: true })),
+    ...earlier,
     ...fresh.map((task) => ({ id: task.id, text: task.basicInstruction })),
   ];
   const found = new Map(findNearDuplicates(items, config.dedupeThreshold).map((match) => [match.id, match]));
@@ -52,7 +57,7 @@ export async function dedupe(
       };
     });
   return {
-    decoded: new Overwrite(ordered.filter((task) => !found.has(task.id))),
+    decoded: new Overwrite(fresh.filter((task) => !found.has(task.id))),
     dropped,
     tally: tallyOf(dropped),
   };

@@ -7,12 +7,13 @@ import { type RunSummary, buildSummary, stopReasonFor } from "../lib/summary.js"
 export function finalize(deps: GraphDeps) {
   return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
     const config = configOf(runnable);
-    const { factory } = modelsFor(deps, config);
+    const { factory, services } = modelsFor(deps, config);
     const stopReason = stopReasonFor(state, config);
     const summary: RunSummary = buildSummary(state, config, {
       stopReason,
       models: { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") },
       finishedAt: Date.now(),
+      ledger: services.ledger.snapshot(),
     });
     return { stopReason, summary: summary as unknown as Record<string, unknown> };
   };

@@ -50,7 +50,13 @@ export function selfInstruct(deps: GraphDeps) {
           basicInstruction,
           actions: [],
         }));
-      return { decoded, round, usage: ctx.meter.totals };
+      return {
+        decoded,
+        decodedCount: decoded.length,
+        recent: { "self-instruct": decoded.map((task) => task.basicInstruction) },
+        round,
+        usage: ctx.meter.totals,
+      };
     } catch (error) {
       if (!(error instanceof ModelCallError)) throw error;
       const dropped: DroppedRecord[] = [

@@ -43,7 +43,7 @@ describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written
   it("runs the whole pipeline in-process and accounts for every call and failure", async () => {
     const out = join(dir, "local.jsonl");
     const result = await runCli([
-      "generate", "--seeds", seeds, "--out", out, "--size", "2", "--pool", "3", "--max-tokens", "96",
+      "generate", "--seeds", seeds, "--out", out, "--size", "2", "--pool", "3", "--max-output-tokens", "96",
       "--top-up-rounds", "0", "--strong", `local:${model}`, "--target", `local:${model}`, "--quiet",
     ]);
     // A random-weight model rarely writes usable instructions: the run may end short, but it ends.

@@ -6,7 +6,7 @@ import { type CodecConfigInput, type RoleSettings, resolveConfig } from "../../l
 import { UsageMeter } from "../../lib/usage.js";
 import { type CallContext, ModelCallError, callStructured, callText } from "../../models/call.js";
 import { type Env, ModelConfigError, ModelFactory } from "../../models/factory.js";
-import { Limiter } from "../../models/limiter.js";
+import { buildServices } from "../../graphs/runtime.js";
 import { parseModelSpec } from "../../models/spec.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 
@@ -212,46 +212,14 @@ describe("ModelFactory.get", () => {
   });
 });
 
-describe("Limiter", () => {
-  it("keeps at most `limit` tasks in flight and runs them all", async () => {
-    const limiter = new Limiter(3);
-    let active = 0;
-    let peak = 0;
-    const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        limiter.run(async () => {
-          active++;
-          peak = Math.max(peak, active);
-          await new Promise((r) => setTimeout(r, (i * 7) % 5));
-          active--;
-          return i;
-        }),
-      ),
-    );
-    expect(results).toEqual(Array.from({ length: 40 }, (_, i) => i));
-    expect(peak).toBe(3);
-    expect(limiter.inFlight).toBe(0);
-  });
-
-  it("releases its slot when a task throws", async () => {
-    const limiter = new Limiter(1);
-    await expect(limiter.run(() => Promise.reject(new Error("x")))).rejects.toThrow("x");
-    await expect(limiter.run(async () => 5)).resolves.toBe(5);
-  });
-
-  it("refuses a non-positive limit", () => {
-    expect(() => new Limiter(0)).toThrow();
-    expect(() => new Limiter(1.5)).toThrow();
-  });
-});
-
 describe("callStructured / callText", () => {
   const Schema = z.object({ value: z.number() });
 
   function context(model: ScriptedChatModel, config: CodecConfigInput = {}): CallContext {
+    const factory = ModelFactory.fromConfig(resolveConfig(config), { env: {}, overrides: { strong: model, target: model } });
     return {
-      factory: ModelFactory.fromConfig(resolveConfig(config), { env: {}, overrides: { strong: model, target: model } }),
-      limiter: new Limiter(4),
+      factory,
+      services: buildServices(resolveConfig(config), factory),
       config: resolveConfig(config),
       meter: new UsageMeter(),
     };
@@ -292,13 +260,14 @@ describe("callStructured / callText", () => {
     expect(out).toEqual({ value: 2 });
   });
 
-  it("does not retry a transport error (the client already did)", async () => {
+  it("does not retry an error that is neither a transport fault nor malformed output", async () => {
     const model = new ScriptedChatModel(() => new Error("connect ECONNREFUSED 127.0.0.1:9"));
     const ctx = context(model);
     const error = await callStructured(ctx, request()).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: "ModelCallError", attempts: 1 });
     expect(model.calls).toHaveLength(1);
-    expect(ctx.meter.totals.byStep.encode).toMatchObject({ calls: 1, failedCalls: 1 });
+    // `calls` counts answered calls; a call that never got an answer is a failed call only.
+    expect(ctx.meter.totals.byStep.encode).toMatchObject({ calls: 0, failedCalls: 1 });
   });
 
   it("redacts keys from the recorded error", async () => {

@@ -47,6 +47,11 @@ describe("waveSize", () => {
     expect(waveSize(10, 4, 0.1)).toBe(4);
   });
 
+  it("never exceeds the wave limit", () => {
+    expect(waveSize(5000, 9000, 1, 1000)).toBe(1000);
+    expect(waveSize(10, 100, 0.5, 1000)).toBe(20);
+  });
+
   it("is 0 when nothing remains or nothing waits", () => {
     expect(waveSize(0, 100, 1)).toBe(0);
     expect(waveSize(-2, 100, 1)).toBe(0);

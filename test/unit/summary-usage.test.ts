@@ -13,6 +13,9 @@ function state(overrides: Partial<CodecState> = {}): CodecState {
     rubrics: {},
     round: 2,
     decoded: [],
+    decodedCount: 0,
+    recent: {},
+    wave: [],
     waveStart: 0,
     waveEnd: 0,
     outcomes: [],
@@ -59,11 +62,11 @@ describe("stopReasonFor", () => {
   });
 
   it("says the top-up rounds ran out, with the keep rate", () => {
-    const reason = stopReasonFor(state({ decoded: oneTask, progress: { ...emptyProgress(), kept: 3, finished: 12 } }), config);
+    const reason = stopReasonFor(state({ decoded: oneTask, decodedCount: 1, progress: { ...emptyProgress(), kept: 3, finished: 12 } }), config);
     expect(reason).toMatch(/kept 3 of 10/);
     expect(reason).toMatch(/all 2 top-up rounds are used/);
     expect(reason).toMatch(/keep rate 0\.25 over 12/);
-    const off = stopReasonFor(state({ decoded: oneTask }), resolveConfig({ size: 10, topUpRounds: 0 }));
+    const off = stopReasonFor(state({ decoded: oneTask, decodedCount: 1 }), resolveConfig({ size: 10, topUpRounds: 0 }));
     expect(off).toMatch(/top-up is off/);
   });
 });
@@ -79,6 +82,7 @@ describe("buildSummary", () => {
         startedAt: 1000,
         runId: "r1",
         decoded: oneTask,
+        decodedCount: 1,
         progress: {
           ...emptyProgress(),
           kept: 2,

@@ -1,0 +1,119 @@
+/**
+ * Where a run keeps its state so it can be resumed: LangGraph checkpoints plus the call journal, in one
+ * SQLite file (the default, beside the output) or one Postgres database (`--checkpoint postgres://…`),
+ * or nowhere (`--checkpoint none`: no resume).
+ */
+import { rm } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { BaseCheckpointSaver } from "@langchain/langgraph";
+import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
+import { SqliteSaver } from "@langchain/langgraph-checkpoint-sqlite";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { redactSecrets } from "../lib/redact.js";
+import { type CallJournal, PostgresCallJournal, SqliteCallJournal } from "../models/journal.js";
+import { RerunUnstartedTasks } from "./saver.js";
+
+export type CheckpointSpec = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string } | { kind: "none" };
+
+/** `postgres://…` / `postgresql://…`, `none`, `sqlite:PATH` or a file path; absent: the default SQLite file. */
+export function parseCheckpointSpec(value: string | undefined, defaultPath: string): CheckpointSpec {
+  const text = value?.trim();
+  if (!text) return { kind: "sqlite", path: resolve(defaultPath) };
+  if (/^postgres(ql)?:\/\//i.test(text)) return { kind: "postgres", url: text };
+  if (text === "none") return { kind: "none" };
+  return { kind: "sqlite", path: resolve(text.replace(/^sqlite:/i, "")) };
+}
+
+/** For messages and the run-state file: never the Postgres URL itself (it may hold a password). */
+export function describeCheckpoint(spec: CheckpointSpec): string {
+  if (spec.kind === "sqlite") return `sqlite:${spec.path}`;
+  if (spec.kind === "none") return "none";
+  try {
+    const url = new URL(spec.url);
+    return `postgres://${url.hostname}${url.port ? `:${url.port}` : ""}${url.pathname}`;
+  } catch {
+    return "postgres";
+  }
+}
+
+export interface Durable {
+  readonly spec: CheckpointSpec;
+  readonly saver?: BaseCheckpointSaver;
+  /** The call journal of one run (thread). */
+  journal(threadId: string): Promise<CallJournal | undefined>;
+  /** Remove a run's checkpoints and journal. */
+  forget(threadId: string): Promise<void>;
+  /** Close; with `removeIfEmpty`, a SQLite file left holding no run is deleted. */
+  close(options?: { removeIfEmpty?: boolean }): Promise<void>;
+}
+
+export class CheckpointStoreError extends Error {}
+
+export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
+  if (spec.kind === "none") {
+    return { spec, journal: async () => undefined, forget: async () => {}, close: async () => {} };
+  }
+  if (spec.kind === "sqlite") {
+    let db: Database.Database;
+    try {
+      db = new Database(spec.path);
+    } catch (error) {
+      throw new CheckpointStoreError(`cannot open the checkpoint file ${spec.path}: ${(error as Error).message}`);
+    }
+    // WAL without a sync per commit: survives a crash or kill -9 of the process; a power cut may lose
+    // the last moments (calls then paid again on resume). One fsync per call would cost more than the call.
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    const sqlite = new SqliteSaver(db);
+    const saver = new RerunUnstartedTasks(sqlite);
+    new SqliteCallJournal(db, ""); // creates the journal table, so the file always has every table
+    return {
+      spec,
+      saver,
+      journal: async (threadId) => new SqliteCallJournal(db, threadId),
+      forget: async (threadId) => {
+        await saver.deleteThread(threadId);
+        await new SqliteCallJournal(db, threadId).deleteThread();
+      },
+      close: async (options) => {
+        const rows = (table: string) => {
+          try {
+            return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+          } catch {
+            return 0; // no such table
+          }
+        };
+        const empty = rows("checkpoints") === 0 && rows("writes") === 0 && rows("codeclm_calls") === 0;
+        db.close();
+        if (options?.removeIfEmpty && empty) {
+          for (const suffix of ["", "-wal", "-shm"]) await rm(`${spec.path}${suffix}`, { force: true });
+        }
+      },
+    };
+  }
+  const pool = new pg.Pool({ connectionString: spec.url, max: 8 });
+  // An idle client losing its connection must not crash the process.
+  pool.on("error", () => {});
+  const postgres = new PostgresSaver(pool);
+  const saver = new RerunUnstartedTasks(postgres);
+  try {
+    await postgres.setup();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new CheckpointStoreError(`cannot use the Postgres checkpoint store ${describeCheckpoint(spec)}: ${redactSecrets((error as Error).message)}`);
+  }
+  return {
+    spec,
+    saver,
+    journal: (threadId) => PostgresCallJournal.open(pool, threadId),
+    forget: async (threadId) => {
+      await saver.deleteThread(threadId);
+      await (await PostgresCallJournal.open(pool, threadId)).deleteThread();
+    },
+    close: async () => {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Budgets on what a run may spend: model calls, tokens (input + output) and US dollars. The cap is
+ * never crossed: a call may start only if everything already paid, everything in flight, and the most
+ * this call can cost (its prompt and the longest answer it may return) fit under every limit. Pure.
+ */
+
+export interface BudgetLimits {
+  maxCalls: number | null;
+  maxTokens: number | null;
+  maxCostUsd: number | null;
+}
+
+export interface Spend {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Cost of the calls whose model has a price. */
+  costUsd: number;
+}
+
+export const emptySpend = (): Spend => ({ calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
+
+export function addSpend(a: Spend, b: Spend, sign = 1): Spend {
+  return {
+    calls: a.calls + sign * b.calls,
+    inputTokens: a.inputTokens + sign * b.inputTokens,
+    outputTokens: a.outputTokens + sign * b.outputTokens,
+    costUsd: a.costUsd + sign * b.costUsd,
+  };
+}
+
+export type BudgetKind = "calls" | "tokens" | "cost";
+
+export interface BudgetStop {
+  kind: BudgetKind;
+  message: string;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const usd = (n: number) => `$${n.toFixed(2)}`;
+
+/**
+ * Why `next` may not start, or undefined when it fits. `spent` is what answered calls cost, `reserved`
+ * what the calls in flight may still cost at most.
+ */
+export function budgetBlock(limits: BudgetLimits, spent: Spend, reserved: Spend, next: Spend): BudgetStop | undefined {
+  const committed = addSpend(spent, reserved);
+  if (limits.maxCalls !== null && committed.calls + next.calls > limits.maxCalls) {
+    return { kind: "calls", message: `the call budget of ${fmt(limits.maxCalls)} is spent (${fmt(spent.calls)} answered)` };
+  }
+  if (limits.maxTokens !== null) {
+    const tokens = committed.inputTokens + committed.outputTokens + next.inputTokens + next.outputTokens;
+    if (tokens > limits.maxTokens) {
+      return {
+        kind: "tokens",
+        message: `the token budget of ${fmt(limits.maxTokens)} would be crossed by the next call (${fmt(spent.inputTokens + spent.outputTokens)} spent)`,
+      };
+    }
+  }
+  if (limits.maxCostUsd !== null && committed.costUsd + next.costUsd > limits.maxCostUsd) {
+    return {
+      kind: "cost",
+      message: `the cost budget of ${usd(limits.maxCostUsd)} would be crossed by the next call (${usd(spent.costUsd)} spent)`,
+    };
+  }
+  return undefined;
+}
+
+/** Rough token count of a prompt before it is sent: about 3 characters a token errs on the high side. */
+export const estimatePromptTokens = (chars: number) => Math.ceil(chars / 3) + 8;

@@ -1,0 +1,82 @@
+/**
+ * Prices of common hosted models, in US dollars per million tokens, for the cost budget and the
+ * summary. Provider list prices for standard (not batch, not cached) use, as published in mid-2025;
+ * they change: override them with `prices` (`--prices FILE`). Models not listed (local servers,
+ * fine-tunes) have no price: their tokens are counted, their cost is not.
+ */
+
+export interface ModelPrice {
+  /** USD per 1M input (prompt) tokens. */
+  input: number;
+  /** USD per 1M output (completion) tokens. */
+  output: number;
+}
+
+export const PRICES_AS_OF = "2025-08";
+
+export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
+  // OpenAI
+  "gpt-5": { input: 1.25, output: 10 },
+  "gpt-5-mini": { input: 0.25, output: 2 },
+  "gpt-5-nano": { input: 0.05, output: 0.4 },
+  "gpt-4.1": { input: 2, output: 8 },
+  "gpt-4.1-mini": { input: 0.4, output: 1.6 },
+  "gpt-4.1-nano": { input: 0.1, output: 0.4 },
+  "gpt-4o": { input: 2.5, output: 10 },
+  "gpt-4o-mini": { input: 0.15, output: 0.6 },
+  "gpt-4-turbo": { input: 10, output: 30 },
+  "gpt-4": { input: 30, output: 60 },
+  "gpt-3.5-turbo": { input: 0.5, output: 1.5 },
+  o1: { input: 15, output: 60 },
+  "o1-mini": { input: 1.1, output: 4.4 },
+  o3: { input: 2, output: 8 },
+  "o3-mini": { input: 1.1, output: 4.4 },
+  "o4-mini": { input: 1.1, output: 4.4 },
+  // Google Gemini (prompts up to 200k tokens)
+  "gemini-2.5-pro": { input: 1.25, output: 10 },
+  "gemini-2.5-flash": { input: 0.3, output: 2.5 },
+  "gemini-2.5-flash-lite": { input: 0.1, output: 0.4 },
+  "gemini-2.0-flash": { input: 0.1, output: 0.4 },
+  "gemini-2.0-flash-lite": { input: 0.075, output: 0.3 },
+  "gemini-1.5-pro": { input: 1.25, output: 5 },
+  "gemini-1.5-flash": { input: 0.075, output: 0.3 },
+};
+
+export type PriceTable = Readonly<Record<string, ModelPrice>>;
+
+function modelName(spec: string): string {
+  const colon = spec.indexOf(":");
+  const name = colon >= 0 ? spec.slice(colon + 1) : spec;
+  return name.replace(/^models\//, "").toLowerCase();
+}
+
+/** The longest listed name that the model's name starts with, followed by nothing or a `-` suffix (a date, "preview"). */
+function longestPrefix(table: PriceTable, name: string): ModelPrice | undefined {
+  let best: string | undefined;
+  for (const key of Object.keys(table)) {
+    const lower = key.toLowerCase();
+    if (name !== lower && !name.startsWith(`${lower}-`)) continue;
+    if (!best || lower.length > best.length) best = key;
+  }
+  return best === undefined ? undefined : table[best];
+}
+
+/**
+ * The price of a `provider:model` spec: an override for the exact spec or model name first, then the
+ * built-in table by name (dated snapshots such as `gpt-4o-2024-08-06` take their family's price).
+ * Local models never have a price unless overridden.
+ */
+export function priceFor(spec: string, overrides: PriceTable = {}): ModelPrice | undefined {
+  const exact = overrides[spec] ?? overrides[modelName(spec)];
+  if (exact) return exact;
+  const name = modelName(spec);
+  const fromOverrides = longestPrefix(overrides, name);
+  if (fromOverrides) return fromOverrides;
+  if (spec.startsWith("local:") || spec.startsWith("custom:")) return undefined;
+  return longestPrefix(DEFAULT_PRICES, name);
+}
+
+export function costUsd(price: ModelPrice | undefined, inputTokens: number, outputTokens: number): number | undefined {
+  if (!price) return undefined;
+  return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;
+}

@@ -1,0 +1,392 @@
+/**
+ * The call journal: one row per model request a run makes, kept beside the checkpoints (same SQLite
+ * file, or same Postgres database). Answered calls keep their answer, keyed by a digest of everything
+ * that defines the call, so a resumed run replays a call that already finished instead of paying for it
+ * again; faults are kept as counts. The rows also make the run's spending durable, so budgets hold
+ * across resumes.
+ */
+import type Database from "better-sqlite3";
+import type { Pool } from "pg";
+import type { FaultKind } from "../lib/faults.js";
+
+export interface CallIdentity {
+  role: string;
+  step: string;
+  model: string;
+}
+
+/** What an answered call returned: text, a structured value, or what was wrong with the reply. */
+export interface StoredAnswer {
+  text?: string;
+  value?: unknown;
+  problem?: string;
+}
+
+export interface AnswerRow extends CallIdentity {
+  key: string;
+  answer: StoredAnswer;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number | null;
+  latencyMs: number;
+}
+
+export interface FaultRow extends CallIdentity {
+  kind: FaultKind;
+  status?: number;
+}
+
+/** Spending of one (role, step, model) so far. */
+export interface JournalGroup extends CallIdentity {
+  calls: number;
+  malformed: number;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  priced: boolean;
+}
+
+export interface JournalTotals {
+  groups: JournalGroup[];
+  faults: Partial<Record<FaultKind, number>>;
+}
+
+/** What a run was started with: checked when it is resumed. */
+export interface RunRecord {
+  fingerprint: string;
+  settings: Record<string, unknown>;
+}
+
+export interface CallJournal {
+  readonly threadId: string;
+  /** The run's fingerprint and settings, as first recorded. */
+  run(): Promise<RunRecord | undefined>;
+  /** Record them once (later calls keep the first record). */
+  recordRun(run: RunRecord): Promise<void>;
+  /** Totals so far, and what can be replayed. */
+  load(): Promise<JournalTotals>;
+  /** A finished call with this key, if the thread has one. */
+  find(key: string): Promise<AnswerRow | undefined>;
+  /** Store an answered call; resolves once it is stored (the answer is used only then). */
+  answer(row: AnswerRow): Promise<void> | void;
+  fault(row: FaultRow): void;
+  /** Wait until every row is stored; throws if storing failed. */
+  flush(): Promise<void>;
+  deleteThread(): Promise<void>;
+}
+
+interface RawGroup {
+  kind: string;
+  fault_kind: string | null;
+  role: string | null;
+  step: string | null;
+  model: string | null;
+  n: number | string;
+  input_tokens: number | string | null;
+  output_tokens: number | string | null;
+  cost_usd: number | string | null;
+  priced: number | string | null;
+}
+
+function totalsFrom(rows: RawGroup[]): JournalTotals {
+  const groups: JournalGroup[] = [];
+  const faults: Partial<Record<FaultKind, number>> = {};
+  const byIdentity = new Map<string, JournalGroup>();
+  for (const row of rows) {
+    const count = Number(row.n);
+    if (row.kind === "fault") {
+      const kind = row.fault_kind as FaultKind;
+      faults[kind] = (faults[kind] ?? 0) + count;
+      continue;
+    }
+    const identity = { role: row.role ?? "", step: row.step ?? "", model: row.model ?? "" };
+    const id = `${identity.role}|${identity.step}|${identity.model}`;
+    let group = byIdentity.get(id);
+    if (!group) {
+      group = { ...identity, calls: 0, malformed: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, priced: false };
+      byIdentity.set(id, group);
+      groups.push(group);
+    }
+    group.calls += count;
+    if (row.kind === "malformed") group.malformed += count;
+    group.inputTokens += Number(row.input_tokens ?? 0);
+    group.outputTokens += Number(row.output_tokens ?? 0);
+    group.costUsd += Number(row.cost_usd ?? 0);
+    group.priced ||= Number(row.priced ?? 0) > 0;
+  }
+  return { groups, faults };
+}
+
+const GROUP_SQL = (param: (n: number) => string) => `
+  SELECT kind, fault_kind, role, step, model, COUNT(*) AS n, SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd, COUNT(cost_usd) AS priced
+  FROM codeclm_calls WHERE thread_id = ${param(1)}
+  GROUP BY kind, fault_kind, role, step, model`;
+
+const answerKind = (row: AnswerRow) => (row.answer.problem !== undefined ? "malformed" : "answer");
+
+type SqliteRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
+
+/**
+ * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
+ * Each answered call is stored before its answer is used (a synchronous insert, tens of microseconds):
+ * after a kill -9 only the calls in flight are paid again. (Batching rows per event-loop turn would
+ * widen that to calls answered in the last moments.)
+ */
+export class SqliteCallJournal implements CallJournal {
+  private keys = new Set<string>();
+  private readonly insert: Database.Statement;
+  private readonly select: Database.Statement;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly threadId: string,
+  ) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS codeclm_calls (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        thread_id TEXT NOT NULL,
+        call_key TEXT,
+        kind TEXT NOT NULL,
+        fault_kind TEXT,
+        role TEXT, step TEXT, model TEXT,
+        input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, latency_ms INTEGER,
+        payload TEXT
+      );
+      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
+    this.insert = db.prepare(
+      `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.select = db.prepare(
+      `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
+       WHERE thread_id = ? AND call_key = ? ORDER BY seq LIMIT 1`,
+    );
+  }
+
+  private enqueue(row: SqliteRow): void {
+    this.insert.run(...row);
+  }
+
+  async run(): Promise<RunRecord | undefined> {
+    const row = this.db.prepare(`SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = ?`).get(this.threadId) as
+      | { fingerprint: string; settings: string }
+      | undefined;
+    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    this.db
+      .prepare(`INSERT OR IGNORE INTO codeclm_runs (thread_id, fingerprint, settings) VALUES (?, ?, ?)`)
+      .run(this.threadId, run.fingerprint, JSON.stringify(run.settings));
+  }
+
+  async load(): Promise<JournalTotals> {
+    const keys = this.db
+      .prepare(`SELECT call_key FROM codeclm_calls WHERE thread_id = ? AND call_key IS NOT NULL`)
+      .pluck()
+      .all(this.threadId) as string[];
+    this.keys = new Set(keys);
+    return totalsFrom(this.db.prepare(GROUP_SQL(() => "?")).all(this.threadId) as RawGroup[]);
+  }
+
+  async find(key: string): Promise<AnswerRow | undefined> {
+    if (!this.keys.has(key)) return undefined;
+    const row = this.select.get(this.threadId, key) as
+      | { role: string; step: string; model: string; input_tokens: number; output_tokens: number; cost_usd: number | null; latency_ms: number; payload: string }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      key,
+      role: row.role,
+      step: row.step,
+      model: row.model,
+      answer: JSON.parse(row.payload) as StoredAnswer,
+      inputTokens: row.input_tokens,
+      outputTokens: row.output_tokens,
+      costUsd: row.cost_usd,
+      latencyMs: row.latency_ms,
+    };
+  }
+
+  answer(row: AnswerRow): void {
+    this.enqueue([
+      this.threadId,
+      row.key,
+      answerKind(row),
+      null,
+      row.role,
+      row.step,
+      row.model,
+      row.inputTokens,
+      row.outputTokens,
+      row.costUsd,
+      Math.round(row.latencyMs),
+      JSON.stringify(row.answer),
+    ]);
+  }
+
+  fault(row: FaultRow): void {
+    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
+  }
+
+  async flush(): Promise<void> {}
+
+  async deleteThread(): Promise<void> {
+    await this.flush();
+    this.db.prepare(`DELETE FROM codeclm_calls WHERE thread_id = ?`).run(this.threadId);
+    this.db.prepare(`DELETE FROM codeclm_runs WHERE thread_id = ?`).run(this.threadId);
+  }
+}
+
+type PgRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
+
+/**
+ * The journal in Postgres. Rows are inserted in batches (all rows that arrive while the previous insert is
+ * under way), and each answered call waits for its batch to be committed before its answer is used.
+ */
+export class PostgresCallJournal implements CallJournal {
+  private keys = new Set<string>();
+  private pending: Array<{ row: PgRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
+  private writing: Promise<void> | undefined;
+  private failure: unknown;
+
+  private constructor(
+    private readonly pool: Pool,
+    readonly threadId: string,
+  ) {}
+
+  static async open(pool: Pool, threadId: string): Promise<PostgresCallJournal> {
+    await pool.query(`
+      CREATE TABLE IF NOT EXISTS codeclm_calls (
+        seq BIGSERIAL PRIMARY KEY,
+        thread_id TEXT NOT NULL,
+        call_key TEXT,
+        kind TEXT NOT NULL,
+        fault_kind TEXT,
+        role TEXT, step TEXT, model TEXT,
+        input_tokens INTEGER, output_tokens INTEGER, cost_usd DOUBLE PRECISION, latency_ms INTEGER,
+        payload TEXT
+      );
+      CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
+    return new PostgresCallJournal(pool, threadId);
+  }
+
+  async run(): Promise<RunRecord | undefined> {
+    const result = await this.pool.query<{ fingerprint: string; settings: string }>(
+      `SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = $1`,
+      [this.threadId],
+    );
+    const row = result.rows[0];
+    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+  }
+
+  async recordRun(run: RunRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO codeclm_runs (thread_id, fingerprint, settings) VALUES ($1, $2, $3) ON CONFLICT (thread_id) DO NOTHING`,
+      [this.threadId, run.fingerprint, JSON.stringify(run.settings)],
+    );
+  }
+
+  async load(): Promise<JournalTotals> {
+    const keys = await this.pool.query<{ call_key: string }>(
+      `SELECT call_key FROM codeclm_calls WHERE thread_id = $1 AND call_key IS NOT NULL`,
+      [this.threadId],
+    );
+    this.keys = new Set(keys.rows.map((row) => row.call_key));
+    const groups = await this.pool.query<RawGroup>(GROUP_SQL((n) => `$${n}`), [this.threadId]);
+    return totalsFrom(groups.rows);
+  }
+
+  async find(key: string): Promise<AnswerRow | undefined> {
+    if (!this.keys.has(key)) return undefined;
+    const result = await this.pool.query<{
+      role: string;
+      step: string;
+      model: string;
+      input_tokens: number;
+      output_tokens: number;
+      cost_usd: number | null;
+      latency_ms: number;
+      payload: string;
+    }>(
+      `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
+       WHERE thread_id = $1 AND call_key = $2 ORDER BY seq LIMIT 1`,
+      [this.threadId, key],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    return {
+      key,
+      role: row.role,
+      step: row.step,
+      model: row.model,
+      answer: JSON.parse(row.payload) as StoredAnswer,
+      inputTokens: row.input_tokens,
+      outputTokens: row.output_tokens,
+      costUsd: row.cost_usd,
+      latencyMs: row.latency_ms,
+    };
+  }
+
+  private enqueue(row: PgRow, wait: boolean): Promise<void> | void {
+    if (this.failure) throw this.failure;
+    const promise = wait ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } })) : undefined;
+    if (!wait) this.pending.push({ row });
+    this.writing ??= this.write();
+    return promise;
+  }
+
+  private async write(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, 200);
+      const values = batch.map((_, i) => `(${Array.from({ length: 12 }, (__, j) => `$${i * 12 + j + 1}`).join(", ")})`);
+      try {
+        await this.pool.query(
+          `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
+           VALUES ${values.join(", ")}`,
+          batch.flatMap((item) => item.row),
+        );
+        for (const item of batch) item.done?.resolve();
+      } catch (error) {
+        this.failure ??= error;
+        for (const item of [...batch, ...this.pending.splice(0)]) item.done?.reject(error);
+      }
+    }
+    this.writing = undefined;
+  }
+
+  answer(row: AnswerRow): Promise<void> | void {
+    return this.enqueue([
+      this.threadId,
+      row.key,
+      answerKind(row),
+      null,
+      row.role,
+      row.step,
+      row.model,
+      row.inputTokens,
+      row.outputTokens,
+      row.costUsd,
+      Math.round(row.latencyMs),
+      JSON.stringify(row.answer),
+    ], true);
+  }
+
+  fault(row: FaultRow): void {
+    void this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null], false);
+  }
+
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.failure) throw this.failure;
+  }
+
+  async deleteThread(): Promise<void> {
+    await this.flush();
+    await this.pool.query(`DELETE FROM codeclm_calls WHERE thread_id = $1`, [this.threadId]);
+    await this.pool.query(`DELETE FROM codeclm_runs WHERE thread_id = $1`, [this.threadId]);
+  }
+}

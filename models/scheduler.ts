@@ -1,0 +1,272 @@
+/**
+ * Admission of model calls: at most `global` in flight over the run, and per endpoint (provider, base URL,
+ * model) at most its limit: the smallest per-role cap of the roles using it, adapted down on rate limits,
+ * overload and rising latency and grown back gradually (lib/adaptive.ts). A circuit breaker per endpoint
+ * (lib/breaker.ts) pauses one that keeps failing; if it stays down longer than `giveUpMs`, `onGiveUp`
+ * is told so the run can stop resumably. Waiting calls are served first come, first served.
+ */
+import { type AdaptiveOptions, AdaptiveLimit, DEFAULT_ADAPTIVE } from "../lib/adaptive.js";
+import { type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from "../lib/breaker.js";
+import type { Fault } from "../lib/faults.js";
+
+export type SlotOutcome =
+  | { kind: "answer"; latencyMs: number; step: string }
+  | { kind: "fault"; fault: Fault }
+  | { kind: "cancel" };
+
+export interface Slot {
+  readonly endpoint: string;
+  readonly grantedAt: number;
+  /** The endpoint was healthy when the call started: a failure then counts against the call's retries. */
+  readonly healthy: boolean;
+}
+
+export interface SchedulerOptions {
+  adaptive: boolean;
+  adaptiveOptions?: AdaptiveOptions;
+  breaker?: BreakerOptions;
+  /** Stop waiting for an endpoint that has failed without a success for this long. */
+  giveUpMs: number;
+  onGiveUp?: (endpoint: string, downForMs: number) => void;
+  now?: () => number;
+}
+
+export interface EndpointSnapshot {
+  key: string;
+  limit: number;
+  max: number;
+  active: number;
+  queued: number;
+  breaker: "closed" | "open" | "half-open";
+  /** Why the limit last changed, when it did. */
+  lastChange?: string;
+}
+
+interface Waiter {
+  seq: number;
+  resolve: (slot: Slot) => void;
+  reject: (error: unknown) => void;
+  cleanup?: () => void;
+}
+
+class Endpoint {
+  active = 0;
+  readonly queue: Waiter[] = [];
+  readonly breaker: CircuitBreaker;
+  readonly adaptive: AdaptiveLimit | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly max: number,
+    options: SchedulerOptions,
+  ) {
+    this.breaker = new CircuitBreaker(options.breaker ?? DEFAULT_BREAKER);
+    this.adaptive = options.adaptive ? new AdaptiveLimit(max, options.adaptiveOptions ?? DEFAULT_ADAPTIVE) : undefined;
+  }
+
+  get limit(): number {
+    return Math.min(this.max, this.adaptive?.limit ?? this.max);
+  }
+}
+
+export class CallScheduler {
+  private active = 0;
+  private seq = 0;
+  private readonly endpoints = new Map<string, Endpoint>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private stopError: unknown;
+  private idleWaiters: Array<() => void> = [];
+  private gaveUp = false;
+  private readonly now: () => number;
+
+  constructor(
+    readonly globalLimit: number,
+    private readonly options: SchedulerOptions,
+  ) {
+    if (!Number.isInteger(globalLimit) || globalLimit < 1) throw new Error(`concurrency must be a positive integer, got ${globalLimit}`);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Declare an endpoint and its cap (the smallest cap wins when declared twice). */
+  register(key: string, max: number): void {
+    const existing = this.endpoints.get(key);
+    const cap = Math.max(1, Math.min(max, this.globalLimit, existing?.max ?? Number.POSITIVE_INFINITY));
+    if (existing && existing.max === cap) return;
+    this.endpoints.set(key, new Endpoint(key, cap, this.options));
+  }
+
+  private endpoint(key: string): Endpoint {
+    let endpoint = this.endpoints.get(key);
+    if (!endpoint) {
+      endpoint = new Endpoint(key, this.globalLimit, this.options);
+      this.endpoints.set(key, endpoint);
+    }
+    return endpoint;
+  }
+
+  get inFlight(): number {
+    return this.active;
+  }
+
+  /** Wait for a slot on the endpoint. Rejects if the scheduler is stopped, or when `signal` aborts while waiting. */
+  acquire(key: string, signal?: AbortSignal): Promise<Slot> {
+    if (this.stopError) return Promise.reject(this.stopError);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const endpoint = this.endpoint(key);
+    return new Promise<Slot>((resolve, reject) => {
+      const waiter: Waiter = { seq: this.seq++, resolve, reject };
+      if (signal) {
+        const onAbort = () => {
+          const index = endpoint.queue.indexOf(waiter);
+          if (index >= 0) endpoint.queue.splice(index, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+      endpoint.queue.push(waiter);
+      this.pump();
+    });
+  }
+
+  release(slot: Slot, outcome: SlotOutcome): void {
+    const endpoint = this.endpoint(slot.endpoint);
+    endpoint.active--;
+    this.active--;
+    const now = this.now();
+    switch (outcome.kind) {
+      case "answer":
+        endpoint.breaker.onSuccess();
+        endpoint.adaptive?.onSuccess(outcome.latencyMs, now, outcome.step);
+        break;
+      case "cancel":
+        endpoint.breaker.onCancel();
+        break;
+      case "fault": {
+        const { fault } = outcome;
+        if (fault.kind === "rate-limit") {
+          // The endpoint answered: it is up, only busy. Not a breaker failure.
+          endpoint.breaker.onCancel();
+          endpoint.adaptive?.onRateLimit(now);
+          break;
+        }
+        if (fault.kind === "fatal") {
+          endpoint.breaker.onCancel();
+          break;
+        }
+        const wasClosed = endpoint.breaker.state === "closed";
+        endpoint.breaker.onFailure(now);
+        if (wasClosed && endpoint.breaker.state === "open") endpoint.adaptive?.onRateLimit(now);
+        else if (fault.kind === "timeout" || fault.status === 503 || fault.status === 529) endpoint.adaptive?.onOverload(now);
+        break;
+      }
+    }
+    if (this.active === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    this.pump();
+  }
+
+  /** Refuse every waiting and future call with `error`. Calls in flight are not touched. */
+  stop(error: unknown): void {
+    if (this.stopError) return;
+    this.stopError = error;
+    this.clearTimer();
+    for (const endpoint of this.endpoints.values()) {
+      for (const waiter of endpoint.queue.splice(0)) {
+        waiter.cleanup?.();
+        waiter.reject(error);
+      }
+    }
+  }
+
+  /** Resolves once no call is in flight. */
+  idle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  snapshot(): EndpointSnapshot[] {
+    return [...this.endpoints.values()].map((endpoint) => ({
+      key: endpoint.key,
+      limit: endpoint.limit,
+      max: endpoint.max,
+      active: endpoint.active,
+      queued: endpoint.queue.length,
+      breaker: endpoint.breaker.state,
+      ...(endpoint.adaptive?.lastReason ? { lastChange: endpoint.adaptive.lastReason } : {}),
+    }));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private wakeAt(at: number): void {
+    if (this.stopError || at >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Number.POSITIVE_INFINITY;
+      this.pump();
+    }, Math.max(1, at - this.now()));
+  }
+
+  private checkGiveUp(now: number): void {
+    let watching = false;
+    for (const endpoint of this.endpoints.values()) {
+      if (endpoint.breaker.state === "closed") continue;
+      watching = true;
+      const down = endpoint.breaker.downForMs(now);
+      if (down >= this.options.giveUpMs && !this.gaveUp) {
+        this.gaveUp = true;
+        this.options.onGiveUp?.(endpoint.key, down);
+        return;
+      }
+    }
+    // Keep checking while an endpoint is down, even if no call comes back to wake us.
+    if (watching) this.wakeAt(now + Math.min(1_000, Math.max(50, this.options.giveUpMs / 10)));
+  }
+
+  private pump(): void {
+    if (this.stopError) return;
+    const now = this.now();
+    this.checkGiveUp(now);
+    if (this.stopError) return;
+    const blocked = new Set<Endpoint>();
+    while (this.active < this.globalLimit) {
+      // The endpoint whose oldest waiter came first, among those that can start a call now.
+      let pick: Endpoint | undefined;
+      for (const endpoint of this.endpoints.values()) {
+        const head = endpoint.queue[0];
+        if (!head || endpoint.active >= endpoint.limit || blocked.has(endpoint)) continue;
+        if (endpoint.breaker.state === "open") {
+          const at = endpoint.breaker.reopensAt();
+          if (at !== undefined && now < at) {
+            this.wakeAt(at);
+            continue;
+          }
+        }
+        if (endpoint.breaker.state === "half-open" && endpoint.active > 0) continue;
+        if (!pick || head.seq < pick.queue[0]!.seq) pick = endpoint;
+      }
+      if (!pick) return;
+      const healthy = pick.breaker.state === "closed";
+      if (!pick.breaker.tryPass(now)) {
+        blocked.add(pick);
+        continue;
+      }
+      const waiter = pick.queue.shift()!;
+      waiter.cleanup?.();
+      pick.active++;
+      this.active++;
+      waiter.resolve({ endpoint: pick.key, grantedAt: now, healthy });
+    }
+  }
+}

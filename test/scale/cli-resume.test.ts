@@ -1,0 +1,207 @@
+/**
+ * The CLI at scale, for real: a child process killed with SIGKILL mid-run and resumed, a budget stop
+ * then a resume with a higher budget, and Ctrl-C. Every resumed output must equal (as sets of ids, no
+ * duplicates) what an uninterrupted run produces with the same deterministic models, and paid calls
+ * must not exceed the uninterrupted run's by more than the calls that were in flight.
+ */
+import { mkdtemp, readFile, readdir, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FakeOpenAIServer } from "../support/openai-server.js";
+import { droppedKeys, keptIds, readJson, readJsonl, runCli, sorted, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
+
+const SECRET = "sk-test-scale-SECRET-0123456789abcdef";
+const CONCURRENCY = 8;
+
+describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
+  let server: FakeOpenAIServer;
+  let dir: string;
+  let seeds: string;
+  const reference = { kept: [] as string[], dropped: [] as string[], calls: 0 };
+
+  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
+  const args = (out: string, ...more: string[]) => [
+    "generate",
+    "--seeds",
+    seeds,
+    "--out",
+    out,
+    "--size",
+    "120",
+    "--pool",
+    "24",
+    "--seed",
+    "5",
+    "--concurrency",
+    String(CONCURRENCY),
+    "--strong",
+    "openai:strong-model",
+    "--target",
+    "openai:target-model",
+    ...more,
+  ];
+
+  async function expectSameAsReference(out: string) {
+    const kept = await keptIds(out);
+    expect(kept).toHaveLength(120);
+    expect(new Set(kept).size).toBe(120);
+    expect(sorted(kept)).toEqual(reference.kept);
+    const dropped = await droppedKeys(out.replace(/\.jsonl$/, ".dropped.jsonl"));
+    expect(new Set(dropped).size).toBe(dropped.length);
+    expect(sorted(dropped)).toEqual(reference.dropped);
+    const summary = await readJson(out.replace(/\.jsonl$/, ".summary.json"));
+    expect(summary.status).toBe("complete");
+    expect(summary.kept).toBe(120);
+    return summary;
+  }
+
+  beforeAll(async () => {
+    server = await startCodecServer({ latencyMs: { mean: 12, jitter: 4 }, recordRequests: false });
+    dir = await mkdtemp(join(tmpdir(), "codeclm-scale-"));
+    seeds = await writeSeeds(dir);
+    const out = join(dir, "reference.jsonl");
+    const before = server.counters.completed;
+    const result = await runCli(args(out, "--quiet"), env());
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    reference.calls = server.counters.completed - before;
+    reference.kept = sorted(await keptIds(out));
+    reference.dropped = sorted(await droppedKeys(join(dir, "reference.dropped.jsonl")));
+    expect(reference.kept).toHaveLength(120);
+    const summary = await readJson(join(dir, "reference.summary.json"));
+    expect(summary.spend.calls).toBe(reference.calls);
+    // A completed run leaves no checkpoint file behind, and no secret anywhere.
+    const files = await readdir(dir);
+    expect(files.filter((name) => name.startsWith("reference.checkpoint"))).toEqual([]);
+    for (const name of files.filter((file) => file.startsWith("reference."))) {
+      expect(await readFile(join(dir, name), "utf8")).not.toContain(SECRET);
+    }
+  }, 60_000);
+  afterAll(async () => server?.close());
+
+  it("kill -9 during the first wave and again after pairs were written, then --resume: complete, no duplicate, nothing missing", async () => {
+    const out = join(dir, "killed.jsonl");
+    const start = server.counters.completed;
+
+    // 1. Killed mid-wave, before any pair is decided.
+    const first = startCli(args(out, "--quiet"), env());
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.35, 30_000, "calls of the first session");
+    first.child.kill("SIGKILL");
+    expect((await first.done).signal).toBe("SIGKILL");
+    const state = await readJson(join(dir, "killed.run.json"));
+    expect(state.status).toBe("running"); // a killed run never looks finished
+    await expect(stat(join(dir, "killed.summary.json"))).rejects.toThrow();
+    // The checkpoints hold no secret either.
+    expect((await readFile(join(dir, "killed.checkpoint.sqlite"))).toString("latin1")).not.toContain(SECRET);
+
+    // 2. Resumed, then killed again once pairs have been written.
+    const second = startCli(args(out, "--quiet", "--resume"), env());
+    await waitFor(async () => (await readJsonl(out)).length > 0, 30_000, "the first kept pairs");
+    second.child.kill("SIGKILL");
+    await second.done;
+    const partial = await keptIds(out);
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial.length).toBeLessThan(120);
+
+    // 3. Resumed to the end.
+    const third = await runCli(args(out, "--quiet", "--resume"), env());
+    expect(third.stderr).toBe("");
+    expect(third.code).toBe(0);
+    await expectSameAsReference(out);
+    // Finished calls were not paid again: at most the ones in flight at each kill.
+    const paid = server.counters.completed - start;
+    expect(paid).toBeGreaterThanOrEqual(reference.calls);
+    expect(paid).toBeLessThanOrEqual(reference.calls + 2 * CONCURRENCY);
+    expect((await readJson(join(dir, "killed.run.json"))).sessions).toBe(3);
+  }, 90_000);
+
+  it("a budget stop ends cleanly and resumably; resuming with a higher budget completes without paying twice", async () => {
+    const out = join(dir, "budget.jsonl");
+    const start = server.counters.completed;
+    const budget = Math.floor(reference.calls * 0.5);
+    const stopped = await runCli(args(out, "--quiet", "--max-calls", String(budget)), env());
+    expect(stopped.code).toBe(4);
+    expect(stopped.stdout).toContain("stopped: the call budget of");
+    expect(stopped.stdout).toMatch(/resume with: codeclm generate .*--max-calls \d+ --resume \(with a higher budget\)/);
+    expect(server.counters.completed - start).toBeLessThanOrEqual(budget); // the cap is never crossed
+    const summary = await readJson(join(dir, "budget.summary.json"));
+    expect(summary.status).toBe("stopped");
+    expect(summary.stopReason).toContain("call budget");
+    expect(summary.spend.calls).toBeLessThanOrEqual(budget);
+    expect((await readJson(join(dir, "budget.run.json"))).status).toBe("stopped");
+
+    // The same budget stops again at once; a higher one finishes the run.
+    const again = await runCli(args(out, "--quiet", "--max-calls", String(budget), "--resume"), env());
+    expect(again.code).toBe(4);
+    const resumed = await runCli(args(out, "--quiet", "--max-calls", String(reference.calls * 2), "--resume"), env());
+    expect(resumed.code).toBe(0);
+    const final = await expectSameAsReference(out);
+    // A clean stop lets calls in flight finish and records them: nothing is paid twice.
+    expect(server.counters.completed - start).toBe(reference.calls);
+    expect(final.spend.calls).toBe(reference.calls);
+  }, 90_000);
+
+  it("Ctrl-C stops cleanly, prints how to resume, and the printed command finishes the run", async () => {
+    const out = join(dir, "interrupted.jsonl");
+    const start = server.counters.completed;
+    const run = startCli(args(out, "--progress-interval", "0.2"), env());
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 30_000, "calls before Ctrl-C");
+    run.child.kill("SIGINT");
+    const result = await run.done;
+    expect(result.code).toBe(130);
+    expect(result.stderr).toContain("stopping: waiting for the calls in flight to finish");
+    expect(result.stderr).toMatch(/codeclm: kept \d+\/120/); // plain progress lines (stderr is not a terminal)
+    const hint = /resume with: (codeclm generate .*)$/m.exec(result.stdout)?.[1];
+    expect(hint).toBeDefined();
+    expect(hint).toContain("--resume");
+    expect((await readJson(join(dir, "interrupted.summary.json"))).status).toBe("stopped");
+
+    const resumed = await runCli(hint!.split(" ").slice(1), env());
+    expect(resumed.code).toBe(0);
+    await expectSameAsReference(out);
+    expect(server.counters.completed - start).toBe(reference.calls);
+  }, 90_000);
+
+  it("refuses to resume with settings that change the data, and says what changed", async () => {
+    const out = join(dir, "changed.jsonl");
+    const stopped = await runCli(args(out, "--quiet", "--max-calls", "40"), env());
+    expect(stopped.code).toBe(4);
+    const changed = await runCli([...args(out, "--quiet", "--resume"), "--theta", "2"], env());
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toContain("theta: 3 → 2");
+    const nothing = await runCli(args(join(dir, "never.jsonl"), "--quiet", "--resume"), env());
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain("no run to resume");
+  }, 60_000);
+
+  it("--json writes machine-readable events on stdout, one per line", async () => {
+    const out = join(dir, "json.jsonl");
+    const result = await runCli(args(out, "--json", "--max-calls", "150"), env());
+    expect(result.code).toBe(4);
+    const events = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, any>);
+    const kinds = new Set(events.map((event) => event.event));
+    for (const kind of ["start", "progress", "stopping", "summary"]) expect(kinds).toContain(kind);
+    const summary = events.find((event) => event.event === "summary")!;
+    expect(summary.summary.status).toBe("stopped");
+    expect(summary.resume).toContain("--resume");
+    const last = events.filter((event) => event.event === "progress").at(-1)!;
+    expect(last.calls).toBe(summary.summary.spend.calls);
+    expect(last).toHaveProperty("etaMs");
+    expect(result.stderr).toBe("");
+  }, 30_000);
+
+  it("--dry-run estimates calls, tokens and cost without calling anything", async () => {
+    const before = server.counters.requests;
+    const result = await runCli(["generate", "--seeds", seeds, "--size", "1000", "--strong", "openai:gpt-4o", "--target", "openai:gpt-4o-mini", "--dry-run", "--max-cost", "1"], {});
+    expect(result.code).toBe(0);
+    expect(server.counters.requests).toBe(before);
+    expect(result.stdout).toContain("Estimate (nothing was called)");
+    expect(result.stdout).toMatch(/answer-strong\s+openai:gpt-4o\s+\d+/);
+    expect(result.stdout).toMatch(/total\s+\d+\s+\d+\s+\d+\s+\$\d+\.\d\d/);
+    expect(result.stdout).toContain("This would hit a budget: the cost budget of $1.00");
+  }, 30_000);
+});

@@ -1,0 +1,204 @@
+/**
+ * Runs through the real ChatOpenAI client against a server that misbehaves: rate limits with
+ * Retry-After, 500s and 503s, malformed JSON, dropped connections and hanging requests; an endpoint
+ * that goes down for good (the run stops resumably) and comes back; and files that lost records in a
+ * crash, restored from the checkpoints on resume.
+ */
+import { appendFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputPathsFor } from "../../io/output.js";
+import { type RunOptions, runToFiles } from "../../io/run.js";
+import type { CodecConfigInput } from "../../lib/config.js";
+import type { Seed } from "../../lib/records.js";
+import { codecReply } from "../support/codec-responder.js";
+import type { FakeOpenAIServer, FaultKind } from "../support/openai-server.js";
+import { ScriptedChatModel } from "../support/scripted-model.js";
+import { droppedKeys, keptIds, readJson, readJsonl, sorted, startCodecServer } from "./support.js";
+
+const seeds: Seed[] = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, instruction: `Seed ${i}: write about topic ${i % 5} in style ${i}` }));
+const KEY = "sk-test-faults-0123456789abcdef";
+
+const config = (extra: CodecConfigInput = {}): CodecConfigInput => ({
+  size: 60,
+  poolSize: 14,
+  seed: 11,
+  concurrency: 12,
+  strong: { model: "openai:strong-model" },
+  target: { model: "openai:target-model" },
+  ...extra,
+});
+
+function options(server: FakeOpenAIServer, dir: string, name: string, extra: Partial<RunOptions> = {}): RunOptions {
+  return {
+    input: { seeds },
+    config: config(),
+    paths: outputPathsFor(join(dir, `${name}.jsonl`)),
+    graph: { env: { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: KEY } },
+    random: () => 0.5,
+    ...extra,
+  };
+}
+
+describe("runs under faults", () => {
+  let dir: string;
+  let clean: FakeOpenAIServer;
+  const reference = { kept: [] as string[], dropped: [] as string[], calls: 0 };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "codeclm-faults-"));
+    clean = await startCodecServer({ recordRequests: false });
+    const summary = await runToFiles(options(clean, dir, "reference"));
+    expect(summary.status).toBe("complete");
+    reference.kept = sorted(await keptIds(join(dir, "reference.jsonl")));
+    reference.dropped = sorted(await droppedKeys(join(dir, "reference.dropped.jsonl")));
+    reference.calls = clean.counters.completed;
+  });
+  afterAll(async () => clean?.close());
+
+  it("429s (Retry-After honoured), 500s, 503s, malformed JSON, drops and hangs: exactly N kept, no duplicates, every failure counted", async () => {
+    const kinds: FaultKind[] = ["429", "500", "malformed-json", "drop", "503", "hang"];
+    const arrivals = new Map<string, number[]>();
+    const rateLimited: Array<{ key: string; at: number }> = [];
+    const server = await startCodecServer({
+      retryAfterSeconds: 0.25,
+      latencyMs: { mean: 3, jitter: 2 },
+      fault: (request, index) => {
+        const key = `${request.model}|${request.messages.map((message) => message.content).join("\n")}`;
+        const now = performance.now();
+        arrivals.set(key, [...(arrivals.get(key) ?? []), now]);
+        if (index % 5 !== 2) return undefined;
+        const kind = kinds[Math.floor(index / 5) % kinds.length]!;
+        // Truncated free text cannot be told from a short answer: malformed JSON only where JSON is asked for.
+        if (kind === "malformed-json" && request.mode === "text") return undefined;
+        if (kind === "429") rateLimited.push({ key, at: now });
+        return kind;
+      },
+    });
+    try {
+      const summary = await runToFiles(options(server, dir, "faults", { config: config({ timeoutSeconds: 0.4 }) }));
+      expect(summary.status).toBe("complete");
+      const kept = await keptIds(join(dir, "faults.jsonl"));
+      expect(kept).toHaveLength(60);
+      expect(new Set(kept).size).toBe(60);
+      expect(sorted(kept)).toEqual(reference.kept);
+      expect(sorted(await droppedKeys(join(dir, "faults.dropped.jsonl")))).toEqual(reference.dropped);
+
+      const injected = server.counters.faults;
+      expect(injected["429"] + injected["500"] + injected["503"] + injected.drop + injected.hang + injected["malformed-json"]).toBeGreaterThan(60);
+      for (const kind of kinds) expect(injected[kind]).toBeGreaterThan(0);
+      const { transport, spend } = summary;
+      expect(transport?.faults["rate-limit"] ?? 0).toBe(injected["429"]);
+      expect(transport?.faults.server ?? 0).toBe(injected["500"] + injected["503"]);
+      expect(transport?.faults.connection ?? 0).toBe(injected.drop);
+      expect(transport?.faults.timeout ?? 0).toBe(injected.hang);
+      expect(transport?.malformed).toBe(injected["malformed-json"]);
+      expect(transport?.givenUp).toBe(0);
+      // Every answered request is accounted for, malformed ones included; nothing else was paid.
+      expect(spend?.calls).toBe(server.counters.completed);
+      expect(summary.calls.total.failedCalls).toBe(injected["malformed-json"]);
+      // A 429 asked for 250 ms: the same call did not come back sooner.
+      expect(rateLimited.length).toBe(injected["429"]);
+      for (const { key, at } of rateLimited) {
+        const next = arrivals.get(key)!.find((time) => time > at);
+        expect(next).toBeDefined();
+        expect(next! - at).toBeGreaterThanOrEqual(249);
+      }
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("an endpoint that stays down stops the run resumably; when it is back, --resume completes it", async () => {
+    let down = false;
+    const server = await startCodecServer({ fault: () => (down ? "500" : undefined) });
+    try {
+      const run = options(server, dir, "outage", { config: config({ giveUpAfterSeconds: 1 }) });
+      const pending = runToFiles(run);
+      await new Promise<void>((resolve) => {
+        const check = setInterval(() => {
+          if (server.counters.completed >= reference.calls * 0.4) {
+            clearInterval(check);
+            down = true;
+            resolve();
+          }
+        }, 5);
+      });
+      const stopped = await pending;
+      expect(stopped.status).toBe("stopped");
+      expect(stopped.stopReason).toMatch(/openai:strong-model at http:\/\/127\.0\.0\.1:\d+\/v1 kept failing for \d+ s without a single success/);
+      expect(stopped.transport?.faults.server).toBeGreaterThan(0);
+      expect(stopped.transport?.givenUp).toBe(0); // the outage cost no instruction
+      expect((await readJsonl(join(dir, "outage.dropped.jsonl"))).filter((record) => record.reason === "failure")).toEqual([]);
+      // Few requests hit the dead endpoint: the breaker paused it and probed one call at a time.
+      expect(server.counters.faults["500"]).toBeLessThan(60);
+
+      down = false;
+      const resumed = await runToFiles({ ...run, resume: true });
+      expect(resumed.status).toBe("complete");
+      expect(sorted(await keptIds(join(dir, "outage.jsonl")))).toEqual(reference.kept);
+      expect(sorted(await droppedKeys(join(dir, "outage.dropped.jsonl")))).toEqual(reference.dropped);
+      expect(server.counters.completed).toBe(reference.calls);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+
+  it("a node that fails (the target's key revoked) fails the run; after the fix, --resume completes it without losing a task", async () => {
+    let revokeAfter = Number.POSITIVE_INFINITY;
+    let targetCalls = 0;
+    const models = () => ({
+      strong: new ScriptedChatModel((prompt) => codecReply("strong", prompt)),
+      target: new ScriptedChatModel((prompt) => {
+        targetCalls++;
+        if (targetCalls > revokeAfter) return Object.assign(new Error("401 Incorrect API key provided"), { status: 401 });
+        return codecReply("target", prompt);
+      }),
+    });
+    const base = { input: { seeds }, config: config() };
+    const expected = await runToFiles({ ...base, paths: outputPathsFor(join(dir, "scripted.jsonl")), graph: { models: models() }, checkpoint: { kind: "none" } });
+    expect(expected.status).toBe("complete");
+    const total = targetCalls;
+    targetCalls = 0;
+
+    const run: RunOptions = { ...base, paths: outputPathsFor(join(dir, "revoked.jsonl")), graph: { models: models() } };
+    revokeAfter = Math.floor(total / 2);
+    const failed = await runToFiles(run).catch((error: Error) => error);
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toContain("refused the call (HTTP 401)");
+    const state = await readJson(join(dir, "revoked.run.json"));
+    expect(state.status).toBe("failed");
+    expect(state.error).toContain("HTTP 401");
+
+    revokeAfter = Number.POSITIVE_INFINITY;
+    const resumed = await runToFiles({ ...run, graph: { models: models() }, resume: true });
+    expect(resumed.status).toBe("complete");
+    // Every task of the wave that was running or waiting when the node failed ran again: same output.
+    expect(sorted(await keptIds(join(dir, "revoked.jsonl")))).toEqual(sorted(await keptIds(join(dir, "scripted.jsonl"))));
+    expect(sorted(await droppedKeys(join(dir, "revoked.dropped.jsonl")))).toEqual(sorted(await droppedKeys(join(dir, "scripted.dropped.jsonl"))));
+    expect(resumed.instructions.filtered).toBe(expected.instructions.filtered);
+  }, 60_000);
+
+  it("records the files lost in a crash come back from the checkpoints; a cut last line is dropped, not duplicated", async () => {
+    const run = options(clean, dir, "lost", { keepCheckpoints: true });
+    expect((await runToFiles(run)).status).toBe("complete");
+    const keptPath = join(dir, "lost.jsonl");
+    const lines = (await readFile(keptPath, "utf8")).split("\n").filter(Boolean);
+    // As if the process died with a third of the pairs written, the last one half-way.
+    await writeFile(keptPath, `${lines.slice(0, 20).join("\n")}\n`);
+    await appendFile(keptPath, lines[20]!.slice(0, 40));
+    const state = await readJson(join(dir, "lost.run.json"));
+    await writeFile(join(dir, "lost.run.json"), JSON.stringify({ ...state, status: "running" }));
+    const before = clean.counters.requests;
+
+    const resumed = await runToFiles({ ...run, resume: true, keepCheckpoints: false });
+    expect(resumed.status).toBe("complete");
+    expect(clean.counters.requests).toBe(before); // nothing was left to call
+    const kept = await keptIds(keptPath);
+    expect(new Set(kept).size).toBe(kept.length);
+    expect(sorted(kept)).toEqual(reference.kept);
+    const completed = await runToFiles({ ...run, resume: true }).catch((error: Error) => error.message);
+    expect(completed).toContain("is complete: nothing to resume");
+  }, 60_000);
+});

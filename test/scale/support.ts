@@ -1,0 +1,80 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
+import { type FakeOpenAIServer, type OpenAIServerOptions, startOpenAIServer } from "../support/openai-server.js";
+
+export const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** An OpenAI-protocol server answering every CodecLM prompt deterministically; "target-model" is the target. */
+export function startCodecServer(options: Partial<OpenAIServerOptions> = {}): Promise<FakeOpenAIServer> {
+  return startOpenAIServer({
+    respond: (request) => {
+      const role: ScriptedRole = request.model === "target-model" ? "target" : "strong";
+      const reply = codecReply(role, request.messages.map((message) => message.content).join("\n"));
+      return typeof reply === "string" ? { text: reply } : { json: reply };
+    },
+    ...options,
+  });
+}
+
+export async function writeSeeds(dir: string, count = 20): Promise<string> {
+  const path = join(dir, "seeds.jsonl");
+  const topics = ["a limerick about cats", "moving averages in pandas", "compound interest", "the French Revolution", "binary search", "a haiku about rain", "sourdough bread"];
+  await writeFile(
+    path,
+    Array.from({ length: count }, (_, i) => JSON.stringify({ id: `s${i}`, instruction: `Seed ${i}: explain ${topics[i % topics.length]} (${i})` })).join("\n"),
+  );
+  return path;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/** The CLI as one node process (no tsx wrapper), so signals reach it directly. */
+export function startCli(args: string[], env: Record<string, string>): CliRun {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+export const runCli = (args: string[], env: Record<string, string>) => startCli(args, env).done;
+
+export async function readJsonl(path: string): Promise<Record<string, unknown>[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+export const keptIds = async (path: string) => (await readJsonl(path)).map((record) => String(record.id));
+export const droppedKeys = async (path: string) => (await readJsonl(path)).map((record) => `${record.kind}|${record.id}|${record.reason}`);
+export const readJson = async (path: string) => JSON.parse(await readFile(path, "utf8")) as Record<string, any>;
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = "condition"): Promise<void> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export const sorted = (items: readonly string[]) => [...items].sort();
