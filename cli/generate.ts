@@ -243,7 +243,8 @@ export function resumeCommandFrom(args: readonly string[]): string {
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
   if (flags.quiet) return "quiet";
-  return process.stderr.isTTY ? "tty" : "plain";
+  // A terminal that reports no rows (some pseudo-terminals) cannot hold a live display.
+  return process.stderr.isTTY && (process.stderr.rows ?? 0) > 0 ? "tty" : "plain";
 }
 
 async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[] } | { metadata: Metadata[] }> {
