@@ -254,7 +254,8 @@ export function resumeCommandFrom(args: readonly string[]): string {
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
   if (flags.quiet) return "quiet";
-  return process.stderr.isTTY ? "tty" : "plain";
+  // A terminal that reports no rows (some pseudo-terminals) cannot hold a live display.
+  return process.stderr.isTTY && (process.stderr.rows ?? 0) > 0 ? "tty" : "plain";
 }
 
 async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[] } | { metadata: Metadata[] }> {
@@ -448,8 +449,8 @@ export function registerGenerate(program: Command): void {
     .option("--concurrency <n>", "most model calls in flight, over all roles (default 16)", integer(2))
     .option("--no-adaptive", "keep concurrency fixed instead of adapting it per endpoint to rate limits and latency")
     .option("--timeout <seconds>", "longest wait for one model call before it is retried (default 120)", decimal(0.001))
-    .option("--retries <n>", "retries of a call after 429s, 5xx, timeouts or dropped connections (default 5)", integer(0))
-    .option("--give-up-after <seconds>", "stop (resumably) when an endpoint has failed this long without a success (default 300)", decimal(0.001))
+    .option("--retries <n>", "retries of a call after 5xx, timeouts or dropped connections (default 5; 429s do not count)", integer(0))
+    .option("--give-up-after <seconds>", "stop (resumably) when an endpoint has failed, or a call been rate-limited, this long (default 300)", decimal(0.001))
     .option("--max-calls <n>", "budget: stop (resumably) before answered model calls exceed this", integer(1))
     .option("--max-tokens <n>", "budget: stop (resumably) before input + output tokens exceed this", integer(1))
     .option("--max-cost <usd>", "budget: stop (resumably) before the cost in US dollars exceeds this", decimal(0.000001))

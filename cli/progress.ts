@@ -77,7 +77,7 @@ export function renderProgress(p: ProgressSnapshot): string {
     `codeclm ${bar(p.kept / Math.max(1, p.size))} ${p.kept}/${p.size} kept ${percent}%  ETA ${eta === undefined ? "…" : duration(eta)}  (${duration(p.elapsedMs)})`,
     `  kept by iteration ${perIteration || "-"} · reverse-kept ${p.reverseKept} · dropped ${p.dropped}${Object.keys(p.droppedByReason).length ? ` (${tallies(p.droppedByReason)})` : ""}`,
     `  calls ${count(p.calls)} (${p.inFlight} in flight, ${rate.toFixed(1)}/s) · tokens ${count(p.inputTokens)} in / ${count(p.outputTokens)} out · ${money(p)}`,
-    `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done) · ${endpoints}`,
+    `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done)${endpoints ? ` · ${endpoints}` : ""}`,
   ];
   const faults = faultLine(p);
   if (faults) lines.push(`  ${faults}`);

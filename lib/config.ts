@@ -168,12 +168,12 @@ export const CodecConfigSchema = z.object({
     .int()
     .min(0)
     .default(5)
-    .describe("Retries of one call after a transport failure (429, 5xx, timeout, reset connection), with exponential backoff and jitter, honouring Retry-After"),
+    .describe("Retries of one call after a 5xx, a timeout or a reset connection, with exponential backoff and jitter (429s are retried after their Retry-After and do not count)"),
   giveUpAfterSeconds: z
     .number()
     .positive()
     .default(300)
-    .describe("An endpoint failing this long without a single success stops the run, resumably"),
+    .describe("An endpoint failing this long without a single success, or a call rate-limited this long, stops the run, resumably"),
   budget: BudgetSchema.default(BudgetSchema.parse({})).describe("Spending caps; reaching one stops the run cleanly and resumably"),
   prices: z
     .record(z.string(), ModelPriceSchema)

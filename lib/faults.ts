@@ -106,14 +106,14 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
 
 /**
- * Wait before retry number `retry` (1-based): exponential backoff with "equal jitter" (half fixed, half
- * random, so waits never collapse to zero), but never shorter than what the server asked for in
- * Retry-After (plus a little jitter, so a crowd of callers does not return at the same instant).
+ * Wait before retry number `retry` (1-based). When the server said how long to wait (Retry-After), that,
+ * plus a little jitter so a crowd of callers does not return at the same instant; otherwise exponential
+ * backoff with "equal jitter" (half fixed, half random, so waits never collapse to zero), capped.
  */
 export function retryDelayMs(retry: number, fault: Fault, policy: BackoffPolicy, random: () => number): number {
+  if (fault.retryAfterMs !== undefined) {
+    return Math.min(fault.retryAfterMs, 10 * policy.maxDelayMs) + (random() * policy.baseDelayMs) / 2;
+  }
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
-  const backoff = exponential / 2 + (random() * exponential) / 2;
-  if (fault.retryAfterMs === undefined) return backoff;
-  const asked = Math.min(fault.retryAfterMs, 10 * policy.maxDelayMs);
-  return Math.max(backoff, asked + random() * policy.baseDelayMs);
+  return exponential / 2 + (random() * exponential) / 2;
 }

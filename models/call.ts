@@ -199,8 +199,8 @@ function callSignal(run: AbortSignal, timeoutMs: number) {
  * One answered model call: replayed from the journal when a previous run of this thread finished it;
  * otherwise admitted by the budget and the scheduler, sent with a timeout, and retried after transport
  * failures (429, 5xx, timeouts, dropped connections) with exponential backoff and jitter, honouring
- * Retry-After. Failures while the endpoint's circuit breaker is open do not use up the call's retries:
- * an endpoint that stays down stops the run instead. `validate` says what is wrong with an answer;
+ * Retry-After. Rate limits, and failures while the endpoint's circuit breaker is open, do not use up the
+ * call's retries: an endpoint that stays down or keeps rate-limiting stops the run instead. `validate` says what is wrong with an answer;
  * malformed answers are returned (and paid for), retrying them is the caller's business.
  */
 async function answeredCall(
@@ -231,6 +231,8 @@ async function answeredCall(
   const taskSignal = ctx.runnable?.signal;
   const random = services.random ?? Math.random;
   let failures = 0;
+  let retry = 0;
+  let rateLimitedSince: number | undefined;
   for (;;) {
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
@@ -268,13 +270,28 @@ async function answeredCall(
         meter.record(request.role, request.step, { failedCalls: 1 });
         throw new ModelCallError(request.step, request.role, failures + 1, detail);
       }
-      if (slot.healthy) failures++;
+      retry++;
+      if (fault.kind === "rate-limit") {
+        // A 429 says "slow down", not "this request is wrong": it does not use up the call's retries.
+        // Rate limited without a break for the give-up time, the run stops (resumably).
+        rateLimitedSince ??= Date.now();
+        if (Date.now() - rateLimitedSince >= ctx.config.giveUpAfterSeconds * 1000) {
+          control.stop({
+            kind: "endpoint-down",
+            message: `${model} kept answering 429 (rate limit) to one call for ${Math.round((Date.now() - rateLimitedSince) / 1000)} s`,
+          });
+          control.throwIfStopped();
+        }
+      } else {
+        rateLimitedSince = undefined;
+        if (slot.healthy) failures++;
+      }
       if (failures > ctx.config.retries) {
         ledger.givenUp++;
         meter.record(request.role, request.step, { failedCalls: 1 });
         throw new ModelCallError(request.step, request.role, failures, detail);
       }
-      await sleep(retryDelayMs(Math.max(1, failures), fault, DEFAULT_BACKOFF, random), [control.graphSignal, ...(taskSignal ? [taskSignal] : [])]);
+      await sleep(retryDelayMs(Math.min(retry, 8), fault, DEFAULT_BACKOFF, random), [control.graphSignal, ...(taskSignal ? [taskSignal] : [])]);
       continue;
     } finally {
       call.dispose();

@@ -157,7 +157,7 @@ export class CallScheduler {
         }
         const wasClosed = endpoint.breaker.state === "closed";
         endpoint.breaker.onFailure(now);
-        if (wasClosed && endpoint.breaker.state === "open") endpoint.adaptive?.onRateLimit(now);
+        if (wasClosed && endpoint.breaker.state === "open") endpoint.adaptive?.collapse(now);
         else if (fault.kind === "timeout" || fault.status === 503 || fault.status === 529) endpoint.adaptive?.onOverload(now);
         break;
       }

@@ -110,6 +110,45 @@ describe("runs under faults", () => {
     }
   }, 60_000);
 
+  it("under a server-side limit of 8 calls in flight, adaptive concurrency backs off (fewer 429s than a fixed limit) and recovers", async () => {
+    const rateLimited = async (adaptive: boolean) => {
+      let server: FakeOpenAIServer | undefined;
+      server = await startCodecServer({
+        latencyMs: { mean: 15, jitter: 5 },
+        retryAfterSeconds: 0.1,
+        recordRequests: false,
+        fault: () => ((server?.counters.inFlight ?? 0) > 8 ? "429" : undefined),
+      });
+      const limits: number[] = [];
+      try {
+        const summary = await runToFiles(
+          options(server, dir, `limited-${adaptive}`, {
+            config: config({ concurrency: 32, adaptiveConcurrency: adaptive }),
+            checkpoint: { kind: "none" },
+            progressIntervalMs: 50,
+            onEvent: (event) => {
+              if (event.type === "progress") limits.push(...event.progress.endpoints.map((endpoint) => endpoint.limit));
+            },
+          }),
+        );
+        expect(summary.status).toBe("complete");
+        expect(sorted(await keptIds(join(dir, `limited-${adaptive}.jsonl`)))).toEqual(reference.kept);
+        expect(summary.transport?.faults["rate-limit"]).toBe(server.counters.faults["429"]);
+        const lowest = Math.min(...limits);
+        return { rateLimited: server.counters.faults["429"], lowest, after: Math.max(...limits.slice(limits.indexOf(lowest))) };
+      } finally {
+        await server.close();
+      }
+    };
+    // Rate limits never cost an instruction, however many: both runs keep the reference pairs.
+    const fixed = await rateLimited(false);
+    const adaptive = await rateLimited(true);
+    expect(fixed.lowest).toBe(32);
+    expect(adaptive.lowest).toBeLessThan(8);
+    expect(adaptive.after).toBeGreaterThan(adaptive.lowest); // grew back
+    expect(adaptive.rateLimited).toBeLessThan(fixed.rateLimited * 0.85);
+  }, 60_000);
+
   it("an endpoint that stays down stops the run resumably; when it is back, --resume completes it", async () => {
     let down = false;
     const server = await startCodecServer({ fault: () => (down ? "500" : undefined) });

@@ -45,17 +45,20 @@ describe("classifyFault", () => {
     expect(retryDelayMs(3, { kind: "server" }, policy, low)).toBe(200);
     expect(retryDelayMs(10, { kind: "server" }, policy, high)).toBeLessThanOrEqual(1000);
     expect(retryDelayMs(1, { kind: "rate-limit", retryAfterMs: 2000 }, policy, low)).toBe(2000);
+    expect(retryDelayMs(9, { kind: "rate-limit", retryAfterMs: 2000 }, policy, high)).toBeCloseTo(2050, 0); // the server's word, not backoff
   });
 });
 
 describe("AdaptiveLimit", () => {
-  it("halves on a rate limit, once per round trip, and recovers one step per round of successes", () => {
+  it("halves on rate limits, once per round trip, and recovers one step per round of successes", () => {
     const limit = new AdaptiveLimit(32);
     expect(limit.limit).toBe(32);
-    expect(limit.onRateLimit(1000)).toBe(true);
-    expect(limit.onRateLimit(1001)).toBe(false); // same burst
+    // 5% of the last 64 answers (twice the limit) must be 429s: the fourth one decides.
+    for (let i = 0; i < 3; i++) expect(limit.onRateLimit(1000 + i)).toBe(false);
+    expect(limit.onRateLimit(1003)).toBe(true);
+    expect(limit.onRateLimit(1004)).toBe(false); // same burst
     expect(limit.limit).toBe(16);
-    limit.onRateLimit(2000);
+    for (let i = 0; i < 2; i++) limit.onRateLimit(2000 + i); // a window of 32 now: 2 are enough
     expect(limit.limit).toBe(8);
     for (let i = 0; i < 8; i++) limit.onSuccess(100, 3000 + i);
     expect(limit.limit).toBe(9);
@@ -76,8 +79,21 @@ describe("AdaptiveLimit", () => {
 
   it("never goes below its minimum", () => {
     const limit = new AdaptiveLimit(4);
-    for (let i = 0; i < 20; i++) limit.onRateLimit(i * 10_000);
+    for (let i = 0; i < 40; i++) limit.onRateLimit(i * 10_000);
     expect(limit.limit).toBe(1);
+  });
+
+  it("ignores isolated 429s among many successes (noise), not a run of them", () => {
+    const limit = new AdaptiveLimit(32);
+    let now = 0;
+    for (let i = 0; i < 3000; i++) {
+      now += 10;
+      if (i % 100 === 50) limit.onRateLimit(now);
+      else limit.onSuccess(200, now);
+    }
+    expect(limit.limit).toBe(32);
+    for (let i = 0; i < 6; i++) limit.onRateLimit((now += 300));
+    expect(limit.limit).toBeLessThanOrEqual(16);
   });
 });
 

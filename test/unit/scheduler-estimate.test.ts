@@ -37,11 +37,14 @@ describe("CallScheduler", () => {
     expect(scheduler.snapshot()[0]).toMatchObject({ key: "shared", max: 2, limit: 2 });
   });
 
-  it("halves an endpoint's limit on a rate limit (adaptive) without touching its breaker", async () => {
+  it("halves an endpoint's limit on rate limits (adaptive) without touching its breaker", async () => {
     const scheduler = new CallScheduler(8, { adaptive: true, giveUpMs: 60_000 });
     scheduler.register("e", 8);
-    const slot = await scheduler.acquire("e");
-    scheduler.release(slot, { kind: "fault", fault: { kind: "rate-limit", status: 429 } });
+    for (let i = 0; i < 2; i++) {
+      // Two 429s among the last 32 answers are evidence of a rate limit (one alone is noise).
+      const slot = await scheduler.acquire("e");
+      scheduler.release(slot, { kind: "fault", fault: { kind: "rate-limit", status: 429 } });
+    }
     expect(scheduler.snapshot()[0]).toMatchObject({ limit: 4, breaker: "closed", lastChange: "rate-limit" });
   });
 
