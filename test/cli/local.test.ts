@@ -1,28 +1,15 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DroppedRecordSchema, KeptPairSchema } from "../../lib/records.js";
 import { writeTinyLlamaGguf } from "../../models/local/index.js";
+import { runCli } from "../support/cli.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const tsx = join(root, "node_modules", ".bin", "tsx");
+/** One thread: the fast setting on small machines (see README, Local models). */
+const LOCAL_ENV = { CODECLM_LOCAL_THREADS: "1" };
 
-function runCli(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(tsx, [join(root, "cli/main.ts"), ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", CODECLM_LOCAL_THREADS: "1", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+
 
 const lines = async (path: string) =>
   (await readFile(path, "utf8")).split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as unknown);
@@ -45,7 +32,7 @@ describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written
     const result = await runCli([
       "generate", "--seeds", seeds, "--out", out, "--size", "2", "--pool", "3", "--max-output-tokens", "96",
       "--top-up-rounds", "0", "--strong", `local:${model}`, "--target", `local:${model}`, "--quiet",
-    ]);
+    ], LOCAL_ENV);
     // A random-weight model rarely writes usable instructions: the run may end short, but it ends.
     expect([0, 3]).toContain(result.code);
     const summary = JSON.parse(await readFile(join(dir, "local.summary.json"), "utf8"));
@@ -65,9 +52,10 @@ describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written
   it("refuses a broken GGUF with a message naming the file and the missing key, never a native abort", async () => {
     const broken = join(dir, "broken.gguf");
     await writeTinyLlamaGguf(broken, { omitKeys: ["llama.feed_forward_length"] });
-    const result = await runCli([
-      "generate", "--seeds", seeds, "--out", join(dir, "broken.jsonl"), "--strong", `local:${broken}`, "--target", `local:${model}`,
-    ]);
+    const result = await runCli(
+      ["generate", "--seeds", seeds, "--out", join(dir, "broken.jsonl"), "--strong", `local:${broken}`, "--target", `local:${model}`],
+      LOCAL_ENV,
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(broken);
     expect(result.stderr).toContain("llama.feed_forward_length");

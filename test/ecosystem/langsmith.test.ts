@@ -2,32 +2,16 @@
  * LangSmith tracing and dataset upload, offline: the CLI runs against the local OpenAI-protocol server
  * with LANGSMITH_ENDPOINT pointing at an in-process LangSmith stand-in, which rebuilds the run tree.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCodecServer } from "../support/codec-server.js";
 import { type FakeLangSmith, type TracedRun, startFakeLangSmith } from "../support/langsmith-server.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
+import { runCli } from "../support/cli.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const tsx = join(root, "node_modules", ".bin", "tsx");
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(tsx, [join(root, "cli/main.ts"), ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const OPENAI_KEY = "sk-test-langsmith-OPENAI-0123456789";
 const LANGSMITH_KEY = "lsv2_pt_test_SECRET_0123456789abcdef";
