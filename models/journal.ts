@@ -125,7 +125,8 @@ const GROUP_SQL = (param: (n: number) => string) => `
 
 const answerKind = (row: AnswerRow) => (row.answer.problem !== undefined ? "malformed" : "answer");
 
-type SqliteRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
+/** One journal row, in the column order both stores use. */
+type JournalRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
 
 /**
  * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
@@ -133,6 +134,24 @@ type SqliteRow = [string, string | null, string, string | null, string, string, 
  * after a kill -9 only the calls in flight are paid again. (Batching rows per event-loop turn would
  * widen that to calls answered in the last moments.)
  */
+/** An answered call as a journal row. */
+function answerValues(threadId: string, row: AnswerRow): JournalRow {
+  return [
+    threadId,
+    row.key,
+    answerKind(row),
+    null,
+    row.role,
+    row.step,
+    row.model,
+    row.inputTokens,
+    row.outputTokens,
+    row.costUsd,
+    Math.round(row.latencyMs),
+    JSON.stringify(row.answer),
+  ];
+}
+
 export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
@@ -165,7 +184,7 @@ export class SqliteCallJournal implements CallJournal {
     );
   }
 
-  private enqueue(row: SqliteRow): void {
+  private enqueue(row: JournalRow): void {
     this.insert.run(...row);
   }
 
@@ -211,20 +230,7 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   answer(row: AnswerRow): void {
-    this.enqueue([
-      this.threadId,
-      row.key,
-      answerKind(row),
-      null,
-      row.role,
-      row.step,
-      row.model,
-      row.inputTokens,
-      row.outputTokens,
-      row.costUsd,
-      Math.round(row.latencyMs),
-      JSON.stringify(row.answer),
-    ]);
+    this.enqueue(answerValues(this.threadId, row));
   }
 
   fault(row: FaultRow): void {
@@ -240,7 +246,6 @@ export class SqliteCallJournal implements CallJournal {
   }
 }
 
-type PgRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
 
 /**
  * The journal in Postgres. Rows are inserted in batches (all rows that arrive while the previous insert is
@@ -248,7 +253,7 @@ type PgRow = [string, string | null, string, string | null, string, string, stri
  */
 export class PostgresCallJournal implements CallJournal {
   private keys = new Set<string>();
-  private pending: Array<{ row: PgRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
+  private pending: Array<{ row: JournalRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
   private writing: Promise<void> | undefined;
   private failure: unknown;
 
@@ -331,7 +336,7 @@ export class PostgresCallJournal implements CallJournal {
     };
   }
 
-  private enqueue(row: PgRow, wait: boolean): Promise<void> | void {
+  private enqueue(row: JournalRow, wait: boolean): Promise<void> | void {
     if (this.failure) throw this.failure;
     const promise = wait ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } })) : undefined;
     if (!wait) this.pending.push({ row });
@@ -359,20 +364,7 @@ export class PostgresCallJournal implements CallJournal {
   }
 
   answer(row: AnswerRow): Promise<void> | void {
-    return this.enqueue([
-      this.threadId,
-      row.key,
-      answerKind(row),
-      null,
-      row.role,
-      row.step,
-      row.model,
-      row.inputTokens,
-      row.outputTokens,
-      row.costUsd,
-      Math.round(row.latencyMs),
-      JSON.stringify(row.answer),
-    ], true);
+    return this.enqueue(answerValues(this.threadId, row), true);
   }
 
   fault(row: FaultRow): void {

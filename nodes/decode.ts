@@ -40,6 +40,14 @@ export function cleanInstructions(items: readonly string[], avoid: readonly stri
   return out;
 }
 
+/** The structured-output check for an instruction list: at least `count` distinct instructions not in `avoid`. */
+export const enoughInstructions =
+  (count: number, avoid: readonly string[]) =>
+  (value: { instructions: string[] }): string | undefined => {
+    const usable = cleanInstructions(value.instructions, avoid).length;
+    return usable < count ? `expected ${count} distinct new instructions, got ${usable}` : undefined;
+  };
+
 /** §4.1 Decode: the strong model writes `count` basic instructions that need the metadata's skills. */
 export function decode(deps: GraphDeps) {
   return async (request: DecodeRequest, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
@@ -65,10 +73,7 @@ export function decode(deps: GraphDeps) {
         ],
         schema: DecodeOutputSchema,
         schemaName: "instructions",
-        check: (value) => {
-          const usable = cleanInstructions(value.instructions, avoid).length;
-          return usable < count ? `expected ${count} distinct new instructions, got ${usable}` : undefined;
-        },
+        check: enoughInstructions(count, avoid),
       });
       const decoded: InstructionTask[] = cleanInstructions(output.instructions, avoid)
         .slice(0, count)

@@ -5,7 +5,7 @@ import type { DroppedRecord } from "../lib/records.js";
 import { type SelfInstructBatch, formatExamples } from "../lib/self-instruct.js";
 import { ModelCallError, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
-import { DecodeOutputSchema, cleanInstructions, dispatchOrder } from "./decode.js";
+import { DecodeOutputSchema, cleanInstructions, enoughInstructions, dispatchOrder } from "./decode.js";
 
 /** What the graph sends to self-instruct for one call. */
 export interface SelfInstructRequest extends SelfInstructBatch {
@@ -32,10 +32,7 @@ export function selfInstruct(deps: GraphDeps) {
         messages: [["human", renderPrompt("selfInstruct", config.prompts, { examples: formatExamples(examples), count })]],
         schema: DecodeOutputSchema,
         schemaName: "instructions",
-        check: (value) => {
-          const usable = cleanInstructions(value.instructions, avoid).length;
-          return usable < count ? `expected ${count} distinct new instructions, got ${usable}` : undefined;
-        },
+        check: enoughInstructions(count, avoid),
       });
       const decoded: InstructionTask[] = cleanInstructions(output.instructions, avoid)
         .slice(0, count)

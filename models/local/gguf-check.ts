@@ -11,6 +11,7 @@
  */
 import { open, stat } from "node:fs/promises";
 import * as nodeLlamaCpp from "node-llama-cpp";
+import { GgufType } from "./gguf-types.js";
 
 export type LocalModelErrorCode =
   /** The file is not a loadable GGUF (bad magic/version, missing keys, truncated, unsupported architecture...). */
@@ -60,37 +61,22 @@ export type GgufCheckResult =
 // ---------------------------------------------------------------------------------------------------------------
 // Bounded header reader
 
-const enum VT {
-  Uint8 = 0,
-  Int8 = 1,
-  Uint16 = 2,
-  Int16 = 3,
-  Uint32 = 4,
-  Int32 = 5,
-  Float32 = 6,
-  Bool = 7,
-  String = 8,
-  Array = 9,
-  Uint64 = 10,
-  Int64 = 11,
-  Float64 = 12,
-}
 
 /** Minimum encoded size of one value of each scalar type (strings: the 8-byte length). */
 const MIN_VALUE_SIZE: Record<number, number> = {
-  [VT.Uint8]: 1,
-  [VT.Int8]: 1,
-  [VT.Uint16]: 2,
-  [VT.Int16]: 2,
-  [VT.Uint32]: 4,
-  [VT.Int32]: 4,
-  [VT.Float32]: 4,
-  [VT.Bool]: 1,
-  [VT.String]: 8,
-  [VT.Array]: 12,
-  [VT.Uint64]: 8,
-  [VT.Int64]: 8,
-  [VT.Float64]: 8,
+  [GgufType.Uint8]: 1,
+  [GgufType.Int8]: 1,
+  [GgufType.Uint16]: 2,
+  [GgufType.Int16]: 2,
+  [GgufType.Uint32]: 4,
+  [GgufType.Int32]: 4,
+  [GgufType.Float32]: 4,
+  [GgufType.Bool]: 1,
+  [GgufType.String]: 8,
+  [GgufType.Array]: 12,
+  [GgufType.Uint64]: 8,
+  [GgufType.Int64]: 8,
+  [GgufType.Float64]: 8,
 };
 
 type MetaValue = string | number | bigint | boolean | MetaValue[];
@@ -170,50 +156,50 @@ class Cursor {
   }
   scalar(type: number, what: string): MetaValue {
     switch (type) {
-      case VT.Uint8:
+      case GgufType.Uint8:
         return this.u8(what);
-      case VT.Int8:
+      case GgufType.Int8:
         this.need(1, what);
         return this.buf.readInt8(this.pos++);
-      case VT.Uint16: {
+      case GgufType.Uint16: {
         this.need(2, what);
         const v = this.buf.readUInt16LE(this.pos);
         this.pos += 2;
         return v;
       }
-      case VT.Int16: {
+      case GgufType.Int16: {
         this.need(2, what);
         const v = this.buf.readInt16LE(this.pos);
         this.pos += 2;
         return v;
       }
-      case VT.Uint32:
+      case GgufType.Uint32:
         return this.u32(what);
-      case VT.Int32: {
+      case GgufType.Int32: {
         this.need(4, what);
         const v = this.buf.readInt32LE(this.pos);
         this.pos += 4;
         return v;
       }
-      case VT.Float32: {
+      case GgufType.Float32: {
         this.need(4, what);
         const v = this.buf.readFloatLE(this.pos);
         this.pos += 4;
         return v;
       }
-      case VT.Bool:
+      case GgufType.Bool:
         return this.u8(what) !== 0;
-      case VT.String:
+      case GgufType.String:
         return this.string(what);
-      case VT.Uint64:
+      case GgufType.Uint64:
         return this.u64(what);
-      case VT.Int64: {
+      case GgufType.Int64: {
         this.need(8, what);
         const v = this.buf.readBigInt64LE(this.pos);
         this.pos += 8;
         return v;
       }
-      case VT.Float64: {
+      case GgufType.Float64: {
         this.need(8, what);
         const v = this.buf.readDoubleLE(this.pos);
         this.pos += 8;
@@ -242,10 +228,10 @@ function parseHeader(buf: Buffer, fileSize: number): ParsedHeader {
   for (let i = 0; i < Number(kvCount); i++) {
     const key = c.string(`metadata key #${i}`);
     const type = c.u32(`the type of "${key}"`);
-    if (type === VT.Array) {
+    if (type === GgufType.Array) {
       const elementType = c.u32(`the element type of "${key}"`);
       const min = MIN_VALUE_SIZE[elementType];
-      if (min === undefined || elementType === VT.Array)
+      if (min === undefined || elementType === GgufType.Array)
         throw new Corrupt(`"${key}" is an array of unsupported type ${elementType}`);
       const n = c.length(`the array "${key}"`, min);
       const values: MetaValue[] = new Array<MetaValue>(n);
@@ -403,13 +389,13 @@ export function supportedArchitectures(): ReadonlySet<string> {
 
 function describeType(t: number): string {
   return (
-    { [VT.String]: "a string", [VT.Array]: "an array", [VT.Bool]: "a boolean", [VT.Float32]: "a float" }[t] ??
+    { [GgufType.String]: "a string", [GgufType.Array]: "an array", [GgufType.Bool]: "a boolean", [GgufType.Float32]: "a float" }[t] ??
     "a number"
   );
 }
 
-const INTEGER_TYPES = new Set<number>([VT.Uint8, VT.Int8, VT.Uint16, VT.Int16, VT.Uint32, VT.Int32, VT.Uint64, VT.Int64]);
-const FLOAT_TYPES = new Set<number>([VT.Float32, VT.Float64]);
+const INTEGER_TYPES = new Set<number>([GgufType.Uint8, GgufType.Int8, GgufType.Uint16, GgufType.Int16, GgufType.Uint32, GgufType.Int32, GgufType.Uint64, GgufType.Int64]);
+const FLOAT_TYPES = new Set<number>([GgufType.Float32, GgufType.Float64]);
 
 function toNumber(v: MetaValue): number | undefined {
   if (typeof v === "number") return v;
@@ -476,7 +462,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
       problems.push(`the required key "${key}" is missing`);
       return undefined;
     }
-    if (e.type !== VT.String || typeof e.value !== "string") {
+    if (e.type !== GgufType.String || typeof e.value !== "string") {
       problems.push(`"${key}" must be a string, it is ${describeType(e.type)}`);
       return undefined;
     }
@@ -489,7 +475,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
       problems.push(`the required key "${key}" is missing`);
       return undefined;
     }
-    if (e.type === VT.Array && opts.allowArray === true && e.elementType !== undefined && INTEGER_TYPES.has(e.elementType)) {
+    if (e.type === GgufType.Array && opts.allowArray === true && e.elementType !== undefined && INTEGER_TYPES.has(e.elementType)) {
       const values = (e.value as MetaValue[]).map((v) => toNumber(v) ?? Number.NaN);
       if (values.length === 0 || Math.max(...values) < opts.min) {
         problems.push(`"${key}" is an array without any value >= ${opts.min}`);
@@ -538,7 +524,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
         heads !== undefined &&
         embeddingLength !== undefined &&
         headEntry !== undefined &&
-        headEntry.type !== VT.Array &&
+        headEntry.type !== GgufType.Array &&
         keyLength === undefined &&
         embeddingLength % heads !== 0
       )
@@ -571,7 +557,7 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
     else if (tokenizerModel !== "no_vocab" && tokenizerModel !== "none") {
       const tokens = get("tokenizer.ggml.tokens");
       if (tokens === undefined) problems.push(`the required key "tokenizer.ggml.tokens" is missing`);
-      else if (tokens.type !== VT.Array || tokens.elementType !== VT.String)
+      else if (tokens.type !== GgufType.Array || tokens.elementType !== GgufType.String)
         problems.push(`"tokenizer.ggml.tokens" must be an array of strings`);
       else if ((tokens.value as MetaValue[]).length === 0) problems.push(`"tokenizer.ggml.tokens" is empty`);
       else vocabSize = (tokens.value as MetaValue[]).length;
@@ -579,12 +565,12 @@ export async function checkGguf(filePath: string): Promise<GgufCheckResult> {
         const merges = get("tokenizer.ggml.merges");
         if (merges === undefined)
           problems.push(`the required key "tokenizer.ggml.merges" is missing (a "gpt2" BPE tokenizer needs it)`);
-        else if (merges.type !== VT.Array || (merges.elementType !== VT.String && (merges.value as MetaValue[]).length > 0))
+        else if (merges.type !== GgufType.Array || (merges.elementType !== GgufType.String && (merges.value as MetaValue[]).length > 0))
           problems.push(`"tokenizer.ggml.merges" must be an array of strings`);
       }
       for (const key of ["tokenizer.ggml.scores", "tokenizer.ggml.token_type"]) {
         const e = get(key);
-        if (e !== undefined && vocabSize > 0 && e.type === VT.Array && (e.value as MetaValue[]).length !== vocabSize)
+        if (e !== undefined && vocabSize > 0 && e.type === GgufType.Array && (e.value as MetaValue[]).length !== vocabSize)
           problems.push(`"${key}" has ${(e.value as MetaValue[]).length} entries but there are ${vocabSize} tokens`);
       }
     }

@@ -15,23 +15,8 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { GgufType } from "./gguf-types.js";
 
-/** GGUF metadata value types (gguf.h `gguf_type`). */
-const enum GgufType {
-  Uint8 = 0,
-  Int8 = 1,
-  Uint16 = 2,
-  Int16 = 3,
-  Uint32 = 4,
-  Int32 = 5,
-  Float32 = 6,
-  Bool = 7,
-  String = 8,
-  Array = 9,
-  Uint64 = 10,
-  Int64 = 11,
-  Float64 = 12,
-}
 
 /** A metadata value with an explicit GGUF type, so integers can be written as u32/i32/u64 as llama.cpp expects. */
 export type GgufValue =
