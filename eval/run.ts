@@ -22,7 +22,7 @@ import { UsageMeter, totalCounts } from "../lib/usage.js";
 import { type CallContext, ModelCallError, callText } from "../models/call.js";
 import { type Env, ModelFactory } from "../models/factory.js";
 import { buildServices } from "../graphs/runtime.js";
-import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM } from "../prompts/eval-judge.js";
+import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM, evalJudgeValues } from "../prompts/eval-judge.js";
 import { fillTemplate } from "../prompts/template.js";
 import { type EvalConfig, callConfigFor } from "./config.js";
 import { type EvalItem, type EvalSummary, type Judgement, WINS_MEANING } from "./records.js";
@@ -100,7 +100,7 @@ async function judgeOrder(
   const template = config.judgePrompt && config.judgePrompt.trim() !== "" ? config.judgePrompt : EVAL_JUDGE_PROMPT;
   const messages: BaseMessageLike[] = [
     ["system", EVAL_JUDGE_SYSTEM],
-    ["human", fillTemplate(template, { question, answer1: answers[shownFirst], answer2: answers[shownSecond] })],
+    ["human", fillTemplate(template, evalJudgeValues(question, answers[shownFirst], answers[shownSecond]))],
   ];
   const attempts = config.judgeRetries + 1;
   let raw = "";

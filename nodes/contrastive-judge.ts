@@ -5,6 +5,7 @@ import type { InstructionOutcome, InstructionState } from "../graphs/state.js";
 import type { IterationRecord, RawScores } from "../lib/records.js";
 import { averageScores, checkScore, nextStep, verdictFor } from "../lib/scoring.js";
 import { type CallContext, ModelCallError, callStructured } from "../models/call.js";
+import { judgePromptValues } from "../prompts/contrastive-judge.js";
 import { renderPrompt } from "../prompts/index.js";
 import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
 
@@ -18,7 +19,7 @@ function score(ctx: CallContext, instruction: string, answer1: string, answer2: 
     role: "judge",
     step: "judge",
     temperature: ctx.config.temperatures.judge,
-    messages: [["human", renderPrompt("judge", ctx.config.prompts, { instruction, answer1, answer2 })]],
+    messages: [["human", renderPrompt("judge", ctx.config.prompts, judgePromptValues(instruction, answer1, answer2))]],
     schema: JudgeOutputSchema,
     schemaName: "pairwise_scores",
     check: (value) => checkScore(value.assistant1) ?? checkScore(value.assistant2),

@@ -3,16 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeptPairSchema } from "../../lib/records.js";
+import { readBlocks } from "../../prompts/delimit.js";
 import { readJsonl, runCli } from "../support/cli.js";
 import { codecReply, hashText } from "../support/codec-responder.js";
 import { type ChatRequest, type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
 const STRENGTH: Record<string, number> = { target: 0, "tuned-no-metadata": 1, "tuned-metadata-only": 2, "tuned-metadata-rubrics": 3, "tuned-full": 4 };
-
-const between = (text: string, start: string, end: string) => {
-  const rest = text.slice(text.indexOf(start) + start.length);
-  return rest.slice(0, rest.indexOf(end)).trim();
-};
 
 /** Generation through codecReply; evaluation answers tagged by model; a judge under which later rows recover more. */
 function respond(request: ChatRequest) {
@@ -23,9 +19,10 @@ function respond(request: ChatRequest) {
   }
   if (request.model.startsWith("tuned-")) return { text: `[${request.model}] answer to: ${prompt.slice(0, 60)}` };
   if (request.model !== "judge") throw new Error(`unknown model ${request.model}`);
-  const question = between(prompt, "[Question]", "[The Start of Assistant 1's Answer]");
-  const first = between(prompt, "[The Start of Assistant 1's Answer]", "[The End of Assistant 1's Answer]");
-  const second = between(prompt, "[The Start of Assistant 2's Answer]", "[The End of Assistant 2's Answer]");
+  const blocks = readBlocks(prompt);
+  const question = blocks?.get("QUESTION") ?? "";
+  const first = blocks?.get("ANSWER 1") ?? "";
+  const second = blocks?.get("ANSWER 2") ?? "";
   const modelAnswer = first.startsWith("[strong]") ? second : first;
   const strength = STRENGTH[/^\[([\w-]+)\]/.exec(modelAnswer)?.[1] ?? ""] ?? 0;
   const modelWins = hashText(question) % 5 < strength;

@@ -6,6 +6,7 @@ import { resolveEvalConfig } from "../../eval/config.js";
 import { evalPathsFor, runEvalToFiles } from "../../eval/output.js";
 import { EvalItemSchema } from "../../eval/records.js";
 import { evaluate, totalsOf } from "../../eval/run.js";
+import { readBlocks } from "../../prompts/delimit.js";
 import type { Seed } from "../../lib/records.js";
 import { evalResponder } from "../support/eval-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
@@ -75,7 +76,7 @@ describe("evaluate through the OpenAI-compatible test server", () => {
     const judgeRequests = server.requests.filter((request) => request.model === "judge");
     for (const request of judgeRequests) expect(request.temperature).toBe(0);
     const forItem1 = judgeRequests.filter((request) => request.messages.some((m) => m.content.includes("[win] Write a haiku")));
-    const firsts = forItem1.map((request) => /\[The Start of Assistant 1's Answer\]\n(\[\w+\])/.exec(request.messages.at(-1)!.content)?.[1]);
+    const firsts = forItem1.map((request) => /^(\[\w+\])/.exec(readBlocks(request.messages.at(-1)!.content)?.get("ANSWER 1") ?? "")?.[1]);
     expect(firsts.sort()).toEqual(["[model]", "[reference]"]);
     expect(forItem1[0]!.messages[0]!.role).toBe("system");
   });

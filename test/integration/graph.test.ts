@@ -6,10 +6,13 @@ import type { CodecConfig, CodecConfigInput } from "../../lib/config.js";
 import { metadataKey } from "../../lib/pool.js";
 import { type DroppedRecord, DroppedRecordSchema, type KeptPair, KeptPairSchema, type Metadata, type Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
+import { readBlocks } from "../../prompts/delimit.js";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { startGeminiServer } from "../support/gemini-server.js";
 import { type BaseChatRequest, type Reply, startOpenAIServer } from "../support/openai-server.js";
 import { ScriptedChatModel, scriptedModels } from "../support/scripted-model.js";
+
+const isJudgePrompt = (prompt: string) => readBlocks(prompt)?.has("ANSWER 1") ?? false;
 
 const THETA = 3;
 
@@ -256,7 +259,7 @@ describe("whole graph with scripted models", () => {
   it("ends incomplete, and says why, when nothing can pass the filter", async () => {
     const tie = (role: ScriptedRole) =>
       new ScriptedChatModel((prompt) =>
-        prompt.includes("[The Start of Assistant 1's Answer]") ? { assistant1: 5, assistant2: 5 } : codecReply(role, prompt),
+        isJudgePrompt(prompt) ? { assistant1: 5, assistant2: 5 } : codecReply(role, prompt),
       );
     const state = await run(
       { models: { strong: tie("strong"), target: tie("target") } },
@@ -279,7 +282,7 @@ describe("whole graph with scripted models", () => {
   it("with topUpRounds 0 stops after the first pass", async () => {
     const tie = (role: ScriptedRole) =>
       new ScriptedChatModel((prompt) =>
-        prompt.includes("[The Start of Assistant 1's Answer]") ? { assistant1: 5, assistant2: 6 } : codecReply(role, prompt),
+        isJudgePrompt(prompt) ? { assistant1: 5, assistant2: 6 } : codecReply(role, prompt),
       );
     const state = await run(
       { models: { strong: tie("strong"), target: tie("target") } },
@@ -445,7 +448,7 @@ describe("whole graph through ChatOpenAI and the OpenAI protocol server", () => 
       expect(strongSide.inputTokens + judgeSide.inputTokens).toBe(strongTokens.input);
       expect(strongSide.outputTokens + judgeSide.outputTokens).toBe(strongTokens.output);
       expect(strongSide.calls + judgeSide.calls).toBe(strongTokens.requests);
-      const judgePrompts = server.requests.filter((r) => r.messages.some((m) => m.content.includes("[The Start of Assistant 1's Answer]")));
+      const judgePrompts = server.requests.filter((r) => r.messages.some((m) => isJudgePrompt(m.content)));
       expect(judgeSide.calls).toBe(judgePrompts.length);
       expect(judgeSide.calls).toBe(2 * state.summary.calls.byStep["answer-target"]!.calls);
     });

@@ -4,6 +4,7 @@
  * Judge scores follow a hash of the instruction, so one run sees every outcome: kept at iteration 1,
  * kept after improvements, reverse-kept, and dropped at the cap.
  */
+import { readBlocks } from "../../prompts/delimit.js";
 
 export type ScriptedRole = "strong" | "target";
 
@@ -15,14 +16,6 @@ export function hashText(text: string): number {
   }
   return hash >>> 0;
 }
-
-const between = (text: string, start: string, end: string): string => {
-  const from = text.indexOf(start);
-  if (from < 0) return "";
-  const rest = text.slice(from + start.length);
-  const to = rest.indexOf(end);
-  return (to < 0 ? rest : rest.slice(0, to)).trim();
-};
 
 const lineAfter = (text: string, label: string): string => {
   const match = new RegExp(`${label}\\s*(.*)`).exec(text);
@@ -110,9 +103,10 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
     const action = lineAfter(prompt, "Apply this action to it:");
     return { instruction: `${instruction} [harder: ${action}]` };
   }
-  if (prompt.includes("[The Start of Assistant 1's Answer]")) {
-    const instruction = between(prompt, "[Instruction]", "[The Start of Assistant 1's Answer]");
-    const first = between(prompt, "[The Start of Assistant 1's Answer]", "[The End of Assistant 1's Answer]");
+  const judged = readBlocks(prompt);
+  if (judged?.has("ANSWER 1")) {
+    const instruction = judged.get("INSTRUCTION") ?? "";
+    const first = judged.get("ANSWER 1") ?? "";
     const scores = scriptedScores(instruction);
     const bias = options.positionBias ?? 0;
     const firstIsStrong = first.startsWith("[strong]");

@@ -3,17 +3,10 @@
  * under test and the reference answer with a tagged text; the judge reads the Vicuna-style prompt, finds which
  * assistant is which by the tags, and scores by a scenario chosen from the question's text.
  */
+import { readBlocks } from "../../prompts/delimit.js";
 import { hashText } from "./codec-responder.js";
 
 export type Scenario = "win" | "loss" | "split" | "equal" | "malformed" | "retry" | "bias-win";
-
-const between = (text: string, start: string, end: string): string => {
-  const from = text.indexOf(start);
-  if (from < 0) return "";
-  const rest = text.slice(from + start.length);
-  const to = rest.indexOf(end);
-  return (to < 0 ? rest : rest.slice(0, to)).trim();
-};
 
 /** A scenario named in the question (`[win]`, `[split]`, ...), else one picked by hashing the question. */
 export function scenarioOf(question: string): Scenario {
@@ -36,8 +29,9 @@ export function evalResponder(options: EvalResponderOptions) {
     if (request.model === options.modelName) return `[model] my answer to: ${prompt.slice(0, 80)}`;
     if (request.model === options.referenceName) return `[reference] my answer to: ${prompt.slice(0, 80)}`;
     if (request.model !== options.judgeName) throw new Error(`unknown model ${request.model}`);
-    const question = between(prompt, "[Question]", "[The Start of Assistant 1's Answer]");
-    const first = between(prompt, "[The Start of Assistant 1's Answer]", "[The End of Assistant 1's Answer]");
+    const blocks = readBlocks(prompt);
+    const question = blocks?.get("QUESTION") ?? "";
+    const first = blocks?.get("ANSWER 1") ?? "";
     const modelFirst = first.startsWith("[model]");
     const scenario = scenarioOf(question);
     const byOrder = (model: number, reference: number) => (modelFirst ? `${model} ${reference}` : `${reference}, ${model}`);
