@@ -10,7 +10,7 @@ export interface DefaultRoles {
 
 /**
  * Roles when the user names none: a hosted pair when a key is in the environment, else the embedded
- * local model (downloaded once into the cache) for both roles.
+ * local pair (downloaded once into the cache): a larger strong model and a smaller target of one family.
  */
 export function defaultRoles(env: Env): DefaultRoles {
   if (env.OPENAI_API_KEY?.trim() || env.OPENAI_BASE_URL?.trim()) {
@@ -27,10 +27,11 @@ export function defaultRoles(env: Env): DefaultRoles {
       because: "GOOGLE_API_KEY is set",
     };
   }
+  // A pair, not one model twice: Contrastive Filtering needs a strong model that beats the target.
   return {
-    strong: { model: "local:default" },
-    target: { model: "local:default" },
-    because: "no API key is set, so the embedded local model is used",
+    strong: { model: "local:default-strong" },
+    target: { model: "local:default-target" },
+    because: "no API key is set, so the embedded local pair is used (Qwen2.5 1.5B strong, 0.5B target)",
   };
 }
 

@@ -22,7 +22,7 @@ import {
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
-import { ModelFactory } from "../models/factory.js";
+import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { defaultRoles } from "./defaults.js";
 import { UsageError } from "./errors.js";
@@ -318,7 +318,12 @@ export async function generate(
 
   if (flags.dryRun) return { estimate: estimateFor(input, config) };
 
-  ModelFactory.fromConfig(config, { env }).validate(rolesFor(config.ablation));
+  const factory = ModelFactory.fromConfig(config, { env });
+  factory.validate(rolesFor(config.ablation));
+  // Said before anything is spent (and again in the summary and the final message).
+  if (!flags.quiet && !flags.json) {
+    for (const warning of strongTargetWarnings(factory, filters(config.ablation))) process.stderr.write(`codeclm: warning: ${warning}\n`);
+  }
   if (flags.langsmithDataset && !hasLangSmithKey(env)) {
     throw new UsageError("--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)");
   }
@@ -486,7 +491,8 @@ export function registerGenerate(program: Command): void {
         const word = summary.status === "complete" ? "done" : summary.status;
         process.stdout.write(
           `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
-            (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : ""),
+            (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : "") +
+            summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
         );
       }
       process.exitCode = exitCodeFor(summary, result.stopKind);

@@ -1,7 +1,7 @@
 import { type CodecConfig, judgeSettings } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
 import { resolveLocalModel } from "../models/local/index.js";
-import { DEFAULT_LOCAL_MODEL } from "../models/local/resolve.js";
+import { expandLocalDefault } from "../models/local/resolve.js";
 import { parseModelSpec } from "../models/spec.js";
 
 function formatBytes(bytes: number): string {
@@ -44,7 +44,7 @@ export async function prepareLocalModels(
   for (const role of options.roles ?? (["strong", "target", "judge"] as const)) {
     const settings = byRole[role];
     const spec = parseModelSpec(settings.model);
-    if (spec.provider === "local") specs.add(spec.model === "default" ? DEFAULT_LOCAL_MODEL : spec.model);
+    if (spec.provider === "local") specs.add(expandLocalDefault(spec.model));
   }
   for (const spec of specs) {
     const resolved = await resolveLocalModel(spec, { onProgress: progressBar(`codeclm: downloading ${spec}`, options.quiet) });

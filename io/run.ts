@@ -5,6 +5,7 @@ import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
 import { type Progress, emptyProgress } from "../graphs/state.js";
+import { filters } from "../lib/ablation.js";
 import { type CodecConfig, type CodecConfigInput, resolveConfig } from "../lib/config.js";
 import { estimateRun } from "../lib/estimate.js";
 import { priceFor } from "../lib/prices.js";
@@ -13,6 +14,7 @@ import { errorMessage } from "../lib/redact.js";
 import { type RunSummary, buildSummary } from "../lib/summary.js";
 import { emptyUsage, mergeUsage, type UsageTotals } from "../lib/usage.js";
 import { RunControl, type StopInfo } from "../models/control.js";
+import { strongTargetWarnings } from "../models/factory.js";
 import type { LedgerSnapshot } from "../models/ledger.js";
 import type { EndpointSnapshot } from "../models/scheduler.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
@@ -147,7 +149,7 @@ function stoppedSummary(
   tracked: Tracked,
   config: CodecConfig,
   stop: StopInfo,
-  options: { models: RunSummary["models"]; ledger: LedgerSnapshot; resumable: boolean },
+  options: { models: RunSummary["models"]; ledger: LedgerSnapshot; resumable: boolean; warnings: string[] },
 ): RunSummary {
   const state = {
     runId: tracked.runId,
@@ -160,7 +162,7 @@ function stoppedSummary(
     tally: tracked.tally,
   } as unknown as Parameters<typeof buildSummary>[0];
   const reason = `stopped: ${stop.message}${options.resumable ? "" : " (not resumable: no checkpoints were kept)"}`;
-  return buildSummary(state, config, { stopReason: reason, models: options.models, finishedAt: Date.now(), stopped: true, ledger: options.ledger });
+  return buildSummary(state, config, { stopReason: reason, models: options.models, finishedAt: Date.now(), stopped: true, ledger: options.ledger, warnings: options.warnings });
 }
 
 async function resolveRun(options: RunOptions, config: CodecConfig, durable: Durable, fingerprint: string): Promise<{ runId: string; resumed: boolean; previous?: RunState }> {
@@ -376,7 +378,12 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     }
     options.onEvent?.({ type: "progress", progress: snapshot() });
     if (stop) {
-      const stopped = stoppedSummary(tracked, config, stop, { models, ledger: services.ledger.snapshot(), resumable });
+      const stopped = stoppedSummary(tracked, config, stop, {
+        models,
+        ledger: services.ledger.snapshot(),
+        resumable,
+        warnings: strongTargetWarnings(factory, filters(config.ablation)),
+      });
       await files.writeSummary(stopped);
       await saveState("stopped", { stopReason: stopped.stopReason });
       options.onEvent?.({ type: "summary", summary: stopped, ...(resumable ? { resume: resumeCommand } : {}) });

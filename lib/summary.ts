@@ -50,6 +50,8 @@ export interface RunSummary {
   transport?: TransportSummary;
   budget?: Budget;
   models: { strong: string; target: string; judge: string };
+  /** Settings that can run but undermine the method (e.g. strong and target are one model); also printed by the CLI. */
+  warnings: string[];
   settings: Omit<CodecConfig, "prompts"> & { customPrompts: string[] };
   startedAt: string;
   finishedAt: string;
@@ -166,6 +168,7 @@ export function buildSummary(
     /** Set for a run stopped before its end (budget, outage, Ctrl-C). */
     stopped?: boolean;
     ledger?: LedgerSnapshot;
+    warnings?: string[];
   },
 ): RunSummary {
   const { prompts, ...settings } = config;
@@ -189,6 +192,7 @@ export function buildSummary(
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),
     budget: config.budget,
     models: extra.models,
+    warnings: extra.warnings ?? [],
     settings: { ...settings, customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]) },
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(extra.finishedAt).toISOString(),

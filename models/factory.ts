@@ -7,6 +7,7 @@ import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judge
 import type { ModelRole } from "../lib/records.js";
 import { registerSecret } from "../lib/redact.js";
 import { createLocalChatModel } from "./local/index.js";
+import { localModelIdentity } from "./local/resolve.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
@@ -111,6 +112,18 @@ export class ModelFactory {
     }
     // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
     return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
+  }
+
+  /**
+   * Which model a role's calls reach: its endpoint, with a local spec resolved to the file it loads (so
+   * `local:default` and the same file named by its URI or path are one model). Never holds a key.
+   */
+  modelIdentity(role: ModelRole): string {
+    const endpoint = this.endpoint(role);
+    if (this.options.overrides?.[role]) return endpoint;
+    const spec = this.parse(role, this.roles[role]);
+    if (spec.provider === "local") return `local|${localModelIdentity(spec.model, this.env)}`;
+    return endpoint.replace(/\/+\|/, "|");
   }
 
   /**
@@ -251,4 +264,21 @@ export class ModelFactory {
       }
     }
   }
+}
+
+/**
+ * Warnings about the roles of a run that filters (Contrastive Filtering keeps what the strong model does better
+ * than the target): when both roles reach the same model, the score gaps sit near 0 and most instructions are
+ * dropped. Rows without filtering never call the target, so they get none.
+ */
+export function strongTargetWarnings(factory: ModelFactory, filtering: boolean): string[] {
+  if (!filtering) return [];
+  const strong = factory.modelIdentity("strong");
+  if (strong !== factory.modelIdentity("target")) return [];
+  const [strongSpec, targetSpec] = [factory.describe("strong"), factory.describe("target")];
+  const named = strongSpec === targetSpec ? `both ${strongSpec}` : `${strongSpec} and ${targetSpec} resolve to ${strong.split("|").slice(1).join("|")}`;
+  return [
+    `strong and target are the same model (${named}): CodecLM keeps what a stronger model answers better than the target, ` +
+      "so score gaps will sit near 0 and most instructions will be dropped; name a smaller --target or a larger --strong",
+  ];
 }

@@ -1,7 +1,9 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { type GraphDeps, configOf, modelsFor } from "../graphs/runtime.js";
 import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { filters } from "../lib/ablation.js";
 import { type RunSummary, buildSummary, stopReasonFor } from "../lib/summary.js";
+import { strongTargetWarnings } from "../models/factory.js";
 
 /** End of the run: why it stopped, and the summary the CLI writes beside the data. */
 export function finalize(deps: GraphDeps) {
@@ -14,6 +16,7 @@ export function finalize(deps: GraphDeps) {
       models: { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") },
       finishedAt: Date.now(),
       ledger: services.ledger.snapshot(),
+      warnings: strongTargetWarnings(factory, filters(config.ablation)),
     });
     return { stopReason, summary: summary as unknown as Record<string, unknown> };
   };

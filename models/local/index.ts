@@ -2,11 +2,11 @@
  * The `local` provider: GGUF models run in-process through node-llama-cpp.
  *
  * The project's model factory calls `createLocalChatModel(spec, options)` for a role spec `local:SPEC` (the prefix
- * removed). SPEC is a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an http(s) URL, or "" / "default" for
- * `DEFAULT_LOCAL_MODEL`. Every failure of this provider is a `LocalModelError` whose `code` tells what kind.
+ * removed). SPEC is a GGUF path, `hf:OWNER/REPO/FILE.gguf`, an http(s) URL, "" / "default" for
+ * `DEFAULT_LOCAL_MODEL`, or "default-strong" / "default-target" for the embedded pair. Every failure of this provider is a `LocalModelError` whose `code` tells what kind.
  */
 import { LocalChatModel, type LocalChatModelOptions } from "./chat-model.js";
-import { DEFAULT_LOCAL_MODEL, stripLocalPrefix } from "./resolve.js";
+import { expandLocalDefault } from "./resolve.js";
 
 export {
   LocalChatModel,
@@ -37,7 +37,10 @@ export {
 } from "./gguf-check.js";
 export {
   DEFAULT_LOCAL_MODEL,
+  DEFAULT_LOCAL_STRONG_MODEL,
+  DEFAULT_LOCAL_TARGET_MODEL,
   defaultCacheDir,
+  expandLocalDefault,
   downloadTargetFor,
   isModelUri,
   resolveLocalModel,
@@ -66,12 +69,11 @@ export type CreateLocalChatModelOptions = Omit<LocalChatModelOptions, "model"> &
 };
 
 /**
- * Creates a local chat model (a LangChain `BaseChatModel`) for `spec` (without the "local:" prefix; "" or "default" → `DEFAULT_LOCAL_MODEL`).
+ * Creates a local chat model (a LangChain `BaseChatModel`) for `spec` ("" or "default" → `DEFAULT_LOCAL_MODEL`, the
+ * strong model of the default pair; "default-strong" / "default-target" → the pair's models).
  * Synchronous and cheap: the model is resolved/downloaded/loaded on the first call or on `load()`, and loaded state
  * is shared by all instances, so one instance per role × temperature is fine.
  */
 export function createLocalChatModel(spec: string, options: CreateLocalChatModelOptions = {}): LocalChatModel {
-  const s = stripLocalPrefix(spec.trim());
-  const model = s === "" || s === "default" ? DEFAULT_LOCAL_MODEL : s;
-  return new LocalChatModel({ ...options, model });
+  return new LocalChatModel({ ...options, model: expandLocalDefault(spec) });
 }

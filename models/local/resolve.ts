@@ -20,6 +20,7 @@
  * download within a process; two processes downloading the same file at the same time are not coordinated.
  */
 import { createHash } from "node:crypto";
+import { realpathSync } from "node:fs";
 import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -27,7 +28,7 @@ import { resolveModelFile } from "node-llama-cpp";
 import { assertLoadableGguf, LocalModelError, type GgufSummary } from "./gguf-check.js";
 
 /**
- * The recommended default local model: Qwen2.5-1.5B-Instruct, Q4_K_M, from Qwen's own GGUF repository
+ * The embedded default strong model: Qwen2.5-1.5B-Instruct, Q4_K_M, from Qwen's own GGUF repository
  * (1,117,320,736 bytes, ~1.1 GB; architecture `qwen2`, 28 blocks, 32 K trained context).
  *
  * Why this one:
@@ -42,7 +43,32 @@ import { assertLoadableGguf, LocalModelError, type GgufSummary } from "./gguf-ch
  * - Chat template: ChatML, which node-llama-cpp recognises (QwenChatWrapper).
  * The full-file URI needs no network call to find a cached copy.
  */
-export const DEFAULT_LOCAL_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
+export const DEFAULT_LOCAL_STRONG_MODEL = "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf";
+
+/**
+ * The embedded default target: Qwen2.5-0.5B-Instruct, Q4_K_M (~0.49 GB), from the same family and repository
+ * layout. CodecLM needs f_s stronger than f_t (the gap between their answers decides what is kept); one family
+ * shares a tokenizer and chat template, so the gap comes from size alone. The target only answers in free text,
+ * where 0.5 B's weakness at filling JSON fields does not matter.
+ */
+export const DEFAULT_LOCAL_TARGET_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf";
+
+/** `local:default` (kept for existing configurations) is the strong model of the default pair. */
+export const DEFAULT_LOCAL_MODEL = DEFAULT_LOCAL_STRONG_MODEL;
+
+/** Names for the embedded models: `local:default`, `local:default-strong`, `local:default-target`. */
+const DEFAULT_NAMES: Readonly<Record<string, string>> = {
+  "": DEFAULT_LOCAL_STRONG_MODEL,
+  default: DEFAULT_LOCAL_STRONG_MODEL,
+  "default-strong": DEFAULT_LOCAL_STRONG_MODEL,
+  "default-target": DEFAULT_LOCAL_TARGET_MODEL,
+};
+
+/** A local spec with the embedded names replaced by their model URIs (and the `local:` prefix stripped). */
+export function expandLocalDefault(spec: string): string {
+  const s = stripLocalPrefix(spec.trim());
+  return DEFAULT_NAMES[s] ?? s;
+}
 
 export interface DownloadProgress {
   downloadedBytes: number;
@@ -102,6 +128,25 @@ function expandHome(p: string): string {
   return p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p;
 }
 
+/**
+ * The file a local spec ends up loading, for telling two specs apart without touching the network: the embedded
+ * names expand to their URIs, a downloadable URI maps to its cache file, a path is resolved (symlinks followed
+ * when the file exists). Two specs with the same identity load the same weights.
+ */
+export function localModelIdentity(spec: string, env: NodeJS.ProcessEnv = process.env): string {
+  const s = expandLocalDefault(spec);
+  if (isModelUri(s)) {
+    const target = downloadTargetFor(s, env);
+    return target !== undefined ? path.join(defaultCacheDir(env), target.fileName) : s;
+  }
+  const filePath = path.resolve(expandHome(s));
+  try {
+    return realpathSync(filePath);
+  } catch {
+    return filePath;
+  }
+}
+
 /** The message listing the ways forward when no local model can be obtained. */
 export function waysForwardMessage(reason: string, cacheDir?: string): string {
   return [
@@ -111,7 +156,8 @@ export function waysForwardMessage(reason: string, cacheDir?: string): string {
     "  - use an OpenAI-compatible server (llama.cpp server, vLLM, Ollama, LM Studio): --strong openai:MODEL " +
       "--target openai:MODEL with OPENAI_BASE_URL=http://HOST:PORT/v1",
     "  - use a hosted API: set OPENAI_API_KEY or GOOGLE_API_KEY",
-    `  - or run once with network access: the default model (${DEFAULT_LOCAL_MODEL}) is downloaded once` +
+    `  - or run once with network access: the default pair (strong ${DEFAULT_LOCAL_STRONG_MODEL}, target ` +
+      `${DEFAULT_LOCAL_TARGET_MODEL}) is downloaded once` +
       (cacheDir !== undefined ? ` into ${cacheDir}` : "") +
       " and reused offline",
   ].join("\n");
