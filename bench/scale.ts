@@ -14,6 +14,8 @@ import { runToFiles } from "../io/run.js";
 import type { CodecConfigInput } from "../lib/config.js";
 import type { Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
+import { judgePromptValues } from "../prompts/contrastive-judge.js";
+import { renderPrompt } from "../prompts/index.js";
 import type { Endpoint } from "./endpoint.js";
 
 export const BENCH_KEY = "sk-bench-not-a-real-key-0000";
@@ -143,8 +145,7 @@ export async function bareClientRun(endpoint: Endpoint, calls: number, concurren
     { name: "pairwise_scores", includeRaw: true },
   );
   const prompt = (i: number) =>
-    `[Instruction]\nBenchmark instruction ${i}\n\n[The Start of Assistant 1's Answer]\n[strong] answer ${i}\n[The End of Assistant 1's Answer]\n\n` +
-    `[The Start of Assistant 2's Answer]\n[target] answer ${i}\n[The End of Assistant 2's Answer]`;
+    renderPrompt("judge", {}, judgePromptValues(`Benchmark instruction ${i}`, `[strong] answer ${i}`, `[target] answer ${i}`));
   let next = 0;
   const started = performance.now();
   await Promise.all(
