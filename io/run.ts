@@ -5,7 +5,7 @@ import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
 import { type Progress, emptyProgress } from "../graphs/state.js";
-import { type CodecConfig, type CodecConfigInput, resolveConfig } from "../lib/config.js";
+import { type CodecConfig, type CodecConfigInput, SettingsError, inputProblems, resolveConfig } from "../lib/config.js";
 import { estimateRun } from "../lib/estimate.js";
 import { priceFor } from "../lib/prices.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../lib/records.js";
@@ -197,6 +197,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
   // time here, which is expected, not a leak. Node would warn past 10.
   setMaxListeners(0);
   const config = resolveConfig(options.config);
+  const impossible = inputProblems(config, "seeds" in options.input ? { seeds: options.input.seeds.length } : { metadata: options.input.metadata.length });
+  if (impossible.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${impossible.join("; ")}`);
   const defaultSpec: CheckpointSpec = { kind: "sqlite", path: options.paths.checkpoint };
   const spec = options.checkpoint ?? defaultSpec;
   let completed = false;
