@@ -494,6 +494,7 @@ export function registerGenerate(program: Command): void {
         const word = summary.status === "complete" ? "done" : summary.status;
         process.stdout.write(
           `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
+            (summary.poolMakeup?.warning ? `warning: ${summary.poolMakeup.warning}\n` : "") +
             (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : ""),
         );
       }

@@ -10,6 +10,7 @@ import { estimateRun } from "../lib/estimate.js";
 import { priceFor } from "../lib/prices.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../lib/records.js";
 import { errorMessage } from "../lib/redact.js";
+import { poolMakeup } from "../lib/pool.js";
 import { type RunSummary, buildSummary } from "../lib/summary.js";
 import { emptyUsage, mergeUsage, type UsageTotals } from "../lib/usage.js";
 import { RunControl, type StopInfo } from "../models/control.js";
@@ -49,6 +50,8 @@ export interface ProgressSnapshot {
   /** Calls when this session started (a resumed run has spent some already). */
   callsAtStart: number;
   endpoints: EndpointSnapshot[];
+  /** Short notices that must stay visible on the progress line (e.g. "mix-and-match off"). */
+  notices?: string[];
 }
 
 /** What a run reports as it goes: the CLI renders these, an agent tool may ignore them. */
@@ -59,6 +62,8 @@ export type RunEvent =
   | { type: "dropped"; records: DroppedRecord[]; total: number }
   | { type: "progress"; progress: ProgressSnapshot }
   | { type: "stopping"; stop: StopInfo; inFlight: number }
+  /** Something the user must know while the run goes on (e.g. mix-and-match was switched off). */
+  | { type: "warning"; message: string }
   | { type: "summary"; summary: RunSummary; resume?: string };
 
 export interface RunOptions {
@@ -281,6 +286,10 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     );
     const roles = [config.strong.model, config.target.model, (config.judge ?? config.strong).model];
     const costComplete = !options.graph?.models && roles.every((model) => priceFor(model, config.prices) !== undefined);
+    const mixNotice = (): string[] => {
+      const { mixAndMatch } = poolMakeup(tracked.poolStats, config.plausibilityAlertShare);
+      return mixAndMatch === "off" || mixAndMatch === "partly off" ? [`mix-and-match ${mixAndMatch}`] : [];
+    };
     const sessionStart = Date.now();
     const callsAtStart = services.ledger.snapshot().spent.calls;
     const snapshot = (): ProgressSnapshot => {
@@ -308,6 +317,7 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
         expectedCalls: estimate.total.calls,
         callsAtStart,
         endpoints: services.scheduler.snapshot(),
+        notices: mixNotice(),
       };
     };
     const timer = options.onEvent
@@ -342,6 +352,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
           options.onEvent?.({ type: "node", node });
           if (!update) continue;
           track(tracked, update);
+          const warning = update.poolStats ? poolMakeup(update.poolStats, config.plausibilityAlertShare).warning : undefined;
+          if (warning) options.onEvent?.({ type: "warning", message: warning });
           if (update.kept && update.kept.length > 0) {
             const fresh = await files.writeKept(update.kept);
             if (fresh.length > 0) options.onEvent?.({ type: "kept", pairs: fresh, total: files.keptCount });

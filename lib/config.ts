@@ -141,6 +141,14 @@ export const CodecConfigSchema = z.object({
     .default(true)
     .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
   plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
+  plausibilityAlertShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe(
+      "Say loudly (progress, final message, summary) that mix-and-match was partly or wholly off when the plausibility check could not judge at least this share of the mixed candidates",
+    ),
   actionSampling: z
     .enum(["without-replacement", "with-replacement"])
     .default("without-replacement")
