@@ -147,7 +147,7 @@ export const CodecConfigSchema = z.object({
     .max(1)
     .default(0.5)
     .describe(
-      "Say loudly (progress, final message, summary) that mix-and-match was partly or wholly off when the plausibility check could not judge at least this share of the mixed candidates",
+      "Say loudly (progress, final message, summary) that mix-and-match was partly or wholly off when the plausibility check could not judge at least this share of the mixed candidates and the pool was left short",
     ),
   actionSampling: z
     .enum(["without-replacement", "with-replacement"])

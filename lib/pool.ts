@@ -176,7 +176,11 @@ export interface PoolMakeup {
   warning?: string;
 }
 
-/** The pool's make-up from `poolStats`; `alertShare` is the failed share of checked candidates that is reported loudly. */
+/**
+ * The pool's make-up from `poolStats`. Mix-and-match is "off" or "partly off" (with a warning) when the
+ * plausibility check could not judge at least `alertShare` of the mixed candidates and the pool was left
+ * short of its requested size because of it.
+ */
 export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: number): PoolMakeup {
   const n = (key: string) => stats[key] ?? 0;
   const skillsPerMetadata: Record<string, number> = {};
@@ -193,7 +197,10 @@ export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: 
     skillsPerMetadata,
     mixAndMatch: n("user") > 0 || n("checked") + n("augmented") === 0 ? "not used" : "on",
   };
-  if (makeup.checked === 0 || makeup.failed === 0 || makeup.failed / makeup.checked < alertShare) return makeup;
+  // Failed candidates replaced by fresh ones until the pool is full change nothing in its distribution:
+  // only a pool left short (or without any mixed metadata) is reported.
+  const short = makeup.size < makeup.requested;
+  if (makeup.checked === 0 || makeup.failed === 0 || makeup.failed / makeup.checked < alertShare || !short) return makeup;
   const malformed = n("checkMalformed");
   const causes = [
     malformed > 0 ? `${malformed} malformed or incomplete replies` : "",

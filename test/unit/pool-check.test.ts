@@ -69,6 +69,8 @@ describe("pool make-up and the mix-and-match alert", () => {
     expect(partly.warning).toMatch(/5 malformed or incomplete replies, 20 failed calls/);
     expect(poolMakeup({ seedMetadata: 20, augmented: 15, checked: 40, checkFailed: 25, requested: 60, size: 35 }, 0.9).mixAndMatch).toBe("on");
     expect(poolMakeup({ user: 5, size: 5 }, 0.5).mixAndMatch).toBe("not used");
+    // failures replaced by fresh candidates until the pool is full: nothing to report
+    expect(poolMakeup({ seedMetadata: 20, augmented: 40, checked: 90, checkFailed: 50, requested: 60, size: 60 }, 0.5)).toMatchObject({ mixAndMatch: "on" });
   });
 });
 
