@@ -163,3 +163,13 @@ describe("settings validated by meaning (issue 9)", () => {
     expect(() => resolveConfig({ theta: 10, dedupeThreshold: 0 })).toThrow(/theta 10 .*; dedupeThreshold 0/);
   });
 });
+
+describe("evaluation settings", () => {
+  it("name an unknown key and the nearest known one", async () => {
+    const { resolveEvalConfig } = await import("../../eval/config.js");
+    expect(() => resolveEvalConfig({ judge: { model: "openai:j" }, judgeTemprature: 0 })).toThrow(
+      /Invalid evaluation configuration: unknown setting "judgeTemprature" \(did you mean "judgeTemperature"\?\)/,
+    );
+    expect(resolveEvalConfig({ judge: { model: "openai:j" } }).judgeTemperature).toBe(0);
+  });
+});
