@@ -320,6 +320,9 @@ export async function generate(
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
   }
+  if (flags.ablationImprovements !== undefined && config.ablation !== "metadata-rubrics") {
+    throw new UsageError(`--ablation-improvements applies to --ablation metadata-rubrics only (this run: ${config.ablation})`);
+  }
   const input = seedsFirst ? { seeds: seedsFirst } : await readInput(flags, config);
   const impossible = inputProblems(config, "seeds" in input ? { seeds: input.seeds.length } : { metadata: input.metadata.length });
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));

@@ -59,6 +59,10 @@ describe("codeclm generate refuses impossible settings: exit 2, no model call", 
     );
   });
 
+  it("--ablation-improvements outside the metadata-rubrics row contradicts it", async () => {
+    await refused(["--ablation-improvements", "2"], /--ablation-improvements applies to --ablation metadata-rubrics only \(this run: full\)/, join(dir, "improve.jsonl"));
+  });
+
   it("--dry-run refuses them too", async () => {
     server.reset();
     const result = await runCli([...base(), "--out", join(dir, "dry.jsonl"), "--theta", "9", "--dry-run"], env());
