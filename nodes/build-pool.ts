@@ -89,9 +89,9 @@ async function checkBatch(ctx: CallContext, batch: PoolEntry[]): Promise<{ verdi
       return "problem" in repaired ? repaired.problem : undefined;
     },
   });
+  // `check` refused every reply with a problem, so this one repairs cleanly.
   const repaired = repairVerdicts(output.verdicts, batch.length);
-  if ("problem" in repaired) throw new Error(`unreachable: ${repaired.problem}`);
-  const { byLine, missing } = verdictsByLine(repaired.verdicts, batch.length);
+  const { byLine, missing } = verdictsByLine("verdicts" in repaired ? repaired.verdicts : [], batch.length);
   const verdicts: Verdict[] = [];
   for (const [line, verdict] of byLine) verdicts.push({ entry: batch[line - 1]!, plausible: verdict.plausible, reason: verdict.reason });
   return { verdicts, missing: missing.map((line) => batch[line - 1]!) };
@@ -128,7 +128,9 @@ async function checkCandidates(ctx: CallContext, candidates: PoolEntry[]): Promi
   }
   const failure = `pool-check (strong model): no verdict for this candidate in ${MAX_REASKS + 1} replies`;
   out.push(...pending.map((entry): Verdict => ({ entry, plausible: false, reason: "", failure, malformed: true })));
-  return out;
+  // In candidate order, whatever order the replies came in: the pool's order (and ids) stays reproducible.
+  const rank = new Map(candidates.map((entry, index) => [entry, index]));
+  return out.sort((a, b) => rank.get(a.entry)! - rank.get(b.entry)!);
 }
 
 /** App. A.3: the metadata pool, by mix-and-match of the seeds' use cases and skills to `poolSize`. */

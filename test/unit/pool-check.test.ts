@@ -102,6 +102,14 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
     expect(model.calls.map((call) => linesOf(call.prompt).length)).toEqual([6, 2, 1]);
   });
 
+  it("keeps candidate order whatever order the verdicts come in", async () => {
+    const forward = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: k + 1, plausible: true, reason: "ok" })) }));
+    const backward = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: k + 1, plausible: true, reason: "ok" })).reverse() }));
+    const poolOf = async (model: ScriptedChatModel) =>
+      (await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 16, plausibilityBatchSize: 5 }))).pool!;
+    expect(await poolOf(backward)).toEqual(await poolOf(forward));
+  });
+
   it("a line still without a verdict after the re-asks is a failure, never a verdict", async () => {
     const model = checkModel((lines) => ({ verdicts: lines.length > 1 ? [{ index: 1, plausible: true, reason: "ok" }] : [{ index: 1, plausible: true, reason: "ok" }].slice(0, 0) }));
     const update = await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 6, plausibilityBatchSize: 2, structuredRetries: 0 }));
