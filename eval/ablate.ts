@@ -109,39 +109,49 @@ export function rowConfig(config: CodecConfig, ablation: Ablation): CodecConfig 
   return resolveConfig({ ...config, ablation, target: config.strong, judge: null, theta: defaults.theta, maxIterations: defaults.maxIterations });
 }
 
-async function generateRow(options: AblateOptions, ablation: Ablation): Promise<NonNullable<AblationRowResult["data"]> & { fingerprint: string }> {
+interface RowPlan {
+  ablation: Ablation;
+  paths: ReturnType<typeof outputPathsFor>;
+  config: CodecConfig;
+  fingerprint: string;
+  action: "reuse" | "resume" | "generate";
+}
+
+/**
+ * What to do with a row's data: reuse it (made from these inputs), resume it (same inputs, stopped or
+ * crashed), or generate it; made from other inputs, a refusal naming what changed.
+ */
+async function planRow(options: AblateOptions, ablation: Ablation): Promise<RowPlan | { refusal: string }> {
   const paths = outputPathsFor(join(options.dir, `${ablation}.jsonl`));
   const config = rowConfig(options.config, ablation);
   const fingerprint = runFingerprint(config, { seeds: options.seeds });
-  const existing = await existingOutputs(paths);
-  let resume = false;
-  if (!options.force && existing.length > 0) {
-    const recorded = await readRunState(paths.state);
-    if (!recorded) {
-      throw new RunSetupError(`${paths.kept} has no ${paths.state}: what made it cannot be checked; use --force to regenerate it, or another --out`);
-    }
-    const mismatch = rowMismatch(recorded, config, fingerprint);
-    if (mismatch) {
-      throw new RunSetupError(`${paths.kept} was made from other inputs (${mismatch}); use --force to regenerate it, or another --out`);
-    }
-    if (recorded.status === "complete" || recorded.status === "incomplete") {
-      const summary = await readJson<RunSummary>(paths.summary);
-      options.onProgress?.(`${ablation}: reusing ${paths.kept} (same seeds, settings and models)`);
-      return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: true, fingerprint };
-    }
-    // Same inputs, but the run stopped or crashed: continue it rather than start again.
-    resume = true;
+  const plan = { ablation, paths, config, fingerprint };
+  if (options.force || (await existingOutputs(paths)).length === 0) return { ...plan, action: "generate" };
+  const recorded = await readRunState(paths.state);
+  if (!recorded) return { refusal: `${paths.kept} has no ${paths.state}: what made it cannot be checked` };
+  const mismatch = rowMismatch(recorded, config, fingerprint);
+  if (mismatch) return { refusal: `${paths.kept} was made from other inputs (${mismatch})` };
+  return { ...plan, action: recorded.status === "complete" || recorded.status === "incomplete" ? "reuse" : "resume" };
+}
+
+async function generateRow(options: AblateOptions, plan: RowPlan): Promise<NonNullable<AblationRowResult["data"]>> {
+  const { ablation, paths, config } = plan;
+  if (plan.action === "reuse") {
+    const summary = await readJson<RunSummary>(paths.summary);
+    options.onProgress?.(`${ablation}: reusing ${paths.kept} (same seeds, settings and models)`);
+    return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: true };
   }
-  options.onProgress?.(`${ablation}: ${resume ? "resuming" : "generating"} ${options.config.size} pairs -> ${paths.kept}`);
+  options.onProgress?.(`${ablation}: ${plan.action === "resume" ? "resuming" : "generating"} ${config.size} pairs -> ${paths.kept}`);
   const summary = await runToFiles({
     input: { seeds: options.seeds },
     config,
     paths,
     graph: { env: options.env, ...options.graph },
     signal: options.signal,
-    ...(resume ? { resume: true } : {}),
+    // Same inputs, but the run stopped or crashed: continue it rather than start again.
+    ...(plan.action === "resume" ? { resume: true } : {}),
   });
-  return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: false, fingerprint };
+  return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: false };
 }
 
 /** What an evaluation is made from; its digest decides whether an evaluation on disk can be reused. */
@@ -216,10 +226,15 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
   await mkdir(options.dir, { recursive: true });
   const results: AblationRowResult[] = [];
   const fingerprints = new Map<Ablation, string>();
-  for (const row of TABLE3.filter((entry) => options.rows.includes(entry.ablation))) {
-    const { fingerprint, ...data } = await generateRow(options, row.ablation);
-    fingerprints.set(row.ablation, fingerprint);
-    results.push({ row: row.ablation, label: row.label, paperCrr: row.paperCrr, data });
+  const rows = TABLE3.filter((entry) => options.rows.includes(entry.ablation));
+  // Every row is checked before any is generated: a refusal never comes after money was spent on another row.
+  const plans = await Promise.all(rows.map((row) => planRow(options, row.ablation)));
+  const refusals = plans.flatMap((plan) => ("refusal" in plan ? [plan.refusal] : []));
+  if (refusals.length > 0) throw new RunSetupError(`${refusals.join("; ")}; use --force to regenerate, or another --out`);
+  for (const [index, row] of rows.entries()) {
+    const plan = plans[index] as RowPlan;
+    fingerprints.set(row.ablation, plan.fingerprint);
+    results.push({ row: row.ablation, label: row.label, paperCrr: row.paperCrr, data: await generateRow(options, plan) });
   }
   if (options.baseline) results.unshift({ row: "baseline", label: "untuned target (no codeclm data)" });
 

@@ -143,10 +143,12 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     server.reset();
     const reseeded = await runCli([...common, "--benchmark", koala, "--seed", "9", "--quiet"], env());
     expect(reseeded.code).toBe(2);
-    expect(reseeded.stderr).toMatch(/metadata-only\.jsonl was made from other inputs \(seed: 42 → 9\); use --force/);
+    // every row is checked before any is generated: one message lists them all
+    expect(reseeded.stderr).toMatch(/metadata-only\.jsonl was made from other inputs \(seed: 42 → 9\); .*full\.jsonl was made from other inputs \(seed: 42 → 9\); use --force/);
     const theta = await runCli([...common, "--benchmark", koala, "--theta", "5", "--quiet"], env());
     expect(theta.code).toBe(2);
     expect(theta.stderr).toMatch(/full\.jsonl was made from other inputs \(theta: 3 → 5\)/);
+    expect(theta.stderr).not.toContain("metadata-only.jsonl");
     const otherSeeds = join(dir, "other-seeds.txt");
     await writeFile(otherSeeds, "Plan a picnic.\nExplain recursion.\n");
     const reseed = await runCli([...common.map((arg) => (arg === seeds ? otherSeeds : arg)), "--benchmark", koala, "--quiet"], env());
