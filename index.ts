@@ -5,6 +5,10 @@ export { buildCodecState, type InstructionTask, type InstructionOutcome } from "
 export {
   CodecConfigSchema,
   resolveConfig,
+  SettingsError,
+  inputProblems,
+  settingsProblems,
+  unknownSettings,
   type CodecConfig,
   type CodecConfigInput,
   type RoleSettings,
@@ -22,6 +26,7 @@ export {
   type IterationRecord,
 } from "./lib/records.js";
 export type { RunSummary, SpendSummary, TransportSummary } from "./lib/summary.js";
+export type { PoolMakeup } from "./lib/pool.js";
 export { ModelFactory, ModelConfigError } from "./models/factory.js";
 export { parseModelSpec } from "./models/spec.js";
 export { readSeeds } from "./io/seeds.js";

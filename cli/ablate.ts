@@ -9,7 +9,7 @@ import { formatAblationTable } from "../eval/format.js";
 import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
-import type { RoleSettings } from "../lib/config.js";
+import { type RoleSettings, inputProblems } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
 import { ModelFactory } from "../models/factory.js";
 import { readBenchmark } from "./eval.js";
@@ -96,6 +96,10 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
     },
     env,
   );
+
+  // Settings that can never reach --size in some row are refused before anything is spent.
+  const impossible = [...new Set(rows.flatMap((row) => inputProblems({ ...config, ablation: row }, { seeds: seeds.length })))];
+  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
 
   const modelSpecs = perRow(flags.modelFor ?? [], "--model-for");
   const answerFiles = perRow(flags.answersFor ?? [], "--answers-for");

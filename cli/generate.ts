@@ -17,7 +17,9 @@ import {
   type PromptOverrides,
   type RoleSettings,
   STRUCTURED_OUTPUT_METHODS,
+  inputProblems,
   resolveConfig,
+  unknownSettings,
 } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
@@ -95,6 +97,7 @@ const capitalised = (role: ModelRole) => role[0]!.toUpperCase() + role.slice(1);
 
 async function readConfigFile(path: string): Promise<CodecConfigInput> {
   let text: string;
+  let config: CodecConfigInput;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
@@ -103,10 +106,13 @@ async function readConfigFile(path: string): Promise<CodecConfigInput> {
   try {
     const value = JSON.parse(text) as unknown;
     if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    return value as CodecConfigInput;
+    config = value as CodecConfigInput;
   } catch (error) {
     throw new InputError(path, undefined, `not a valid JSON config: ${(error as Error).message}`);
   }
+  const unknown = unknownSettings(config);
+  if (unknown.length > 0) throw new InputError(path, undefined, unknown.join("; "));
+  return config;
 }
 
 async function readPromptOverrides(specs: readonly string[]): Promise<PromptOverrides> {
@@ -314,7 +320,12 @@ export async function generate(
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
   }
+  if (flags.ablationImprovements !== undefined && config.ablation !== "metadata-rubrics") {
+    throw new UsageError(`--ablation-improvements applies to --ablation metadata-rubrics only (this run: ${config.ablation})`);
+  }
   const input = seedsFirst ? { seeds: seedsFirst } : await readInput(flags, config);
+  const impossible = inputProblems(config, "seeds" in input ? { seeds: input.seeds.length } : { metadata: input.metadata.length });
+  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
 
   if (flags.dryRun) return { estimate: estimateFor(input, config) };
 
@@ -491,6 +502,7 @@ export function registerGenerate(program: Command): void {
         const word = summary.status === "complete" ? "done" : summary.status;
         process.stdout.write(
           `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
+            (summary.poolMakeup?.warning ? `warning: ${summary.poolMakeup.warning}\n` : "") +
             (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : "") +
             summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
         );

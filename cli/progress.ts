@@ -57,6 +57,9 @@ function bar(fraction: number, width = 24): string {
   return `${"█".repeat(full)}${"░".repeat(width - full)}`;
 }
 
+/** Notices that must stay visible, e.g. " · MIX-AND-MATCH OFF". */
+const notices = (p: ProgressSnapshot): string => ((p.notices ?? []).length > 0 ? ` · ${p.notices!.join(" · ").toUpperCase()}` : "");
+
 /** The live display: a few lines redrawn in place. */
 export function renderProgress(p: ProgressSnapshot): string {
   const eta = etaMs(p);
@@ -74,7 +77,7 @@ export function renderProgress(p: ProgressSnapshot): string {
     .join(" · ");
   const rate = p.elapsedMs > 0 ? ((p.calls - p.callsAtStart) * 1000) / p.elapsedMs : 0;
   const lines = [
-    `codeclm ${bar(p.kept / Math.max(1, p.size))} ${p.kept}/${p.size} kept ${percent}%  ETA ${eta === undefined ? "…" : duration(eta)}  (${duration(p.elapsedMs)})`,
+    `codeclm ${bar(p.kept / Math.max(1, p.size))} ${p.kept}/${p.size} kept ${percent}%  ETA ${eta === undefined ? "…" : duration(eta)}  (${duration(p.elapsedMs)})${notices(p)}`,
     `  kept by iteration ${perIteration || "-"} · reverse-kept ${p.reverseKept} · dropped ${p.dropped}${Object.keys(p.droppedByReason).length ? ` (${tallies(p.droppedByReason)})` : ""}`,
     `  calls ${count(p.calls)} (${p.inFlight} in flight, ${rate.toFixed(1)}/s) · tokens ${count(p.inputTokens)} in / ${count(p.outputTokens)} out · ${money(p)}`,
     `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done)${endpoints ? ` · ${endpoints}` : ""}`,
@@ -91,7 +94,7 @@ export function progressLine(p: ProgressSnapshot): string {
   return (
     `codeclm: kept ${p.kept}/${p.size} · dropped ${p.dropped} · calls ${p.calls} (${p.inFlight} in flight) · ` +
     `tokens ${count(p.inputTokens)} in/${count(p.outputTokens)} out · ${money(p)}${faults ? ` · ${faults}` : ""} · ` +
-    `elapsed ${duration(p.elapsedMs)}${eta === undefined ? "" : ` · ETA ${duration(eta)}`}`
+    `elapsed ${duration(p.elapsedMs)}${eta === undefined ? "" : ` · ETA ${duration(eta)}`}${notices(p)}`
   );
 }
 
@@ -148,6 +151,7 @@ export function createProgress(mode: ProgressMode, options: { plainIntervalMs?: 
     return {
       onEvent(event) {
         if (event.type === "start") stderr.write(`${startLine(event)}\n`);
+        if (event.type === "warning") stderr.write(`codeclm: warning: ${event.message}\n`);
         if (event.type !== "progress") return;
         latest = event.progress;
         const now = Date.now();
@@ -175,6 +179,7 @@ export function createProgress(mode: ProgressMode, options: { plainIntervalMs?: 
   return {
     onEvent(event) {
       if (event.type === "start") log.persist(startLine(event));
+      if (event.type === "warning") log.persist(`codeclm: warning: ${event.message}`);
       if (event.type === "progress") {
         latest = event.progress;
         draw();

@@ -7,18 +7,25 @@
  * names the model fine-tuned on it (`--model-for ROW=SPEC`, `--model-template`) or gives that model's answers
  * (`--answers-for ROW=FILE`). Without one, the row's data is generated and the table says "not evaluated".
  * Generated rows and evaluations already on disk are reused, so the usual flow is: run once to generate,
- * fine-tune on each `DIR/ROW.jsonl`, run again with the tuned models to evaluate.
+ * fine-tune on each `DIR/ROW.jsonl`, run again with the tuned models to evaluate. Reuse is keyed on a
+ * fingerprint of everything that made them: a row's data on its seeds, every data-shaping setting and the
+ * models (the run's own fingerprint, `ROW.run.json`); an evaluation on the benchmark's items, the model
+ * under test (or its answers), the reference, the judge, the evaluation settings and the row's data
+ * (`ROW.eval/inputs.json`). A row made from other inputs is refused with what changed (it may be what a
+ * model was fine-tuned on); an evaluation made from other inputs is redone, saying why.
  */
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GraphDeps } from "../graphs/runtime.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
-import { runToFiles } from "../io/run.js";
-import { type Ablation, TABLE3 } from "../lib/ablation.js";
-import type { CodecConfig, RoleSettings } from "../lib/config.js";
+import { RunSetupError, runToFiles } from "../io/run.js";
+import { dataSettings, readRunState, runFingerprint, settingChanges } from "../io/run-state.js";
+import { type Ablation, TABLE3, filters } from "../lib/ablation.js";
+import { type CodecConfig, CodecConfigSchema, type RoleSettings, resolveConfig } from "../lib/config.js";
 import type { Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
-import { type EvalConfigInput, resolveEvalConfig } from "./config.js";
+import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "./config.js";
 import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "./output.js";
 import { EvalItemSchema, type EvalSummary } from "./records.js";
 import type { EvalDeps, ProvidedAnswers } from "./run.js";
@@ -82,35 +89,152 @@ async function exists(path: string): Promise<boolean> {
 
 const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, "utf8")) as T;
 
-async function generateRow(options: AblateOptions, ablation: Ablation): Promise<NonNullable<AblationRowResult["data"]>> {
+const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex");
+
+/** Why a row's data on disk cannot be reused, or undefined when it was made from exactly these inputs. */
+function rowMismatch(recorded: { fingerprint: string; settings?: Record<string, unknown> }, config: CodecConfig, fingerprint: string): string | undefined {
+  if (recorded.fingerprint === fingerprint) return undefined;
+  const changes = settingChanges(recorded.settings ?? {}, dataSettings(config));
+  return changes.length > 0 ? changes.join("; ") : "the seeds differ";
+}
+
+/**
+ * A row's settings. Rows without filtering never call the target or the judge and never compare a gap
+ * with θ: those settings are reset (the strong model stands in for the unused roles, as `generate` does),
+ * so that changing them for the full row does not make the other rows look stale.
+ */
+export function rowConfig(config: CodecConfig, ablation: Ablation): CodecConfig {
+  if (filters(ablation)) return resolveConfig({ ...config, ablation });
+  const defaults = CodecConfigSchema.parse({});
+  return resolveConfig({ ...config, ablation, target: config.strong, judge: null, theta: defaults.theta, maxIterations: defaults.maxIterations });
+}
+
+interface RowPlan {
+  ablation: Ablation;
+  paths: ReturnType<typeof outputPathsFor>;
+  config: CodecConfig;
+  fingerprint: string;
+  action: "reuse" | "resume" | "generate";
+}
+
+/**
+ * What to do with a row's data: reuse it (made from these inputs), resume it (same inputs, stopped or
+ * crashed), or generate it; made from other inputs, a refusal naming what changed.
+ */
+async function planRow(options: AblateOptions, ablation: Ablation): Promise<RowPlan | { refusal: string }> {
   const paths = outputPathsFor(join(options.dir, `${ablation}.jsonl`));
-  if (!options.force && (await exists(paths.summary))) {
+  const config = rowConfig(options.config, ablation);
+  const fingerprint = runFingerprint(config, { seeds: options.seeds });
+  const plan = { ablation, paths, config, fingerprint };
+  if (options.force || (await existingOutputs(paths)).length === 0) return { ...plan, action: "generate" };
+  const recorded = await readRunState(paths.state);
+  if (!recorded) return { refusal: `${paths.kept} has no ${paths.state}: what made it cannot be checked` };
+  const mismatch = rowMismatch(recorded, config, fingerprint);
+  if (mismatch) return { refusal: `${paths.kept} was made from other inputs (${mismatch})` };
+  return { ...plan, action: recorded.status === "complete" || recorded.status === "incomplete" ? "reuse" : "resume" };
+}
+
+async function generateRow(options: AblateOptions, plan: RowPlan): Promise<NonNullable<AblationRowResult["data"]>> {
+  const { ablation, paths, config } = plan;
+  if (plan.action === "reuse") {
     const summary = await readJson<RunSummary>(paths.summary);
-    if (summary.settings?.ablation === ablation && summary.requested === options.config.size) {
-      options.onProgress?.(`${ablation}: reusing ${paths.kept}`);
-      return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: true };
-    }
-    throw new Error(`${paths.summary} is from another run (ablation or size differs); use --force to regenerate`);
+    options.onProgress?.(`${ablation}: reusing ${paths.kept} (same seeds, settings and models)`);
+    return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: true };
   }
-  const existing = await existingOutputs(paths);
-  if (existing.length > 0 && !options.force) throw new Error(`output already exists: ${existing.join(", ")} (use --force to overwrite)`);
-  options.onProgress?.(`${ablation}: generating ${options.config.size} pairs -> ${paths.kept}`);
+  options.onProgress?.(`${ablation}: ${plan.action === "resume" ? "resuming" : "generating"} ${config.size} pairs -> ${paths.kept}`);
   const summary = await runToFiles({
     input: { seeds: options.seeds },
-    config: { ...options.config, ablation },
+    config,
     paths,
     graph: { env: options.env, ...options.graph },
     signal: options.signal,
+    // Same inputs, but the run stopped or crashed: continue it rather than start again.
+    ...(plan.action === "resume" ? { resume: true } : {}),
   });
   return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: false };
+}
+
+/** What an evaluation is made from; its digest decides whether an evaluation on disk can be reused. */
+export interface EvaluationInputs {
+  benchmark: { label: string; items: number; digest: string };
+  /** The model under test, or the digest of its answers file. */
+  model: string;
+  reference: string;
+  judge: string;
+  /** The evaluation settings that change its result (not retries or concurrency). */
+  settings: Pick<EvalConfig, "answerTemperature" | "judgeTemperature" | "maxTokens"> & { judgePrompt: string | null };
+  /** Fingerprint of the row's data the model was fine-tuned on (none for the baseline). */
+  data: string | null;
+}
+
+function answersDigest(answers: ProvidedAnswers): string {
+  return `answers ${answers.label} sha256:${digest([...answers.answers.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+}
+
+export function evaluationInputs(options: {
+  benchmark: readonly Seed[];
+  benchmarkLabel: string;
+  model: RoleSettings | undefined;
+  answers: ProvidedAnswers | undefined;
+  reference: RoleSettings;
+  judge: RoleSettings;
+  config: EvalConfig;
+  data: string | undefined;
+}): EvaluationInputs {
+  const { config } = options;
+  return {
+    benchmark: { label: options.benchmarkLabel, items: options.benchmark.length, digest: digest(options.benchmark.map((item) => [item.id, item.instruction])) },
+    model: options.answers ? answersDigest(options.answers) : options.model!.model,
+    reference: options.reference.model,
+    judge: options.judge.model,
+    settings: {
+      answerTemperature: config.answerTemperature,
+      judgeTemperature: config.judgeTemperature,
+      maxTokens: config.maxTokens,
+      judgePrompt: config.judgePrompt?.trim() ? config.judgePrompt : null,
+    },
+    data: options.data ?? null,
+  };
+}
+
+/** What differs between the inputs of an evaluation on disk and the wanted one, in words. */
+export function evaluationChanges(before: EvaluationInputs, after: EvaluationInputs): string[] {
+  const changes: string[] = [];
+  if (before.benchmark.digest !== after.benchmark.digest) {
+    changes.push(`benchmark ${before.benchmark.label} (${before.benchmark.items} items) → ${after.benchmark.label} (${after.benchmark.items} items)`);
+  }
+  for (const key of ["model", "reference", "judge"] as const) {
+    if (before[key] !== after[key]) changes.push(`${key} ${before[key]} → ${after[key]}`);
+  }
+  if (JSON.stringify(before.settings) !== JSON.stringify(after.settings)) changes.push("evaluation settings differ");
+  if (before.data !== after.data) changes.push("the row's data was regenerated");
+  return changes;
+}
+
+const inputsPathOf = (paths: { summary: string }) => join(paths.summary, "..", "inputs.json");
+
+async function readInputs(path: string): Promise<EvaluationInputs | undefined> {
+  try {
+    return await readJson<EvaluationInputs>(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs the ablation: every row's data, then every evaluation that has a model under test. */
 export async function runAblation(options: AblateOptions): Promise<AblationResult> {
   await mkdir(options.dir, { recursive: true });
   const results: AblationRowResult[] = [];
-  for (const row of TABLE3.filter((entry) => options.rows.includes(entry.ablation))) {
-    results.push({ row: row.ablation, label: row.label, paperCrr: row.paperCrr, data: await generateRow(options, row.ablation) });
+  const fingerprints = new Map<Ablation, string>();
+  const rows = TABLE3.filter((entry) => options.rows.includes(entry.ablation));
+  // Every row is checked before any is generated: a refusal never comes after money was spent on another row.
+  const plans = await Promise.all(rows.map((row) => planRow(options, row.ablation)));
+  const refusals = plans.flatMap((plan) => ("refusal" in plan ? [plan.refusal] : []));
+  if (refusals.length > 0) throw new RunSetupError(`${refusals.join("; ")}; use --force to regenerate, or another --out`);
+  for (const [index, row] of rows.entries()) {
+    const plan = plans[index] as RowPlan;
+    fingerprints.set(row.ablation, plan.fingerprint);
+    results.push({ row: row.ablation, label: row.label, paperCrr: row.paperCrr, data: await generateRow(options, plan) });
   }
   if (options.baseline) results.unshift({ row: "baseline", label: "untuned target (no codeclm data)" });
 
@@ -128,26 +252,36 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
     }
     const paths = evalPathsFor(join(options.dir, `${row}.eval`));
     const wanted = answers ? answers.label : model!.model;
-    if (await exists(paths.summary)) {
-      const previous = await readJson<EvalSummary>(paths.summary);
-      if (!options.force && previous.models.model === wanted && previous.models.judge === evaluation.judge.model) {
-        options.onProgress?.(`${row}: reusing the evaluation in ${paths.summary}`);
-        result.evaluation = { path: paths.summary, summary: previous, reused: true };
-        sharedReference ??= await referenceAnswersOf(paths.items, referenceLabel, options.benchmark);
-        continue;
-      }
-    }
-    const existing = await existingEvalOutputs(paths);
-    if (existing.length > 0 && !options.force) {
-      throw new Error(`${existing.join(", ")} holds another evaluation (model under test or judge differs); use --force to redo it`);
-    }
-    options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${options.benchmark.length} items`);
     const config = resolveEvalConfig({
       ...evaluation.settings,
       model: answers ? null : model,
       reference: sharedReference ? null : evaluation.reference,
       judge: evaluation.judge,
     });
+    const inputs = evaluationInputs({
+      benchmark: options.benchmark,
+      benchmarkLabel: options.benchmarkLabel,
+      model,
+      answers,
+      reference: evaluation.reference,
+      judge: evaluation.judge,
+      config,
+      data: row === "baseline" ? undefined : fingerprints.get(row),
+    });
+    if (!options.force && (await exists(paths.summary))) {
+      const previous = await readInputs(inputsPathOf(paths));
+      const changes = previous ? evaluationChanges(previous, inputs) : ["no inputs.json: what made it cannot be checked"];
+      if (changes.length === 0) {
+        options.onProgress?.(`${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`);
+        result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
+        sharedReference ??= await referenceAnswersOf(paths.items, referenceLabel, options.benchmark);
+        continue;
+      }
+      options.onProgress?.(`${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`);
+    }
+    // Until the new evaluation is whole, nothing on disk claims to match these inputs.
+    await rm(inputsPathOf(paths), { force: true });
+    options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${options.benchmark.length} items`);
     const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {
       ...(answers ? { model: answers } : {}),
       ...(sharedReference ? { reference: sharedReference } : {}),
@@ -162,6 +296,7 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
       ...options.evalDeps,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
     result.evaluation = { path: paths.summary, summary, reused: false };
     if (!sharedReference) {
       const answered = new Map(items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]));

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type CodecConfig, RoleSettingsSchema, resolveConfig } from "../lib/config.js";
+import { type CodecConfig, RoleSettingsSchema, resolveConfig, unknownSettings } from "../lib/config.js";
 import { EVAL_JUDGE_PLACEHOLDERS } from "../prompts/eval-judge.js";
 import { missingPlaceholders } from "../prompts/template.js";
 
@@ -41,6 +41,8 @@ export type EvalConfigInput = z.input<typeof EvalConfigSchema>;
 export type EvalConfig = z.output<typeof EvalConfigSchema>;
 
 export function resolveEvalConfig(raw: unknown): EvalConfig {
+  const unknown = unknownSettings(raw ?? {}, EvalConfigSchema);
+  if (unknown.length > 0) throw new Error(`Invalid evaluation configuration: ${unknown.join("; ")}`);
   const parsed = EvalConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);

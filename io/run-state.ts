@@ -47,7 +47,7 @@ export async function readRunState(path: string): Promise<RunState | undefined> 
 export const writeRunState = (path: string, state: RunState) => writeJsonAtomic(path, state);
 
 /** Settings that may change between sessions of a run without changing its data. */
-const OPERATIONAL = new Set(["concurrency", "adaptiveConcurrency", "timeoutSeconds", "retries", "giveUpAfterSeconds", "budget", "prices"]);
+const OPERATIONAL = new Set(["concurrency", "adaptiveConcurrency", "timeoutSeconds", "retries", "giveUpAfterSeconds", "budget", "prices", "plausibilityAlertShare"]);
 const ROLE_OPERATIONAL = new Set(["baseUrl", "apiKeyEnv", "concurrency", "structuredOutput"]);
 
 /** The settings that shape the data, role settings reduced to their model. */

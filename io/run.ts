@@ -6,11 +6,12 @@ import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
 import { type Progress, emptyProgress } from "../graphs/state.js";
 import { filters } from "../lib/ablation.js";
-import { type CodecConfig, type CodecConfigInput, resolveConfig } from "../lib/config.js";
+import { type CodecConfig, type CodecConfigInput, SettingsError, inputProblems, resolveConfig } from "../lib/config.js";
 import { estimateRun } from "../lib/estimate.js";
 import { priceFor } from "../lib/prices.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../lib/records.js";
 import { errorMessage } from "../lib/redact.js";
+import { poolMakeup } from "../lib/pool.js";
 import { type RunSummary, buildSummary } from "../lib/summary.js";
 import { emptyUsage, mergeUsage, type UsageTotals } from "../lib/usage.js";
 import { RunControl, type StopInfo } from "../models/control.js";
@@ -51,6 +52,8 @@ export interface ProgressSnapshot {
   /** Calls when this session started (a resumed run has spent some already). */
   callsAtStart: number;
   endpoints: EndpointSnapshot[];
+  /** Short notices that must stay visible on the progress line (e.g. "mix-and-match off"). */
+  notices?: string[];
 }
 
 /** What a run reports as it goes: the CLI renders these, an agent tool may ignore them. */
@@ -61,6 +64,8 @@ export type RunEvent =
   | { type: "dropped"; records: DroppedRecord[]; total: number }
   | { type: "progress"; progress: ProgressSnapshot }
   | { type: "stopping"; stop: StopInfo; inFlight: number }
+  /** Something the user must know while the run goes on (e.g. mix-and-match was switched off). */
+  | { type: "warning"; message: string }
   | { type: "summary"; summary: RunSummary; resume?: string };
 
 export interface RunOptions {
@@ -199,6 +204,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
   // time here, which is expected, not a leak. Node would warn past 10.
   setMaxListeners(0);
   const config = resolveConfig(options.config);
+  const impossible = inputProblems(config, "seeds" in options.input ? { seeds: options.input.seeds.length } : { metadata: options.input.metadata.length });
+  if (impossible.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${impossible.join("; ")}`);
   const defaultSpec: CheckpointSpec = { kind: "sqlite", path: options.paths.checkpoint };
   const spec = options.checkpoint ?? defaultSpec;
   let completed = false;
@@ -281,6 +288,10 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     );
     const roles = [config.strong.model, config.target.model, (config.judge ?? config.strong).model];
     const costComplete = !options.graph?.models && roles.every((model) => priceFor(model, config.prices) !== undefined);
+    const mixNotice = (): string[] => {
+      const { mixAndMatch } = poolMakeup(tracked.poolStats, config.plausibilityAlertShare);
+      return mixAndMatch === "off" || mixAndMatch === "partly off" ? [`mix-and-match ${mixAndMatch}`] : [];
+    };
     const sessionStart = Date.now();
     const callsAtStart = services.ledger.snapshot().spent.calls;
     const snapshot = (): ProgressSnapshot => {
@@ -308,6 +319,7 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
         expectedCalls: estimate.total.calls,
         callsAtStart,
         endpoints: services.scheduler.snapshot(),
+        notices: mixNotice(),
       };
     };
     const timer = options.onEvent
@@ -342,6 +354,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
           options.onEvent?.({ type: "node", node });
           if (!update) continue;
           track(tracked, update);
+          const warning = update.poolStats ? poolMakeup(update.poolStats, config.plausibilityAlertShare).warning : undefined;
+          if (warning) options.onEvent?.({ type: "warning", message: warning });
           if (update.kept && update.kept.length > 0) {
             const fresh = await files.writeKept(update.kept);
             if (fresh.length > 0) options.onEvent?.({ type: "kept", pairs: fresh, total: files.keptCount });

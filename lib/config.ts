@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { promptOverrideProblems } from "../prompts/index.js";
-import { ABLATIONS } from "./ablation.js";
+import { ABLATIONS, usesMetadata } from "./ablation.js";
+import { MAX_SCORE_GAP } from "./scoring.js";
 
 export const STRUCTURED_OUTPUT_METHODS = ["jsonSchema", "functionCalling", "jsonMode"] as const;
 export type StructuredOutputMethod = (typeof STRUCTURED_OUTPUT_METHODS)[number];
@@ -140,6 +141,14 @@ export const CodecConfigSchema = z.object({
     .default(true)
     .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
   plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
+  plausibilityAlertShare: z
+    .number()
+    .min(0)
+    .max(1)
+    .default(0.5)
+    .describe(
+      "Say loudly (progress, final message, summary) that mix-and-match was partly or wholly off when the plausibility check could not judge at least this share of the mixed candidates and the pool was left short",
+    ),
   actionSampling: z
     .enum(["without-replacement", "with-replacement"])
     .default("without-replacement")
@@ -205,15 +214,119 @@ export const CodecConfigSchema = z.object({
 export type CodecConfigInput = z.input<typeof CodecConfigSchema>;
 export type CodecConfig = z.output<typeof CodecConfigSchema>;
 
-/** LangGraph passes `context` raw, without zod defaults: every node resolves it here and only here. */
+/** Settings that are valid one by one but can never produce data (or contradict each other). */
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name closest to `name` (case-insensitive edit distance; ties: the first known). */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+/** The object schema inside defaults, optionals and nullables, if any (records are free-form: none). */
+function objectShape(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  let inner: z.ZodType = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) {
+    inner = inner.unwrap() as z.ZodType;
+  }
+  return inner instanceof z.ZodObject ? (inner.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/**
+ * Keys the schema does not know, at every level, each with the nearest known key: zod would drop them
+ * silently and the run would use the default instead (`{"sise": 5}` ran at size 100).
+ */
+export function unknownSettings(raw: unknown, schema: z.ZodType = CodecConfigSchema, path = ""): string[] {
+  const shape = objectShape(schema);
+  if (!shape || !raw || typeof raw !== "object" || Array.isArray(raw)) return [];
+  const known = Object.keys(shape);
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const field = shape[key];
+    if (!field) {
+      const nearest = nearestName(key, known);
+      problems.push(`unknown setting "${path}${key}"${nearest ? ` (did you mean "${path}${nearest}"?)` : ""}`);
+      continue;
+    }
+    problems.push(...unknownSettings(value, field, `${path}${key}.`));
+  }
+  return problems;
+}
+
+/**
+ * Combinations that can never produce data, found from the settings alone (the input's size is checked by
+ * `inputProblems`). One source of truth for the CLI, the library and the dev server (every node resolves
+ * its settings through `resolveConfig`).
+ */
+export function settingsProblems(config: CodecConfig): string[] {
+  const problems: string[] = [];
+  if (config.theta >= MAX_SCORE_GAP) {
+    problems.push(
+      `theta ${config.theta} can never be exceeded: scores are 1-10, so no gap is larger than ${MAX_SCORE_GAP}; use a value below ${MAX_SCORE_GAP} (paper: 3)`,
+    );
+  }
+  if (config.dedupeThreshold === 0) {
+    problems.push("dedupeThreshold 0 drops every instruction that shares a single word with an earlier one or a seed; use a value above 0 (1 turns the filter off)");
+  }
+  return problems;
+}
+
+/** Most basic instructions the decode rounds can produce from `poolEntries` metadata (null: no bound). */
+export function decodeCapacity(config: CodecConfig, poolEntries: number): number | null {
+  if (!usesMetadata(config.ablation) || config.instructionsPerMetadata === null) return null;
+  return poolEntries * (config.instructionsPerMetadata + config.topUpRounds * config.topUpMaxPerMetadata);
+}
+
+/**
+ * Settings that cannot produce `size` pairs from this input: every pair comes from a distinct decoded
+ * instruction, so a fixed first round plus every top-up round must be able to decode `size` of them.
+ * Seeds give a pool of at most `poolSize`; user-written metadata is the pool as written.
+ */
+export function inputProblems(config: CodecConfig, input: { seeds: number } | { metadata: number }): string[] {
+  const pool = "seeds" in input ? config.poolSize : input.metadata;
+  const capacity = decodeCapacity(config, pool);
+  if (capacity === null || capacity >= config.size) return [];
+  const source = "seeds" in input ? `a pool of at most ${pool} metadata (poolSize)` : `${pool} user-written metadata`;
+  return [
+    `size ${config.size} cannot be reached: ${source} × (${config.instructionsPerMetadata} instructionsPerMetadata + ` +
+      `${config.topUpRounds} topUpRounds × ${config.topUpMaxPerMetadata} topUpMaxPerMetadata) decodes at most ${capacity} instructions; ` +
+      "raise one of them or leave instructionsPerMetadata unset",
+  ];
+}
+
+/**
+ * LangGraph passes `context` raw, without zod defaults: every node resolves it here and only here.
+ * Unknown keys, invalid values and combinations that can never produce data all throw, before any call.
+ */
 export function resolveConfig(raw: unknown): CodecConfig {
+  const unknown = unknownSettings(raw ?? {});
+  if (unknown.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${unknown.join("; ")}`);
   const parsed = CodecConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new Error(`Invalid codeclm configuration: ${detail.join("; ")}`);
+    throw new SettingsError(`Invalid codeclm configuration: ${detail.join("; ")}`);
   }
-  const problems = promptOverrideProblems(parsed.data.prompts);
-  if (problems.length > 0) throw new Error(`Invalid codeclm configuration: ${problems.join("; ")}`);
+  const problems = [...promptOverrideProblems(parsed.data.prompts), ...settingsProblems(parsed.data)];
+  if (problems.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${problems.join("; ")}`);
   return parsed.data;
 }
 

@@ -105,3 +105,111 @@ export function mixAndMatch(
 export function numberPool(entries: readonly PoolEntry[]): PoolEntry[] {
   return entries.map((entry, index) => ({ ...entry, id: `m${index}` }));
 }
+
+/** One plausibility verdict as the model wrote it: `index` is the candidate's 1-based line in its batch. */
+export interface PoolVerdict {
+  index: number;
+  plausible: boolean;
+  reason: string;
+}
+
+/**
+ * Unambiguous repairs of a plausibility reply for a batch of `lines` candidates: a reply numbered from 0
+ * (it uses 0 and not `lines`) is shifted to the prompt's 1-based lines, and a verdict repeated word for
+ * word is kept once. A reply that uses both 0 and `lines` (which numbering?) or gives one line two
+ * different verdicts is a problem: the reply is asked for again. Indexes are integers in 0..lines here
+ * (the validating schema's range); afterwards every index is in 1..lines.
+ */
+export function repairVerdicts(verdicts: readonly PoolVerdict[], lines: number): { verdicts: PoolVerdict[] } | { problem: string } {
+  const indexes = verdicts.map((verdict) => verdict.index);
+  let repaired = [...verdicts];
+  if (indexes.includes(0)) {
+    if (indexes.includes(lines)) return { problem: `line numbers run from 0 to ${lines}: lines are numbered 1 to ${lines}` };
+    repaired = repaired.map((verdict) => ({ ...verdict, index: verdict.index + 1 }));
+  }
+  const byLine = new Map<number, boolean>();
+  const conflicts = new Set<number>();
+  const unique: PoolVerdict[] = [];
+  for (const verdict of repaired) {
+    const earlier = byLine.get(verdict.index);
+    if (earlier === undefined) unique.push(verdict);
+    else if (earlier !== verdict.plausible) conflicts.add(verdict.index);
+    byLine.set(verdict.index, verdict.plausible);
+  }
+  if (conflicts.size > 0) return { problem: `two different verdicts for line(s) ${[...conflicts].sort((a, b) => a - b).join(", ")}` };
+  return { verdicts: unique };
+}
+
+/** Each line's verdict, and the lines (1-based) the reply left out. */
+export function verdictsByLine(verdicts: readonly PoolVerdict[], lines: number): { byLine: Map<number, PoolVerdict>; missing: number[] } {
+  const byLine = new Map<number, PoolVerdict>();
+  for (const verdict of verdicts) if (!byLine.has(verdict.index)) byLine.set(verdict.index, verdict);
+  const missing = Array.from({ length: lines }, (_, k) => k + 1).filter((line) => !byLine.has(line));
+  return { byLine, missing };
+}
+
+/** `skills:N` counts of the pool's metadata by how many skills they name (for `poolStats`). */
+export function skillCounts(entries: readonly Metadata[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of entries) counts[`skills:${entry.skills.length}`] = (counts[`skills:${entry.skills.length}`] ?? 0) + 1;
+  return counts;
+}
+
+/** What the summary says about how the pool was made. */
+export interface PoolMakeup {
+  /** Metadata in the pool by origin. */
+  seed: number;
+  augmented: number;
+  user: number;
+  /** Mixed candidates judged implausible, and those the check could not judge (failed calls, malformed or missing verdicts). */
+  rejected: number;
+  failed: number;
+  /** Mixed candidates sent to the plausibility check. */
+  checked: number;
+  requested: number;
+  size: number;
+  /** Metadata by number of skills: {"1": n, "2": n, "3": n}. */
+  skillsPerMetadata: Record<string, number>;
+  /** "off" or "partly off" when the plausibility check failed for at least the alert share of candidates. */
+  mixAndMatch: "on" | "partly off" | "off" | "not used";
+  /** Why mix-and-match was (partly) off, in words. */
+  warning?: string;
+}
+
+/**
+ * The pool's make-up from `poolStats`. Mix-and-match is "off" or "partly off" (with a warning) when the
+ * plausibility check could not judge at least `alertShare` of the mixed candidates and the pool was left
+ * short of its requested size because of it.
+ */
+export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: number): PoolMakeup {
+  const n = (key: string) => stats[key] ?? 0;
+  const skillsPerMetadata: Record<string, number> = {};
+  for (const [key, value] of Object.entries(stats)) if (key.startsWith("skills:")) skillsPerMetadata[key.slice("skills:".length)] = value;
+  const makeup: PoolMakeup = {
+    seed: n("seedMetadata"),
+    augmented: n("augmented"),
+    user: n("user"),
+    rejected: n("implausible"),
+    failed: n("checkFailed"),
+    checked: n("checked"),
+    requested: n("requested") || n("size"),
+    size: n("size"),
+    skillsPerMetadata,
+    mixAndMatch: n("user") > 0 || n("checked") + n("augmented") === 0 ? "not used" : "on",
+  };
+  // Failed candidates replaced by fresh ones until the pool is full change nothing in its distribution:
+  // only a pool left short (or without any mixed metadata) is reported.
+  const short = makeup.size < makeup.requested;
+  if (makeup.checked === 0 || makeup.failed === 0 || makeup.failed / makeup.checked < alertShare || !short) return makeup;
+  const malformed = n("checkMalformed");
+  const causes = [
+    malformed > 0 ? `${malformed} malformed or incomplete replies` : "",
+    makeup.failed - malformed > 0 ? `${makeup.failed - malformed} failed calls` : "",
+  ].filter(Boolean);
+  makeup.mixAndMatch = makeup.augmented === 0 ? "off" : "partly off";
+  makeup.warning =
+    `mix-and-match was ${makeup.mixAndMatch}: the plausibility check failed for ${makeup.failed} of ${makeup.checked} mixed candidates ` +
+    `(${causes.join(", ")}; the errors are in the dropped file, step pool-check), so the pool holds ` +
+    (makeup.augmented === 0 ? `only the seeds' own metadata (${makeup.size} of ${makeup.requested} requested)` : `${makeup.augmented} mixed and ${makeup.seed} seed metadata (${makeup.size} of ${makeup.requested} requested)`);
+  return makeup;
+}

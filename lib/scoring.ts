@@ -23,9 +23,14 @@ export function nextStep(verdict: Verdict, iteration: number, maxIterations: num
   return iteration < maxIterations ? "action-apply" : "drop";
 }
 
+/** The judge's scale (the paper's, from Vicuna's evaluation). */
+export const SCORE_SCALE = { min: 1, max: 10 } as const;
+/** The largest gap two averaged scores can have: a θ at or above it can never keep anything. */
+export const MAX_SCORE_GAP = SCORE_SCALE.max - SCORE_SCALE.min;
+
 /** A judge score must be a number on the 1-10 scale; anything else is malformed output. */
 export function checkScore(value: unknown): string | undefined {
   if (typeof value !== "number" || !Number.isFinite(value)) return `score is not a number: ${JSON.stringify(value)}`;
-  if (value < 1 || value > 10) return `score ${value} is outside 1-10`;
+  if (value < SCORE_SCALE.min || value > SCORE_SCALE.max) return `score ${value} is outside 1-10`;
   return undefined;
 }

@@ -4,6 +4,7 @@ import type { LedgerSnapshot } from "../models/ledger.js";
 import type { Budget, CodecConfig } from "./config.js";
 import type { FaultKind } from "./faults.js";
 import { keepRate } from "./plan.js";
+import { type PoolMakeup, poolMakeup } from "./pool.js";
 import type { Metadata, UsageCounts } from "./records.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
@@ -43,6 +44,8 @@ export interface RunSummary {
   failures: Record<string, number>;
   instructions: { decoded: number; filtered: number; rounds: number };
   pool: Record<string, number>;
+  /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
+  poolMakeup?: PoolMakeup;
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
@@ -187,6 +190,7 @@ export function buildSummary(
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
     instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
+    ...(Object.keys(state.poolStats ?? {}).length > 0 ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) } : {}),
     ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),

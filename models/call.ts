@@ -106,6 +106,9 @@ function usageOf(message: BaseMessage | undefined): Usage {
 /** A reply that arrived but cannot be read (broken JSON): the call was answered, its output is malformed. */
 function isOutputProblem(error: unknown): boolean {
   if (error instanceof OutputParserException || error instanceof SyntaxError) return true;
+  // The OpenAI SDK validates json_schema replies with the zod schema itself: a reply that does not fit is
+  // malformed output (retried as such), not a fatal fault of the call.
+  if (error instanceof Error && /^\$?ZodError$/.test(error.name)) return true;
   if (!(error instanceof Error) || (error as { status?: unknown }).status !== undefined) return false;
   return /malformed|parse|json/i.test(error.message) && classifyFault(error).kind === "fatal";
 }

@@ -5,4 +5,4 @@ export const POOL_CHECK_PROMPT = `Each numbered line below pairs a use case with
 
 {candidates}
 
-Reply with JSON: {"verdicts": [{"index": <line number>, "plausible": true or false, "reason": "<a few words>"}]}, one verdict per line.`;
+Reply with JSON: {"verdicts": [{"index": <the line's number as written, an integer from 1>, "plausible": true or false, "reason": "<a few words>"}]}, exactly one verdict for every numbered line, in order.`;

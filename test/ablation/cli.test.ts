@@ -90,7 +90,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(crr["metadata-only"]).toBeLessThan(crr.full);
     expect(second.stdout).toMatch(/^full\s+\+ Contrastive Filtering \(CodecLM\)\s+6\/6\s+openai:tuned-full\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%\s+79\.82%$/m);
     expect(second.stdout).not.toContain("not evaluated");
-    expect((await readdir(join(out, "full.eval"))).sort()).toEqual(["eval.jsonl", "eval.summary.json"]);
+    expect((await readdir(join(out, "full.eval"))).sort()).toEqual(["eval.jsonl", "eval.summary.json", "inputs.json"]);
 
     // 3. Everything on disk: nothing is called again.
     server.reset();
@@ -98,6 +98,60 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(third.code).toBe(0);
     expect(server.counters.requests).toBe(0);
     expect(third.stdout).toBe(second.stdout);
+  });
+
+  it("reuses only what was made from the same inputs: another benchmark is evaluated anew, other seeds or settings are refused", async () => {
+    const out = join(dir, "reuse");
+    const koala = join(dir, "koala.txt");
+    const KOALA = Array.from({ length: 7 }, (_, i) => `Koala question ${i + 1}: how would you ${["cook", "fix", "plan"][i % 3]} thing ${i * 13}?`);
+    await writeFile(koala, `${KOALA.join("\n")}\n`);
+    const common = ["ablate", "--seeds", seeds, "--size", "4", "--pool", "4", "--rows", "metadata-only,full", "--strong", "openai:strong", "--target", "openai:target", "--out", out];
+    const evaluate = ["--judge", "openai:judge", "--model-template", "openai:tuned-{row}"];
+
+    const vicuna = await runCli([...common, "--benchmark", bench, ...evaluate, "--quiet"], env());
+    expect(vicuna.code).toBe(0);
+    const vicunaTable = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
+
+    // Koala after Vicuna on the same --out: data reused, evaluations redone on Koala's items (was: Vicuna's CRR reported as Koala's).
+    server.reset();
+    const second = await runCli([...common, "--benchmark", koala, ...evaluate], env());
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/full: redoing the evaluation in .*full\.eval\/eval\.summary\.json: it was made from other inputs \(benchmark .*bench\.txt \(12 items\) → .*koala\.txt \(7 items\)\)/);
+    expect(second.stderr).toContain("metadata-only: reusing");
+    const judged = server.requests.filter((request) => request.model === "judge").map((request) => request.messages.map((m) => m.content).join("\n"));
+    expect(judged.length).toBeGreaterThan(0);
+    expect(judged.every((prompt) => KOALA.some((question) => prompt.includes(question)))).toBe(true);
+    const table = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
+    for (const row of table.rows as Array<{ evaluation: { summary: { benchmark: string; totals?: unknown; items?: number } } }>) {
+      expect(row.evaluation.summary.benchmark).toBe(koala);
+    }
+    expect(table.rows.map((row: { evaluation: { summary: unknown } }) => row.evaluation.summary)).not.toEqual(
+      vicunaTable.rows.map((row: { evaluation: { summary: unknown } }) => row.evaluation.summary),
+    );
+    const inputs = JSON.parse(await readFile(join(out, "full.eval", "inputs.json"), "utf8"));
+    expect(inputs).toMatchObject({ benchmark: { label: koala, items: 7 }, model: "openai:tuned-full", reference: "openai:strong", judge: "openai:judge" });
+
+    // The same again: nothing is called.
+    server.reset();
+    expect((await runCli([...common, "--benchmark", koala, ...evaluate, "--quiet"], env())).code).toBe(0);
+    expect(server.counters.requests).toBe(0);
+
+    // Another seed for the data: refused with what changed, before any call; rows without filtering ignore θ.
+    server.reset();
+    const reseeded = await runCli([...common, "--benchmark", koala, "--seed", "9", "--quiet"], env());
+    expect(reseeded.code).toBe(2);
+    // every row is checked before any is generated: one message lists them all
+    expect(reseeded.stderr).toMatch(/metadata-only\.jsonl was made from other inputs \(seed: 42 → 9\); .*full\.jsonl was made from other inputs \(seed: 42 → 9\); use --force/);
+    const theta = await runCli([...common, "--benchmark", koala, "--theta", "5", "--quiet"], env());
+    expect(theta.code).toBe(2);
+    expect(theta.stderr).toMatch(/full\.jsonl was made from other inputs \(theta: 3 → 5\)/);
+    expect(theta.stderr).not.toContain("metadata-only.jsonl");
+    const otherSeeds = join(dir, "other-seeds.txt");
+    await writeFile(otherSeeds, "Plan a picnic.\nExplain recursion.\n");
+    const reseed = await runCli([...common.map((arg) => (arg === seeds ? otherSeeds : arg)), "--benchmark", koala, "--quiet"], env());
+    expect(reseed.code).toBe(2);
+    expect(reseed.stderr).toMatch(/was made from other inputs \(the seeds differ\)/);
+    expect(server.counters.requests).toBe(0);
   });
 
   it("refuses usage problems before any call: an evaluation without a judge, no-metadata with metadata", async () => {

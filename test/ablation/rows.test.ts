@@ -144,3 +144,19 @@ describe("ablation logic", () => {
     expect(selfInstructBatches(seeds.slice(0, 2), { total: 5, round: 1, seed: 1 })[0]!.examples).toHaveLength(2);
   });
 });
+
+describe("rowConfig (what shapes each row's data, for reuse)", () => {
+  it("rows without filtering ignore the target, the judge and θ; the full row keeps them", async () => {
+    const { rowConfig } = await import("../../eval/ablate.js");
+    const { runFingerprint } = await import("../../io/run-state.js");
+    const a = resolveConfig({ theta: 5, target: { model: "openai:t1" }, judge: { model: "openai:j" } });
+    const b = resolveConfig({ theta: 2, target: { model: "openai:t2" } });
+    const input = { seeds: SEEDS };
+    for (const row of ["no-metadata", "metadata-only", "metadata-rubrics"] as const) {
+      expect(runFingerprint(rowConfig(a, row), input), row).toBe(runFingerprint(rowConfig(b, row), input));
+      expect(rowConfig(a, row)).toMatchObject({ ablation: row, target: a.strong, judge: null, theta: 3 });
+    }
+    expect(runFingerprint(rowConfig(a, "full"), input)).not.toBe(runFingerprint(rowConfig(b, "full"), input));
+    expect(rowConfig(a, "full")).toMatchObject({ theta: 5, target: { model: "openai:t1" } });
+  });
+});

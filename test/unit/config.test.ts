@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { CodecConfigSchema, judgeSettings, resolveConfig } from "../../lib/config.js";
+import {
+  CodecConfigSchema,
+  SettingsError,
+  decodeCapacity,
+  editDistance,
+  inputProblems,
+  judgeSettings,
+  nearestName,
+  resolveConfig,
+  unknownSettings,
+} from "../../lib/config.js";
 import { promptOverrideProblems, renderPrompt } from "../../prompts/index.js";
 import { fillTemplate, missingPlaceholders } from "../../prompts/template.js";
 
@@ -106,5 +116,60 @@ describe("CodecConfigSchema", () => {
     for (const [key, schema] of Object.entries(CodecConfigSchema.shape)) {
       expect((schema as { description?: string }).description, key).toBeTruthy();
     }
+  });
+});
+
+describe("settings validated by meaning (issue 9)", () => {
+  it("refuses a theta no gap on the 1-10 scale can exceed", () => {
+    expect(() => resolveConfig({ theta: 11 })).toThrow(/theta 11 can never be exceeded: scores are 1-10, so no gap is larger than 9/);
+    expect(() => resolveConfig({ theta: 9 })).toThrow(SettingsError);
+    expect(resolveConfig({ theta: 8.5 }).theta).toBe(8.5);
+  });
+
+  it("refuses dedupeThreshold 0 and accepts 1 (filter off)", () => {
+    expect(() => resolveConfig({ dedupeThreshold: 0 })).toThrow(/dedupeThreshold 0 drops every instruction/);
+    expect(resolveConfig({ dedupeThreshold: 1 }).dedupeThreshold).toBe(1);
+  });
+
+  it("names an unknown key and the nearest known one, at every level", () => {
+    expect(() => resolveConfig({ sise: 5 })).toThrow(/unknown setting "sise" \(did you mean "size"\?\)/);
+    expect(() => resolveConfig({ strong: { model: "openai:x", modle: "y" } })).toThrow(/unknown setting "strong\.modle" \(did you mean "strong\.model"\?\)/);
+    expect(() => resolveConfig({ temperatures: { juge: 0 } })).toThrow(/"temperatures\.juge" \(did you mean "temperatures\.judge"\?\)/);
+    expect(() => resolveConfig({ budget: { maxCall: 3 } })).toThrow(/"budget\.maxCall" \(did you mean "budget\.maxCalls"\?\)/);
+    expect(() => resolveConfig({ prompts: { decod: "x" } })).toThrow(/"prompts\.decod" \(did you mean "prompts\.decode"\?\)/);
+    // prices are keyed by model: any key is allowed there, but not inside a price
+    expect(resolveConfig({ prices: { "openai:mine": { input: 1, output: 2 } } }).prices["openai:mine"]).toEqual({ input: 1, output: 2 });
+    expect(unknownSettings({ prices: { "openai:mine": { input: 1, output: 2, cache: 3 } } })).toEqual([]);
+    expect(unknownSettings({ judge: null, size: 3 })).toEqual([]);
+  });
+
+  it("edit distance and nearest name", () => {
+    expect(editDistance("sise", "size")).toBe(1);
+    expect(editDistance("", "abc")).toBe(3);
+    expect(editDistance("kitten", "sitting")).toBe(3);
+    expect(nearestName("poolsize", ["size", "poolSize", "seed"])).toBe("poolSize");
+  });
+
+  it("refuses a fixed per-metadata count that can never reach size, by input", () => {
+    const config = resolveConfig({ size: 100, poolSize: 10, instructionsPerMetadata: 2, topUpRounds: 1, topUpMaxPerMetadata: 5 });
+    expect(decodeCapacity(config, 10)).toBe(70);
+    expect(inputProblems(config, { seeds: 24 })).toEqual([expect.stringMatching(/size 100 cannot be reached: .* decodes at most 70 instructions/)]);
+    expect(inputProblems(config, { metadata: 15 })).toEqual([]);
+    expect(inputProblems(resolveConfig({ size: 100, poolSize: 10 }), { seeds: 3 })).toEqual([]); // ceil(size / pool) per metadata
+    expect(inputProblems({ ...config, ablation: "no-metadata" }, { seeds: 3 })).toEqual([]);
+  });
+
+  it("lists every problem in one message", () => {
+    expect(() => resolveConfig({ theta: 10, dedupeThreshold: 0 })).toThrow(/theta 10 .*; dedupeThreshold 0/);
+  });
+});
+
+describe("evaluation settings", () => {
+  it("name an unknown key and the nearest known one", async () => {
+    const { resolveEvalConfig } = await import("../../eval/config.js");
+    expect(() => resolveEvalConfig({ judge: { model: "openai:j" }, judgeTemprature: 0 })).toThrow(
+      /Invalid evaluation configuration: unknown setting "judgeTemprature" \(did you mean "judgeTemperature"\?\)/,
+    );
+    expect(resolveEvalConfig({ judge: { model: "openai:j" } }).judgeTemperature).toBe(0);
   });
 });

@@ -348,7 +348,7 @@ describe("build-pool node", () => {
       { id: "m0", origin: "user", seedIds: [], useCase: "business plan", skills: ["SWOT analysis", "market research", "finance"] },
       { id: "m1", origin: "user", seedIds: [], useCase: "code review", skills: ["typescript"] },
     ]);
-    expect(update.poolStats).toEqual({ user: 2, size: 2 });
+    expect(update.poolStats).toEqual({ user: 2, size: 2, "skills:3": 1, "skills:1": 1 });
   });
 });
 
