@@ -39,7 +39,7 @@ describe("the embedded default is a pair: a larger strong model and a smaller ta
     expect(downloadTargetFor(DEFAULT_LOCAL_TARGET_MODEL, {})?.url).toBe(
       "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf",
     );
-    expect(strongTargetWarnings(ModelFactory.fromConfig(resolveConfig({ ...defaultRoles({}) }), { env: {} }), true)).toEqual([]);
+    expect(strongTargetWarnings(ModelFactory.fromConfig(resolveConfig({ strong: defaultRoles({}).strong, target: defaultRoles({}).target }), { env: {} }), true)).toEqual([]);
   });
 
   it("offline with nothing cached, the message lists both files of the pair", () => {
