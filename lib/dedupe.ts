@@ -264,3 +264,32 @@ function overlap(a: Float64Array, b: Float64Array): number {
   }
   return count;
 }
+
+/** The id under which a kept pair's final (improved) instruction is stored, beside its basic one. */
+export const finalInstructionId = (pairId: string): string => `${pairId}:final`;
+
+/** What a kept pair adds to a run's index: its basic instruction under its id, and its final one when improved. */
+export function addKeptPair(
+  index: NearDuplicateIndex,
+  pair: { id: string; instruction: string; lineage?: { basicInstruction?: string } },
+): void {
+  const basic = pair.lineage?.basicInstruction ?? pair.instruction;
+  index.add(pair.id, basic);
+  if (pair.instruction.trim() !== basic.trim()) index.add(finalInstructionId(pair.id), pair.instruction);
+}
+
+/**
+ * What a dropped record adds to a run's index: an instruction that went to filtering (kept past the size,
+ * dropped at the iteration cap, failed, or a kept pair whose final instruction repeated another) counts
+ * with its basic instruction. A near-duplicate dropped before filtering never entered the index.
+ */
+export function addDroppedRecord(
+  index: NearDuplicateIndex,
+  record: { id: string; kind: string; reason: string; instruction?: string; lineage?: { basicInstruction?: string; iterations?: unknown[] } },
+): void {
+  if (record.kind !== "instruction") return;
+  const filtered = (record.lineage?.iterations?.length ?? 0) > 0;
+  if (record.reason === "near-duplicate" && !filtered) return;
+  const basic = record.lineage?.basicInstruction ?? record.instruction;
+  if (basic !== undefined) index.add(record.id, basic);
+}
