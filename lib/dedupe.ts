@@ -98,6 +98,8 @@ export class NearDuplicateIndex {
   private readonly elements = new Pool(new Float64Array(0));
   private offsets = new Uint32Array(1024);
   private stamps = new Int32Array(1024);
+  /** Prefix elements each candidate shares with the current query. */
+  private hits = new Int32Array(1024);
   private stamp = 0;
 
   /** ROUGE-L F1 strictly above `threshold` is a near-duplicate; 1 or more turns the filter off (nothing is stored). */
@@ -186,18 +188,29 @@ export class NearDuplicateIndex {
     const candidates: number[] = [];
     for (let p = 0; p < prefixLength; p++) {
       for (const position of this.postings.get(byRarity[p]!) ?? []) {
-        if (this.stamps[position] === this.stamp || position === ignored) continue;
-        this.stamps[position] = this.stamp;
-        candidates.push(position);
+        if (position === ignored) continue;
+        if (this.stamps[position] !== this.stamp) {
+          this.stamps[position] = this.stamp;
+          this.hits[position] = 0;
+          candidates.push(position);
+        }
+        this.hits[position]!++;
       }
     }
+    // The overlap is at most the prefix elements an entry shares plus every element outside the prefix:
+    // entries that share too few of the rare ones cannot reach the threshold (most candidates stop here).
+    const outside = size - prefixLength;
+    const survivors = candidates.filter((position) => {
+      const otherSize = this.offsets[position + 1]! - this.offsets[position]!;
+      if (otherSize < this.jaccard * size - 1e-9 || size < this.jaccard * otherSize - 1e-9) return false;
+      return (2 * (this.hits[position]! + outside)) / (size + otherSize) > this.threshold;
+    });
     // The earliest entry wins, as comparing in order would give.
-    candidates.sort((a, b) => a - b);
-    for (const position of candidates) {
+    survivors.sort((a, b) => a - b);
+    for (const position of survivors) {
       const from = this.offsets[position]!;
       const to = this.offsets[position + 1]!;
       const otherSize = to - from;
-      if (otherSize < this.jaccard * size - 1e-9 || size < this.jaccard * otherSize - 1e-9) continue;
       const other = this.elements.data.subarray(from, to);
       // Unigram Dice bounds ROUGE-L from above: only pairs past it get the LCS.
       if ((2 * overlap(elements, other)) / (size + otherSize) <= this.threshold) continue;
@@ -220,6 +233,7 @@ export class NearDuplicateIndex {
       const stamps = new Int32Array(this.stamps.length * 2);
       stamps.set(this.stamps);
       this.stamps = stamps;
+      this.hits = new Int32Array(this.stamps.length);
     }
     this.offsets[position + 1] = this.sequences.length;
     for (const element of query.elements) {
