@@ -44,6 +44,8 @@ export function dedupeBench(count: number, threshold = 0.7): DedupeBenchRow {
   }
   const ended = performance.now();
   const indexHeapMb = heapMb() - before;
+  // Keep the index alive through the reading above (a dead one may be collected before it).
+  if (index.size === 0 && count > 0) throw new Error("the index is empty");
   const textMb = texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0) / 1e6;
 
   // Every pair, on a sample, scaled by the pair count (n²/2) to N.
