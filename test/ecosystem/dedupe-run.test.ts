@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import { resolveConfig } from "../../lib/config.js";
+import { type CodecConfigInput, resolveConfig } from "../../lib/config.js";
 import { findNearDuplicates } from "../../lib/dedupe.js";
 import { DroppedRecordSchema } from "../../lib/records.js";
 import { codecReply } from "../support/codec-responder.js";
@@ -81,7 +81,7 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
     { id: "f", instruction: "Draft a polite email asking a landlord to fix a leaking tap." },
   ];
 
-  async function repeatingRun(settings: Parameters<typeof resolveConfig>[0], improvedShare = 0) {
+  async function repeatingRun(settings: CodecConfigInput, improvedShare = 0) {
     const scripted = repeatingModels({ share: 0.3, improvedShare });
     const graph = createCodecGraph({ models: scripted.models });
     const state = await graph.invoke({ seeds: manySeeds }, { context: resolveConfig({ seed: 5, ...settings }) });
