@@ -6,10 +6,13 @@
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MemorySaver } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
+import { createCodecGraph } from "../../graphs/codeclm.js";
 import { outputPathsFor } from "../../io/output.js";
 import { indexFromOutputs } from "../../io/run-index.js";
 import { type RunOptions, runToFiles } from "../../io/run.js";
+import { resolveConfig } from "../../lib/config.js";
 import { findNearDuplicates } from "../../lib/dedupe.js";
 import type { DroppedRecord, KeptPair, Seed } from "../../lib/records.js";
 import { repeatingModels } from "../support/repeating-strong.js";
@@ -87,4 +90,30 @@ describe("near-duplicate index across a resume", () => {
     expect(index.find("explain the rules of cricket to an american baseball fan")?.of).toBe("m1-r1-1");
     expect(index.find("Describe the water cycle for a ten year old child")).toBeUndefined();
   });
+});
+
+describe("near-duplicate index of a library run continued from its checkpoint", () => {
+  it("is rebuilt from the records the state holds", async () => {
+    const settings = { size: 24, poolSize: 4, seed: 3, topUpRounds: 5 };
+    const reference = repeatingModels({ share: 0.3 });
+    await createCodecGraph({ models: reference.models }).invoke({ seeds }, { context: resolveConfig(settings) });
+    const firstRound = reference.log.findIndex((prompt) => prompt.includes("written earlier"));
+    expect(firstRound).toBeGreaterThan(0);
+
+    const scripted = repeatingModels({ share: 0.3 });
+    const graph = createCodecGraph({ models: scripted.models, checkpointer: new MemorySaver() });
+    const thread = { configurable: { thread_id: "library-resume" } };
+    // The first invocation stops at its budget once the first round is settled (a top-up decode is refused).
+    const stopped = await graph.invoke({ seeds }, { ...thread, context: resolveConfig({ ...settings, budget: { maxCalls: firstRound } }) }).catch((error: unknown) => error);
+    expect(stopped).toBeInstanceOf(Error);
+    // A new invocation on the thread: a new run scope, whose index starts from the state's records.
+    const state = await graph.invoke(null, { ...thread, context: resolveConfig(settings) });
+    expect(state.kept).toHaveLength(24);
+    const repeatsOfFirst = state.dropped.filter(
+      (record) => record.reason === "near-duplicate" && !record.id.includes("-r1-") && /-r1-\d+(:final)?$/.test(record.duplicateOf ?? ""),
+    );
+    expect(repeatsOfFirst.length).toBeGreaterThan(0);
+    const basics = state.kept.map((pair) => pair.lineage.basicInstruction.toLowerCase());
+    expect(new Set(basics).size).toBe(basics.length);
+  }, 60_000);
 });
