@@ -7,7 +7,9 @@
  *   (b) orchestration overhead per model call at zero latency (pipeline time minus the same number of
  *       bare ChatOpenAI calls, per call);
  *   (c) peak RSS at N = 500 and N = 5000 kept pairs (zero latency, each in a fresh process);
- *   (d) calls per kept pair against the method's minimum.
+ *   (d) calls per kept pair against the method's minimum;
+ *   (e) the near-duplicate filter over a whole run's instructions: time and memory at 10,000 and 100,000
+ *       (each new instruction against every earlier one; bench/dedupe.ts).
  *
  * Options: --quick (smaller runs), --latency MS, --jitter MS, --faults RATE (share of requests that get a
  * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d. Not part of `npm test`.
@@ -17,6 +19,7 @@ import { setMaxListeners } from "node:events";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
+import { formatDedupeRow, runDedupeBench } from "./dedupe.js";
 import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from "./scale.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
@@ -29,14 +32,14 @@ const { values } = parseArgs({
     latency: { type: "string", default: "200" },
     jitter: { type: "string", default: "50" },
     faults: { type: "string", default: "0" },
-    only: { type: "string", default: "a,b,c,d" },
+    only: { type: "string", default: "a,b,c,d,e" },
   },
 });
 const quick = values.quick ?? false;
 const latency = Number(values.latency);
 const jitter = Number(values.jitter);
 const faultRate = Number(values.faults);
-const only = new Set((values.only ?? "a,b,c,d").split(","));
+const only = new Set((values.only ?? "a,b,c,d,e").split(","));
 const SEEDS = 50;
 const POOL = 200;
 
@@ -138,6 +141,13 @@ if (only.has("c") || only.has("d")) {
   const ratio = means[1]! / means[0]!;
   log(`  peak RSS at N=${sizes[1]} / at N=${sizes[0]} (means): ${ratio.toFixed(2)} (target <= 1.5)`);
   results.rss = { rows, means, ratio };
+}
+
+if (only.has("e")) {
+  log("\n(e) near-duplicate filter: every instruction of a run against every earlier one (synthetic instructions, 10% near-repeats)");
+  const rows = runDedupeBench(quick ? [10_000] : [10_000, 100_000]);
+  for (const row of rows) log(`  ${formatDedupeRow(row)}`);
+  results.dedupe = rows;
 }
 
 // ---------------------------------------------------------------------------------------------------------

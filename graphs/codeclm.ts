@@ -48,10 +48,10 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("build-pool", guarded(deps, buildPool(deps)))
     .addNode("rubric-generate", guarded(deps, rubricGenerate(deps)))
     .addNode("decode", guarded(deps, decode(deps)))
-    .addNode("dedupe", dedupe)
+    .addNode("dedupe", dedupe(deps))
     .addNode("schedule", schedule)
     .addNode("instruction", buildInstructionGraph(deps, { lean }))
-    .addNode("collect", collect)
+    .addNode("collect", collect(deps))
     .addNode("finalize", finalize(deps))
     .addEdge(START, "prepare")
     .addConditionalEdges(

@@ -1,6 +1,6 @@
 import { END, type LangGraphRunnableConfig, Send } from "@langchain/langgraph";
 import { filters, unfilteredStep, usesMetadata, usesRubrics } from "../lib/ablation.js";
-import { firstRoundPerMetadata, inDispatchOrder, keepRate, topUpPerMetadata } from "../lib/plan.js";
+import { firstRoundPerMetadata, inDispatchOrder, topUpPerMetadata, yieldRate } from "../lib/plan.js";
 import type { PoolEntry } from "../lib/records.js";
 import { createRng, shuffle } from "../lib/rng.js";
 import { selfInstructBatches } from "../lib/self-instruct.js";
@@ -76,7 +76,9 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
   if (state.decoded.length > 0) return "schedule";
   const metadata = usesMetadata(config.ablation);
   if (state.round >= 1 + config.topUpRounds || (metadata && state.pool.length === 0)) return "finalize";
-  const rate = keepRate(state.progress.kept, state.progress.finished);
+  // Sized by what each instruction asked for yielded, not by the keep rate of filtering alone: near-duplicates
+  // and failed decode calls never reach filtering, and rows without filtering keep nearly everything filtered.
+  const rate = yieldRate(state.progress.kept, state.requested ?? 0);
   if (!metadata) return selfInstructSends(state, state.round + 1, Math.ceil(remaining / rate), config.seed);
   const count = topUpPerMetadata(remaining, state.pool.length, rate, config.topUpMaxPerMetadata);
   return decodeSends(state, state.round + 1, count, config.seed);

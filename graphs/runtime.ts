@@ -1,6 +1,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { type CodecConfig, CodecConfigSchema, judgeSettings, resolveConfig } from "../lib/config.js";
+import { NearDuplicateIndex } from "../lib/dedupe.js";
 import type { ModelRole } from "../lib/records.js";
 import { UsageMeter } from "../lib/usage.js";
 import type { CallContext, CallServices } from "../models/call.js";
@@ -20,20 +21,28 @@ export interface GraphDeps {
   /** Retries inside the provider SDK (default 0: models/call.ts retries, counts and backs off). */
   maxRetries?: number;
   /**
-   * The run's call machinery (scheduler, budget ledger, stop control, journal), built per run by
-   * `runToFiles` with `buildServices`. Absent, one is made per configuration and shared by the runs of
-   * this graph (Studio, library use).
+   * The run's call machinery (scheduler, budget ledger, stop control, journal), built by `runToFiles`
+   * with `buildServices` for the one run its graph is built for. Absent, each run of the graph gets its
+   * own (see `scopeOf`).
    */
   services?: CallServices;
+  /** The run's near-duplicate index, given with `services` (`runToFiles` fills it from the output files on resume). */
+  dedupe?: NearDuplicateIndex;
 }
 
-interface RunModels {
+/** Everything that belongs to one run of the graph and cannot live in its (serialisable) state. */
+export interface RunScope {
   factory: ModelFactory;
   services: CallServices;
+  /** Every instruction of the run so far, as tokens; `primed` once what the run's state holds was added. */
+  dedupe: { index: NearDuplicateIndex; primed: boolean };
 }
 
 const configCache = new WeakMap<object, CodecConfig>();
-const modelsCache = new WeakMap<GraphDeps, Map<string, RunModels>>();
+const factoryCache = new WeakMap<GraphDeps, Map<string, ModelFactory>>();
+const scopeCache = new WeakMap<GraphDeps, WeakMap<object, RunScope>>();
+/** The scope key of nodes called outside a graph run (tests, direct calls): one per graph's deps. */
+const OUTSIDE_A_RUN = {};
 const CONFIG_KEYS = new Set(Object.keys(CodecConfigSchema.shape));
 const NO_CONTEXT = {};
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
@@ -110,22 +119,57 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
   };
 }
 
-/** One factory and one set of call services per (deps, run settings): shared by every node of a run. */
-export function modelsFor(deps: GraphDeps, config: CodecConfig): RunModels {
-  let byKey = modelsCache.get(deps);
+/** Chat models are plain clients (a local model is a loaded file): one factory per (deps, settings) is shared by runs. */
+function sharedFactory(deps: GraphDeps, config: CodecConfig): ModelFactory {
+  let byKey = factoryCache.get(deps);
   if (!byKey) {
     byKey = new Map();
-    modelsCache.set(deps, byKey);
+    factoryCache.set(deps, byKey);
   }
   const { prompts: _prompts, ...rest } = config;
   const key = JSON.stringify(rest);
-  let models = byKey.get(key);
-  if (!models) {
-    const factory = factoryFor(deps, config);
-    models = { factory, services: deps.services ?? buildServices(config, factory) };
-    byKey.set(key, models);
+  let factory = byKey.get(key);
+  if (!factory) {
+    factory = factoryFor(deps, config);
+    byKey.set(key, factory);
   }
-  return models;
+  return factory;
+}
+
+/**
+ * The run this node belongs to: its call services (scheduler, budget ledger, stop control, journal) and
+ * its near-duplicate index. A run's budget is its own and stopping one run stops no other, in the CLI,
+ * the library and the dev server alike.
+ *
+ * Why keyed by `runnable.control`: LangGraph creates one `RunControl` per invocation (`invoke`, `stream`,
+ * the dev server's `streamEvents`) and hands that same object to every node, `Send` task and subgraph of
+ * the invocation, so it identifies the run without anything in graph state, and a WeakMap releases the
+ * scope with the run (a run that throws leaves nothing behind). Settings could not be the key: two runs
+ * with the same settings are still two runs. A resumed invocation (a thread continued from its
+ * checkpoint) is a new scope: its budget starts afresh, as a new CLI session's does, and its
+ * near-duplicate index is rebuilt from the state (`nodes/dedupe.ts`). `runToFiles` builds the graph for
+ * one run and passes that run's services in `deps`. The graph used as a node of a parent graph shares
+ * the parent invocation's control: each parent run is one codeclm run.
+ */
+export function scopeOf(deps: GraphDeps, runnable: LangGraphRunnableConfig | undefined): RunScope {
+  const config = configOf(runnable);
+  const key: object = runnable?.control ?? OUTSIDE_A_RUN;
+  let byRun = scopeCache.get(deps);
+  if (!byRun) {
+    byRun = new WeakMap();
+    scopeCache.set(deps, byRun);
+  }
+  let scope = byRun.get(key);
+  if (!scope) {
+    const factory = sharedFactory(deps, config);
+    scope = {
+      factory,
+      services: deps.services ?? buildServices(config, factory),
+      dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
+    };
+    byRun.set(key, scope);
+  }
+  return scope;
 }
 
 export function callContext(
@@ -134,6 +178,6 @@ export function callContext(
   trace?: Record<string, string | number>,
 ): CallContext {
   const config = configOf(runnable);
-  const { factory, services } = modelsFor(deps, config);
+  const { factory, services } = scopeOf(deps, runnable);
   return { config, factory, services, meter: new UsageMeter(), runnable, trace };
 }

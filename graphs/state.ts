@@ -87,7 +87,7 @@ export function tallyOf(records: readonly DroppedRecord[]): Record<string, numbe
 
 const append = <T>(a: T[], b: T[]): T[] => a.concat(b);
 
-/** Earlier instructions kept per metadata for decode's "avoid" list. */
+/** Earlier instructions per metadata shown to decode as its "avoid" list (a prompt, so bounded; the near-duplicate filter sees every instruction). */
 export const RECENT_LIMIT = 20;
 function keepRecent(a: Record<string, string[]>, b: Record<string, string[]>): Record<string, string[]> {
   const out = { ...a };
@@ -143,9 +143,13 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
       .number()
       .describe("Basic instructions decoded so far")
       .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
+    requested: z
+      .number()
+      .describe("Basic instructions asked of decode (or self-instruct) so far, failed calls included: top-up rounds are sized by kept / requested")
+      .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
     recent: z
       .record(z.string(), z.array(z.string()))
-      .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats`)
+      .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats (the near-duplicate filter compares with every instruction of the run)`)
       .register(registry, { reducer: { fn: keepRecent }, default: () => ({}) }),
     wave: z
       .array(checked(InstructionTaskSchema, lean))

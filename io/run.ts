@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
+import { NearDuplicateIndex } from "../lib/dedupe.js";
 import { type Progress, emptyProgress } from "../graphs/state.js";
 import { filters } from "../lib/ablation.js";
 import { type CodecConfig, type CodecConfigInput, SettingsError, inputProblems, resolveConfig } from "../lib/config.js";
@@ -21,6 +22,7 @@ import type { EndpointSnapshot } from "../models/scheduler.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
 import { type OutputPaths, RunWriter } from "./output.js";
 import { reconcileFromCheckpoints } from "./reconcile.js";
+import { indexFromOutputs } from "./run-index.js";
 import { type RunState, type RunStatus, dataSettings, readRunState, runFingerprint, settingChanges, writeRunState } from "./run-state.js";
 
 /** Live figures for progress displays: records, per-iteration counts, calls, tokens, cost, limits. */
@@ -72,7 +74,7 @@ export interface RunOptions {
   input: { seeds: Seed[] } | { metadata: Metadata[] };
   config: CodecConfigInput;
   paths: OutputPaths;
-  graph?: Omit<CodecGraphOptions, "retainRecords" | "services" | "checkpointer">;
+  graph?: Omit<CodecGraphOptions, "retainRecords" | "services" | "dedupe" | "checkpointer">;
   /** Id of a fresh run (default: a new UUID); a UUID is also the root run id in traces. */
   runId?: string;
   /** Callback handlers for the graph run: a LangSmith tracer, or the callbacks of an agent calling this as a tool. */
@@ -239,7 +241,9 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
       ...(initial ? { initial } : {}),
       ...(options.random ? { random: options.random } : {}),
     });
-    const graph = createCodecGraph({ ...options.graph, retainRecords: false, services, ...(durable.saver ? { checkpointer: durable.saver } : {}) });
+    // This run's services and near-duplicate index (a resumed run's holds every instruction its files hold).
+    const dedupe = resumed ? await indexFromOutputs(options.paths, config.dedupeThreshold) : new NearDuplicateIndex(config.dedupeThreshold);
+    const graph = createCodecGraph({ ...options.graph, retainRecords: false, services, dedupe, ...(durable.saver ? { checkpointer: durable.saver } : {}) });
     const models = { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") };
 
     const tracked: Tracked = {

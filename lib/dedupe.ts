@@ -5,9 +5,9 @@
  * ROUGE-L's F-measure of two token sequences is 2·LCS / (|a| + |b|). The LCS is never longer than the
  * multiset overlap of the tokens, so ROUGE-L > t implies a unigram Dice overlap > t, which implies a
  * Jaccard overlap > t / (2 − t). Pairs that pass that Jaccard bound share at least one token among the
- * rarest few of each ("prefix filtering", as in all-pairs similarity joins): an inverted index over
- * those prefixes finds every candidate, and only candidates get the exact overlap and LCS checks. The
- * result is exactly what comparing every pair would give, at a small fraction of the work.
+ * rarest few of each ("prefix filtering", as in all-pairs similarity joins): an inverted index finds
+ * every candidate from the new text's rarest tokens, and only candidates get the exact overlap and LCS
+ * checks. The result is exactly what comparing every pair would give, at a small fraction of the work.
  */
 
 /** Lower-cased words and numbers; CJK characters one token each (they are not space-separated). */
@@ -47,25 +47,202 @@ export interface DedupeItem {
   reference?: boolean;
 }
 
-export interface NearDuplicate {
-  /** The dropped item. */
-  id: string;
+export interface NearDuplicateMatch {
   /** The earlier item it nearly repeats. */
   of: string;
   /** Their ROUGE-L F1. */
   similarity: number;
 }
 
-interface Entry {
+export interface NearDuplicate extends NearDuplicateMatch {
+  /** The dropped item. */
   id: string;
-  /** Token ids in text order (for the LCS). */
-  sequence: Uint32Array;
-  /** Multiset elements (token id, occurrence), sorted by the global order: rarest token first. */
-  elements: Float64Array;
 }
 
-/** Elements `(token rank, k-th occurrence)` encoded in one number; ordering them orders by rarity first. */
+/** Elements `(token id, k-th occurrence)` encoded in one number, so a multiset becomes a set. */
 const OCCURRENCES = 1 << 20;
+
+/** Growable typed storage: every entry's tokens live in one array, not one small array each. */
+class Pool<T extends Uint32Array | Float64Array> {
+  length = 0;
+  constructor(public data: T) {}
+  push(values: ArrayLike<number>): void {
+    if (this.length + values.length > this.data.length) {
+      const grown = new (this.data.constructor as new (size: number) => T)(Math.max(1024, 2 * (this.length + values.length)));
+      grown.set(this.data.subarray(0, this.length));
+      this.data = grown;
+    }
+    this.data.set(values, this.length);
+    this.length += values.length;
+  }
+}
+
+/**
+ * Every instruction of a run so far, as tokens, for exact ROUGE-L near-duplicate queries: new text
+ * against everything added, in time that grows with the few entries sharing its rarest tokens, not with
+ * the run. Memory is the tokens (ids, not text): a few tens of bytes per word.
+ *
+ * Entries are indexed under every element; a query probes only its own prefix, the elements rarest in
+ * the index so far. That is enough: a pair past the Jaccard bound shares at least `minOverlap` elements,
+ * and at most `minOverlap − 1` of the query's elements lie outside its prefix. The document frequencies
+ * change as the index grows, which is why stored entries are not reduced to prefixes.
+ */
+export class NearDuplicateIndex {
+  private readonly jaccard: number;
+  private readonly vocabulary = new Map<string, number>();
+  private readonly postings = new Map<number, number[]>();
+  private readonly positions = new Map<string, number>();
+  private readonly ids: string[] = [];
+  /** Entry i's tokens (for the LCS) and its elements sorted by value (for the overlap), at offsets[i]..offsets[i+1]. */
+  private readonly sequences = new Pool(new Uint32Array(0));
+  private readonly elements = new Pool(new Float64Array(0));
+  private offsets = new Uint32Array(1024);
+  private stamps = new Int32Array(1024);
+  /** Prefix elements each candidate shares with the current query. */
+  private hits = new Int32Array(1024);
+  private stamp = 0;
+
+  /** ROUGE-L F1 strictly above `threshold` is a near-duplicate; 1 or more turns the filter off (nothing is stored). */
+  constructor(readonly threshold: number) {
+    const t = Math.max(0, threshold);
+    this.jaccard = t / (2 - t);
+  }
+
+  get enabled(): boolean {
+    return this.threshold < 1;
+  }
+
+  /** Entries stored. */
+  get size(): number {
+    return this.ids.length;
+  }
+
+  has(id: string): boolean {
+    return this.positions.has(id);
+  }
+
+  /** The earliest entry (other than `ignore`) that `text` nearly repeats, if any. */
+  find(text: string, ignore?: string): NearDuplicateMatch | undefined {
+    if (!this.enabled) return undefined;
+    const query = this.encode(tokenize(text), false);
+    return query ? this.search(query, ignore) : undefined;
+  }
+
+  /** Store `text` under `id` whatever it repeats (a seed, a reference). A known id is left as it is. */
+  add(id: string, text: string): void {
+    if (!this.enabled || this.positions.has(id)) return;
+    const query = this.encode(tokenize(text), true);
+    if (query) this.store(id, query);
+  }
+
+  /**
+   * Store `text` under `id` unless it nearly repeats an entry; return that entry. An id already stored
+   * is not a repeat of itself (a resumed run meets instructions it already holds).
+   */
+  addUnlessDuplicate(id: string, text: string): NearDuplicate | undefined {
+    if (!this.enabled || this.positions.has(id)) return undefined;
+    const query = this.encode(tokenize(text), true);
+    if (!query) return undefined;
+    const match = this.search(query, undefined);
+    if (match) return { ...match, id };
+    this.store(id, query);
+    return undefined;
+  }
+
+  /** Token ids in text order and elements sorted by value; undefined for text with no token. */
+  private encode(tokens: string[], grow: boolean): { sequence: Uint32Array; elements: Float64Array } | undefined {
+    if (tokens.length === 0) return undefined;
+    const sequence = new Uint32Array(tokens.length);
+    const counts = new Map<number, number>();
+    const elements = new Float64Array(tokens.length);
+    tokens.forEach((token, k) => {
+      let id = this.vocabulary.get(token);
+      if (id === undefined) {
+        // A token never seen matches nothing; in a query it gets an id no entry holds.
+        id = grow ? this.vocabulary.size : this.vocabulary.size + k;
+        if (grow) this.vocabulary.set(token, id);
+      }
+      sequence[k] = id;
+      const occurrence = counts.get(id) ?? 0;
+      counts.set(id, occurrence + 1);
+      elements[k] = id * OCCURRENCES + Math.min(occurrence, OCCURRENCES - 1);
+    });
+    elements.sort();
+    return { sequence, elements };
+  }
+
+  private search(query: { sequence: Uint32Array; elements: Float64Array }, ignore: string | undefined): NearDuplicateMatch | undefined {
+    const { elements, sequence } = query;
+    const size = elements.length;
+    const minOverlap = Math.max(1, Math.ceil(this.jaccard * size - 1e-9));
+    const prefixLength = size - minOverlap + 1;
+    // The query's rarest elements (fewest entries hold them; unknown ones first), ties by value.
+    const frequency = new Map<number, number>();
+    for (const element of elements) frequency.set(element, this.postings.get(element)?.length ?? 0);
+    const byRarity = Array.from(elements).sort((a, b) => frequency.get(a)! - frequency.get(b)! || a - b);
+    const ignored = ignore === undefined ? -1 : (this.positions.get(ignore) ?? -1);
+    if (++this.stamp === 0x7fffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    const candidates: number[] = [];
+    for (let p = 0; p < prefixLength; p++) {
+      for (const position of this.postings.get(byRarity[p]!) ?? []) {
+        if (position === ignored) continue;
+        if (this.stamps[position] !== this.stamp) {
+          this.stamps[position] = this.stamp;
+          this.hits[position] = 0;
+          candidates.push(position);
+        }
+        this.hits[position]!++;
+      }
+    }
+    // The overlap is at most the prefix elements an entry shares plus every element outside the prefix:
+    // entries that share too few of the rare ones cannot reach the threshold (most candidates stop here).
+    const outside = size - prefixLength;
+    const survivors = candidates.filter((position) => {
+      const otherSize = this.offsets[position + 1]! - this.offsets[position]!;
+      if (otherSize < this.jaccard * size - 1e-9 || size < this.jaccard * otherSize - 1e-9) return false;
+      return (2 * (this.hits[position]! + outside)) / (size + otherSize) > this.threshold;
+    });
+    // The earliest entry wins, as comparing in order would give.
+    survivors.sort((a, b) => a - b);
+    for (const position of survivors) {
+      const from = this.offsets[position]!;
+      const to = this.offsets[position + 1]!;
+      const otherSize = to - from;
+      const other = this.elements.data.subarray(from, to);
+      // Unigram Dice bounds ROUGE-L from above: only pairs past it get the LCS.
+      if ((2 * overlap(elements, other)) / (size + otherSize) <= this.threshold) continue;
+      const similarity = rougeL(sequence, this.sequences.data.subarray(from, to));
+      if (similarity > this.threshold) return { of: this.ids[position]!, similarity };
+    }
+    return undefined;
+  }
+
+  private store(id: string, query: { sequence: Uint32Array; elements: Float64Array }): void {
+    const position = this.ids.length;
+    this.ids.push(id);
+    this.positions.set(id, position);
+    this.sequences.push(query.sequence);
+    this.elements.push(query.elements);
+    if (position + 2 > this.offsets.length) {
+      const offsets = new Uint32Array(this.offsets.length * 2);
+      offsets.set(this.offsets);
+      this.offsets = offsets;
+      const stamps = new Int32Array(this.stamps.length * 2);
+      stamps.set(this.stamps);
+      this.stamps = stamps;
+      this.hits = new Int32Array(this.stamps.length);
+    }
+    this.offsets[position + 1] = this.sequences.length;
+    for (const element of query.elements) {
+      const bucket = this.postings.get(element);
+      if (bucket) bucket.push(position);
+      else this.postings.set(element, [position]);
+    }
+  }
+}
 
 /**
  * Walk `items` in the order given; an item whose ROUGE-L F1 with any earlier item (reference or kept)
@@ -73,69 +250,15 @@ const OCCURRENCES = 1 << 20;
  * drops nothing. Deterministic: the result depends only on the items and their order.
  */
 export function findNearDuplicates(items: readonly DedupeItem[], threshold: number): NearDuplicate[] {
-  if (threshold >= 1 || items.length < 2) return [];
-  const tokens = items.map((item) => tokenize(item.text));
-
-  // Global order: rarest token first (ties by the token itself), so prefixes hold rare tokens.
-  const frequency = new Map<string, number>();
-  for (const list of tokens) for (const token of list) frequency.set(token, (frequency.get(token) ?? 0) + 1);
-  const ranked = [...frequency.keys()].sort((a, b) => frequency.get(a)! - frequency.get(b)! || (a < b ? -1 : a > b ? 1 : 0));
-  const rank = new Map(ranked.map((token, index) => [token, index]));
-
-  const jaccard = Math.max(0, threshold) / (2 - Math.max(0, threshold));
-  const minOverlap = (size: number) => Math.max(1, Math.ceil(jaccard * size - 1e-9));
-  const prefixLength = (size: number) => size - minOverlap(size) + 1;
-
-  const index = new Map<number, number[]>();
-  const kept: Entry[] = [];
-  const seen = new Int32Array(items.length).fill(-1);
+  const index = new NearDuplicateIndex(threshold);
   const duplicates: NearDuplicate[] = [];
-
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i]!;
-    const list = tokens[i]!;
-    if (list.length === 0) continue; // nothing to compare: never a duplicate, never matched
-    const sequence = Uint32Array.from(list, (token) => rank.get(token)!);
-    const counts = new Map<number, number>();
-    const elements = new Float64Array(sequence.length);
-    sequence.forEach((id, k) => {
-      const occurrence = counts.get(id) ?? 0;
-      counts.set(id, occurrence + 1);
-      elements[k] = id * OCCURRENCES + Math.min(occurrence, OCCURRENCES - 1);
-    });
-    elements.sort();
-    const entry: Entry = { id: item.id, sequence, elements };
-    const size = elements.length;
-    const prefix = prefixLength(size);
-
-    let match: { of: string; similarity: number } | undefined;
-    for (let p = 0; p < prefix && !match; p++) {
-      for (const other of index.get(elements[p]!) ?? []) {
-        if (seen[other] === i) continue;
-        seen[other] = i;
-        const candidate = kept[other]!;
-        const otherSize = candidate.elements.length;
-        if (otherSize < jaccard * size - 1e-9 || size < jaccard * otherSize - 1e-9) continue;
-        // Unigram Dice bounds ROUGE-L from above: only pairs past it get the LCS.
-        if ((2 * overlap(elements, candidate.elements)) / (size + otherSize) <= threshold) continue;
-        const similarity = rougeL(sequence, candidate.sequence);
-        if (similarity > threshold) {
-          match = { of: candidate.id, similarity };
-          break;
-        }
-      }
-    }
-    if (match && !item.reference) {
-      duplicates.push({ id: item.id, ...match });
+  for (const item of items) {
+    if (item.reference) {
+      index.add(item.id, item.text);
       continue;
     }
-    const position = kept.push(entry) - 1;
-    for (let p = 0; p < prefix; p++) {
-      const key = elements[p]!;
-      const bucket = index.get(key);
-      if (bucket) bucket.push(position);
-      else index.set(key, [position]);
-    }
+    const match = index.addUnlessDuplicate(item.id, item.text);
+    if (match) duplicates.push(match);
   }
   return duplicates;
 }
@@ -154,4 +277,33 @@ function overlap(a: Float64Array, b: Float64Array): number {
     else j++;
   }
   return count;
+}
+
+/** The id under which a kept pair's final (improved) instruction is stored, beside its basic one. */
+export const finalInstructionId = (pairId: string): string => `${pairId}:final`;
+
+/** What a kept pair adds to a run's index: its basic instruction under its id, and its final one when improved. */
+export function addKeptPair(
+  index: NearDuplicateIndex,
+  pair: { id: string; instruction: string; lineage?: { basicInstruction?: string } },
+): void {
+  const basic = pair.lineage?.basicInstruction ?? pair.instruction;
+  index.add(pair.id, basic);
+  if (pair.instruction.trim() !== basic.trim()) index.add(finalInstructionId(pair.id), pair.instruction);
+}
+
+/**
+ * What a dropped record adds to a run's index: an instruction that went to filtering (kept past the size,
+ * dropped at the iteration cap, failed, or a kept pair whose final instruction repeated another) counts
+ * with its basic instruction. A near-duplicate dropped before filtering never entered the index.
+ */
+export function addDroppedRecord(
+  index: NearDuplicateIndex,
+  record: { id: string; kind: string; reason: string; instruction?: string; lineage?: { basicInstruction?: string; iterations?: unknown[] } },
+): void {
+  if (record.kind !== "instruction") return;
+  const filtered = (record.lineage?.iterations?.length ?? 0) > 0;
+  if (record.reason === "near-duplicate" && !filtered) return;
+  const basic = record.lineage?.basicInstruction ?? record.instruction;
+  if (basic !== undefined) index.add(record.id, basic);
 }

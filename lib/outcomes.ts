@@ -1,5 +1,14 @@
 import type { InstructionOutcome, Progress } from "../graphs/state.js";
+import type { NearDuplicateMatch } from "./dedupe.js";
 import type { DroppedRecord, KeptPair, Lineage } from "./records.js";
+
+/** The run's near-duplicate check for kept pairs' final instructions (nodes/collect.ts). */
+export interface RepeatCheck {
+  /** The earlier instruction of the run (not the pair's own basic one) that `instruction` nearly repeats. */
+  find(id: string, instruction: string): NearDuplicateMatch | undefined;
+  /** The pair is kept: later instructions are compared with its final instruction too. */
+  keep(id: string, instruction: string, basic: string): void;
+}
 
 function lineageOf(outcome: InstructionOutcome): Lineage {
   const { task } = outcome;
@@ -18,11 +27,12 @@ const bump = (counts: Record<string, number>, key: string) => ({ ...counts, [key
 /**
  * Turn one wave's outcomes into output records, in dispatch order so the result does not depend on
  * which call finished first. Pairs kept after `size` is reached become "surplus" drops (still written,
- * never lost).
+ * never lost). With `repeats`, a pair whose final instruction nearly repeats another instruction of the
+ * run is dropped as a near-duplicate before it can take a place.
  */
 export function settleWave(
   outcomes: readonly InstructionOutcome[],
-  options: { size: number; progress: Progress; runId: string },
+  options: { size: number; progress: Progress; runId: string; repeats?: RepeatCheck },
 ): { kept: KeptPair[]; dropped: DroppedRecord[]; progress: Progress } {
   const ordered = [...outcomes].sort((a, b) => a.task.order - b.task.order);
   const kept: KeptPair[] = [];
@@ -32,7 +42,24 @@ export function settleWave(
     const lineage = lineageOf(outcome);
     const last = outcome.history.at(-1);
     progress = { ...progress, finished: progress.finished + 1 };
+    const repeat = outcome.status === "kept" && last ? options.repeats?.find(outcome.task.id, last.instruction) : undefined;
+    if (repeat) {
+      dropped.push({
+        id: outcome.task.id,
+        kind: "instruction",
+        reason: "near-duplicate",
+        instruction: outcome.instruction,
+        duplicateOf: repeat.of,
+        similarity: Number(repeat.similarity.toFixed(4)),
+        metadata: outcome.task.metadata,
+        lineage,
+        runId: options.runId,
+      });
+      progress = { ...progress, droppedByReason: bump(progress.droppedByReason, "near-duplicate") };
+      continue;
+    }
     if (outcome.status === "kept" && last && outcome.source && progress.kept < options.size) {
+      options.repeats?.keep(outcome.task.id, last.instruction, outcome.task.basicInstruction);
       kept.push({
         id: outcome.task.id,
         instruction: last.instruction,

@@ -22,7 +22,15 @@ export function waveSize(remaining: number, pending: number, rate: number, limit
   return Math.min(pending, Math.ceil(remaining / rate), Math.max(1, limit));
 }
 
-/** Per-metadata count for a top-up round, bounded by `maxPerMetadata`. */
+/**
+ * Kept pairs per basic instruction asked for: every loss counts (near-duplicates, failed decode calls,
+ * failures, drops at the iteration cap), so a top-up round sized by it makes up for all of them.
+ */
+export function yieldRate(kept: number, requested: number, floor = 0.1): number {
+  return keepRate(kept, requested, floor);
+}
+
+/** Per-metadata count for a top-up round (`rate` from `yieldRate`), bounded by `maxPerMetadata`. */
 export function topUpPerMetadata(remaining: number, usableMetadata: number, rate: number, maxPerMetadata: number): number {
   if (remaining <= 0 || usableMetadata <= 0) return 0;
   return Math.min(maxPerMetadata, Math.max(1, Math.ceil(remaining / rate / usableMetadata)));

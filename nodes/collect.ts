@@ -1,15 +1,35 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { configOf } from "../graphs/runtime.js";
+import { type GraphDeps, configOf } from "../graphs/runtime.js";
 import type { CodecState, CodecUpdate } from "../graphs/state.js";
-import { settleWave } from "../lib/outcomes.js";
+import { finalInstructionId } from "../lib/dedupe.js";
+import { type RepeatCheck, settleWave } from "../lib/outcomes.js";
+import { runIndex } from "./dedupe.js";
 
-/** Turn the finished wave into kept pairs and drops, in dispatch order, capped at the requested size. */
-export async function collect(state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> {
-  const config = configOf(runnable);
-  const { kept, dropped, progress } = settleWave(state.outcomes, {
-    size: config.size,
-    progress: state.progress,
-    runId: state.runId ?? "",
-  });
-  return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
+/**
+ * Turn the finished wave into kept pairs and drops, in dispatch order, capped at the requested size. A
+ * pair whose final instruction (improved by action-apply, or as decoded) nearly repeats another
+ * instruction of the run is not kept: no two kept pairs share an instruction or a basic instruction.
+ */
+export function collect(deps: GraphDeps) {
+  return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
+    const config = configOf(runnable);
+    let repeats: RepeatCheck | undefined;
+    if (config.dedupeThreshold < 1) {
+      const index = runIndex(deps, runnable, state, { waitingAreFresh: false });
+      repeats = {
+        // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
+        find: (id, instruction) => index.find(instruction, id),
+        keep: (id, instruction, basic) => {
+          if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
+        },
+      };
+    }
+    const { kept, dropped, progress } = settleWave(state.outcomes, {
+      size: config.size,
+      progress: state.progress,
+      runId: state.runId ?? "",
+      repeats,
+    });
+    return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
+  };
 }

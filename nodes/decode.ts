@@ -91,6 +91,7 @@ export function decode(deps: GraphDeps) {
       return {
         decoded,
         decodedCount: decoded.length,
+        requested: count,
         recent: { [entry.id]: decoded.map((task) => task.basicInstruction) },
         round,
         usage: ctx.meter.totals,
@@ -108,7 +109,7 @@ export function decode(deps: GraphDeps) {
           runId: request.runId ?? "",
         },
       ];
-      return { round, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
+      return { round, requested: count, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
     }
   };
 }

@@ -1,5 +1,5 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, configOf, modelsFor } from "../graphs/runtime.js";
+import { type GraphDeps, configOf, scopeOf } from "../graphs/runtime.js";
 import type { CodecState, CodecUpdate } from "../graphs/state.js";
 import { filters } from "../lib/ablation.js";
 import { type RunSummary, buildSummary, stopReasonFor } from "../lib/summary.js";
@@ -9,7 +9,7 @@ import { strongTargetWarnings } from "../models/factory.js";
 export function finalize(deps: GraphDeps) {
   return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
     const config = configOf(runnable);
-    const { factory, services } = modelsFor(deps, config);
+    const { factory, services } = scopeOf(deps, runnable);
     const stopReason = stopReasonFor(state, config);
     const summary: RunSummary = buildSummary(state, config, {
       stopReason,

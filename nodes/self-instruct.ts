@@ -50,7 +50,7 @@ export function selfInstruct(deps: GraphDeps) {
       return {
         decoded,
         decodedCount: decoded.length,
-        recent: { "self-instruct": decoded.map((task) => task.basicInstruction) },
+        requested: count,
         round,
         usage: ctx.meter.totals,
       };
@@ -67,7 +67,7 @@ export function selfInstruct(deps: GraphDeps) {
           runId: request.runId ?? "",
         },
       ];
-      return { round, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
+      return { round, requested: count, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
     }
   };
 }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import { resolveConfig } from "../../lib/config.js";
+import { type CodecConfigInput, resolveConfig } from "../../lib/config.js";
+import { findNearDuplicates } from "../../lib/dedupe.js";
 import { DroppedRecordSchema } from "../../lib/records.js";
 import { codecReply } from "../support/codec-responder.js";
+import { repeatingModels } from "../support/repeating-strong.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 
 /** Scripted models whose decode step repeats itself: every second instruction is a light edit of the one before. */
@@ -68,5 +70,78 @@ describe("near-duplicate filter in a run", () => {
     expect(ids(off.state)).toEqual([]);
     expect(off.state.decodedCount).toBe(12);
     expect(off.state.dropped.filter((r) => r.reason === "near-duplicate")).toEqual([]);
+  });
+});
+
+describe("near-duplicate filter over the whole run, with a strong model that repeats itself", () => {
+  const manySeeds = [
+    ...seeds,
+    { id: "d", instruction: "Summarise the causes of the French Revolution in five bullet points." },
+    { id: "e", instruction: "Write a SQL query that finds the ten customers with the highest total order value." },
+    { id: "f", instruction: "Draft a polite email asking a landlord to fix a leaking tap." },
+  ];
+
+  async function repeatingRun(settings: CodecConfigInput, improvedShare = 0) {
+    const scripted = repeatingModels({ share: 0.3, improvedShare });
+    const graph = createCodecGraph({ models: scripted.models });
+    const state = await graph.invoke({ seeds: manySeeds }, { context: resolveConfig({ seed: 5, ...settings }) });
+    return { state, ...scripted };
+  }
+
+  /** No two kept pairs share an instruction or a basic instruction, exactly or nearly (ROUGE-L > 0.7). */
+  function expectNoRepeatsAmongKept(kept: Array<{ id: string; instruction: string; lineage: { basicInstruction: string } }>) {
+    const norm = (text: string) => text.trim().toLowerCase();
+    expect(new Set(kept.map((pair) => norm(pair.instruction))).size).toBe(kept.length);
+    expect(new Set(kept.map((pair) => norm(pair.lineage.basicInstruction))).size).toBe(kept.length);
+    const texts = kept.flatMap((pair) => {
+      const own = new Set([pair.instruction, pair.lineage.basicInstruction]);
+      return [...own].map((text, k) => ({ id: `${pair.id}#${k}`, text, pair: pair.id }));
+    });
+    // Compared across pairs only: an improved instruction may stay close to its own basic one.
+    for (const item of texts) {
+      const others = texts.filter((other) => other.pair !== item.pair).map((other) => ({ ...other, reference: true }));
+      expect(findNearDuplicates([...others, { id: item.id, text: item.text }], 0.7)).toEqual([]);
+    }
+  }
+
+  it("full method: every repeat, across rounds and metadata, exact or near, is dropped; the summary counts them", async () => {
+    const { state, repeats, improvedRepeats } = await repeatingRun({ size: 24, poolSize: 6, topUpRounds: 4 }, 0.3);
+    const summary = state.summary as { status: string; dropped: Record<string, number>; instructions: { rounds: number } };
+    expect(summary.status).toBe("complete");
+    expect(state.kept).toHaveLength(24);
+    // The model really repeated itself in every way.
+    expect(summary.instructions.rounds).toBeGreaterThanOrEqual(2);
+    expect(repeats.filter((repeat) => repeat.kind === "exact" && repeat.acrossCalls).length).toBeGreaterThan(0);
+    expect(repeats.filter((repeat) => repeat.kind === "near" && repeat.acrossCalls).length).toBeGreaterThan(0);
+    expect(repeats.filter((repeat) => !repeat.acrossCalls).length).toBeGreaterThan(0);
+    expect(improvedRepeats.length).toBeGreaterThan(0);
+
+    expectNoRepeatsAmongKept(state.kept);
+    const nearDuplicates = state.dropped.filter((record) => record.reason === "near-duplicate");
+    // One of each repeated pair is dropped before filtering (which one follows the dispatch order) ...
+    const beforeFiltering = nearDuplicates.filter((record) => (record.lineage?.iterations.length ?? 0) === 0);
+    expect(beforeFiltering).toHaveLength(repeats.length);
+    // ... and the summary counts every near-duplicate, kept pairs whose improved instruction repeated another included.
+    expect(summary.dropped["near-duplicate"]).toBe(nearDuplicates.length);
+  });
+
+  it("no-metadata row: a later self-instruct round is compared with the earlier ones", async () => {
+    const { state, repeats } = await repeatingRun({ size: 30, ablation: "no-metadata", topUpRounds: 4 });
+    const summary = state.summary as { status: string; dropped: Record<string, number>; instructions: { rounds: number } };
+    expect(summary.instructions.rounds).toBeGreaterThanOrEqual(2);
+    expect(repeats.filter((repeat) => repeat.acrossCalls && repeat.kind === "exact").length).toBeGreaterThan(0);
+    expectNoRepeatsAmongKept(state.kept);
+    expect(summary.dropped["near-duplicate"]).toBe(repeats.length);
+    expect(summary.status).toBe("complete");
+  });
+
+  it("top-up rounds make up for near-duplicates: a row without filtering reaches its size", async () => {
+    // metadata-only keeps every instruction it filters, so the keep rate of filtering says 1.0; 30% of each
+    // reply repeats. Sized by kept / filtered, one top-up round asks for 3 per metadata and ends short.
+    const { state, repeats } = await repeatingRun({ size: 30, poolSize: 3, keepSeedMetadata: true, plausibilityCheck: false, ablation: "metadata-only", topUpRounds: 1 });
+    const summary = state.summary as { status: string; kept: number; dropped: Record<string, number> };
+    expect(repeats.length).toBeGreaterThan(0);
+    expect(summary.kept).toBe(30);
+    expect(summary.status).toBe("complete");
   });
 });

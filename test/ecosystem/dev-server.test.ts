@@ -162,4 +162,35 @@ describe("LangGraph dev server (npm run dev)", () => {
     expect(state.values.summary).toMatchObject({ status: "complete", kept: 4, requested: 4 });
     expect(models.counters.completed).toBeGreaterThan(0);
   });
+
+  it("gives each run its own budget: the same settings and a small call budget, twice", async (ctx) => {
+    if (skipReason) ctx.skip(skipReason);
+    const client = new Client({ apiUrl: server!.url });
+    const [assistant] = await client.assistants.search({ graphId: "codeclm" });
+    const role = (model: string) => ({ model: `openai:${model}`, baseUrl: models.url });
+    const input = {
+      seeds: [
+        { id: "s1", instruction: "Write a short poem about the sea." },
+        { id: "s2", instruction: "Explain how a hash map works, with a Python example." },
+      ],
+    };
+    const base = { strong: role("strong-model"), target: role("target-model"), size: 2, poolSize: 2, seed: 9 };
+    const run = async (context: Record<string, unknown>) => {
+      const thread = await client.threads.create();
+      const before = models.counters.completed;
+      const result = await client.runs.wait(thread.thread_id, assistant!.assistant_id, { input, context });
+      const state = await client.threads.getState<{ summary?: { status: string; spend?: { calls: number } } }>(thread.thread_id);
+      return { calls: models.counters.completed - before, summary: state.values.summary, result };
+    };
+    // What one run needs, then a budget that holds one run but not two.
+    const whole = await run(base);
+    expect(whole.summary?.status).toBe("complete");
+    const budget = { maxCalls: whole.calls + 2 };
+    const first = await run({ ...base, budget });
+    const second = await run({ ...base, budget });
+    expect(first.summary?.status).toBe("complete");
+    expect(second.summary?.status).toBe("complete");
+    expect([first.calls, second.calls]).toEqual([whole.calls, whole.calls]);
+    expect(second.summary?.spend?.calls).toBe(whole.calls);
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type DedupeItem, findNearDuplicates, lcsLength, rougeL, rougeLText, tokenize } from "../../lib/dedupe.js";
+import { type DedupeItem, NearDuplicateIndex, findNearDuplicates, lcsLength, rougeL, rougeLText, tokenize } from "../../lib/dedupe.js";
 import { syntheticInstructions } from "../support/synthetic-instructions.js";
 
 /** The definition: every item against every earlier surviving one. */
@@ -97,5 +97,48 @@ describe("findNearDuplicates", () => {
     const elapsed = performance.now() - started;
     expect(found.length).toBeGreaterThan(500);
     expect(elapsed).toBeLessThan(10_000);
+  });
+});
+
+describe("NearDuplicateIndex (a run's instructions, one at a time)", () => {
+  const sea = "Write a short poem about the sea at night for a child";
+
+  it("finds the earliest entry a text nearly repeats, by id, and can ignore one entry", () => {
+    const index = new NearDuplicateIndex(0.7);
+    index.add("seed:1", sea);
+    expect(index.addUnlessDuplicate("m1-r1-0", "Explain how a hash map handles collisions in Python")).toBeUndefined();
+    expect(index.addUnlessDuplicate("m2-r2-0", "write a short poem about the sea at night for a child, please")).toMatchObject({ id: "m2-r2-0", of: "seed:1" });
+    expect(index.has("m2-r2-0")).toBe(false); // a near-duplicate is not compared with later
+    expect(index.find("Explain how a hash map handles collisions in Python!")).toMatchObject({ of: "m1-r1-0", similarity: 1 });
+    // An improved instruction is no repeat of its own basic one.
+    expect(index.find("Explain how a hash map handles collisions in Python", "m1-r1-0")).toBeUndefined();
+    expect(index.size).toBe(2);
+  });
+
+  it("a known id is not a repeat of itself (a resumed run meets instructions it already holds)", () => {
+    const index = new NearDuplicateIndex(0.7);
+    index.add("m1-r1-0", sea);
+    expect(index.addUnlessDuplicate("m1-r1-0", sea)).toBeUndefined();
+    expect(index.size).toBe(1);
+  });
+
+  it("a threshold of 1 stores nothing and finds nothing", () => {
+    const index = new NearDuplicateIndex(1);
+    index.add("a", sea);
+    expect(index.addUnlessDuplicate("b", sea)).toBeUndefined();
+    expect(index.size).toBe(0);
+  });
+
+  it("one at a time gives what comparing every pair gives, whatever the order the tokens became common in", () => {
+    const texts = syntheticInstructions(800, { seed: 13, duplicateRate: 0.25, vocabulary: 300 });
+    const items = texts.map((text, index) => ({ id: `i${index}`, text, reference: index % 11 === 0 }));
+    const index = new NearDuplicateIndex(0.7);
+    const found: string[] = [];
+    for (const item of items) {
+      if (item.reference) index.add(item.id, item.text);
+      else if (index.addUnlessDuplicate(item.id, item.text)) found.push(item.id);
+    }
+    expect(found).toEqual(bruteForce(items, 0.7).map((item) => item.id));
+    expect(found.length).toBeGreaterThan(50);
   });
 });

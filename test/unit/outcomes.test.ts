@@ -149,3 +149,29 @@ describe("settleWave", () => {
     expect(start).toEqual(emptyProgress());
   });
 });
+
+describe("settleWave with the run's near-duplicate check", () => {
+  it("drops a pair whose final instruction repeats another instruction of the run, before it takes a place", () => {
+    const stored = new Map<string, string>([["other-basic", "v2"]]);
+    const keptIds: string[] = [];
+    const repeats = {
+      find: (id: string, instruction: string) => {
+        for (const [of, text] of stored) if (text === instruction && of !== id) return { of, similarity: 1 };
+        return undefined;
+      },
+      keep: (id: string, instruction: string) => {
+        keptIds.push(id);
+        stored.set(`${id}:final`, instruction);
+      },
+    };
+    // t1's improved instruction is "v2", which another instruction of the run already holds; t2 and t3 are new.
+    const result = settleWave([kept(1, 2), kept(2), kept(3, 3)], { size: 2, progress: emptyProgress(), runId: "r", repeats });
+    expect(result.kept.map((pair) => pair.id)).toEqual(["t2", "t3"]);
+    const repeat = result.dropped.find((record) => record.id === "t1")!;
+    expect(repeat).toMatchObject({ reason: "near-duplicate", duplicateOf: "other-basic", similarity: 1, instruction: "v2" });
+    expect(repeat.lineage?.iterations).toHaveLength(2);
+    expect(result.progress.droppedByReason["near-duplicate"]).toBe(1);
+    expect(result.progress.finished).toBe(3);
+    expect(keptIds).toEqual(["t2", "t3"]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstRoundPerMetadata, keepRate, topUpPerMetadata, waveSize } from "../../lib/plan.js";
+import { firstRoundPerMetadata, keepRate, topUpPerMetadata, waveSize, yieldRate } from "../../lib/plan.js";
 
 describe("firstRoundPerMetadata", () => {
   it("is ceil(size / pool), at least 1", () => {
@@ -74,5 +74,16 @@ describe("topUpPerMetadata", () => {
   it("is 0 when nothing remains or there is no metadata", () => {
     expect(topUpPerMetadata(0, 5, 1, 20)).toBe(0);
     expect(topUpPerMetadata(5, 0, 1, 20)).toBe(0);
+  });
+});
+
+describe("yieldRate (top-up sizing)", () => {
+  it("counts every loss: kept per instruction asked for, not per instruction filtered", () => {
+    // 30 asked, 9 lost as near-duplicates, 21 filtered and all kept (a row without filtering): 0.7, not 1.
+    expect(yieldRate(21, 30)).toBeCloseTo(0.7);
+    expect(keepRate(21, 21)).toBe(1);
+    expect(topUpPerMetadata(9, 3, yieldRate(21, 30), 20)).toBe(5);
+    expect(yieldRate(0, 0)).toBe(1);
+    expect(yieldRate(0, 40)).toBe(0.1);
   });
 });
