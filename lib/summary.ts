@@ -5,6 +5,7 @@ import type { Budget, CodecConfig } from "./config.js";
 import type { FaultKind } from "./faults.js";
 import { keepRate } from "./plan.js";
 import type { Metadata, UsageCounts } from "./records.js";
+import type { SeedSelection } from "./seed-sample.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
 /** What the run paid for, from the call journal: every answered call, resumed sessions included. */
@@ -43,6 +44,8 @@ export interface RunSummary {
   failures: Record<string, number>;
   instructions: { decoded: number; filtered: number; rounds: number };
   pool: Record<string, number>;
+  /** Seeds read, merged (identical), sampled and encoded; absent for runs from user-written metadata. */
+  seeds?: SeedSelection & { encoded: number };
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
@@ -184,6 +187,7 @@ export function buildSummary(
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
     instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
+    ...(state.seedSelection ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } } : {}),
     ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),
