@@ -6,6 +6,7 @@ import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.
 import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { runToFiles } from "../io/run.js";
+import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
 import { readSeedSample } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
 import { type Estimate, estimateRun } from "../lib/estimate.js";
@@ -268,7 +269,7 @@ function progressMode(flags: GenerateFlags): ProgressMode {
 /** The seeds a run uses (identical ones merged, a sample sized to the pool) as the file streams, or the metadata. */
 async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] }> {
   if (flags.seeds) {
-    const { seeds, selection } = await readSeedSample(flags.seeds, {
+    const { seeds, selection } = await readSeedSample(resolveBenchmark(flags.seeds, BENCHMARK_NAMES), {
       field: flags.field,
       format: flags.format,
       sampleSize: seedSampleSize(config.seedSample, config.poolSize),
@@ -341,6 +342,8 @@ export async function generate(
   const input = await readInput(flags, config);
   const narrowed = "seedSelection" in input && input.seedSelection.sampled < input.seedSelection.read;
   if (narrowed && !flags.quiet && !flags.json) process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
+  const warning = "seeds" in input ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds) : undefined;
+  if (warning) process.stderr.write(`${warning}\n`);
 
   if (flags.dryRun) return { estimate: estimateFor(input, config) };
 
@@ -440,7 +443,7 @@ export function registerGenerate(program: Command): void {
   const command = program
     .command("generate")
     .description("Generate tailored instruction-response pairs from seed instructions or metadata (CodecLM)")
-    .option("--seeds <file>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line)")
+    .option("--seeds <file|name>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line), or a built-in set (e.g. self-instruct-seed)")
     .option("--seed-sample <n|all>", "seeds encoded: a seeded sample of this many distinct seeds, or all (default: max(pool, 50))", sampleSizeArg)
     .option("--max-seed-chars <n>", "longest seed instruction accepted, in characters; longer is an input error (default 20000)", integer(1))
     .option("--metadata <file>", "user-written metadata instead of seeds: JSONL/JSON of {useCase, skills}")

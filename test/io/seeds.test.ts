@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -668,7 +667,7 @@ describe("readSeedSample: the seeds a run uses, from a file of any size", () => 
   });
 });
 
-const dataDir = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+const dataDir = fileURLToPath(new URL("../../data/benchmarks/", import.meta.url));
 const realFiles: [string, number][] = [
   ["vicuna-80.jsonl", 80],
   ["mt-bench-80.jsonl", 80],
@@ -678,7 +677,7 @@ const realFiles: [string, number][] = [
   ["evol-instruct-218.jsonl", 218],
 ];
 
-describe.skipIf(!existsSync(dataDir))("real data files in shared/data", () => {
+describe("the evaluation sets shipped in data/benchmarks", () => {
   it.each(realFiles)("%s has %i records, unique ids, no \\r", async (name, count) => {
     const seeds = await readSeeds(join(dataDir, name));
     expect(seeds).toHaveLength(count);
