@@ -7,7 +7,9 @@
  *   (b) orchestration overhead per model call at zero latency (pipeline time minus the same number of
  *       bare ChatOpenAI calls, per call);
  *   (c) peak RSS at N = 500 and N = 5000 kept pairs (zero latency, each in a fresh process);
- *   (d) calls per kept pair against the method's minimum.
+ *   (d) calls per kept pair against the method's minimum;
+ *   (e) large seed files through the CLI: 20,000 seeds at --size 10 --pool 20, peak RSS at 1,000 and 100,000
+ *       seeds, and how long Ctrl-C and a budget take to stop a run at 100,000 seeds (bench/seeds.ts).
  *
  * Options: --quick (smaller runs), --latency MS, --jitter MS, --faults RATE (share of requests that get a
  * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d. Not part of `npm test`.
@@ -18,6 +20,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from "./scale.js";
+import { runSeedBench } from "./seeds.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
 setMaxListeners(0);
@@ -29,14 +32,14 @@ const { values } = parseArgs({
     latency: { type: "string", default: "200" },
     jitter: { type: "string", default: "50" },
     faults: { type: "string", default: "0" },
-    only: { type: "string", default: "a,b,c,d" },
+    only: { type: "string", default: "a,b,c,d,e" },
   },
 });
 const quick = values.quick ?? false;
 const latency = Number(values.latency);
 const jitter = Number(values.jitter);
 const faultRate = Number(values.faults);
-const only = new Set((values.only ?? "a,b,c,d").split(","));
+const only = new Set((values.only ?? "a,b,c,d,e").split(","));
 const SEEDS = 50;
 const POOL = 200;
 
@@ -138,6 +141,13 @@ if (only.has("c") || only.has("d")) {
   const ratio = means[1]! / means[0]!;
   log(`  peak RSS at N=${sizes[1]} / at N=${sizes[0]} (means): ${ratio.toFixed(2)} (target <= 1.5)`);
   results.rss = { rows, means, ratio };
+}
+
+if (only.has("e")) {
+  log("\n(e) large seed files (the CLI in a fresh process per run)");
+  results.seeds = await withEndpoint({ latencyMs: 0, jitterMs: 0 }, (instant) =>
+    withEndpoint({ latencyMs: 200, jitterMs: 50 }, (slow) => runSeedBench({ instant, slow }, log, quick)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
