@@ -11,7 +11,11 @@ import {
   seedSampleSize,
   selectSeeds,
 } from "../../lib/seed-sample.js";
+import { createCodecGraph } from "../../graphs/codeclm.js";
+import type { CodecConfig } from "../../lib/config.js";
+import type { RunSummary } from "../../lib/summary.js";
 import { prepare } from "../../nodes/prepare.js";
+import { scriptedModels } from "../support/scripted-model.js";
 
 const seedsOf = (count: number, prefix = "s"): Seed[] =>
   Array.from({ length: count }, (_, i) => ({ id: `${prefix}${i}`, instruction: `Seed number ${i}` }));
@@ -130,4 +134,20 @@ describe("prepare narrows the seeds before the encode fan-out", () => {
     const seeds = [...seedsOf(3), { id: "huge", instruction: "x".repeat(101) }];
     await expect(prepare(state(seeds), runnable({ maxSeedChars: 100 }))).rejects.toThrow(/Seed "huge" is 101 characters long, over maxSeedChars \(100\)/);
   });
+});
+
+describe("the graph given seeds directly (library, Studio) encodes only the seeds used", () => {
+  it("300 seeds with copies, pool 8: the sample of 50 is encoded, state.seeds is the sample, the summary records it", async () => {
+    const seeds = [
+      ...seedsOf(280),
+      ...Array.from({ length: 20 }, (_, i) => ({ id: `copy${i}`, instruction: `Seed  number ${i}` })),
+    ];
+    const models = scriptedModels();
+    const context = { size: 3, poolSize: 8, plausibilityCheck: false, seed: 5 } as unknown as CodecConfig;
+    const out = (await createCodecGraph({ models }).invoke({ seeds }, { context })) as unknown as { seeds: Seed[]; summary: RunSummary };
+    const sample = selectSeeds(seeds, { sampleSize: 50, seed: 5 });
+    expect(out.seeds).toEqual(sample.seeds);
+    expect(out.summary.calls.byStep.encode?.calls).toBe(50);
+    expect(out.summary.seeds).toMatchObject({ read: 300, unique: 280, duplicates: 20, sampled: 50, encoded: 50 });
+  }, 60_000);
 });
