@@ -78,6 +78,19 @@ describe("codeclm generate with large and repetitive seed files", () => {
     });
   }, 120_000);
 
+  it("--seeds takes a built-in set's name, and warns when it is one of the paper's test sets", async () => {
+    const koala = await runCli(["generate", "--seeds", "koala", "--out", join(dir, "koala-out.jsonl"), "--dry-run", ...models], env());
+    expect(koala.code, koala.stderr).toBe(0);
+    expect(koala.stderr).toContain("codeclm: warning: koala is the Koala test set (its authors release it for evaluation only");
+    expect(koala.stdout).toMatch(/encode\s+\S+\s+180\b/);
+    const seedTasks = await runCli(["generate", "--seeds", "self-instruct-seed", "--out", join(dir, "tasks-out.jsonl"), "--dry-run", ...models], env());
+    expect(seedTasks.code, seedTasks.stderr).toBe(0);
+    expect(seedTasks.stderr).not.toContain("warning");
+    const unknown = await runCli(["generate", "--seeds", "koalas", "--out", join(dir, "x.jsonl"), "--dry-run", ...models], env());
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("koalas: no such file, and not a built-in set (vicuna, koala, self-instruct, evol-instruct, mt-bench, self-instruct-seed)");
+  }, 120_000);
+
   it("--seed-sample all encodes every distinct seed; an over-long seed is an input error by file and line", async () => {
     const seeds = join(dir, "all.txt");
     await writeFile(seeds, Array.from({ length: 60 }, (_, i) => `Task number ${i}`).join("\n"));
