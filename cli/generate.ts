@@ -95,9 +95,8 @@ interface GenerateFlags {
 }
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
-
-const sampleSizeArg = (value: string): number | "all" => (value === "all" ? "all" : integer(1)(value));
 const capitalised = (role: ModelRole) => role[0]!.toUpperCase() + role.slice(1);
+const sampleSizeArg = (value: string): number | "all" => (value === "all" ? "all" : integer(1)(value));
 
 async function readConfigFile(path: string): Promise<CodecConfigInput> {
   let text: string;
@@ -281,7 +280,7 @@ async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ s
   return { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 }
 
-/** One line on which seeds the run uses, e.g. "codeclm: seeds.jsonl: 20000 seeds read, 3 identical merged, 50 sampled (--seed-sample)". */
+/** One line on which seeds the run uses, e.g. "codeclm: seeds.jsonl: 20000 seeds read, 3 identical merged, a sample of 200 used (…)". */
 export function describeSeedSelection(selection: SeedSelection, file: string): string {
   const merged = selection.duplicates > 0 ? `, ${selection.duplicates} identical merged` : "";
   const sampled =

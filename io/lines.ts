@@ -4,7 +4,7 @@
  * reported with its file and line. Line breaks are LF, CRLF or a lone CR (as `normalizeNewlines`);
  * a leading BOM is dropped.
  */
-import { open, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { InputError, decodeInputBytes, readInputText } from "./input-error.js";
 
 const CHUNK_BYTES = 1 << 20;
@@ -43,21 +43,20 @@ function lineOfNul(block: Uint8Array): number {
 
 const BREAK = /\r\n?|\n/;
 
-/** Throws the same `InputError`s as `readInputText` for a file that cannot be opened (missing, a directory, ...). */
-async function checkReadable(path: string): Promise<void> {
+/** The file opened for reading; one that cannot be (missing, a directory, no permission) is `readInputText`'s `InputError`. */
+async function openInput(path: string): Promise<FileHandle> {
   try {
-    const info = await stat(path);
-    if (!info.isDirectory()) return;
+    if (!(await stat(path)).isDirectory()) return await open(path, "r");
   } catch {
     // readInputText names the problem.
   }
   await readInputText(path);
+  throw new InputError(path, undefined, "cannot read the file");
 }
 
 /** The lines of `path`, in order, 1-based line numbers counting every line (blank ones too). */
 export async function* fileLines(path: string): AsyncGenerator<{ line: number; text: string }> {
-  await checkReadable(path);
-  const handle = await open(path, "r");
+  const handle = await openInput(path);
   try {
     let carry: Uint8Array = new Uint8Array(0);
     let line = 0;
@@ -99,8 +98,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /** The first `bytes` of a file, decoded leniently: enough to sniff its format. */
 export async function fileHead(path: string, bytes = 4096): Promise<string> {
-  await checkReadable(path);
-  const handle = await open(path, "r");
+  const handle = await openInput(path);
   try {
     const buffer = new Uint8Array(bytes);
     const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
