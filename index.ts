@@ -29,7 +29,9 @@ export type { RunSummary, SpendSummary, TransportSummary } from "./lib/summary.j
 export type { PoolMakeup } from "./lib/pool.js";
 export { ModelFactory, ModelConfigError } from "./models/factory.js";
 export { parseModelSpec } from "./models/spec.js";
-export { readSeeds } from "./io/seeds.js";
+export { readSeeds, readSeedSample, streamSeeds } from "./io/seeds.js";
+export { BENCHMARKS, resolveBenchmark, testSetWarning, type BenchmarkName } from "./io/benchmarks.js";
+export { selectSeeds, type SeedSelection } from "./lib/seed-sample.js";
 export { readMetadata } from "./io/metadata.js";
 export { InputError } from "./io/input-error.js";
 export { runToFiles, RunSetupError, type RunOptions, type RunEvent, type ProgressSnapshot } from "./io/run.js";

@@ -10,9 +10,11 @@
  *   (d) calls per kept pair against the method's minimum;
  *   (e) the near-duplicate filter over a whole run's instructions: time and memory at 10,000 and 100,000
  *       (each new instruction against every earlier one; bench/dedupe.ts).
+ *   (f) large seed files through the CLI: 20,000 seeds at --size 10 --pool 20, peak RSS at 1,000 and 100,000
+ *       seeds, and how long Ctrl-C and a budget take to stop a run at 100,000 seeds (bench/seeds.ts).
  *
  * Options: --quick (smaller runs), --latency MS, --jitter MS, --faults RATE (share of requests that get a
- * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d. Not part of `npm test`.
+ * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f. Not part of `npm test`.
  */
 import { existsSync } from "node:fs";
 import { setMaxListeners } from "node:events";
@@ -21,6 +23,7 @@ import { z } from "zod";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { formatDedupeRow, runDedupeBench } from "./dedupe.js";
 import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from "./scale.js";
+import { runSeedBench } from "./seeds.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
 setMaxListeners(0);
@@ -32,14 +35,14 @@ const { values } = parseArgs({
     latency: { type: "string", default: "200" },
     jitter: { type: "string", default: "50" },
     faults: { type: "string", default: "0" },
-    only: { type: "string", default: "a,b,c,d,e" },
+    only: { type: "string", default: "a,b,c,d,e,f" },
   },
 });
 const quick = values.quick ?? false;
 const latency = Number(values.latency);
 const jitter = Number(values.jitter);
 const faultRate = Number(values.faults);
-const only = new Set((values.only ?? "a,b,c,d,e").split(","));
+const only = new Set((values.only ?? "a,b,c,d,e,f").split(","));
 const SEEDS = 50;
 const POOL = 200;
 
@@ -148,6 +151,13 @@ if (only.has("e")) {
   const rows = runDedupeBench(quick ? [10_000] : [10_000, 100_000]);
   for (const row of rows) log(`  ${formatDedupeRow(row)}`);
   results.dedupe = rows;
+}
+
+if (only.has("f")) {
+  log("\n(f) large seed files (the CLI in a fresh process per run)");
+  results.seeds = await withEndpoint({ latencyMs: 0, jitterMs: 0 }, (instant) =>
+    withEndpoint({ latencyMs: 200, jitterMs: 50 }, (slow) => runSeedBench({ instant, slow }, log, quick)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

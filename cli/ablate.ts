@@ -7,6 +7,7 @@ import { readAnswers } from "../eval/answers.js";
 import { resolveEvalConfig } from "../eval/config.js";
 import { formatAblationTable } from "../eval/format.js";
 import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
+import { EVALUATION_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
 import { type RoleSettings, inputProblems } from "../lib/config.js";
@@ -72,7 +73,10 @@ function perRow(specs: readonly string[], flag: string): Partial<Record<Ablation
 export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
   const rows = flags.rows ?? [...ABLATIONS];
   // Inputs first: bad files stop the run before any model is called.
-  const seeds = await readSeeds(flags.seeds, { field: flags.field });
+  const seedsPath = resolveBenchmark(flags.seeds);
+  const seeds = await readSeeds(seedsPath, { field: flags.field });
+  const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
+  if (warning) process.stderr.write(`${warning}\n`);
   const benchmark = await readBenchmark(flags.benchmark, { limit: flags.limit });
   const config = await buildGenerateConfig(
     {
@@ -172,9 +176,9 @@ export function registerAblate(program: Command): void {
     .description(
       "Generate the paper's Table 3 rows at the same size and evaluate the model fine-tuned on each (fine-tuning is yours to do)",
     )
-    .requiredOption("--seeds <file>", "seed instructions (as for generate)")
+    .requiredOption("--seeds <file|name>", "seed instructions (as for generate)")
     .option("--field <name>", "the field holding the seed instruction")
-    .requiredOption("--benchmark <file>", "benchmark to evaluate on (as for eval)")
+    .requiredOption("--benchmark <name|file>", `benchmark to evaluate on: ${EVALUATION_NAMES.join(", ")} or a file (as for eval)`)
     .option("--limit <n>", "evaluate only the first N benchmark items", integer(1))
     .option("--size <n>", "pairs per row", integer(1), 100)
     .option("--out <dir>", "directory for each row's data (ROW.jsonl), evaluations (ROW.eval/) and ablation.json", "ablation")

@@ -8,6 +8,7 @@ import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "../eval/outpu
 import type { EvalSummary } from "../eval/records.js";
 import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
 import { InputError } from "../io/input-error.js";
+import { EVALUATION_NAMES, resolveBenchmark } from "../io/benchmarks.js";
 import { type SeedFormat, readSeeds } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
 import { UsageError } from "./errors.js";
@@ -65,9 +66,9 @@ export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined
   }
 }
 
-/** The benchmark (the seeds reader: JSONL, JSON, CSV/TSV, text; `turns[0]` for multi-turn files), optionally cut. */
-export async function readBenchmark(path: string, options: { field?: string; format?: SeedFormat; limit?: number }): Promise<Seed[]> {
-  const items = await readSeeds(path, { field: options.field, format: options.format });
+/** The benchmark, a built-in name or a file (the seeds reader: JSONL, JSON, CSV/TSV, text; `turns[0]` for multi-turn files), optionally cut. */
+export async function readBenchmark(spec: string, options: { field?: string; format?: SeedFormat; limit?: number }): Promise<Seed[]> {
+  const items = await readSeeds(resolveBenchmark(spec), { field: options.field, format: options.format });
   return options.limit !== undefined ? items.slice(0, options.limit) : items;
 }
 
@@ -132,7 +133,10 @@ export function registerEval(program: Command): void {
     .description(
       "Evaluate a model against a reference by the paper's protocol (pairwise judge, both orders, wins-twice rule) and report CRR",
     )
-    .requiredOption("--benchmark <file>", "benchmark instructions: JSONL, JSON, CSV/TSV or text (as --seeds); a category field is used when present")
+    .requiredOption(
+      "--benchmark <name|file>",
+      `a built-in set (${EVALUATION_NAMES.join(", ")}) or a file: JSONL, JSON, CSV/TSV or text (as --seeds); a category field is used when present`,
+    )
     .option("--field <name>", "the field holding the instruction")
     .addOption(new Option("--format <format>", "benchmark file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
     .option("--limit <n>", "evaluate only the first N items", integer(1))

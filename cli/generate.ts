@@ -6,7 +6,8 @@ import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.
 import { readMetadata } from "../io/metadata.js";
 import { existingOutputs, outputPathsFor } from "../io/output.js";
 import { runToFiles } from "../io/run.js";
-import { readSeeds } from "../io/seeds.js";
+import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { readSeedSample } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
 import { type Estimate, estimateRun } from "../lib/estimate.js";
 import { PRICES_AS_OF } from "../lib/prices.js";
@@ -22,6 +23,7 @@ import {
   unknownSettings,
 } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
+import { type SeedSelection, seedSampleSize } from "../lib/seed-sample.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
@@ -34,6 +36,8 @@ import { type ProgressMode, createProgress } from "./progress.js";
 
 interface GenerateFlags {
   seeds?: string;
+  seedSample?: number | "all";
+  maxSeedChars?: number;
   metadata?: string;
   field?: string;
   format?: "auto" | "jsonl" | "json" | "csv" | "tsv" | "text";
@@ -94,6 +98,7 @@ interface GenerateFlags {
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
 const capitalised = (role: ModelRole) => role[0]!.toUpperCase() + role.slice(1);
+const sampleSizeArg = (value: string): number | "all" => (value === "all" ? "all" : integer(1)(value));
 
 async function readConfigFile(path: string): Promise<CodecConfigInput> {
   let text: string;
@@ -206,6 +211,8 @@ export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.Proc
     ...(flags.ablation ? { ablation: flags.ablation } : {}),
     ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    ...(flags.seedSample !== undefined ? { seedSample: flags.seedSample } : {}),
+    ...(flags.maxSeedChars !== undefined ? { maxSeedChars: flags.maxSeedChars } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(flags.adaptive === false ? { adaptiveConcurrency: false } : {}),
     ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
@@ -264,9 +271,27 @@ function progressMode(flags: GenerateFlags): ProgressMode {
   return process.stderr.isTTY && (process.stderr.rows ?? 0) > 0 ? "tty" : "plain";
 }
 
-async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[] } | { metadata: Metadata[] }> {
-  if (flags.seeds) return { seeds: await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) };
+/** The seeds a run uses (identical ones merged, a sample sized to the pool) as the file streams, or the metadata. */
+async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] }> {
+  if (flags.seeds) {
+    const { seeds, selection } = await readSeedSample(resolveBenchmark(flags.seeds, BENCHMARK_NAMES), {
+      field: flags.field,
+      format: flags.format,
+      sampleSize: seedSampleSize(config.seedSample, config.poolSize),
+      seed: config.seed,
+      maxChars: config.maxSeedChars,
+    });
+    return { seeds, seedSelection: selection };
+  }
   return { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
+}
+
+/** One line on which seeds the run uses, e.g. "codeclm: seeds.jsonl: 20000 seeds read, 3 identical merged, a sample of 200 used (…)". */
+export function describeSeedSelection(selection: SeedSelection, file: string): string {
+  const merged = selection.duplicates > 0 ? `, ${selection.duplicates} identical merged` : "";
+  const sampled =
+    selection.sampled < selection.unique ? `, a sample of ${selection.sampled} used (--seed-sample N|all)` : `, all ${selection.sampled} used`;
+  return `codeclm: ${file}: ${selection.read} seeds read${merged}${sampled}`;
 }
 
 export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
@@ -314,8 +339,7 @@ export async function generate(
     throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   }
   if (flags.json && flags.quiet) throw new UsageError("--json and --quiet do not go together");
-  // Bad input is reported before anything else, and long before any model is called.
-  const seedsFirst = flags.seeds ? await readSeeds(flags.seeds, { field: flags.field, format: flags.format }) : undefined;
+  // Bad input is reported long before any model is called; the settings come first since they size the seed sample.
   const config = await buildGenerateConfig(flags, env);
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
@@ -323,9 +347,13 @@ export async function generate(
   if (flags.ablationImprovements !== undefined && config.ablation !== "metadata-rubrics") {
     throw new UsageError(`--ablation-improvements applies to --ablation metadata-rubrics only (this run: ${config.ablation})`);
   }
-  const input = seedsFirst ? { seeds: seedsFirst } : await readInput(flags, config);
+  const input = await readInput(flags, config);
   const impossible = inputProblems(config, "seeds" in input ? { seeds: input.seeds.length } : { metadata: input.metadata.length });
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));
+  const narrowed = "seedSelection" in input && input.seedSelection.sampled < input.seedSelection.read;
+  if (narrowed && !flags.quiet && !flags.json) process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
+  const warning = "seeds" in input ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds) : undefined;
+  if (warning) process.stderr.write(`${warning}\n`);
 
   if (flags.dryRun) return { estimate: estimateFor(input, config) };
 
@@ -430,7 +458,9 @@ export function registerGenerate(program: Command): void {
   const command = program
     .command("generate")
     .description("Generate tailored instruction-response pairs from seed instructions or metadata (CodecLM)")
-    .option("--seeds <file>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line)")
+    .option("--seeds <file|name>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line), or a built-in set (e.g. self-instruct-seed)")
+    .option("--seed-sample <n|all>", "seeds encoded: a seeded sample of this many distinct seeds, or all (default: max(pool, 50))", sampleSizeArg)
+    .option("--max-seed-chars <n>", "longest seed instruction accepted, in characters; longer is an input error (default 20000)", integer(1))
     .option("--metadata <file>", "user-written metadata instead of seeds: JSONL/JSON of {useCase, skills}")
     .option("--field <name>", "the field holding the instruction (default: instruction, prompt, text, question, turns[0], Instruction)")
     .addOption(new Option("--format <format>", "seed file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))

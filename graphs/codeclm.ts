@@ -40,7 +40,10 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
   const lean = !retainRecords;
   const state = buildCodecState({ retainRecords, lean });
   // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
-  const input = state.pick({ seeds: true, metadata: true, runId: true });
+  // A runner that read and sampled the seeds itself (runToFiles, streaming) also passes what it read.
+  const input = lean
+    ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
+    : state.pick({ seeds: true, metadata: true, runId: true });
   const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
     .addNode("encode", guarded(deps, encode(deps)))

@@ -1,6 +1,7 @@
 import { registry } from "@langchain/langgraph/zod";
 import { z } from "zod";
 import type { EncodedSeed } from "../lib/pool.js";
+import { SeedSelectionSchema } from "../lib/seed-sample.js";
 import {
   type DroppedRecord,
   DroppedRecordSchema,
@@ -114,7 +115,13 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
   const records = options.retainRecords ? append : forget;
   const lean = options.lean ?? false;
   return z.object({
-    seeds: z.array(SeedSchema).optional().describe("Seed instructions from the target distribution"),
+    seeds: z
+      .array(SeedSchema)
+      .optional()
+      .describe("Seed instructions from the target distribution; after prepare, the seeds used (identical ones merged, sampled)"),
+    seedSelection: SeedSelectionSchema.optional().describe(
+      "How the seeds used were chosen (read, identical ones merged, sampled): given by a reader that already chose them (the CLI), else set by prepare",
+    ),
     metadata: z
       .array(MetadataSchema)
       .optional()

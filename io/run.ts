@@ -11,6 +11,7 @@ import { type CodecConfig, type CodecConfigInput, SettingsError, inputProblems, 
 import { estimateRun } from "../lib/estimate.js";
 import { priceFor } from "../lib/prices.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../lib/records.js";
+import type { SeedSelection } from "../lib/seed-sample.js";
 import { errorMessage } from "../lib/redact.js";
 import { poolMakeup } from "../lib/pool.js";
 import { type RunSummary, buildSummary } from "../lib/summary.js";
@@ -71,7 +72,8 @@ export type RunEvent =
   | { type: "summary"; summary: RunSummary; resume?: string };
 
 export interface RunOptions {
-  input: { seeds: Seed[] } | { metadata: Metadata[] };
+  /** Seeds (with `seedSelection` when the caller merged and sampled them already) or user-written metadata. */
+  input: { seeds: Seed[]; seedSelection?: SeedSelection } | { metadata: Metadata[] };
   config: CodecConfigInput;
   paths: OutputPaths;
   graph?: Omit<CodecGraphOptions, "retainRecords" | "services" | "dedupe" | "checkpointer">;
@@ -119,6 +121,7 @@ type NodeUpdate =
       startedAt?: number;
       round?: number;
       poolStats?: Record<string, number>;
+      seedSelection?: SeedSelection;
       tally?: Record<string, number>;
     }
   | null
@@ -135,6 +138,7 @@ interface Tracked {
   waveEnd: number;
   round: number;
   poolStats: Record<string, number>;
+  seedSelection?: SeedSelection;
   tally: Record<string, number>;
 }
 
@@ -147,6 +151,7 @@ function track(tracked: Tracked, update: NonNullable<NodeUpdate>): void {
   if (typeof update.round === "number") tracked.round = Math.max(tracked.round, update.round);
   if (typeof update.startedAt === "number") tracked.startedAt = update.startedAt;
   if (update.poolStats) tracked.poolStats = update.poolStats;
+  if (update.seedSelection) tracked.seedSelection = update.seedSelection;
   if (update.tally) {
     for (const [key, value] of Object.entries(update.tally)) tracked.tally[key] = (tracked.tally[key] ?? 0) + value;
   }
@@ -166,6 +171,7 @@ function stoppedSummary(
     decodedCount: tracked.decoded,
     round: tracked.round,
     poolStats: tracked.poolStats,
+    seedSelection: tracked.seedSelection,
     tally: tracked.tally,
   } as unknown as Parameters<typeof buildSummary>[0];
   const reason = `stopped: ${stop.message}${options.resumable ? "" : " (not resumable: no checkpoints were kept)"}`;

@@ -21,7 +21,9 @@
  */
 import { extname } from "node:path";
 import type { Seed } from "../lib/records.js";
+import { type SeedSelection, SeedSelector } from "../lib/seed-sample.js";
 import { InputError, readInputText } from "./input-error.js";
+import { fileHead, fileLines } from "./lines.js";
 
 export type SeedFormat = "auto" | "jsonl" | "json" | "csv" | "tsv" | "text";
 
@@ -339,12 +341,12 @@ interface CsvRow {
  * with `"` is quoted and may hold delimiters, newlines and doubled quotes `""`. A quote inside an unquoted field is
  * kept literally (lenient, as most spreadsheet exports expect). Blank rows are skipped.
  */
-function parseCsv(text: string, file: string, delimiter: string): CsvRow[] {
+function parseCsv(text: string, file: string, delimiter: string, firstLine = 1): CsvRow[] {
   const rows: CsvRow[] = [];
   const n = text.length;
   const delim = delimiter.charCodeAt(0);
   let i = 0;
-  let line = 1;
+  let line = firstLine;
   while (i < n) {
     const rowLine = line;
     const fields: string[] = [];
@@ -581,7 +583,7 @@ export function detectSeedFormat(file: string, text: string, format: SeedFormat 
   }
 }
 
-function seedsFromJson(text: string, file: string, mode: "auto" | "json" | "jsonl", field?: string): Seed[] {
+function seedsFromJson(text: string, file: string, mode: "auto" | "json" | "jsonl", field?: string): LocatedSeed[] {
   const { records, shape } = parseJsonRecords(text, file, mode);
   if (records.length === 0) {
     throw new InputError(
@@ -609,45 +611,83 @@ function seedsFromJson(text: string, file: string, mode: "auto" | "json" | "json
     records.map((r) => r.line),
     file,
   );
-  return seeds;
+  return seeds.map((seed, i) => ({ seed, line: records[i]!.line }));
 }
 
-function seedsFromCsv(text: string, file: string, delimiter: string, field?: string): Seed[] {
-  const rows = parseCsv(text, file, delimiter);
-  const header = rows[0];
-  if (header === undefined) throw new InputError(file, undefined, "no instructions found: the file is empty");
-  const columns = header.fields.map((c) => c.trim());
+/** A seed with the line its record starts on. */
+export interface LocatedSeed {
+  seed: Seed;
+  line: number;
+}
+
+/** Formats read line by line (a file of any size streams through them). */
+type LineFormat = "jsonl" | "text" | "csv" | "tsv";
+
+interface LineSeedReader {
+  /** The seeds completed by this line (none, or one; a quoted CSV field may span lines). */
+  push(line: number, text: string): LocatedSeed[];
+  /** The seeds left at the end of the file; throws when the file held none. */
+  end(): LocatedSeed[];
+}
+
+/** Updates `state` over one CSV line: whether the record goes on inside a quoted field (parseCsv's rules). */
+function scanCsvLine(text: string, delimiter: number, state: { inQuotes: boolean }): void {
+  let fieldStart = !state.inQuotes;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (state.inQuotes) {
+      if (c === 0x22) {
+        if (text.charCodeAt(i + 1) === 0x22) i++;
+        else state.inQuotes = false;
+      }
+    } else if (fieldStart && c === 0x22) {
+      state.inQuotes = true;
+      fieldStart = false;
+    } else {
+      fieldStart = c === delimiter;
+    }
+  }
+}
+
+function csvLineReader(file: string, delimiter: string, field: string | undefined, emit: (seed: Seed, line: number) => LocatedSeed): LineSeedReader {
   const kind = delimiter === "\t" ? "TSV" : "CSV";
-  let column: string | undefined;
-  if (field !== undefined) {
-    if (!columns.includes(field)) {
-      const near = columns.find((c) => c.toLowerCase() === field.toLowerCase());
-      throw new InputError(
-        file,
-        header.line,
-        `column "${field}" (from --field) not found in the ${kind} header` +
-          (near !== undefined ? ` (did you mean "${near}"?)` : "") +
-          `; the header has columns: ${columns.join(", ")}`,
-      );
+  const quotes = { inQuotes: false };
+  let pending: string[] | undefined;
+  let pendingLine = 0;
+  let header: { columns: string[]; line: number } | undefined;
+  let column = "";
+  let dataRows = 0;
+
+  const headerOf = (row: CsvRow) => {
+    const columns = row.fields.map((c) => c.trim());
+    if (field !== undefined) {
+      if (!columns.includes(field)) {
+        const near = columns.find((c) => c.toLowerCase() === field.toLowerCase());
+        throw new InputError(
+          file,
+          row.line,
+          `column "${field}" (from --field) not found in the ${kind} header` +
+            (near !== undefined ? ` (did you mean "${near}"?)` : "") +
+            `; the header has columns: ${columns.join(", ")}`,
+        );
+      }
+      column = field;
+    } else {
+      const found = INSTRUCTION_FIELDS.find((f) => columns.includes(f));
+      if (found === undefined) {
+        throw new InputError(
+          file,
+          row.line,
+          `no instruction column in the ${kind} header (looked for ${INSTRUCTION_FIELDS.join(", ")}); ` +
+            `the header has columns: ${columns.join(", ")}; pass --field NAME to say which column holds it`,
+        );
+      }
+      column = found;
     }
-    column = field;
-  } else {
-    column = INSTRUCTION_FIELDS.find((f) => columns.includes(f));
-    if (column === undefined) {
-      throw new InputError(
-        file,
-        header.line,
-        `no instruction column in the ${kind} header (looked for ${INSTRUCTION_FIELDS.join(", ")}); ` +
-          `the header has columns: ${columns.join(", ")}; pass --field NAME to say which column holds it`,
-      );
-    }
-  }
-  const dataRows = rows.slice(1);
-  if (dataRows.length === 0) {
-    throw new InputError(file, undefined, `no instructions found: the ${kind} file has only a header row`);
-  }
-  const ctx: SeedContext = { file, field: column, fallbackId: (r) => `seed-${r.line}` };
-  const seeds = dataRows.map((row, i) => {
+    return { columns, line: row.line };
+  };
+
+  const seedOf = (row: CsvRow, columns: string[]): LocatedSeed => {
     if (row.fields.length > columns.length && row.fields.slice(columns.length).some((f) => f.trim() !== "")) {
       throw new InputError(
         file,
@@ -661,33 +701,121 @@ function seedsFromCsv(text: string, file: string, delimiter: string, field?: str
     columns.forEach((name, c) => {
       if (!Object.hasOwn(obj, name)) obj[name] = row.fields[c] ?? "";
     });
-    return recordToSeed(obj, { line: row.line, index: i + 1 }, ctx);
-  });
-  checkUniqueIds(
-    seeds,
-    dataRows.map((r) => r.line),
-    file,
-  );
-  return seeds;
+    const ctx: SeedContext = { file, field: column, fallbackId: (r) => `seed-${r.line}` };
+    return emit(recordToSeed(obj, { line: row.line, index: ++dataRows }, ctx), row.line);
+  };
+
+  const rowsOf = (text: string, line: number): LocatedSeed[] => {
+    const out: LocatedSeed[] = [];
+    for (const row of parseCsv(text, file, delimiter, line)) {
+      if (header === undefined) header = headerOf(row);
+      else out.push(seedOf(row, header.columns));
+    }
+    return out;
+  };
+
+  return {
+    push(line, text) {
+      if (pending === undefined) {
+        pending = [];
+        pendingLine = line;
+      }
+      pending.push(text);
+      scanCsvLine(text, delimiter.charCodeAt(0), quotes);
+      if (quotes.inQuotes) return [];
+      const record = pending.join("\n");
+      pending = undefined;
+      return rowsOf(record, pendingLine);
+    },
+    end() {
+      // An open quote at the end of the file: parseCsv names the line where it opened.
+      const out = pending === undefined ? [] : rowsOf(pending.join("\n"), pendingLine);
+      if (header === undefined) throw new InputError(file, undefined, "no instructions found: the file is empty");
+      if (dataRows === 0) throw new InputError(file, undefined, `no instructions found: the ${kind} file has only a header row`);
+      return out;
+    },
+  };
 }
 
-function seedsFromText(text: string, file: string): Seed[] {
-  const seeds: Seed[] = [];
-  const lines = text.split("\n");
-  lines.forEach((raw, i) => {
-    const instruction = raw.trim();
-    if (instruction !== "") seeds.push({ id: `seed-${i + 1}`, instruction });
-  });
-  if (seeds.length === 0) {
-    throw new InputError(
-      file,
-      undefined,
-      text.trim() === "" && text.length > 0
-        ? "no instructions found: the file has only blank lines"
-        : "no instructions found: the file is empty",
-    );
+/** The line-by-line reader for `format`; ids are checked for uniqueness as seeds complete. */
+function lineSeedReader(format: LineFormat, file: string, field?: string): LineSeedReader {
+  const idLines = new Map<string, number>();
+  let count = 0;
+  let lines = 0;
+  const emit = (seed: Seed, line: number): LocatedSeed => {
+    const first = idLines.get(seed.id);
+    if (first !== undefined) {
+      throw new InputError(file, line, `duplicate id "${seed.id}": already used on line ${first}; ids must be unique`);
+    }
+    idLines.set(seed.id, line);
+    count++;
+    return { seed, line };
+  };
+  if (format === "csv" || format === "tsv") return csvLineReader(file, format === "tsv" ? "\t" : ",", field, emit);
+  if (format === "text") {
+    return {
+      push(line, text) {
+        lines++;
+        const instruction = text.trim();
+        return instruction === "" ? [] : [emit({ id: `seed-${line}`, instruction }, line)];
+      },
+      end() {
+        if (count === 0) {
+          throw new InputError(
+            file,
+            undefined,
+            lines > 0 ? "no instructions found: the file has only blank lines" : "no instructions found: the file is empty",
+          );
+        }
+        return [];
+      },
+    };
   }
-  return seeds;
+  const ctx: SeedContext = {
+    file,
+    ...(field !== undefined ? { field } : {}),
+    fallbackId: (r) => `seed-${r.line}`,
+    arrayRecordHint: "; if the file is one JSON array, name it .json or pass --format json",
+  };
+  let records = 0;
+  return {
+    push(line, text) {
+      if (text.trim() === "") return [];
+      const value = parseJsonLine(text, file, line);
+      return [emit(recordToSeed(value, { line, index: ++records }, ctx), line)];
+    },
+    end() {
+      if (count === 0) throw new InputError(file, undefined, "no instructions found: the file is empty");
+      return [];
+    },
+  };
+}
+
+function checkField(file: string, field: string | undefined): void {
+  if (field !== undefined && field.trim() === "") throw new InputError(file, undefined, "--field must not be empty");
+}
+
+/** Text split as the file reader splits it: LF, CRLF or lone CR. */
+function* textLines(normalized: string): Generator<{ line: number; text: string }> {
+  if (normalized === "") return;
+  const parts = normalized.split("\n");
+  if (parts.at(-1) === "") parts.pop();
+  for (let i = 0; i < parts.length; i++) yield { line: i + 1, text: parts[i]! };
+}
+
+function parseLocated(text: string, file: string, options: ReadSeedsOptions): LocatedSeed[] {
+  const { field } = options;
+  checkField(file, field);
+  const normalized = normalizeNewlines(text);
+  rejectNul(normalized, file);
+  const format = detectSeedFormat(file, normalized, options.format ?? "auto");
+  // Detected (not forced) JSON still reads `{`-first text with several objects, one per line, as JSONL.
+  if (format === "json") return seedsFromJson(normalized, file, options.format === "json" ? "json" : "auto", field);
+  const reader = lineSeedReader(format, file, field);
+  const out: LocatedSeed[] = [];
+  for (const { line, text: lineText } of textLines(normalized)) out.push(...reader.push(line, lineText));
+  out.push(...reader.end());
+  return out;
 }
 
 /**
@@ -697,28 +825,54 @@ function seedsFromText(text: string, file: string): Seed[] {
  * `field` is ignored for plain text and for records that are bare JSON strings.
  */
 export function parseSeeds(text: string, file: string, options: ReadSeedsOptions = {}): Seed[] {
-  const { field } = options;
-  if (field !== undefined && field.trim() === "") throw new InputError(file, undefined, "--field must not be empty");
-  const normalized = normalizeNewlines(text);
-  rejectNul(normalized, file);
-  const format = detectSeedFormat(file, normalized, options.format ?? "auto");
-  switch (format) {
-    case "jsonl":
-      return seedsFromJson(normalized, file, "jsonl", field);
-    case "json":
-      // Detected (not forced) JSON still reads `{`-first text with several objects, one per line, as JSONL.
-      return seedsFromJson(normalized, file, options.format === "json" ? "json" : "auto", field);
-    case "csv":
-      return seedsFromCsv(normalized, file, ",", field);
-    case "tsv":
-      return seedsFromCsv(normalized, file, "\t", field);
-    case "text":
-      return seedsFromText(normalized, file);
+  return parseLocated(text, file, options).map((located) => located.seed);
+}
+
+/**
+ * The seeds of a file, in order, as they are read. JSONL, plain text and CSV/TSV stream line by line
+ * (memory does not grow with the file); a JSON document (`.json`, or content starting with `[`/`{` under
+ * another name) is parsed whole. Every problem is an `InputError` naming the file and line; ids are checked
+ * for uniqueness as they come, so a consumer must not act on the seeds before the generator has ended.
+ */
+export async function* streamSeeds(path: string, options: ReadSeedsOptions = {}): AsyncGenerator<LocatedSeed> {
+  checkField(path, options.field);
+  const head = normalizeNewlines(await fileHead(path));
+  const format = detectSeedFormat(path, head, options.format ?? "auto");
+  if (format === "json") {
+    yield* parseLocated(await readInputText(path), path, options);
+    return;
   }
+  const reader = lineSeedReader(format, path, options.field);
+  for await (const { line, text } of fileLines(path)) yield* reader.push(line, text);
+  yield* reader.end();
 }
 
 /** Reads and validates a seed (or benchmark) file. Every problem is an `InputError` naming the file and line. */
 export async function readSeeds(path: string, options: ReadSeedsOptions = {}): Promise<Seed[]> {
-  const text = await readInputText(path);
-  return parseSeeds(text, path, options);
+  const seeds: Seed[] = [];
+  for await (const { seed } of streamSeeds(path, options)) seeds.push(seed);
+  return seeds;
+}
+
+/**
+ * The seeds a run uses, read from a file of any size: identical seeds merged and a seeded sample drawn
+ * as the file streams (lib/seed-sample.ts), so memory holds the sample, not the file. A seed longer than
+ * `maxChars` is an `InputError` at its line.
+ */
+export async function readSeedSample(
+  path: string,
+  options: ReadSeedsOptions & { sampleSize: number | "all"; seed: number; maxChars: number },
+): Promise<{ seeds: Seed[]; selection: SeedSelection }> {
+  const selector = new SeedSelector({ sampleSize: options.sampleSize, seed: options.seed });
+  for await (const { seed, line } of streamSeeds(path, options)) {
+    if (seed.instruction.length > options.maxChars) {
+      throw new InputError(
+        path,
+        line,
+        `the instruction is ${seed.instruction.length} characters long, over the limit of ${options.maxChars} (--max-seed-chars; config maxSeedChars)`,
+      );
+    }
+    selector.add(seed);
+  }
+  return selector.result();
 }

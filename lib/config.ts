@@ -132,6 +132,19 @@ export const CodecConfigSchema = z.object({
     .describe(
       "Drop a decoded instruction whose ROUGE-L F1 with an earlier one (or a seed) is above this, before any answer or judge call is spent on it (self-instruct: 0.7); 1 turns the filter off",
     ),
+  seedSample: z
+    .union([z.number().int().min(1), z.literal("all")])
+    .nullable()
+    .default(null)
+    .describe(
+      'Seeds encoded: a seeded sample of this many distinct seeds, or "all"; null means max(poolSize, 50) (identical seeds are always merged first)',
+    ),
+  maxSeedChars: z
+    .number()
+    .int()
+    .min(1)
+    .default(20_000)
+    .describe("Longest seed instruction accepted, in characters; a longer one is rejected (file and line) before anything is spent"),
   keepSeedMetadata: z
     .boolean()
     .default(true)

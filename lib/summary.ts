@@ -6,6 +6,7 @@ import type { FaultKind } from "./faults.js";
 import { keepRate } from "./plan.js";
 import { type PoolMakeup, poolMakeup } from "./pool.js";
 import type { Metadata, UsageCounts } from "./records.js";
+import type { SeedSelection } from "./seed-sample.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
 /** What the run paid for, from the call journal: every answered call, resumed sessions included. */
@@ -46,6 +47,8 @@ export interface RunSummary {
   pool: Record<string, number>;
   /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
   poolMakeup?: PoolMakeup;
+  /** Seeds read, merged (identical), sampled and encoded; absent for runs from user-written metadata. */
+  seeds?: SeedSelection & { encoded: number };
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
   calls: UsageTotals & { total: UsageCounts };
@@ -191,6 +194,7 @@ export function buildSummary(
     instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
     ...(Object.keys(state.poolStats ?? {}).length > 0 ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) } : {}),
+    ...(state.seedSelection ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } } : {}),
     ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),

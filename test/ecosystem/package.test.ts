@@ -41,7 +41,11 @@ describe("the npm package", () => {
     for (const path of ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/cli/main.js", "dist/agent/tool.d.ts"]) {
       expect(files).toContain(path);
     }
-    expect(files.filter((path) => !path.startsWith("dist/") && !["package.json", "README.md", "LICENSE"].includes(path))).toEqual([]);
+    // The evaluation sets ship with their README (sources, licences), and nothing else outside dist/.
+    for (const path of ["data/benchmarks/README.md", "data/benchmarks/vicuna-80.jsonl", "data/benchmarks/evol-instruct-218.jsonl"]) expect(files).toContain(path);
+    expect(
+      files.filter((path) => !path.startsWith("dist/") && !path.startsWith("data/benchmarks/") && !["package.json", "README.md", "LICENSE"].includes(path)),
+    ).toEqual([]);
     expect(files.some((path) => /\.test\.|^dist\/test\//.test(path))).toBe(false);
 
     // Install it as a user would; native llama.cpp binaries (optional, for local: models) are not needed here.
@@ -64,6 +68,14 @@ describe("the npm package", () => {
       { cwd: project, env },
     );
     expect(JSON.parse(imported.stdout)).toEqual(["function", "function", "function", ["openai-chat", "alpaca", "sharegpt", "jsonl"]]);
+
+    // Built-in evaluation sets resolve inside the installed package (dist/io/ -> data/benchmarks/).
+    const vicuna = await run(
+      process.execPath,
+      ["-e", "import('codeclm').then(async (m) => console.log((await m.readSeeds(m.resolveBenchmark('vicuna'))).length))"],
+      { cwd: project, env },
+    );
+    expect(vicuna.stdout.trim()).toBe("80");
 
     // The shipped declarations type a consumer's code (and catch its mistakes).
     await writeFile(join(project, "consumer.ts"), CONSUMER);

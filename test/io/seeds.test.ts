@@ -1,11 +1,11 @@
-import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InputError, decodeInputBytes } from "../../io/input-error.js";
-import { detectSeedFormat, parseSeeds, readSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
+import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
+import { selectSeeds } from "../../lib/seed-sample.js";
 
 let dir: string;
 
@@ -602,7 +602,72 @@ describe("large files", () => {
   });
 });
 
-const dataDir = fileURLToPath(new URL("../../../shared/data/", import.meta.url));
+describe("streaming (files larger than one read)", () => {
+  const big = 1_200_000; // past the reader's 1 MB blocks
+
+  it("JSONL with CRLF and multi-byte characters across block boundaries reads as a whole parse would", async () => {
+    const lines: string[] = [];
+    for (let i = 0, length = 0; length < 2.5 * big; i++) {
+      lines.push(JSON.stringify({ id: `q${i}`, prompt: `Écris un poème ${"é".repeat(i % 97)} n°${i}` }));
+      length += lines.at(-1)!.length + 2;
+    }
+    const text = `${lines.join("\r\n")}\r\n`;
+    const path = await fixture("big.jsonl", text);
+    const streamed = await readSeeds(path);
+    expect(streamed).toEqual(parseSeeds(text, path));
+    expect(streamed).toHaveLength(lines.length);
+  });
+
+  it("CSV with quoted fields spanning lines, far into the file", async () => {
+    const rows = ["id,instruction"];
+    for (let i = 0; i < 40_000; i++) rows.push(`r${i},"Line one of ${i}\nline two, with ""quotes"""`);
+    const text = `${rows.join("\n")}\n`;
+    const path = await fixture("big.csv", text);
+    const streamed = await readSeeds(path);
+    expect(streamed).toEqual(parseSeeds(text, path));
+    expect(streamed.at(-1)?.instruction).toMatch(/^Line one of \d+\nline two, with "quotes"$/);
+  });
+
+  it("a bad line past the first block is named by its line", async () => {
+    const good = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ instruction: `Seed ${i} ${"x".repeat(30)}` }));
+    await expectError("late.jsonl", `${good.join("\n")}\n{not json\n`, { line: 40_001, contains: ["not valid JSON"] });
+    const bytes = Buffer.concat([Buffer.from(`${good.join("\n")}\n`), Buffer.from([0x7b, 0xff, 0x7d, 0x0a])]);
+    await expectError("late-utf8.jsonl", bytes, { line: 40_001, contains: ["UTF-8"] });
+    await expectError("late-dup.jsonl", `${good.join("\n")}\n${JSON.stringify({ id: "seed-3", instruction: "again" })}\n`, {
+      line: 40_001,
+      contains: ['duplicate id "seed-3"', "line 3"],
+    });
+  });
+});
+
+describe("readSeedSample: the seeds a run uses, from a file of any size", () => {
+  it("merges identical seeds and samples as the file streams, as selectSeeds does on the whole list", async () => {
+    const lines = [
+      ...Array.from({ length: 10 }, (_, i) => ({ id: `copy${i}`, instruction: i % 2 ? "Summarise  this article." : "Summarise this article." })),
+      ...Array.from({ length: 5 }, (_, i) => ({ id: `other${i}`, instruction: `Other task ${i}` })),
+    ];
+    const path = await fixture("dups.jsonl", jsonl(...lines));
+    const { seeds, selection } = await readSeedSample(path, { sampleSize: 50, seed: 42, maxChars: 1000 });
+    expect(seeds.map((seed) => seed.id)).toEqual(["copy0", "other0", "other1", "other2", "other3", "other4"]);
+    expect(selection).toMatchObject({ read: 15, unique: 6, duplicates: 9, sampled: 6 });
+
+    const many = Array.from({ length: 5000 }, (_, i) => ({ id: `m${i}`, instruction: `Task ${i % 3000}` }));
+    const manyPath = await fixture("many.txt", many.map((seed) => seed.instruction).join("\n"));
+    const sample = await readSeedSample(manyPath, { sampleSize: 20, seed: 7, maxChars: 1000 });
+    const whole = selectSeeds(await readSeeds(manyPath), { sampleSize: 20, seed: 7 });
+    expect(sample).toEqual(whole);
+    expect(sample.selection).toMatchObject({ read: 5000, unique: 3000, sampled: 20 });
+  });
+
+  it("rejects a seed longer than the limit by file and line", async () => {
+    const path = await fixture("long.jsonl", jsonl({ instruction: "short" }, { instruction: "x".repeat(5001) }));
+    await expect(readSeedSample(path, { sampleSize: "all", seed: 1, maxChars: 5000 })).rejects.toThrow(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: the instruction is 5001 characters long, over the limit of 5000`),
+    );
+  });
+});
+
+const dataDir = fileURLToPath(new URL("../../data/benchmarks/", import.meta.url));
 const realFiles: [string, number][] = [
   ["vicuna-80.jsonl", 80],
   ["mt-bench-80.jsonl", 80],
@@ -612,7 +677,7 @@ const realFiles: [string, number][] = [
   ["evol-instruct-218.jsonl", 218],
 ];
 
-describe.skipIf(!existsSync(dataDir))("real data files in shared/data", () => {
+describe("the evaluation sets shipped in data/benchmarks", () => {
   it.each(realFiles)("%s has %i records, unique ids, no \\r", async (name, count) => {
     const seeds = await readSeeds(join(dataDir, name));
     expect(seeds).toHaveLength(count);
