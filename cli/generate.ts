@@ -18,6 +18,7 @@ import {
   type CodecConfigInput,
   type PromptOverrides,
   type RoleSettings,
+  CodecConfigSchema,
   STRUCTURED_OUTPUT_METHODS,
   resolveConfig,
 } from "../lib/config.js";
@@ -29,7 +30,7 @@ import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { defaultRoles } from "./defaults.js";
 import { UsageError } from "./errors.js";
 import { prepareLocalModels } from "./local-models.js";
-import { collect, decimal, integer } from "./options.js";
+import { collect, decimal, describeDefaults, integer } from "./options.js";
 import { type ProgressMode, createProgress } from "./progress.js";
 
 interface GenerateFlags {
@@ -562,6 +563,21 @@ export function registerGenerate(program: Command): void {
         ]),
       );
   }
+  const defaults = CodecConfigSchema.parse({});
+  describeDefaults(command, {
+    size: defaults.size,
+    theta: defaults.theta,
+    maxIterations: defaults.maxIterations,
+    rubrics: defaults.rubricCount,
+    pool: defaults.poolSize,
+    skillsMax: defaults.skillsMax,
+    topUpRounds: defaults.topUpRounds,
+    actionSampling: defaults.actionSampling,
+    maxOutputTokens: defaults.maxTokens,
+    dedupeThreshold: defaults.dedupeThreshold,
+    ablation: defaults.ablation,
+    seed: defaults.seed,
+  });
   command
     .option("--quiet", "print nothing but errors and the final line")
     .option("--json", "machine-readable events on stdout, one JSON object per line")

@@ -9,8 +9,9 @@
  * check here has no timing at all. A lock taken on another host cannot be checked and is never broken.
  */
 import { readFileSync, rmSync } from "node:fs";
-import { link, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 
 export interface LockHolder {
   pid: number;
@@ -205,4 +206,15 @@ export async function assertNotLocked(lockPath: string): Promise<void> {
   if (held.has(lockPath)) return;
   const current = await readHolder(lockPath);
   if (current && !isStale(current)) throw new OutputLockedError(lockPath, current);
+}
+
+/** Run `work` holding the lock at `lockPath` (its folder is created first). */
+export async function withOutputLock<T>(lockPath: string, command: string, work: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockPath), { recursive: true });
+  const lock = await acquireOutputLock(lockPath, command);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
 }
