@@ -305,13 +305,14 @@ export function budgetLines(estimate: Estimate, budget: Budget | undefined): str
   const worst = estimate.range.reduce((a, b) => (b.calls > a.calls ? b : a), { calls: total.calls, costUsd: total.costUsd, keepPerPass: 0 });
   const lines: string[] = [];
   const compare = (flag: string, limit: number, expected: number, pessimistic: number | undefined, show: (n: number) => string) => {
+    const worstCase = pessimistic !== undefined && pessimistic > expected ? ` (pessimistic: ${show(pessimistic)})` : "";
     if (expected > limit) {
       const share = Math.max(1, Math.floor((limit / expected) * 100));
-      lines.push(`${flag} ${show(limit)}: OVER the estimate of ${show(expected)}; the run would stop (resumably) about ${share}% of the way; the whole run needs about ${show(pessimistic ?? expected)}.`);
+      lines.push(`${flag} ${show(limit)} is below the estimate of ${show(expected)}${worstCase}: the run would stop (resumably) about ${share}% of the way.`);
     } else if (pessimistic !== undefined && pessimistic > limit) {
-      lines.push(`${flag} ${show(limit)}: within the estimate of ${show(expected)}, but not the pessimistic ${show(pessimistic)}.`);
+      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)} but not the pessimistic ${show(pessimistic)}.`);
     } else {
-      lines.push(`${flag} ${show(limit)}: within the estimate of ${show(expected)}${pessimistic !== undefined ? ` (pessimistic: ${show(pessimistic)})` : ""}.`);
+      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)}${worstCase}.`);
     }
   };
   const count = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -319,10 +320,10 @@ export function budgetLines(estimate: Estimate, budget: Budget | undefined): str
   if (budget.maxCalls != null) compare("--max-calls", budget.maxCalls, total.calls, worst.calls, count);
   if (budget.maxTokens != null) compare("--max-tokens", budget.maxTokens, total.inputTokens + total.outputTokens, undefined, count);
   if (budget.maxCostUsd != null) {
-    if (total.unpriced.length > 0) lines.push(`--max-cost ${usd(budget.maxCostUsd)}: cannot be compared, no price for ${total.unpriced.join(", ")} (give --prices FILE).`);
+    if (total.unpriced.length > 0) lines.push(`--max-cost ${usd(budget.maxCostUsd)} cannot be compared: no price for ${total.unpriced.join(", ")} (give --prices FILE).`);
     else compare("--max-cost", budget.maxCostUsd, total.costUsd, worst.costUsd, usd);
   }
-  return lines.map((line) => `Budget ${line}`);
+  return lines.map((line) => `Budget: ${line}`);
 }
 
 export function formatEstimate(estimate: Estimate, budget?: Budget): string {
