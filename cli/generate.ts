@@ -4,7 +4,7 @@ import { CheckpointStoreError, parseCheckpointSpec } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
 import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
-import { OutputLockedError, acquireOutputLock } from "../io/lock.js";
+import { type OutputLock, OutputLockedError, acquireOutputLock } from "../io/lock.js";
 import { createOutputFolders, existingOutputs, outputPathsFor } from "../io/output.js";
 import { RunSetupError, runToFiles } from "../io/run.js";
 import { readRunState } from "../io/run-state.js";
@@ -378,13 +378,13 @@ export async function generate(
   await createOutputFolders([paths.lock]);
   const lock = await acquireOutputLock(paths.lock, `codeclm generate --out ${flags.out}`);
   try {
-    return await generateHoldingLock(flags, env, argv);
+    return await generateHoldingLock(flags, env, argv, lock);
   } finally {
     await lock.release();
   }
 }
 
-async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[]): Promise<GenerateResult> {
+async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[], lock?: OutputLock): Promise<GenerateResult> {
   if (Boolean(flags.seeds) === Boolean(flags.metadata)) {
     throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   }
@@ -455,6 +455,7 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
       graph: { env },
       checkpoint,
       ...(flags.resume ? { resume: flags.resume } : {}),
+      ...(lock ? { outputLock: lock } : {}),
       control,
       resumeCommand: () => resumeCommand,
       keepCheckpoints: flags.keepCheckpoints ?? false,

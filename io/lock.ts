@@ -11,7 +11,7 @@
 import { readFileSync, rmSync } from "node:fs";
 import { link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 
 export interface LockHolder {
   pid: number;
@@ -85,7 +85,6 @@ export interface OutputLock {
   release(): Promise<void>;
 }
 
-const held = new Map<string, { count: number }>();
 const releaseAtExit = new Set<string>();
 let exitHookInstalled = false;
 
@@ -160,24 +159,11 @@ async function takeOver(path: string, stale: LockHolder, holder: LockHolder): Pr
 
 /**
  * Take the lock of an output set (`lockPath` is usually `OUT.lock`), or throw `OutputLockedError`
- * naming the process that holds it. Re-entrant within one process (the CLI and `runToFiles` both take it).
+ * naming the process that holds it. Not re-entrant: a second take in the same process is refused too
+ * (pass the lock on instead, as the CLI does to `runToFiles`).
  */
 export async function acquireOutputLock(lockPath: string, command?: string): Promise<OutputLock> {
-  const existing = held.get(lockPath);
-  const release = (path: string) => async () => {
-    const entry = held.get(path);
-    if (!entry) return;
-    entry.count--;
-    if (entry.count > 0) return;
-    held.delete(path);
-    releaseAtExit.delete(path);
-    const holder = await readHolder(path);
-    if (holder?.pid === process.pid) await rm(path, { force: true });
-  };
-  if (existing) {
-    existing.count++;
-    return { path: lockPath, release: release(lockPath) };
-  }
+  const path = resolve(lockPath);
   const holder: LockHolder = {
     pid: process.pid,
     host: hostname(),
@@ -185,27 +171,27 @@ export async function acquireOutputLock(lockPath: string, command?: string): Pro
     ...(processStartTime(process.pid) ? { processStart: processStartTime(process.pid) } : {}),
     ...(command ? { command } : {}),
   };
-  let taken = await createLock(lockPath, holder);
-  if (!taken) {
-    const current = await readHolder(lockPath);
+  if (!(await createLock(path, holder))) {
+    const current = await readHolder(path);
     if (!current) {
-      throw new OutputLockedError(lockPath, undefined, "exists and is not a codeclm lock; delete it if no codeclm process is writing there");
+      throw new OutputLockedError(path, undefined, "exists and is not a codeclm lock; delete it if no codeclm process is writing there");
     }
-    if (!isStale(current)) throw new OutputLockedError(lockPath, current);
-    taken = await takeOver(lockPath, current, holder);
-    if (!taken) throw new OutputLockedError(lockPath, (await readHolder(lockPath)) ?? current);
+    if (!isStale(current)) throw new OutputLockedError(path, current);
+    if (!(await takeOver(path, current, holder))) throw new OutputLockedError(path, (await readHolder(path)) ?? current);
   }
   installExitHook();
-  held.set(lockPath, { count: 1 });
-  releaseAtExit.add(lockPath);
-  return { path: lockPath, release: release(lockPath) };
-}
-
-/** Refuse early (before reading inputs or asking to --force) when a live process holds the lock. */
-export async function assertNotLocked(lockPath: string): Promise<void> {
-  if (held.has(lockPath)) return;
-  const current = await readHolder(lockPath);
-  if (current && !isStale(current)) throw new OutputLockedError(lockPath, current);
+  releaseAtExit.add(path);
+  let released = false;
+  return {
+    path,
+    release: async () => {
+      if (released) return;
+      released = true;
+      releaseAtExit.delete(path);
+      const current = await readHolder(path);
+      if (current?.pid === process.pid && current.since === holder.since) await rm(path, { force: true });
+    },
+  };
 }
 
 /** Run `work` holding the lock at `lockPath` (its folder is created first). */

@@ -17,7 +17,7 @@ import { RunControl, type StopInfo } from "../models/control.js";
 import type { LedgerSnapshot } from "../models/ledger.js";
 import type { EndpointSnapshot } from "../models/scheduler.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
-import { acquireOutputLock } from "./lock.js";
+import { type OutputLock, acquireOutputLock } from "./lock.js";
 import { type OutputPaths, RunWriter, createOutputFolders, writeTextAtomic } from "./output.js";
 import { reconcileFromCheckpoints } from "./reconcile.js";
 import { type RunState, type RunStatus, dataSettings, readRunState, runFingerprint, settingChanges, writeRunState } from "./run-state.js";
@@ -82,6 +82,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** What to tell the user to type to resume (the CLI passes its own command line). */
   resumeCommand?: (runId: string) => string;
+  /** The lock of `paths.lock`, when the caller took it already (default: taken here, released at the end). */
+  outputLock?: OutputLock;
   /** Keep checkpoints and journal after the run completes (default: removed, they are no longer needed). */
   keepCheckpoints?: boolean;
   progressIntervalMs?: number;
@@ -199,11 +201,11 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
   const checkpointFile = options.checkpoint?.kind === "sqlite" ? [options.checkpoint.path] : options.checkpoint ? [] : [paths.checkpoint];
   await createOutputFolders([paths.lock, paths.kept, paths.dropped, paths.summary, paths.state, ...checkpointFile]);
   // One writer per output set: a second process (fresh, --resume or --force) is refused here.
-  const lock = await acquireOutputLock(paths.lock, "codeclm generate");
+  const lock = options.outputLock ?? (await acquireOutputLock(paths.lock, "codeclm generate"));
   try {
     return await writeRun(options);
   } finally {
-    await lock.release();
+    if (lock !== options.outputLock) await lock.release();
   }
 }
 

@@ -35,14 +35,16 @@ describe("the output lock (in process)", () => {
     dir = await mkdtemp(join(tmpdir(), "codeclm-lock-"));
   });
 
-  it("is re-entrant in one process and released when the last holder lets go", async () => {
+  it("is held once, even within one process, and removed on release", async () => {
     const path = join(dir, "a.lock");
-    const first = await acquireOutputLock(path);
-    const second = await acquireOutputLock(path);
-    await second.release();
+    const first = await acquireOutputLock(path, "first");
+    await expect(acquireOutputLock(path)).rejects.toThrow(`pid ${process.pid} on ${hostname()}`);
     expect(existsSync(path)).toBe(true);
     await first.release();
     expect(existsSync(path)).toBe(false);
+    const again = await acquireOutputLock(path);
+    await again.release();
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it("a lock of a process that is gone is stale; of a live one, or of another host, is not", async () => {
