@@ -1,5 +1,4 @@
 import { setMaxListeners } from "node:events";
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type AblationResult, runAblation } from "../eval/ablate.js";
@@ -8,15 +7,17 @@ import { resolveEvalConfig } from "../eval/config.js";
 import { formatAblationTable } from "../eval/format.js";
 import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
 import { EVALUATION_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { withOutputLock } from "../io/lock.js";
+import { createOutputFolders, writeJsonAtomic } from "../io/output.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
-import { type RoleSettings, inputProblems } from "../lib/config.js";
+import { CodecConfigSchema, type RoleSettings, inputProblems } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
 import { ModelFactory } from "../models/factory.js";
 import { readBenchmark } from "./eval.js";
 import { UsageError } from "./errors.js";
 import { buildGenerateConfig } from "./generate.js";
-import { collect, decimal, integer } from "./options.js";
+import { collect, decimal, deprecatedMaxTokens, describeDefaults, integer, takeDeprecatedMaxTokens } from "./options.js";
 import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
 
 interface AblateFlags {
@@ -33,6 +34,8 @@ interface AblateFlags {
   maxIterations?: number;
   seed?: number;
   concurrency?: number;
+  maxOutputTokens?: number;
+  /** Deprecated name of --max-output-tokens. */
   maxTokens?: number;
   plausibilityCheck?: boolean;
   ablationImprovements?: number;
@@ -94,7 +97,7 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
       ...(flags.maxIterations !== undefined ? { maxIterations: flags.maxIterations } : {}),
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
-      ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+      ...(flags.maxOutputTokens !== undefined ? { maxOutputTokens: flags.maxOutputTokens } : {}),
       ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
       ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
     },
@@ -128,7 +131,7 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
   const settings = {
     ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
     ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
-    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
   };
   if (judge && evaluates) {
@@ -162,8 +165,8 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
       signal: controller.signal,
       onProgress: flags.quiet ? undefined : (message) => process.stderr.write(`codeclm: ${message}\n`),
     });
-    await mkdir(flags.out, { recursive: true });
-    await writeFile(join(flags.out, "ablation.json"), `${JSON.stringify(result, null, 2)}\n`);
+    await createOutputFolders([join(flags.out, "ablation.json")]);
+    await writeJsonAtomic(join(flags.out, "ablation.json"), result);
     return result;
   } finally {
     process.removeListener("SIGINT", onSigint);
@@ -191,7 +194,8 @@ export function registerAblate(program: Command): void {
     .option("--no-plausibility-check", "accept every mixed-and-matched metadata")
     .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
     .option("--concurrency <n>", "most model calls in flight", integer(2))
-    .option("--max-tokens <n>", "most tokens per generation", integer(16));
+    .option("--max-output-tokens <n>", "most tokens a model may generate per call, in generation and evaluation", integer(16))
+    .addOption(deprecatedMaxTokens());
   addRoleOptions(command, "strong", "strong model as provider:model (generates every row; the reference by default)");
   addRoleOptions(command, "target", "target model as provider:model (answers in the full row's filtering; the --baseline model)");
   addRoleOptions(command, "judge", "evaluation judge as provider:model (the paper: ChatGPT)");
@@ -207,9 +211,20 @@ export function registerAblate(program: Command): void {
     .option("--answer-temperature <x>", "temperature of the answers in the evaluation (default 0.7)", decimal(0, 2))
     .option("--judge-retries <n>", "retries of a malformed judgement (default 2)", integer(0))
     .option("--force", "regenerate rows and redo evaluations already in --out")
-    .option("--quiet", "print only the table")
+    .option("--quiet", "print only the table");
+  const defaults = CodecConfigSchema.parse({});
+  describeDefaults(command, {
+    pool: defaults.poolSize,
+    theta: defaults.theta,
+    maxIterations: defaults.maxIterations,
+    seed: defaults.seed,
+    concurrency: defaults.concurrency,
+    maxOutputTokens: defaults.maxTokens,
+  });
+  command
     .action(async (flags: AblateFlags) => {
-      const result = await ablateCommand(flags);
+      takeDeprecatedMaxTokens(flags);
+      const result = await withOutputLock(join(flags.out, "ablation.lock"), `codeclm ablate --out ${flags.out}`, () => ablateCommand(flags));
       process.stdout.write(`${formatAblationTable(result)}\ntable -> ${join(flags.out, "ablation.json")}\n`);
       const incomplete = result.rows.some(
         (row) => row.data?.status === "incomplete" || row.evaluation?.summary.status === "incomplete",

@@ -1,5 +1,6 @@
 import { CheckpointStoreError } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
+import { OutputLockedError } from "../io/lock.js";
 import { RunSetupError } from "../io/run.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/factory.js";
@@ -17,6 +18,7 @@ export function reportError(error: unknown): number {
     error instanceof ModelConfigError ||
     error instanceof RunSetupError ||
     error instanceof CheckpointStoreError ||
+    error instanceof OutputLockedError ||
     setup
   ) {
     process.stderr.write(`codeclm: ${errorMessage(error)}\n`);

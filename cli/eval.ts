@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { readAnswers } from "../eval/answers.js";
 import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
@@ -9,10 +10,11 @@ import type { EvalSummary } from "../eval/records.js";
 import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
 import { InputError } from "../io/input-error.js";
 import { EVALUATION_NAMES, resolveBenchmark } from "../io/benchmarks.js";
+import { withOutputLock } from "../io/lock.js";
 import { type SeedFormat, readSeeds } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
 import { UsageError } from "./errors.js";
-import { decimal, integer } from "./options.js";
+import { decimal, deprecatedMaxTokens, integer, takeDeprecatedMaxTokens } from "./options.js";
 import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
 
 export interface EvalFlags {
@@ -27,6 +29,8 @@ export interface EvalFlags {
   force?: boolean;
   answerTemperature?: number;
   judgeTemperature?: number;
+  maxOutputTokens?: number;
+  /** Deprecated name of --max-output-tokens. */
   maxTokens?: number;
   judgeRetries?: number;
   concurrency?: number;
@@ -54,7 +58,7 @@ export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined
     judge,
     ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
     ...(flags.judgeTemperature !== undefined ? { judgeTemperature: flags.judgeTemperature } : {}),
-    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
+    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
     ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
     ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(judgePrompt !== undefined ? { judgePrompt } : {}),
@@ -151,13 +155,15 @@ export function registerEval(program: Command): void {
   command
     .option("--answer-temperature <x>", "temperature of both models' answers (default 0.7)", decimal(0, 2))
     .option("--judge-temperature <x>", "judge temperature (default 0, as in the paper)", decimal(0, 2))
-    .option("--max-tokens <n>", "most tokens per answer or judgement (default 2048)", integer(16))
+    .option("--max-output-tokens <n>", "most tokens per answer or judgement (default 2048)", integer(16))
+    .addOption(deprecatedMaxTokens())
     .option("--judge-retries <n>", "retries of a malformed judgement before the item is a judge failure (default 2)", integer(0))
     .option("--concurrency <n>", "most model calls in flight (default 16)", integer(1))
     .option("--judge-prompt <file>", "judge prompt template with {question} {answer1} {answer2}")
     .option("--quiet", "print only the result")
     .action(async (flags: EvalFlags) => {
-      const summary = await evalCommand(flags);
+      takeDeprecatedMaxTokens(flags);
+      const summary = await withOutputLock(join(flags.out, "eval.lock"), `codeclm eval --out ${flags.out}`, () => evalCommand(flags));
       const paths = evalPathsFor(flags.out);
       process.stdout.write(`${formatEvalSummary(summary)}\nitems -> ${paths.items}; summary -> ${paths.summary}\n`);
       if (summary.status !== "complete") process.exitCode = 3;

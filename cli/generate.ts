@@ -1,12 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
-import { parseCheckpointSpec } from "../io/durable.js";
+import { CheckpointStoreError, parseCheckpointSpec } from "../io/durable.js";
 import { InputError } from "../io/input-error.js";
 import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../io/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
-import { existingOutputs, outputPathsFor } from "../io/output.js";
-import { runToFiles } from "../io/run.js";
 import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { type OutputLock, OutputLockedError, acquireOutputLock } from "../io/lock.js";
+import { createOutputFolders, existingOutputs, outputPathsFor } from "../io/output.js";
+import { RunSetupError, runToFiles } from "../io/run.js";
+import { readRunState } from "../io/run-state.js";
 import { readSeedSample } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
 import { type Estimate, estimateRun } from "../lib/estimate.js";
@@ -17,6 +19,7 @@ import {
   type CodecConfigInput,
   type PromptOverrides,
   type RoleSettings,
+  CodecConfigSchema,
   STRUCTURED_OUTPUT_METHODS,
   inputProblems,
   resolveConfig,
@@ -31,7 +34,7 @@ import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { defaultRoles } from "./defaults.js";
 import { UsageError } from "./errors.js";
 import { prepareLocalModels } from "./local-models.js";
-import { collect, decimal, integer } from "./options.js";
+import { collect, decimal, describeDefaults, integer } from "./options.js";
 import { type ProgressMode, createProgress } from "./progress.js";
 
 interface GenerateFlags {
@@ -243,16 +246,30 @@ export function urlPassword(value: string): string | undefined {
   }
 }
 
+/** A connection URL without its password (`postgres://bob:pw@db/x` → `postgres://bob@db/x`); other text as is. */
+export function withoutUrlPassword(arg: string): string {
+  const flag = /^(--[\w-]+=)(.*)$/s.exec(arg);
+  if (flag) return `${flag[1]}${withoutUrlPassword(flag[2]!)}`;
+  const password = urlPassword(arg);
+  if (!password) return arg;
+  const start = arg.indexOf("://") + 3;
+  const slash = arg.slice(start).search(/[/?#]/);
+  const authority = slash < 0 ? arg.slice(start) : arg.slice(start, start + slash);
+  const at = authority.lastIndexOf("@");
+  const colon = authority.indexOf(":");
+  if (at < 0 || colon < 0 || colon > at) return arg;
+  return `${arg.slice(0, start + colon)}${arg.slice(start + at)}`;
+}
+
 /**
  * The command that continues this run: the same arguments, `--resume` instead of `--force`. A password
- * in a URL is masked (set PGPASSWORD instead of writing it on the command line).
+ * in a URL is left out, so the command runs as printed once PGPASSWORD is set (libpq and node-postgres
+ * read it when the URL has no password).
  */
 export function resumeCommandFrom(args: readonly string[]): string {
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i]!;
-    const password = urlPassword(arg);
-    if (password) arg = arg.replace(`:${encodeURIComponent(password)}@`, ":****@").replace(`:${password}@`, ":****@");
+    const arg = withoutUrlPassword(args[i]!);
     if (arg === "--force" || arg === "--dry-run") continue;
     if (arg === "--resume") {
       if (args[i + 1] && !args[i + 1]!.startsWith("-")) i++;
@@ -263,6 +280,10 @@ export function resumeCommandFrom(args: readonly string[]): string {
   }
   return ["codeclm", ...kept.map(shellQuote), "--resume"].join(" ");
 }
+
+/** What to add after a printed resume command whose database password was left out. */
+export const passwordNote = (args: readonly string[]): string =>
+  args.some((arg) => withoutUrlPassword(arg) !== arg) ? " (set PGPASSWORD to the database password first: it is not repeated here)" : "";
 
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
@@ -303,7 +324,40 @@ export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] },
   );
 }
 
-export function formatEstimate(estimate: Estimate): string {
+type Budget = CodecConfig["budget"];
+
+/**
+ * Each budget set against the estimate: within it (with the headroom), or over it (how far the run
+ * would get, and what budget the whole run needs). The range's high end is the pessimistic keep rate.
+ */
+export function budgetLines(estimate: Estimate, budget: Budget | undefined): string[] {
+  if (!budget) return [];
+  const { total } = estimate;
+  const worst = estimate.range.reduce((a, b) => (b.calls > a.calls ? b : a), { calls: total.calls, costUsd: total.costUsd, keepPerPass: 0 });
+  const lines: string[] = [];
+  const compare = (flag: string, limit: number, expected: number, pessimistic: number | undefined, show: (n: number) => string) => {
+    const worstCase = pessimistic !== undefined && pessimistic > expected ? ` (pessimistic: ${show(pessimistic)})` : "";
+    if (expected > limit) {
+      const share = Math.max(1, Math.floor((limit / expected) * 100));
+      lines.push(`${flag} ${show(limit)} is below the estimate of ${show(expected)}${worstCase}: the run would stop (resumably) about ${share}% of the way.`);
+    } else if (pessimistic !== undefined && pessimistic > limit) {
+      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)} but not the pessimistic ${show(pessimistic)}.`);
+    } else {
+      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)}${worstCase}.`);
+    }
+  };
+  const count = (n: number) => Math.round(n).toLocaleString("en-US");
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  if (budget.maxCalls != null) compare("--max-calls", budget.maxCalls, total.calls, worst.calls, count);
+  if (budget.maxTokens != null) compare("--max-tokens", budget.maxTokens, total.inputTokens + total.outputTokens, undefined, count);
+  if (budget.maxCostUsd != null) {
+    if (total.unpriced.length > 0) lines.push(`--max-cost ${usd(budget.maxCostUsd)} cannot be compared: no price for ${total.unpriced.join(", ")} (give --prices FILE).`);
+    else compare("--max-cost", budget.maxCostUsd, total.costUsd, worst.costUsd, usd);
+  }
+  return lines.map((line) => `Budget: ${line}`);
+}
+
+export function formatEstimate(estimate: Estimate, budget?: Budget): string {
   const usd = (n: number | undefined) => (n === undefined ? "no price" : `$${n.toFixed(2)}`);
   const rows = estimate.steps.map(
     (step) =>
@@ -319,22 +373,49 @@ export function formatEstimate(estimate: Estimate): string {
       estimate.range.map((r) => `at ${Math.round(r.keepPerPass * 100)}%: ${r.calls} calls, $${r.costUsd.toFixed(2)}`).join("; ") +
       ".",
     `Prices as of ${PRICES_AS_OF} (override with --prices FILE)${total.unpriced.length > 0 ? `; no price for ${total.unpriced.join(", ")}: tokens only` : ""}.`,
-    ...(estimate.budgetStop ? [`This would hit a budget: ${estimate.budgetStop.message}.`] : []),
+    ...(budget ? budgetLines(estimate, budget) : estimate.budgetStop ? [`This would hit a budget: ${estimate.budgetStop.message}.`] : []),
   ].join("\n");
 }
 
 export interface GenerateResult {
   summary?: RunSummary;
   estimate?: Estimate;
+  /** With an estimate: the budgets it is compared with. */
+  budget?: Budget;
   resume?: string;
   stopKind?: string;
+  /** The signal that stopped the run (SIGINT, SIGTERM). */
+  signal?: NodeJS.Signals;
 }
 
+/** The run failed part-way (a write error, a node that failed): the message says how to resume. */
+export class RunFailedError extends Error {
+  constructor(cause: Error, readonly resume: string) {
+    super(`${cause.message}\nfix the cause, then resume with: ${resume}`, { cause });
+  }
+}
+
+/**
+ * One writer per output set: the lock is taken before anything else (a second `generate` on the same
+ * `--out`, with or without --resume or --force, is refused at once, naming the process that writes).
+ */
 export async function generate(
   flags: GenerateFlags,
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = process.argv.slice(2),
 ): Promise<GenerateResult> {
+  if (flags.dryRun) return generateHoldingLock(flags, env, argv);
+  const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
+  await createOutputFolders([paths.lock]);
+  const lock = await acquireOutputLock(paths.lock, `codeclm generate --out ${flags.out}`);
+  try {
+    return await generateHoldingLock(flags, env, argv, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[], lock?: OutputLock): Promise<GenerateResult> {
   if (Boolean(flags.seeds) === Boolean(flags.metadata)) {
     throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   }
@@ -355,7 +436,7 @@ export async function generate(
   const warning = "seeds" in input ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds) : undefined;
   if (warning) process.stderr.write(`${warning}\n`);
 
-  if (flags.dryRun) return { estimate: estimateFor(input, config) };
+  if (flags.dryRun) return { estimate: estimateFor(input, config), budget: config.budget };
 
   const factory = ModelFactory.fromConfig(config, { env });
   factory.validate(rolesFor(config.ablation));
@@ -388,18 +469,22 @@ export async function generate(
   const progress = createProgress(mode, { plainIntervalMs: (flags.progressInterval ?? 10) * 1000 });
   const control = new RunControl();
   const resumeCommand = resumeCommandFrom(argv);
-  // First Ctrl-C: stop cleanly (calls in flight finish and are recorded). Second: cancel them too.
+  // First Ctrl-C (or SIGTERM): stop cleanly (calls in flight finish and are recorded). Second: cancel them too.
   let interrupts = 0;
+  let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
+    stopSignal ??= signal;
+    const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
     if (interrupts === 1) {
       control.stop({ kind: "interrupt", message: signal === "SIGINT" ? "interrupted (Ctrl-C)" : `terminated (${signal})` });
-      if (mode !== "json") progress.note("\ncodeclm: stopping: waiting for the calls in flight to finish (Ctrl-C again to cancel them)");
+      const what = signal === "SIGINT" ? "stopping" : `${signal} received, stopping`;
+      if (mode !== "json") progress.note(`\ncodeclm: ${what}: waiting for the calls in flight to finish (${again} to cancel them)`);
     } else if (interrupts === 2) {
       control.abortNow();
       if (mode !== "json") progress.note("codeclm: cancelling the calls in flight (they may be paid again on resume)");
     } else {
-      process.exit(130);
+      process.exit(signalExitCode(stopSignal));
     }
   };
   process.on("SIGINT", onSignal);
@@ -414,6 +499,7 @@ export async function generate(
       graph: { env },
       checkpoint,
       ...(flags.resume ? { resume: flags.resume } : {}),
+      ...(lock ? { outputLock: lock } : {}),
       control,
       resumeCommand: () => resumeCommand,
       keepCheckpoints: flags.keepCheckpoints ?? false,
@@ -438,8 +524,14 @@ export async function generate(
     return {
       summary,
       ...(control.stopped ? { stopKind: control.stopped.kind } : {}),
-      ...(summary.status === "stopped" && checkpoint.kind !== "none" ? { resume: resumeCommand } : {}),
+      ...(stopSignal ? { signal: stopSignal } : {}),
+      ...(summary.status === "stopped" && checkpoint.kind !== "none" ? { resume: resumeCommand + passwordNote(argv) } : {}),
     };
+  } catch (error) {
+    // The run-state file says "failed" with the reason; the user is told how to continue.
+    const setup = error instanceof RunSetupError || error instanceof OutputLockedError || error instanceof CheckpointStoreError;
+    if (setup || checkpoint.kind === "none" || !(error instanceof Error) || (await readRunState(paths.state))?.status !== "failed") throw error;
+    throw new RunFailedError(error, `${resumeCommand}${passwordNote(argv)}`);
   } finally {
     progress.close();
     process.removeListener("SIGINT", onSignal);
@@ -447,11 +539,14 @@ export async function generate(
   }
 }
 
-/** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 130 interrupted. */
-export function exitCodeFor(summary: RunSummary, stopKind?: string): number {
+/** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+export const signalExitCode = (signal: NodeJS.Signals | undefined): number => (signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 130);
+
+/** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 130 Ctrl-C, 143 SIGTERM. */
+export function exitCodeFor(summary: RunSummary, stopKind?: string, signal?: NodeJS.Signals): number {
   if (summary.status === "complete") return 0;
   if (summary.status === "incomplete") return 3;
-  return stopKind === "interrupt" ? 130 : 4;
+  return stopKind === "interrupt" ? signalExitCode(signal) : 4;
 }
 
 export function registerGenerate(program: Command): void {
@@ -516,6 +611,21 @@ export function registerGenerate(program: Command): void {
         ]),
       );
   }
+  const defaults = CodecConfigSchema.parse({});
+  describeDefaults(command, {
+    size: defaults.size,
+    theta: defaults.theta,
+    maxIterations: defaults.maxIterations,
+    rubrics: defaults.rubricCount,
+    pool: defaults.poolSize,
+    skillsMax: defaults.skillsMax,
+    topUpRounds: defaults.topUpRounds,
+    actionSampling: defaults.actionSampling,
+    maxOutputTokens: defaults.maxTokens,
+    dedupeThreshold: defaults.dedupeThreshold,
+    ablation: defaults.ablation,
+    seed: defaults.seed,
+  });
   command
     .option("--quiet", "print nothing but errors and the final line")
     .option("--json", "machine-readable events on stdout, one JSON object per line")
@@ -523,7 +633,11 @@ export function registerGenerate(program: Command): void {
     .action(async (flags: GenerateFlags) => {
       const result = await generate(flags);
       if (result.estimate) {
-        process.stdout.write(flags.json ? `${JSON.stringify({ event: "estimate", ...result.estimate })}\n` : `${formatEstimate(result.estimate)}\n`);
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify({ event: "estimate", ...result.estimate, budgets: budgetLines(result.estimate, result.budget) })}\n`
+            : `${formatEstimate(result.estimate, result.budget)}\n`,
+        );
         return;
       }
       const summary = result.summary!;
@@ -537,6 +651,6 @@ export function registerGenerate(program: Command): void {
             summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
         );
       }
-      process.exitCode = exitCodeFor(summary, result.stopKind);
+      process.exitCode = exitCodeFor(summary, result.stopKind, result.signal);
     });
 }

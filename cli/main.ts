@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { reportError } from "./errors.js";
 import { registerAblate } from "./ablate.js";
@@ -26,14 +26,24 @@ export function buildProgram(): Command {
     .name("codeclm")
     .description("CodecLM: tailored synthetic instruction data for aligning a target model")
     .version(version())
-    .showHelpAfterError();
+    // Usage errors: one short line and where to look, exit 2 (not the whole help, not exit 1).
+    // Set before the commands are added: each inherits them.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`codeclm: ${text.replace(/^error: /, "")}`) })
+    .showHelpAfterError("(codeclm --help lists the commands)");
   registerGenerate(program);
   registerEval(program);
   registerAblate(program);
   registerReport(program);
   registerExport(program);
+  for (const command of program.commands) {
+    command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
+  }
   return program;
 }
+
+/** Exit code for a commander error: 0 after --help or --version, 2 for a usage error. */
+export const commanderExitCode = (error: CommanderError): number => (error.exitCode === 0 ? 0 : 2);
 
 // LangGraph and the OpenAI SDK derive an abort signal per task and per call, each listening on its
 // parent: with thousands of concurrent instructions the default cap of 10 only produces false alarms.
@@ -45,5 +55,5 @@ z.config({ jitless: true });
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = reportError(error);
+  process.exitCode = error instanceof CommanderError ? commanderExitCode(error) : reportError(error);
 }

@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { UsageError } from "./errors.js";
 
 /** Commander value parsers that reject bad numbers with a message naming the problem. */
 export function integer(min: number) {
@@ -20,3 +21,42 @@ export function decimal(min: number, max = Number.POSITIVE_INFINITY) {
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * Say each option's default in `--help`. Commander shows a default only when the option carries one,
+ * and these must not: a flag given overrides the config file, a default must not.
+ */
+export function describeDefaults(command: Command, defaults: Record<string, unknown>): void {
+  for (const option of command.options) {
+    const value = defaults[option.attributeName()];
+    if (value === undefined || value === null || option.defaultValue !== undefined || /\(default/.test(option.description)) continue;
+    option.description += ` (default: ${typeof value === "string" ? value : JSON.stringify(value)})`;
+  }
+}
+
+/** Say once on stderr that a flag was renamed. */
+export function warnDeprecated(old: string, replacement: string, why = ""): void {
+  process.stderr.write(`codeclm: ${old} is deprecated: use ${replacement}${why ? ` (${why})` : ""}\n`);
+}
+
+/** eval/ablate: `--max-tokens` was the per-call limit there, but is a token budget in generate. */
+export const deprecatedMaxTokens = () =>
+  new Option("--max-tokens <n>", "deprecated: --max-output-tokens").argParser(integer(16)).hideHelp();
+
+export function takeDeprecatedMaxTokens(flags: { maxTokens?: number; maxOutputTokens?: number }): void {
+  if (flags.maxTokens === undefined) return;
+  warnDeprecated("--max-tokens", "--max-output-tokens", "in generate --max-tokens is a token budget");
+  flags.maxOutputTokens ??= flags.maxTokens;
+  delete flags.maxTokens;
+}
+
+/** An old output flag kept as a hidden alias of `--out`. */
+export const deprecatedOutAlias = (flag: string, value = "<file>") => new Option(`${flag} ${value}`, "deprecated: --out").hideHelp();
+
+/** `--out`, or the deprecated alias (with a warning); a usage error when both are given and differ. */
+export function outFrom(out: string | undefined, old: string | undefined, alias: string): string | undefined {
+  if (old === undefined) return out;
+  warnDeprecated(alias, "--out");
+  if (out !== undefined && out !== old) throw new UsageError(`give --out or ${alias}, not both`);
+  return old;
+}

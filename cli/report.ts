@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import type { Prices } from "../report/charts.js";
-import { writeReport } from "../report/index.js";
+import { withOutputLock } from "../io/lock.js";
+import { reportPathFor, writeReport } from "../report/index.js";
 import { UsageError } from "./errors.js";
-import { collect, integer } from "./options.js";
+import { collect, deprecatedOutAlias, integer, outFrom } from "./options.js";
 
 /** `ROLE=INPUT,OUTPUT` in USD per million tokens. */
 export function parsePrices(specs: readonly string[]): Prices {
@@ -24,19 +25,18 @@ export function registerReport(program: Command): void {
     .command("report")
     .description("Write a self-contained HTML report (plots and browsable examples) for a generate run or an eval")
     .argument("<file>", "the run's kept-pairs JSONL (its .dropped.jsonl and .summary.json are read from beside it), or an eval's eval.jsonl")
-    .option("--html <file>", "where to write the page (default: beside the run, NAME.report.html)")
+    .option("--out <file>", "where to write the page (default: beside the run, NAME.report.html)")
+    .addOption(deprecatedOutAlias("--html"))
     .option(
       "--price <role=in,out>",
       "USD per million input and output tokens for a role, for costs (strong, target, judge; for an eval model, reference, judge); repeatable",
       collect,
     )
     .option("--max-rows <n>", "most records listed per table (default 1000)", integer(1))
-    .action(async (file: string, flags: { html?: string; price?: string[]; maxRows?: number }) => {
-      const path = await writeReport(file, {
-        ...(flags.html ? { html: flags.html } : {}),
-        prices: parsePrices(flags.price ?? []),
-        ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}),
-      });
+    .action(async (file: string, flags: { out?: string; html?: string; price?: string[]; maxRows?: number }) => {
+      const html = outFrom(flags.out, flags.html, "--html") ?? reportPathFor(file);
+      const options = { html, prices: parsePrices(flags.price ?? []), ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}) };
+      const path = await withOutputLock(`${html}.lock`, `codeclm report --out ${html}`, () => writeReport(file, options));
       process.stdout.write(`${path}\n`);
     });
 }

@@ -1,5 +1,6 @@
-import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { createOutputFolders, writingTo, writeTextAtomic } from "../io/output.js";
 import type { EvalItem, EvalSummary } from "./records.js";
 import { type EvalResult, type EvaluateOptions, evaluate } from "./run.js";
 
@@ -27,14 +28,8 @@ export async function existingEvalOutputs(paths: EvalPaths): Promise<string[]> {
   return found;
 }
 
-async function writeWhole(path: string, text: string): Promise<void> {
-  const tmp = path + PARTIAL_SUFFIX;
-  const file = await open(tmp, "w");
-  await file.write(text);
-  await file.datasync();
-  await file.close();
-  await rename(tmp, path);
-}
+/** Written whole or not at all; a failed write names the file and leaves no temporary file. */
+const writeWhole = (path: string, text: string) => writeTextAtomic(path, text, path + PARTIAL_SUFFIX);
 
 /**
  * Evaluate and write the results: items stream into `eval.jsonl.partial` as they are judged (a crash leaves
@@ -42,18 +37,16 @@ async function writeWhole(path: string, text: string): Promise<void> {
  * summary last.
  */
 export async function runEvalToFiles(options: EvaluateOptions & { paths: EvalPaths }): Promise<EvalResult> {
-  await mkdir(join(options.paths.items, ".."), { recursive: true });
+  await createOutputFolders([options.paths.items, options.paths.summary]);
   const partial = options.paths.items + PARTIAL_SUFFIX;
-  const stream: FileHandle = await open(partial, "w");
+  const stream: FileHandle = await writingTo(partial, () => open(partial, "w"));
   let writing = Promise.resolve();
   let result: EvalResult;
   try {
     result = await evaluate({
       ...options,
       onEvent: (event) => {
-        writing = writing.then(async () => {
-          await stream.write(`${JSON.stringify(event.item)}\n`);
-        });
+        writing = writing.then(() => writingTo(partial, () => stream.write(`${JSON.stringify(event.item)}\n`)).then(() => {}));
         options.onEvent?.(event);
       },
     });

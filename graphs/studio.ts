@@ -1,4 +1,9 @@
+import { fileURLToPath } from "node:url";
+import { loadEnvFileIfPresent } from "../io/env-file.js";
 import { createCodecGraph } from "./codeclm.js";
+
+// Keys from the shell, or from the project's .env when there is one (langgraph.json names none).
+loadEnvFileIfPresent(fileURLToPath(new URL("../.env", import.meta.url)));
 
 /**
  * The graph LangGraph Studio and the dev server load (langgraph.json). No checkpointer: the server

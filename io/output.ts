@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
-import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { DroppedRecord, KeptPair } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
@@ -13,6 +14,8 @@ export interface OutputPaths {
   state: string;
   /** The default SQLite checkpoint file (`--checkpoint` may put the checkpoints elsewhere). */
   checkpoint: string;
+  /** `OUT.lock`: held by the one process writing these outputs (io/lock.ts). */
+  lock: string;
 }
 
 /** `data.jsonl` → `data.dropped.jsonl`, `data.summary.json`, `data.run.json`, `data.checkpoint.sqlite` beside it. */
@@ -24,7 +27,56 @@ export function outputPathsFor(out: string, overrides: Partial<OutputPaths> = {}
     summary: overrides.summary ?? `${base}.summary.json`,
     state: overrides.state ?? `${base}.run.json`,
     checkpoint: overrides.checkpoint ?? `${base}.checkpoint.sqlite`,
+    lock: overrides.lock ?? `${base}.lock`,
   };
+}
+
+/** Create the folders the outputs go into (`--out new/dir/data.jsonl` is fine). */
+export async function createOutputFolders(paths: readonly string[]): Promise<void> {
+  for (const folder of new Set(paths.map((path) => dirname(path)))) {
+    try {
+      await mkdir(folder, { recursive: true });
+    } catch (error) {
+      throw new OutputWriteError(folder, error, "cannot create the output folder");
+    }
+  }
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EIO: "input/output error",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  EISDIR: "is a folder",
+  ENOTDIR: "a part of the path is not a folder",
+  ENOENT: "no such file or folder",
+  EFBIG: "file too large",
+};
+
+/** Writing an output failed (disk full, I/O error, permissions): the message names the file. */
+export class OutputWriteError extends Error {
+  readonly code?: string;
+  constructor(
+    readonly path: string,
+    cause: unknown,
+    what = "cannot write",
+  ) {
+    const code = (cause as NodeJS.ErrnoException)?.code;
+    super(`${what} ${path}: ${code ? `${ERRNO_TEXT[code] ?? (cause as Error).message} (${code})` : String((cause as Error)?.message ?? cause)}`);
+    this.code = code;
+  }
+}
+
+/** Run a file operation; an error becomes an `OutputWriteError` naming the file. */
+export async function writingTo<T>(path: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof OutputWriteError) throw error;
+    throw new OutputWriteError(path, error);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -124,18 +176,18 @@ export class RunWriter {
 
   /** A fresh run empties the files; a resumed one keeps what they hold and appends. */
   async open(options: { append: boolean }): Promise<void> {
+    const { kept, dropped, summary } = this.paths;
+    await createOutputFolders([kept, dropped, summary]);
     if (options.append) {
-      const kept = await scanJsonl(this.paths.kept, (record) => String(record.id));
-      const dropped = await scanJsonl(this.paths.dropped, (record) => droppedKey(record as unknown as DroppedRecord));
-      this.keptIds = kept;
-      this.droppedKeys = dropped;
-      this.keptFile = await open(this.paths.kept, "a");
-      this.droppedFile = await open(this.paths.dropped, "a");
+      this.keptIds = await scanJsonl(kept, (record) => String(record.id));
+      this.droppedKeys = await scanJsonl(dropped, (record) => droppedKey(record as unknown as DroppedRecord));
+      this.keptFile = await writingTo(kept, () => open(kept, "a"));
+      this.droppedFile = await writingTo(dropped, () => open(dropped, "a"));
     } else {
-      this.keptFile = await open(this.paths.kept, "w");
-      this.droppedFile = await open(this.paths.dropped, "w");
+      this.keptFile = await writingTo(kept, () => open(kept, "w"));
+      this.droppedFile = await writingTo(dropped, () => open(dropped, "w"));
     }
-    await rm(this.paths.summary, { force: true });
+    await writingTo(summary, () => rm(summary, { force: true }));
   }
 
   /** Write the pairs not yet in the file; returns those written. */
@@ -147,8 +199,10 @@ export class RunWriter {
       fresh.push(pair);
     }
     if (fresh.length === 0) return fresh;
-    await this.keptFile!.write(fresh.map((pair) => `${JSON.stringify(pair)}\n`).join(""));
-    await this.keptFile!.datasync();
+    await writingTo(this.paths.kept, async () => {
+      await this.keptFile!.write(fresh.map((pair) => `${JSON.stringify(pair)}\n`).join(""));
+      await this.keptFile!.datasync();
+    });
     return fresh;
   }
 
@@ -161,8 +215,10 @@ export class RunWriter {
       fresh.push(record);
     }
     if (fresh.length === 0) return fresh;
-    await this.droppedFile!.write(fresh.map((record) => `${JSON.stringify(record)}\n`).join(""));
-    await this.droppedFile!.datasync();
+    await writingTo(this.paths.dropped, async () => {
+      await this.droppedFile!.write(fresh.map((record) => `${JSON.stringify(record)}\n`).join(""));
+      await this.droppedFile!.datasync();
+    });
     return fresh;
   }
 
@@ -172,22 +228,33 @@ export class RunWriter {
   }
 
   async close(): Promise<void> {
-    await this.keptFile?.close();
-    await this.droppedFile?.close();
+    await this.keptFile?.close().catch(() => {});
+    await this.droppedFile?.close().catch(() => {});
     this.keptFile = undefined;
     this.droppedFile = undefined;
   }
 }
 
-/** Write JSON so that readers see the old file or the new one, never half of one. */
+/**
+ * Write JSON so that readers see the old file or the new one, never half of one. When the write fails
+ * (disk full, I/O error) the temporary file is removed and the error names the file.
+ */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const file = await open(tmp, "w");
+  await writeTextAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export async function writeTextAtomic(path: string, text: string, tmp = `${path}.tmp-${process.pid}`): Promise<void> {
   try {
-    await file.write(`${JSON.stringify(value, null, 2)}\n`);
-    await file.datasync();
-  } finally {
-    await file.close();
+    const file = await open(tmp, "w");
+    try {
+      await file.write(text);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw error instanceof OutputWriteError ? error : new OutputWriteError(path, error);
   }
-  await rename(tmp, path);
 }

@@ -1,6 +1,7 @@
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { truncate, writeFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
 import { buildServices, factoryFor } from "../graphs/runtime.js";
@@ -21,7 +22,8 @@ import { strongTargetWarnings } from "../models/factory.js";
 import type { LedgerSnapshot } from "../models/ledger.js";
 import type { EndpointSnapshot } from "../models/scheduler.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
-import { type OutputPaths, RunWriter } from "./output.js";
+import { type OutputLock, acquireOutputLock } from "./lock.js";
+import { type OutputPaths, RunWriter, createOutputFolders, writeTextAtomic } from "./output.js";
 import { reconcileFromCheckpoints } from "./reconcile.js";
 import { indexFromOutputs } from "./run-index.js";
 import { type RunState, type RunStatus, dataSettings, readRunState, runFingerprint, settingChanges, writeRunState } from "./run-state.js";
@@ -91,6 +93,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** What to tell the user to type to resume (the CLI passes its own command line). */
   resumeCommand?: (runId: string) => string;
+  /** The lock of `paths.lock`, when the caller took it already (default: taken here, released at the end). */
+  outputLock?: OutputLock;
   /** Keep checkpoints and journal after the run completes (default: removed, they are no longer needed). */
   keepCheckpoints?: boolean;
   progressIntervalMs?: number;
@@ -208,6 +212,38 @@ async function resolveRun(options: RunOptions, config: CodecConfig, durable: Dur
  * endpoint that stays down, or `control.stop()` end the run cleanly with status "stopped".
  */
 export async function runToFiles(options: RunOptions): Promise<RunSummary> {
+  const { paths } = options;
+  const checkpointFile = options.checkpoint?.kind === "sqlite" ? [options.checkpoint.path] : options.checkpoint ? [] : [paths.checkpoint];
+  await createOutputFolders([paths.lock, paths.kept, paths.dropped, paths.summary, paths.state, ...checkpointFile]);
+  // One writer per output set: a second process (fresh, --resume or --force) is refused here.
+  const lock = options.outputLock ?? (await acquireOutputLock(paths.lock, "codeclm generate"));
+  try {
+    return await writeRun(options);
+  } finally {
+    if (lock !== options.outputLock) await lock.release();
+  }
+}
+
+/**
+ * The run-state file says "failed", with the reason (and, from `base`, the resume command). On a full
+ * disk the usual whole-file write may fail: then the state is rewritten in place, which needs no new
+ * space; a temporary file is never left behind.
+ */
+async function saveFailedState(path: string, state: RunState): Promise<void> {
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  try {
+    await writeTextAtomic(path, text);
+  } catch {
+    try {
+      await writeFile(path, text, { flag: "r+" });
+      await truncate(path, Buffer.byteLength(text));
+    } catch {
+      // Nothing more can be done; the error itself is reported to the user.
+    }
+  }
+}
+
+async function writeRun(options: RunOptions): Promise<RunSummary> {
   // LangGraph composes one abort signal per superstep that every running task listens on: hundreds at a
   // time here, which is expected, not a leak. Node would warn past 10.
   setMaxListeners(0);
@@ -221,6 +257,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
   const durable = await openDurable(spec);
   const control = options.control ?? new RunControl();
   let writer: RunWriter | undefined;
+  // Set once the run-state file says "running": any error after that leaves it saying "failed".
+  let markFailed: ((error: unknown) => Promise<void>) | undefined;
   try {
     const { runId, resumed, previous } = await resolveRun(options, config, durable, fingerprint);
     const thread = { configurable: { thread_id: runId } };
@@ -288,6 +326,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     const saveState = (status: RunStatus, extra: Partial<RunState> = {}) =>
       writeRunState(options.paths.state, { ...baseState, ...extra, status, updatedAt: new Date().toISOString(), kept: files.keptCount });
     await saveState("running");
+    markFailed = (error) =>
+      saveFailedState(options.paths.state, { ...baseState, status: "failed", error: errorMessage(error), updatedAt: new Date().toISOString(), kept: files.keptCount });
 
     options.onEvent?.({ type: "start", runId, resumed, size: config.size, checkpoint: describeCheckpoint(durable.spec), recovered });
     const estimate = estimateRun(
@@ -413,14 +453,8 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
       options.onEvent?.({ type: "summary", summary: stopped, ...(resumable ? { resume: resumeCommand } : {}) });
       return stopped;
     }
-    if (failure) {
-      await saveState("failed", { error: errorMessage(failure) });
-      throw failure;
-    }
-    if (!summary) {
-      await saveState("failed", { error: "the graph ended without a summary" });
-      throw new Error("the graph ended without a summary");
-    }
+    if (failure) throw failure;
+    if (!summary) throw new Error("the graph ended without a summary");
     await journal?.flush();
     await files.writeSummary(summary);
     await saveState(summary.status, { stopReason: summary.stopReason });
@@ -431,6 +465,9 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
     }
     options.onEvent?.({ type: "summary", summary });
     return summary;
+  } catch (error) {
+    await markFailed?.(error);
+    throw error;
   } finally {
     await writer?.close();
     await durable.close({ removeIfEmpty: completed });

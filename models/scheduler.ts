@@ -69,6 +69,38 @@ class Endpoint {
   }
 }
 
+/** Per signal: the one listener registered on it, and the callbacks it runs. */
+const abortWatchers = new WeakMap<AbortSignal, { callbacks: Set<() => void>; fire: () => void }>();
+
+/**
+ * Run `callback` when `signal` aborts; returns the function that forgets it. The calls of one graph
+ * step share that step's signal (LangGraph makes it; its listener cap stays 10): hundreds of queued
+ * calls would each add a listener and set off MaxListenersExceededWarning. One listener per signal
+ * fans out to all of them instead.
+ */
+export function onAbortOf(signal: AbortSignal, callback: () => void): () => void {
+  let watcher = abortWatchers.get(signal);
+  if (!watcher) {
+    const callbacks = new Set<() => void>();
+    const fire = () => {
+      abortWatchers.delete(signal);
+      for (const run of [...callbacks]) run();
+    };
+    watcher = { callbacks, fire };
+    abortWatchers.set(signal, watcher);
+    signal.addEventListener("abort", fire, { once: true });
+  }
+  const { callbacks, fire } = watcher;
+  callbacks.add(callback);
+  return () => {
+    callbacks.delete(callback);
+    if (callbacks.size === 0 && abortWatchers.get(signal)?.callbacks === callbacks) {
+      abortWatchers.delete(signal);
+      signal.removeEventListener("abort", fire);
+    }
+  };
+}
+
 export class CallScheduler {
   private active = 0;
   private seq = 0;
@@ -122,8 +154,7 @@ export class CallScheduler {
           if (index >= 0) endpoint.queue.splice(index, 1);
           reject(signal.reason);
         };
-        signal.addEventListener("abort", onAbort, { once: true });
-        waiter.cleanup = () => signal.removeEventListener("abort", onAbort);
+        waiter.cleanup = onAbortOf(signal, onAbort);
       }
       endpoint.queue.push(waiter);
       this.pump();

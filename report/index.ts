@@ -1,4 +1,4 @@
-import { rename, writeFile } from "node:fs/promises";
+import { createOutputFolders, writeTextAtomic } from "../io/output.js";
 import { totalsOf } from "../eval/run.js";
 import { type Chart, type Prices, effectivePrices, evalCharts, runCharts, usageByStep } from "./charts.js";
 import { type PageOptions, type RenderedChart, evalPage, runPage } from "./html.js";
@@ -41,8 +41,8 @@ export async function writeReport(source: string, options: ReportOptions = {}): 
   const data = await loadReport(source);
   const html = await buildReportHtml(data, options);
   const path = options.html ?? reportPathFor(source);
-  await writeFile(`${path}.partial`, html);
-  await rename(`${path}.partial`, path);
+  await createOutputFolders([path]);
+  await writeTextAtomic(path, html, `${path}.partial`);
   return path;
 }
 

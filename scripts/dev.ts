@@ -4,7 +4,6 @@
  * `npm run dev -- --port 8123` picks the port; other flags go to `langgraphjs dev` as they are.
  */
 import { spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,9 +40,7 @@ export function takePort(args: readonly string[]): { port?: number; rest: string
 async function main(): Promise<void> {
   const { port: asked, rest } = takePort(process.argv.slice(2));
   const port = asked ?? (await freePort());
-  // langgraph.json reads keys from .env; the CLI refuses to start when the file is missing.
-  const envFile = join(root, ".env");
-  if (!existsSync(envFile)) writeFileSync(envFile, "# API keys for `npm run dev` (LangGraph Studio), e.g. OPENAI_API_KEY=...\n");
+  // Keys come from the shell, or from .env when there is one (graphs/studio.ts reads it): none is created.
   const cli = join(root, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
   const child = spawn(process.execPath, [cli, "dev", "--host", "127.0.0.1", "--port", String(port), "--no-browser", ...rest], {
     cwd: root,

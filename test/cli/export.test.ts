@@ -27,7 +27,7 @@ describe("codeclm export (CLI)", () => {
 
   it("writes OpenAI chat format with a system prompt and a seeded validation split", async () => {
     const output = join(dir, "train.jsonl");
-    const args = ["export", kept, "--format", "openai-chat", "--output", output, "--system", "You are concise.", "--val-split", "0.25"];
+    const args = ["export", kept, "--format", "openai-chat", "--out", output, "--system", "You are concise.", "--val-split", "0.25"];
     const result = await runCli(args);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -51,14 +51,14 @@ describe("codeclm export (CLI)", () => {
   });
 
   it("writes ShareGPT, and Alpaca as a JSON array when the file is .json", async () => {
-    expect((await runCli(["export", kept, "--format", "sharegpt", "--output", join(dir, "sharegpt.jsonl")])).code).toBe(0);
+    expect((await runCli(["export", kept, "--format", "sharegpt", "--out", join(dir, "sharegpt.jsonl")])).code).toBe(0);
     expect((await lines(join(dir, "sharegpt.jsonl")))[3]).toEqual({
       conversations: [
         { from: "human", value: "Instruction 3" },
         { from: "gpt", value: "Response 3" },
       ],
     });
-    expect((await runCli(["export", kept, "--format", "alpaca", "--output", join(dir, "alpaca.json")])).code).toBe(0);
+    expect((await runCli(["export", kept, "--format", "alpaca", "--out", join(dir, "alpaca.json")])).code).toBe(0);
     const alpaca = JSON.parse(await readFile(join(dir, "alpaca.json"), "utf8")) as unknown[];
     expect(alpaca).toHaveLength(20);
     expect(alpaca[0]).toEqual({ instruction: "Instruction 0", input: "", output: "Response 0" });
@@ -67,12 +67,12 @@ describe("codeclm export (CLI)", () => {
   it("refuses a file that is not kept pairs: file and line, exit 2, nothing written", async () => {
     const bad = join(dir, "seeds.jsonl");
     await writeFile(bad, `${JSON.stringify({ id: "1", instruction: "a", response: "b" })}\n${JSON.stringify({ id: "2", prompt: "hello" })}\n`);
-    const result = await runCli(["export", bad, "--format", "jsonl", "--output", join(dir, "never.jsonl")]);
+    const result = await runCli(["export", bad, "--format", "jsonl", "--out", join(dir, "never.jsonl")]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^codeclm: .*seeds\.jsonl:2: not a kept pair/);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     await expect(readFile(join(dir, "never.jsonl"))).rejects.toThrow();
-    const unknown = await runCli(["export", kept, "--format", "csv", "--output", join(dir, "x.csv")]);
+    const unknown = await runCli(["export", kept, "--format", "csv", "--out", join(dir, "x.csv")]);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain("Allowed choices are openai-chat, alpaca, sharegpt, jsonl");
   });

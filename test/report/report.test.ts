@@ -166,16 +166,22 @@ describe("the page", () => {
     expect(html).toContain("19 more not listed (--max-rows 5)");
   });
 
-  it("is written beside the run, or where --html says", async () => {
+  it("is written beside the run, or where --out says (even into a new folder)", async () => {
     expect(reportPathFor("/x/data.jsonl")).toBe("/x/data.report.html");
     const path = await writeReport(runPath);
     expect(path).toBe(join(dir, "run.report.html"));
     expect(await readFile(path, "utf8")).toMatch(/^<!doctype html>/);
-    const result = await runCli(["report", evalPath, "--html", join(dir, "elsewhere.html"), "--price", "judge=1,2"], {});
+    const elsewhere = join(dir, "new", "nested", "elsewhere.html");
+    const result = await runCli(["report", evalPath, "--out", elsewhere, "--price", "judge=1,2"], {});
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
-    expect(result.stdout.trim()).toBe(join(dir, "elsewhere.html"));
-    expect(await readFile(join(dir, "elsewhere.html"), "utf8")).toContain("cost (USD)");
+    expect(result.stdout.trim()).toBe(elsewhere);
+    expect(await readFile(elsewhere, "utf8")).toContain("cost (USD)");
+    // The old flag still works, with a warning.
+    const old = await runCli(["report", evalPath, "--html", join(dir, "old", "page.html")], {});
+    expect(old.code).toBe(0);
+    expect(old.stderr).toContain("--html is deprecated: use --out");
+    expect(await readFile(join(dir, "old", "page.html"), "utf8")).toMatch(/^<!doctype html>/);
     const bad = await runCli(["report", evalPath, "--price", "judge=cheap"], {});
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--price takes ROLE=INPUT,OUTPUT");

@@ -196,12 +196,20 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
 
   it("--dry-run estimates calls, tokens and cost without calling anything", async () => {
     const before = server.counters.requests;
-    const result = await runCli(["generate", "--seeds", seeds, "--size", "1000", "--strong", "openai:gpt-4o", "--target", "openai:gpt-4o-mini", "--dry-run", "--max-cost", "1"], {});
+    const result = await runCli(
+      ["generate", "--seeds", seeds, "--size", "1000", "--strong", "openai:gpt-4o", "--target", "openai:gpt-4o-mini", "--dry-run", "--max-cost", "1", "--max-calls", "100000"],
+      {},
+    );
     expect(result.code).toBe(0);
     expect(server.counters.requests).toBe(before);
     expect(result.stdout).toContain("Estimate (nothing was called)");
     expect(result.stdout).toMatch(/answer-strong\s+openai:gpt-4o\s+\d+/);
     expect(result.stdout).toMatch(/total\s+\d+\s+\d+\s+\d+\s+\$\d+\.\d\d/);
-    expect(result.stdout).toContain("This would hit a budget: the cost budget of $1.00");
+    // Each budget is compared with the estimate (not "crossed by the next call ($0.00 spent)").
+    const total = /total\s+(\d+)\s+\d+\s+\d+\s+\$(\d+\.\d\d)/.exec(result.stdout)!;
+    expect(result.stdout).toContain(`Budget: --max-cost $1.00 is below the estimate of $${total[2]}`);
+    expect(result.stdout).toMatch(/the run would stop \(resumably\) about \d+% of the way/);
+    expect(result.stdout).toContain(`Budget: --max-calls 100,000 covers the estimate of ${Number(total[1]).toLocaleString("en-US")}`);
+    expect(result.stdout).not.toContain("crossed by the next call");
   }, 30_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resumeCommandFrom, urlPassword } from "../../cli/generate.js";
+import { passwordNote, resumeCommandFrom, urlPassword } from "../../cli/generate.js";
 import { duration, etaMs, progressLine, renderProgress } from "../../cli/progress.js";
 import type { ProgressSnapshot } from "../../io/run.js";
 
@@ -68,15 +68,38 @@ describe("progress display", () => {
 });
 
 describe("resume command", () => {
-  it("repeats the arguments with --resume, drops --force, --dry-run and an earlier --resume, and masks passwords", () => {
+  it("repeats the arguments with --resume, drops --force, --dry-run and an earlier --resume, and leaves passwords out", () => {
     expect(resumeCommandFrom(["generate", "--seeds", "my seeds.jsonl", "--force", "--resume", "abc", "--out", "o.jsonl", "--max-cost", "5"])).toBe(
       "codeclm generate --seeds 'my seeds.jsonl' --out o.jsonl --max-cost 5 --resume",
     );
     expect(resumeCommandFrom(["generate", "--checkpoint", "postgres://bob:s3cret@db:5432/x", "--resume"])).toBe(
-      "codeclm generate --checkpoint 'postgres://bob:****@db:5432/x' --resume",
+      "codeclm generate --checkpoint postgres://bob@db:5432/x --resume",
     );
+    expect(resumeCommandFrom(["generate", "--checkpoint=postgresql://bob:s%40c:r%2Ft@db/x?sslmode=require"])).toBe(
+      "codeclm generate '--checkpoint=postgresql://bob@db/x?sslmode=require' --resume",
+    );
+    expect(passwordNote(["--checkpoint", "postgres://bob:pw@db/x"])).toContain("PGPASSWORD");
+    expect(passwordNote(["--checkpoint", "postgres://bob@db/x"])).toBe("");
     expect(urlPassword("postgres://bob:s%40cret@db/x")).toBe("s@cret");
     expect(urlPassword("postgres://db/x")).toBeUndefined();
     expect(urlPassword("seeds.jsonl")).toBeUndefined();
+  });
+});
+
+describe("the printed Postgres resume command runs once PGPASSWORD is set", () => {
+  it("node-postgres takes the password from PGPASSWORD when the URL has none", async () => {
+    const { default: ConnectionParameters } = await import("pg/lib/connection-parameters.js" as string);
+    const command = resumeCommandFrom(["generate", "--checkpoint", "postgres://bob:s3cret@db.example:5432/codec"]);
+    const url = /--checkpoint (\S+)/.exec(command)![1]!;
+    expect(url).not.toContain("s3cret");
+    const saved = process.env.PGPASSWORD;
+    process.env.PGPASSWORD = "s3cret";
+    try {
+      const params = new ConnectionParameters({ connectionString: url });
+      expect(params).toMatchObject({ user: "bob", password: "s3cret", host: "db.example", port: 5432, database: "codec" });
+    } finally {
+      if (saved === undefined) delete process.env.PGPASSWORD;
+      else process.env.PGPASSWORD = saved;
+    }
   });
 });
