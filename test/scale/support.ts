@@ -65,6 +65,25 @@ export async function readJsonl(path: string): Promise<Record<string, unknown>[]
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
+/** Fields that differ between two runs of the same data: run ids and timings. */
+const VOLATILE = new Set(["runId", "startedAt", "finishedAt", "wallTimeMs", "elapsedMs", "durationMs", "latencyMs"]);
+
+function withoutVolatile(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutVolatile);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([key]) => !VOLATILE.has(key))
+      .map(([key, inner]) => [key, withoutVolatile(inner)]),
+  );
+}
+
+/**
+ * The records of a JSONL output in file order, every field but run ids and timings: what "the same output"
+ * means for resume, fault and determinism tests (ids are positional, so equal id sets prove little).
+ */
+export const readRecords = async (path: string) => (await readJsonl(path)).map(withoutVolatile);
+
 export const keptIds = async (path: string) => (await readJsonl(path)).map((record) => String(record.id));
 export const droppedKeys = async (path: string) => (await readJsonl(path)).map((record) => `${record.kind}|${record.id}|${record.reason}`);
 export const readJson = async (path: string) => JSON.parse(await readFile(path, "utf8")) as Record<string, any>;
