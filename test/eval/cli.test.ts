@@ -1,14 +1,13 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EvalItemSchema } from "../../eval/records.js";
-import { readJsonl, runCli, sharedData } from "../support/cli.js";
+import { benchmarkFile, readJsonl, runCli } from "../support/cli.js";
 import { evalResponder } from "../support/eval-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
-const VICUNA = sharedData("vicuna-80.jsonl");
+const VICUNA = benchmarkFile("vicuna-80.jsonl"); // shipped with the project: this test always runs
 
 describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
   let server: FakeOpenAIServer;
@@ -26,7 +25,7 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
   });
   afterAll(async () => server.close());
 
-  it.skipIf(!existsSync(VICUNA))("evaluates the 80 Vicuna questions, per category, and prints CRR", async () => {
+  it("evaluates the 80 Vicuna questions, per category, and prints CRR", async () => {
     const out = join(dir, "vicuna");
     const result = await runCli(["eval", "--benchmark", VICUNA, ...models, "--out", out, "--quiet"], env());
     expect(result.stderr).toBe("");
