@@ -92,11 +92,13 @@ describe.skipIf(skip)("the report in headless Chromium, JavaScript off, no netwo
     });
     const html = await writeReport(paths.kept);
     const { page, context, external } = await open(html);
-    const handlers = await page.evaluate(() =>
-      [...document.querySelectorAll("*")].flatMap((element) =>
-        [...element.attributes].filter((attribute) => /^on/i.test(attribute.name) || attribute.name === "autofocus").map((attribute) => attribute.name),
-      ),
-    );
+    const handlers = await page
+      .locator("*")
+      .evaluateAll((elements) =>
+        elements.flatMap((element) =>
+          [...element.attributes].filter((attribute) => /^on/i.test(attribute.name) || attribute.name === "autofocus").map((attribute) => attribute.name),
+        ),
+      );
     expect(handlers).toEqual([]);
     const ids = await page.locator("details.record.dropped").evaluateAll((elements) => elements.map((element) => element.id));
     expect(ids).toContain(`dropped-seed-${ATTRIBUTE_BREAKER}`);
