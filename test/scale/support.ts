@@ -84,6 +84,15 @@ function withoutVolatile(value: unknown): unknown {
  */
 export const readRecords = async (path: string) => (await readJsonl(path)).map(withoutVolatile);
 
+/** How many complete (newline-terminated) lines a file has now; 0 when it does not exist. Never parses. */
+export async function completeLines(path: string): Promise<number> {
+  try {
+    return (await readFile(path, "utf8")).split("\n").length - 1;
+  } catch {
+    return 0;
+  }
+}
+
 export const keptIds = async (path: string) => (await readJsonl(path)).map((record) => String(record.id));
 export const droppedKeys = async (path: string) => (await readJsonl(path)).map((record) => `${record.kind}|${record.id}|${record.reason}`);
 export const readJson = async (path: string) => JSON.parse(await readFile(path, "utf8")) as Record<string, any>;
