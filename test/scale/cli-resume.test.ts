@@ -4,10 +4,11 @@
  * order (all fields but run ids and timings), what an uninterrupted run produces with the same deterministic
  * models, and paid calls must not exceed the uninterrupted run's by more than the calls that were in flight.
  */
-import { mkdtemp, readFile, readdir, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { codecReply } from "../support/codec-responder.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
 import { completeLines, keptIds, readJson, readRecords, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
 
@@ -178,6 +179,56 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     expect(nothing.stderr).toContain("no run to resume");
   }, 180_000);
 
+  it("refuses to resume after the input or a model changed, and says what changed", async () => {
+    const out = join(dir, "changed-input.jsonl");
+    expect((await runCli(args(out, "--quiet", "--max-calls", "40"), env())).code).toBe(4);
+    const requests = server.counters.requests;
+    // one seed edited
+    const editedDir = join(dir, "edited");
+    await mkdir(editedDir, { recursive: true });
+    const edited = await writeSeeds(editedDir);
+    await writeFile(edited, (await readFile(edited, "utf8")).replace("Seed 3:", "Seed three:"));
+    const withEditedSeeds = args(out, "--quiet", "--resume").map((arg) => (arg === seeds ? edited : arg));
+    const inputChanged = await runCli(withEditedSeeds, env());
+    expect(inputChanged.code).toBe(2);
+    expect(inputChanged.stderr).toMatch(/input|seed/i);
+    // another target model
+    const withOtherTarget = args(out, "--quiet", "--resume").map((arg) => (arg === "openai:target-model" ? "openai:other-target" : arg));
+    const modelChanged = await runCli(withOtherTarget, env());
+    expect(modelChanged.code).toBe(2);
+    expect(modelChanged.stderr).toContain("other-target");
+    expect(server.counters.requests).toBe(requests); // refused before any call
+    // unchanged, it resumes and completes
+    expect((await runCli(args(out, "--quiet", "--resume"), env())).code).toBe(0);
+    await expectSameAsReference(out);
+  }, 240_000);
+
+  it("a second Ctrl-C cancels the calls in flight, exits 130, and the run resumes to the same output", async () => {
+    const out = join(dir, "twice.jsonl");
+    const start = server.counters.completed;
+    // --timeout 600: a hanging call outlives the test unless the second Ctrl-C really cancels it.
+    const run = startCli(args(out, "--progress-interval", "0.2", "--timeout", "600"), env());
+    let stderr = "";
+    run.child.stderr!.on("data", (chunk) => (stderr += chunk));
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 60_000, "calls before Ctrl-C");
+    // Every new call now hangs: the first Ctrl-C would wait for them (up to --timeout, 120 s).
+    frozen = true;
+    await waitFor(() => server.counters.inFlight > 0, 60_000, "a call in flight");
+    run.child.kill("SIGINT");
+    await waitFor(() => stderr.includes("stopping: waiting for the calls in flight to finish"), 60_000, "the first Ctrl-C's message");
+    run.child.kill("SIGINT");
+    const result = await run.done;
+    frozen = false;
+    expect(result.code).toBe(130);
+    const state = await readJson(join(dir, "twice.run.json"));
+    expect(["stopped", "interrupted"]).toContain(state.status);
+    const hint = /resume with: (codeclm generate .*)$/m.exec(result.stdout)?.[1];
+    expect(hint).toContain("--resume");
+    const resumed = await runCli(hint!.split(" ").slice(1), env());
+    expect(resumed.code).toBe(0);
+    await expectSameAsReference(out);
+  }, 240_000);
+
   it("--json writes machine-readable events on stdout, one per line", async () => {
     const out = join(dir, "json.jsonl");
     const result = await runCli(args(out, "--json", "--max-calls", "150"), env());
@@ -207,4 +258,93 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     expect(result.stdout).toMatch(/total\s+\d+\s+\d+\s+\d+\s+\$\d+\.\d\d/);
     expect(result.stdout).toContain("This would hit a budget: the cost budget of $1.00");
   }, 120_000);
+});
+
+describe("codeclm generate: --max-tokens and --max-cost hold across concurrency and resume", () => {
+  let server: FakeOpenAIServer;
+  let dir: string;
+  let seeds: string;
+  /** The server's own ledger of the tokens it reported: independent of the tool's accounting. */
+  const ledger = { input: 0, output: 0, calls: 0 };
+  const PRICES = { "openai:strong-model": { input: 2, output: 8 }, "openai:target-model": { input: 0.5, output: 1 } };
+  const priceOf = (model: string, input: number, output: number) => {
+    const price = PRICES[`openai:${model}` as keyof typeof PRICES];
+    return (input * price.input + output * price.output) / 1e6;
+  };
+  let cost = 0;
+  const reference = { kept: [] as unknown[], tokens: 0, cost: 0 };
+  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-budget-0123456789" });
+  const args = (out: string, ...more: string[]) =>
+    ["generate", "--seeds", seeds, "--out", out, "--size", "60", "--pool", "12", "--seed", "9", "--concurrency", "8"]
+      .concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"], more);
+
+  beforeAll(async () => {
+    server = await startCodecServer({
+      latencyMs: { mean: 5, jitter: 3 },
+      recordRequests: false,
+      respond: (request) => {
+        const role = request.model === "target-model" ? "target" : "strong";
+        const prompt = request.messages.map((message) => message.content).join("\n");
+        const reply = codecReply(role, prompt);
+        const text = typeof reply === "string" ? reply : JSON.stringify(reply);
+        const usage = { inputTokens: Math.ceil(prompt.length / 4), outputTokens: Math.ceil(text.length / 4) };
+        ledger.input += usage.inputTokens;
+        ledger.output += usage.outputTokens;
+        ledger.calls += 1;
+        cost += priceOf(request.model, usage.inputTokens, usage.outputTokens);
+        return typeof reply === "string" ? { text: reply, usage } : { json: reply, usage };
+      },
+    });
+    dir = await mkdtemp(join(tmpdir(), "codeclm-budget-"));
+    seeds = await writeSeeds(dir, 12);
+    await writeFile(join(dir, "prices.json"), JSON.stringify(PRICES));
+    const out = join(dir, "reference.jsonl");
+    const result = await runCli(args(out), env());
+    expect(result.code).toBe(0);
+    reference.kept = await readRecords(out);
+    reference.tokens = ledger.input + ledger.output;
+    reference.cost = cost;
+  }, 180_000);
+  afterAll(async () => server?.close());
+
+  const spentSince = (mark: { tokens: number; cost: number }) => ({ tokens: ledger.input + ledger.output - mark.tokens, cost: cost - mark.cost });
+  const markNow = () => ({ tokens: ledger.input + ledger.output, cost });
+
+  it("--max-tokens: each session stops under its budget (counted by the server), and the resumed output equals a run without one", async () => {
+    const out = join(dir, "tokens.jsonl");
+    const mark = markNow();
+    const budgets = [0.3, 0.6].map((share) => Math.floor(reference.tokens * share));
+    for (const budget of budgets) {
+      const stopped = await runCli(args(out, "--max-tokens", String(budget), ...(budget === budgets[0] ? [] : ["--resume"])), env());
+      expect(stopped.code).toBe(4);
+      expect(stopped.stdout).toContain("token budget");
+      // The budget covers the whole run, across sessions: never crossed, whatever the concurrency.
+      expect(spentSince(mark).tokens).toBeLessThanOrEqual(budget);
+      expect(spentSince(mark).tokens).toBeGreaterThan(budget * 0.5);
+    }
+    const done = await runCli(args(out, "--max-tokens", String(reference.tokens * 3), "--resume"), env());
+    expect(done.code).toBe(0);
+    expect(await readRecords(out)).toEqual(reference.kept);
+    const summary = await readJson(join(dir, "tokens.summary.json"));
+    expect(summary.spend.inputTokens + summary.spend.outputTokens).toBe(spentSince(mark).tokens);
+  }, 240_000);
+
+  it("--max-cost with --prices: each session stops under its budget (priced from the server's counts), and resumes to the same output", async () => {
+    const out = join(dir, "cost.jsonl");
+    const mark = markNow();
+    const prices = ["--prices", join(dir, "prices.json")];
+    const budget = Number((reference.cost * 0.4).toFixed(6));
+    const stopped = await runCli(args(out, ...prices, "--max-cost", String(budget)), env());
+    expect(stopped.code).toBe(4);
+    expect(stopped.stdout).toContain("cost budget");
+    expect(spentSince(mark).cost).toBeLessThanOrEqual(budget + 1e-9);
+    expect(spentSince(mark).cost).toBeGreaterThan(budget * 0.5);
+    const summary = await readJson(join(dir, "cost.summary.json"));
+    expect(summary.spend.costUsd).toBeCloseTo(spentSince(mark).cost, 6);
+
+    const done = await runCli(args(out, ...prices, "--max-cost", String(reference.cost * 3), "--resume"), env());
+    expect(done.code).toBe(0);
+    expect(await readRecords(out)).toEqual(reference.kept);
+    expect(spentSince(mark).cost).toBeLessThanOrEqual(reference.cost * 3);
+  }, 240_000);
 });

@@ -63,7 +63,7 @@ describe("runs under faults", () => {
     reference.dropped = await readRecords(join(dir, "reference.dropped.jsonl"));
     expect(reference.kept).toHaveLength(60);
     reference.calls = clean.counters.completed;
-  });
+  }, 180_000);
   afterAll(async () => clean?.close());
 
   it("429s (Retry-After honoured), 500s, 503s, malformed JSON, drops and hangs: exactly N kept, no duplicates, every failure counted", async () => {
