@@ -13,6 +13,7 @@ import type { DroppedRecord, KeptPair, Metadata, Seed } from "../../lib/records.
 import type { RunSummary } from "../../lib/summary.js";
 import { type AdversarialOptions, STOCK_INSTRUCTIONS, type VerdictFault, createAdversary } from "../support/codec-responder.js";
 import { startCodecServer } from "../support/codec-server.js";
+import { HAND_COMPUTED_ROUGE_L, oracleRougeL as rougeL } from "../support/rouge-oracle.js";
 import { adversarialModels, scriptedModels } from "../support/scripted-model.js";
 
 const TOPICS = [
@@ -54,27 +55,6 @@ const countBy = <T>(items: readonly T[], key: (item: T) => string) => {
 
 /** Items that occur more than once (an empty list means all distinct). */
 const repeated = (items: readonly string[]) => Object.entries(countBy(items, (item) => item)).filter(([, n]) => n > 1);
-
-/**
- * ROUGE-L F1 on lower-cased word tokens, written here from the definition (longest common subsequence) so that
- * this oracle shares no code with lib/dedupe.ts. Tokens: maximal runs of letters and digits.
- */
-export function rougeL(a: string, b: string): number {
-  const ta = a.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  const tb = b.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  if (ta.length === 0 || tb.length === 0) return 0;
-  let previous = new Array<number>(tb.length + 1).fill(0);
-  for (const x of ta) {
-    const current = [0];
-    for (let j = 1; j <= tb.length; j++) current[j] = x === tb[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
-    previous = current;
-  }
-  const lcs = previous[tb.length]!;
-  if (lcs === 0) return 0;
-  const precision = lcs / tb.length;
-  const recall = lcs / ta.length;
-  return (2 * precision * recall) / (precision + recall);
-}
 
 /** What every run must satisfy, whatever the models did. */
 function expectTrustworthy(state: FinalState, size: number) {
@@ -121,12 +101,9 @@ function expectNoNearDuplicates(state: FinalState, inputSeeds: Seed[], threshold
   expect(pairs).toEqual([]);
 }
 
-describe("hand-written ROUGE-L oracle", () => {
-  it("matches values computed by hand", () => {
-    // LCS("the cat sat", "the cat sat down") = 3: P = 3/4, R = 3/3, F1 = 6/7
-    expect(rougeL("the cat sat", "the cat sat down")).toBeCloseTo(6 / 7, 12);
-    expect(rougeL("a b c d", "d c b a")).toBeCloseTo(1 / 4, 12); // LCS 1
-    expect(rougeL("", "anything")).toBe(0);
+describe("the test's own ROUGE-L oracle", () => {
+  it.each(HAND_COMPUTED_ROUGE_L)("%s ~ %s = %d (computed by hand)", (a, b, expected) => {
+    expect(rougeL(a, b)).toBeCloseTo(expected, 12);
   });
 });
 
