@@ -5,6 +5,9 @@
  * ends with exactly `size` kept pairs (or says why it cannot), no instruction or basic instruction twice, and
  * every failure recorded with its step.
  */
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
 import type { CodecConfig, CodecConfigInput } from "../../lib/config.js";
@@ -12,7 +15,9 @@ import { metadataKey } from "../../lib/pool.js";
 import type { DroppedRecord, KeptPair, Metadata, Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
 import { type AdversarialOptions, STOCK_INSTRUCTIONS, type VerdictFault, createAdversary } from "../support/codec-responder.js";
+import { readJsonl, runCli } from "../support/cli.js";
 import { startCodecServer } from "../support/codec-server.js";
+import { startGeminiServer } from "../support/gemini-server.js";
 import { HAND_COMPUTED_ROUGE_L, oracleRougeL as rougeL } from "../support/rouge-oracle.js";
 import { adversarialModels, scriptedModels } from "../support/scripted-model.js";
 
@@ -286,4 +291,76 @@ describe("adversarial responder over HTTP", () => {
     expect(state.kept).toHaveLength(30);
     expectNoNearDuplicates(state, inputSeeds);
   });
+
+  it("through Gemini's protocol too: broken verdicts, bad scores and repeats from the strong side", async () => {
+    const inputSeeds = seeds(6);
+    const adversary = createAdversary({
+      repeatRate: 0.3,
+      verdicts: ["zero-based", "string", "missing"],
+      scores: ["out-of-range", "string"],
+      fewerActions: true,
+      rate: 0.4,
+      badAttempts: 1,
+    });
+    const reply = (role: "strong" | "target", request: { messages: Array<{ content: string }> }) => {
+      const value = adversary.reply(role, request.messages.map((message) => message.content).join("\n"));
+      return typeof value === "string" ? { text: value } : { json: value };
+    };
+    const gemini = await startGeminiServer({ respond: (request) => reply("strong", request), models: ["gemini-2.5-flash"] });
+    const openai = await startCodecServer({ adversary });
+    servers.push(gemini, openai);
+    const state = await run(
+      { env: { GOOGLE_API_KEY: "gemini-test-key-0000" }, maxRetries: 0 },
+      { seeds: inputSeeds },
+      {
+        strong: { model: "google-genai:gemini-2.5-flash", baseUrl: gemini.url },
+        target: { model: "openai:target-model", baseUrl: openai.url },
+        size: 16,
+        poolSize: 8,
+        seed: 8,
+      },
+    );
+    expect(gemini.requests.length).toBeGreaterThan(0);
+    expectTrustworthy(state, 16);
+    expect(state.kept).toHaveLength(16);
+    expectNoNearDuplicates(state, inputSeeds);
+  });
+});
+
+describe("adversarial responder under the CLI", () => {
+  it("codeclm generate against a misbehaving endpoint: exactly size lines, no repeat, failures by step in the files", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "codeclm-adversarial-"));
+    const seedsFile = join(dir, "seeds.jsonl");
+    const inputSeeds = seeds(10);
+    await writeFile(seedsFile, inputSeeds.map((seed) => JSON.stringify(seed)).join("\n"));
+    const adversary = createAdversary({
+      repeatRate: 0.3,
+      verdicts: ["missing", "zero-based", "duplicate", "float", "string"],
+      fewerActions: true,
+      unchangedImprovements: true,
+      emptyAnswers: true,
+      scores: ["out-of-range", "string"],
+      rate: 0.3,
+      badAttempts: 1,
+    });
+    const server = await startCodecServer({ adversary, faults: { rate: 0.03, kinds: ["500", "503"] }, seed: 4 });
+    try {
+      const out = join(dir, "data.jsonl");
+      const result = await runCli(
+        ["generate", "--seeds", seedsFile, "--out", out, "--size", "40", "--pool", "12", "--seed", "2", "--concurrency", "8"]
+          .concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"]),
+        { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-adversarial-0123456789" },
+      );
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      const kept = (await readJsonl(out)) as KeptPair[];
+      const dropped = (await readJsonl(join(dir, "data.dropped.jsonl"))) as DroppedRecord[];
+      const summary = JSON.parse(await readFile(join(dir, "data.summary.json"), "utf8")) as RunSummary;
+      expectTrustworthy({ kept, dropped, summary, stopReason: summary.stopReason ?? "", pool: [], runId: summary.runId }, 40);
+      expect(kept).toHaveLength(40);
+      expectNoNearDuplicates({ kept } as FinalState, inputSeeds);
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
 });
