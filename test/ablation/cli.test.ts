@@ -48,7 +48,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     await writeFile(seeds, "Write a limerick about a cat.\nHow do I sort a list in Python?\nExplain compound interest.\nSummarise the French Revolution.\n");
     bench = join(dir, "bench.txt");
     await writeFile(bench, `${QUESTIONS.join("\n")}\n`);
-  });
+  }, 180_000);
   afterAll(async () => server.close());
 
   it("generate --ablation no-metadata needs only the strong model and keeps unjudged pairs", async () => {
@@ -63,7 +63,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(new Set(server.requests.map((request) => request.model))).toEqual(new Set(["strong"]));
     const summary = JSON.parse(await readFile(join(dir, "si.summary.json"), "utf8"));
     expect(summary.settings.ablation).toBe("no-metadata");
-  });
+  }, 180_000);
 
   it("generates every row, then evaluates the models tuned on them, reusing what is on disk", async () => {
     const out = join(dir, "ablation");
@@ -118,7 +118,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(third.code).toBe(0);
     expect(server.counters.requests).toBe(0);
     expect(third.stdout).toBe(second.stdout);
-  });
+  }, 300_000);
 
   it("refuses usage problems before any call: an evaluation without a judge, no-metadata with metadata", async () => {
     server.reset();
@@ -134,5 +134,5 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(noSeeds.code).toBe(2);
     expect(noSeeds.stderr).toContain("--ablation no-metadata generates from seed examples");
     expect(server.counters.requests).toBe(0);
-  });
+  }, 180_000);
 });

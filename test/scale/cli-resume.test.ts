@@ -7,10 +7,13 @@
 import { mkdir, mkdtemp, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { codecReply } from "../support/codec-responder.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
-import { completeLines, keptIds, readJson, readRecords, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
+import { completeLines, keptIds, killStartedClis, readJson, readRecords, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
+
+// A test that fails half-way leaves no CLI running against the shared server (it would skew the next test's counts).
+afterEach(async () => killStartedClis());
 
 const SECRET = "sk-test-scale-SECRET-0123456789abcdef";
 const CONCURRENCY = 8;
@@ -87,7 +90,7 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
 
     // 1. Killed mid-wave, before any pair is decided.
     const first = startCli(args(out, "--quiet"), env());
-    await waitFor(() => server.counters.completed - start >= reference.calls * 0.35, 30_000, "calls of the first session");
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.35, 120_000, "calls of the first session");
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");
     const state = await readJson(join(dir, "killed.run.json"));
@@ -99,7 +102,7 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     // 2. Resumed, then killed again once pairs have been written.
     const second = startCli(args(out, "--quiet", "--resume"), env());
     // Complete lines only: the writer may be half-way through one.
-    await waitFor(async () => (await completeLines(out)) > 0, 60_000, "the first kept pairs");
+    await waitFor(async () => (await completeLines(out)) > 0, 120_000, "the first kept pairs");
     frozen = true;
     second.child.kill("SIGKILL");
     await second.done;
@@ -150,7 +153,7 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     const out = join(dir, "interrupted.jsonl");
     const start = server.counters.completed;
     const run = startCli(args(out, "--progress-interval", "0.2"), env());
-    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 30_000, "calls before Ctrl-C");
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 120_000, "calls before Ctrl-C");
     run.child.kill("SIGINT");
     const result = await run.done;
     expect(result.code).toBe(130);
@@ -210,7 +213,7 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     const run = startCli(args(out, "--progress-interval", "0.2", "--timeout", "600"), env());
     let stderr = "";
     run.child.stderr!.on("data", (chunk) => (stderr += chunk));
-    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 60_000, "calls before Ctrl-C");
+    await waitFor(() => server.counters.completed - start >= reference.calls * 0.3, 120_000, "calls before Ctrl-C");
     // Every new call now hangs: the first Ctrl-C would wait for them (up to --timeout, 120 s).
     frozen = true;
     await waitFor(() => server.counters.inFlight > 0, 60_000, "a call in flight");

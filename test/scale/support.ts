@@ -34,12 +34,34 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills (SIGKILL) every CLI process a test started that is still running: a test that failed or timed out
+ * half-way must not leave a run calling the shared test server while the next test counts its calls.
+ */
+export async function killStartedClis(): Promise<void> {
+  const alive = [...running].filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    alive.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once("close", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+  running.clear();
+}
+
 /** The CLI as one node process (no tsx wrapper), so signals reach it directly. */
 export function startCli(args: string[], env: Record<string, string>): CliRun {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
   });
+  running.add(child);
+  child.once("close", () => running.delete(child));
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk) => (stdout += chunk));
