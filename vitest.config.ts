@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Tests that need real keys run with `npm run test:int` (vitest.int.config.ts), never in `npm test`.
+    exclude: [...configDefaults.exclude, "test/**/*.int.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -244,6 +244,12 @@ async function answeredCall(
     const reserved = ledger.reserve(model, chars, ctx.config.maxTokens);
     if ("stop" in reserved) {
       scheduler.release(slot, { kind: "cancel" });
+      // Calls in flight reserve their most (a full --max-output-tokens answer) and mostly spend far less:
+      // wait for one to end and try again, so the run stops near its budget, not a concurrency's worth before.
+      if (ledger.callsInFlight > 0) {
+        await ledger.whenReleased();
+        continue;
+      }
       control.stop({ kind: "budget", message: reserved.stop.message });
       control.throwIfStopped();
     }

@@ -35,6 +35,7 @@ export class SpendLedger {
   private spent: Spend = emptySpend();
   private reserved: Spend = emptySpend();
   private inFlight = 0;
+  private releaseWaiters: Array<() => void> = [];
   private readonly byModel: Record<string, ModelSpend> = {};
   private readonly faults: Partial<Record<FaultKind, number>> = {};
   private malformed = 0;
@@ -79,6 +80,19 @@ export class SpendLedger {
   release(reservation: Reservation): void {
     this.reserved = addSpend(this.reserved, reservation.spend, -1);
     this.inFlight--;
+    const waiters = this.releaseWaiters;
+    this.releaseWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Calls holding a reservation now. */
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves when the next call in flight ends (its reservation is released or settled). */
+  whenReleased(): Promise<void> {
+    return new Promise((resolve) => this.releaseWaiters.push(resolve));
   }
 
   /** The call was answered: replace the reservation by what it really cost. Returns the cost (null: no price). */

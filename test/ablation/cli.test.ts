@@ -45,7 +45,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     await writeFile(seeds, "Write a limerick about a cat.\nHow do I sort a list in Python?\nExplain compound interest.\nSummarise the French Revolution.\n");
     bench = join(dir, "bench.txt");
     await writeFile(bench, `${QUESTIONS.join("\n")}\n`);
-  });
+  }, 180_000);
   afterAll(async () => server.close());
 
   it("generate --ablation no-metadata needs only the strong model and keeps unjudged pairs", async () => {
@@ -60,7 +60,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(new Set(server.requests.map((request) => request.model))).toEqual(new Set(["strong"]));
     const summary = JSON.parse(await readFile(join(dir, "si.summary.json"), "utf8"));
     expect(summary.settings.ablation).toBe("no-metadata");
-  });
+  }, 180_000);
 
   it("generates every row, then evaluates the models tuned on them, reusing what is on disk", async () => {
     const out = join(dir, "ablation");
@@ -86,8 +86,25 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     const table = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
     const crr = Object.fromEntries(table.rows.map((row: { row: string; evaluation: { summary: { crr: number } } }) => [row.row, row.evaluation.summary.crr]));
     expect(Object.keys(crr)).toEqual(["baseline", "no-metadata", "metadata-only", "metadata-rubrics", "full"]);
-    expect(crr.baseline).toBeLessThan(crr["no-metadata"]);
-    expect(crr["metadata-only"]).toBeLessThan(crr.full);
+    // Each row's CRR is recomputed here from its own items' raw judge scores (not from the fake's strengths):
+    // win = the model scored higher in both orders, loss = the reference did, else tie.
+    for (const row of Object.keys(crr)) {
+      const dirs = (await readdir(out)).filter((name) => name === `${row}.eval` || name === row);
+      expect(dirs, `evaluation folder of ${row}`).toHaveLength(1);
+      const items = (await readJsonl(join(out, dirs[0]!, "eval.jsonl"))) as Array<Record<string, any>>;
+      expect(items).toHaveLength(QUESTIONS.length);
+      const tunedModel = row === "baseline" ? "target" : `tuned-${row}`;
+      let wins = 0;
+      let losses = 0;
+      for (const item of items) {
+        if (row !== "baseline") expect(item.answers.model).toMatch(new RegExp(`^\\[${tunedModel}\\]`)); // this row's model answered
+        const orders = [item.judgements.modelFirst.scores, item.judgements.referenceFirst.scores];
+        if (orders.every((scores) => scores.model > scores.reference)) wins++;
+        else if (orders.every((scores) => scores.reference > scores.model)) losses++;
+      }
+      expect(crr[row]).toBeCloseTo((items.length - losses) / items.length, 10);
+      expect(wins + losses).toBeLessThanOrEqual(items.length);
+    }
     expect(second.stdout).toMatch(/^full\s+\+ Contrastive Filtering \(CodecLM\)\s+6\/6\s+openai:tuned-full\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%\s+79\.82%$/m);
     expect(second.stdout).not.toContain("not evaluated");
     expect((await readdir(join(out, "full.eval"))).sort()).toEqual(["eval.jsonl", "eval.summary.json", "inputs.json"]);
@@ -98,7 +115,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(third.code).toBe(0);
     expect(server.counters.requests).toBe(0);
     expect(third.stdout).toBe(second.stdout);
-  });
+  }, 300_000);
 
   it("reuses only what was made from the same inputs: another benchmark is evaluated anew, other seeds or settings are refused", async () => {
     const out = join(dir, "reuse");
@@ -168,5 +185,5 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     expect(noSeeds.code).toBe(2);
     expect(noSeeds.stderr).toContain("--ablation no-metadata generates from seed examples");
     expect(server.counters.requests).toBe(0);
-  });
+  }, 180_000);
 });

@@ -130,7 +130,7 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
     expect(result.stderr).toContain("local:/path/model.gguf");
     expect(result.stderr).toContain("OPENAI_API_KEY");
     expect(result.stderr).toContain("OPENAI_BASE_URL");
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(45_000); // generous for a loaded machine; a download attempt would hang far longer
     expect((await readdir(dir)).some((file) => file.startsWith("run3"))).toBe(false);
   });
 });

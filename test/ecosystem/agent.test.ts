@@ -76,6 +76,6 @@ describe("CodecLM inside other graphs", () => {
 
   it("rejects a request beyond its cost guard before running anything", async () => {
     const codecTool = createCodecTool({ outputDir: tmpdir(), graph: { models: scriptedModels() }, maxCount: 10 });
-    await expect(codecTool.invoke({ examples, count: 11 })).rejects.toThrow();
+    await expect(codecTool.invoke({ examples, count: 11 })).rejects.toThrow(/did not match expected schema/);
   });
 });

@@ -48,9 +48,10 @@ describe("the npm package", () => {
     ).toEqual([]);
     expect(files.some((path) => /\.test\.|^dist\/test\//.test(path))).toBe(false);
 
-    // Install it as a user would; native llama.cpp binaries (optional, for local: models) are not needed here.
+    // Install it as a user would, offline (from the npm cache that installed this project: no registry);
+    // native llama.cpp binaries (optional, for local: models) are not needed here.
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    await run(npm, ["install", join(packDir, info!.filename), "--omit=optional", "--ignore-scripts", "--prefer-offline"], {
+    await run(npm, ["install", join(packDir, info!.filename), "--omit=optional", "--ignore-scripts", "--offline"], {
       cwd: project,
       env,
       maxBuffer: 16 << 20,
@@ -87,5 +88,5 @@ describe("the npm package", () => {
     await expect(run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project, env })).rejects.toMatchObject({
       stdout: expect.stringContaining("Type 'number' is not assignable to type 'string'"),
     });
-  }, 180_000);
+  }, 300_000);
 });

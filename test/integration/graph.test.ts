@@ -158,25 +158,28 @@ describe("whole graph with scripted models", () => {
       for (const pass of record.lineage!.iterations) expect(Math.abs(pass.scores!.gap)).toBeLessThanOrEqual(THETA);
       expect(record.instruction).toBe(record.lineage!.iterations[3]!.instruction);
     }
-    for (const record of state.dropped.filter((d) => d.reason === "surplus")) {
-      expect(record.lineage!.iterations.length).toBeGreaterThanOrEqual(1);
-    }
+    const surplus = state.dropped.filter((d) => d.reason === "surplus");
+    expect(surplus.length).toBeGreaterThan(0);
+    for (const record of surplus) expect(record.lineage!.iterations.length).toBeGreaterThanOrEqual(1);
     expectConsistentSummary(state);
   });
 
   it("respects a smaller iteration cap", async () => {
     const state = await run({ models: scriptedModels() }, { seeds: seeds(6) }, { size: 15, poolSize: 8, seed: 2, maxIterations: 2 });
+    expect(state.kept).toHaveLength(15);
     for (const pair of state.kept) expectValidKept(pair, { maxIterations: 2 });
-    for (const record of state.dropped.filter((d) => d.reason === "max-iterations")) {
-      expect(record.lineage!.iterations).toHaveLength(2);
-    }
+    expect(state.kept.some((pair) => pair.iteration === 2)).toBe(true);
+    const capped = state.dropped.filter((d) => d.reason === "max-iterations");
+    expect(capped.length).toBeGreaterThan(0);
+    for (const record of capped) expect(record.lineage!.iterations).toHaveLength(2);
   });
 
   it("same seed twice gives identical kept data; a different seed gives a different pool", async () => {
     const context = { size: 15, poolSize: 10 };
+    // Records compared as records, in order: every field but the run id.
     const project = (state: FinalState) => ({
-      kept: state.kept.map((k) => ({ id: k.id, instruction: k.instruction, response: k.response, source: k.source, iteration: k.iteration })),
-      dropped: state.dropped.map((d) => [d.id, d.reason]),
+      kept: state.kept.map(({ runId: _runId, ...pair }) => pair),
+      dropped: state.dropped.map(({ runId: _runId, ...record }) => record),
       pool: state.pool.map(metadataKey),
     });
     const a = await run({ models: scriptedModels() }, { seeds: seeds(8) }, { ...context, seed: 5 });
@@ -227,10 +230,10 @@ describe("whole graph with scripted models", () => {
     expect(final.kept).toEqual([]);
     expect(final.dropped).toEqual([]);
     expect((final.summary as RunSummary).kept).toBe(12);
-    const project = (pairs: KeptPair[]) => pairs.map((k) => [k.id, k.instruction, k.response]);
-    expect(project(streamedKept)).toEqual(project(retained.kept));
-    const ids = (records: DroppedRecord[]) => records.map((d) => `${d.id}|${d.reason}`).sort();
-    expect(ids(streamedDropped)).toEqual(ids(retained.dropped));
+    // record for record, in order, every field but the run id
+    const strip = <T extends { runId: string }>(records: T[]) => records.map(({ runId: _runId, ...record }) => record);
+    expect(strip(streamedKept)).toEqual(strip(retained.kept));
+    expect(strip(streamedDropped)).toEqual(strip(retained.dropped));
   });
 
   it("takes user-written metadata instead of seeds (no encode, no mixing)", async () => {
@@ -351,9 +354,11 @@ describe("whole graph with scripted models", () => {
       prompt.includes("rubrics: specific criteria") ? new Error("rubric service down") : codecReply("strong", prompt),
     );
     const state = await run({ models: { strong, target } }, { seeds: seeds(4) }, { size: 8, poolSize: 4, topUpRounds: 1 });
+    expect(state.kept.length).toBeGreaterThan(0);
     for (const pair of state.kept) expect(pair.iteration).toBe(1);
     expect(state.dropped.filter((d) => d.step === "rubric-generate" && d.kind === "metadata")).toHaveLength(4);
     const needingActions = state.dropped.filter((d) => d.kind === "instruction" && d.reason === "failure");
+    expect(needingActions.length).toBeGreaterThan(0);
     for (const record of needingActions) expect(record.step).toBe("rubric-generate");
     expectConsistentSummary(state);
   });
@@ -508,7 +513,6 @@ describe("whole graph over the wire: faults, timeouts, concurrency", () => {
     const strongServer = await startOpenAIServer({ respond: strongResponder.respond });
     const targetServer = await startOpenAIServer({ respond: () => "never sent", fault: () => "hang" });
     servers.push(strongServer, targetServer);
-    const started = Date.now();
     const state = await run(
       { env: {}, maxRetries: 0 },
       { seeds: seeds(3) },
@@ -522,7 +526,9 @@ describe("whole graph over the wire: faults, timeouts, concurrency", () => {
         topUpRounds: 0,
       },
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // Counted, not timed: one target call per instruction, each cut by the timeout and not retried (retries 0).
+    expect(targetServer.counters.requests).toBe(3);
+    expect(targetServer.counters.completed).toBe(0);
     expect(state.kept).toEqual([]);
     expect(state.summary.status).toBe("incomplete");
     const failed = state.dropped.filter((d) => d.kind === "instruction");

@@ -10,20 +10,24 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputPathsFor } from "../../io/output.js";
+import { runToFiles } from "../../io/run.js";
 import { writeReport } from "../../report/index.js";
-import { makeEval, makeRun } from "./fixtures.js";
+import { codecReply } from "../support/codec-responder.js";
+import { skipUnless } from "../support/gate.js";
+import { ScriptedChatModel, scriptedModels } from "../support/scripted-model.js";
+import { SEEDS, makeEval, makeRun } from "./fixtures.js";
 
 const CHROMIUM = process.env.CODECLM_CHROMIUM ?? "/usr/bin/chromium";
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 /** Screenshots land here (outside the repository): set CODECLM_SCREENSHOT_DIR to choose. */
 const SHOTS = process.env.CODECLM_SCREENSHOT_DIR ?? join(tmpdir(), "codeclm-report-screenshots");
-const available = existsSync(CHROMIUM);
+const skip = skipUnless(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CODECLM_CHROMIUM)`);
 
-if (!available) {
-  console.warn(`report browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CODECLM_CHROMIUM)`);
-}
+/** A seed id that closes a double- or single-quoted attribute and opens event handlers if not escaped. */
+const ATTRIBUTE_BREAKER = `s-x" onmouseover="alert(1)" autofocus onfocus="alert(2)' onclick='alert(3)`;
 
-describe.skipIf(!available)("the report in headless Chromium, JavaScript off, no network", () => {
+describe.skipIf(skip)("the report in headless Chromium, JavaScript off, no network", () => {
   let browser: Browser;
   let dir: string;
 
@@ -69,6 +73,37 @@ describe.skipIf(!available)("the report in headless Chromium, JavaScript off, no
     await page.screenshot({ path: shot, fullPage: true });
     expect((await stat(shot)).size).toBeGreaterThan(20_000);
     console.info(`report screenshot: ${shot}`);
+    await context.close();
+  });
+
+  it("an id that breaks out of an attribute stays inside it (the browser's own parse is the oracle)", async () => {
+    // Encoding that seed fails, so a dropped record carries its id into the page's id attributes.
+    const hostileSeed = { id: ATTRIBUTE_BREAKER, instruction: "A seed whose encoding fails, for the report's sake." };
+    const strong = new ScriptedChatModel((prompt) =>
+      prompt.includes("You analyse instructions") && prompt.includes(hostileSeed.instruction) ? new Error("refused") : codecReply("strong", prompt),
+    );
+    const paths = outputPathsFor(join(dir, "attr", "run.jsonl"));
+    await mkdir(join(dir, "attr"), { recursive: true });
+    await runToFiles({
+      input: { seeds: [...SEEDS.slice(0, 4), hostileSeed] },
+      config: { size: 8, poolSize: 6, seed: 5, concurrency: 4, strong: { model: "openai:strong" }, target: { model: "openai:target" } },
+      paths,
+      graph: { models: { strong, target: scriptedModels().target } },
+    });
+    const html = await writeReport(paths.kept);
+    const { page, context, external } = await open(html);
+    const handlers = await page
+      .locator("*")
+      .evaluateAll((elements) =>
+        elements.flatMap((element) =>
+          [...element.attributes].filter((attribute) => /^on/i.test(attribute.name) || attribute.name === "autofocus").map((attribute) => attribute.name),
+        ),
+      );
+    expect(handlers).toEqual([]);
+    const ids = await page.locator("details.record.dropped").evaluateAll((elements) => elements.map((element) => element.id));
+    expect(ids).toContain(`dropped-seed-${ATTRIBUTE_BREAKER}`);
+    expect(await page.getByText(ATTRIBUTE_BREAKER, { exact: true }).count()).toBeGreaterThan(0);
+    expect(external()).toEqual([]);
     await context.close();
   });
 

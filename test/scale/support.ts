@@ -34,12 +34,34 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills (SIGKILL) every CLI process a test started that is still running: a test that failed or timed out
+ * half-way must not leave a run calling the shared test server while the next test counts its calls.
+ */
+export async function killStartedClis(): Promise<void> {
+  const alive = [...running].filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    alive.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once("close", () => resolve());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+  running.clear();
+}
+
 /** The CLI as one node process (no tsx wrapper), so signals reach it directly. */
 export function startCli(args: string[], env: Record<string, string>): CliRun {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...args], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
   });
+  running.add(child);
+  child.once("close", () => running.delete(child));
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (chunk) => (stdout += chunk));
@@ -63,6 +85,34 @@ export async function readJsonl(path: string): Promise<Record<string, unknown>[]
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Fields that differ between two runs of the same data: run ids and timings. */
+const VOLATILE = new Set(["runId", "startedAt", "finishedAt", "wallTimeMs", "elapsedMs", "durationMs", "latencyMs"]);
+
+function withoutVolatile(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutVolatile);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([key]) => !VOLATILE.has(key))
+      .map(([key, inner]) => [key, withoutVolatile(inner)]),
+  );
+}
+
+/**
+ * The records of a JSONL output in file order, every field but run ids and timings: what "the same output"
+ * means for resume, fault and determinism tests (ids are positional, so equal id sets prove little).
+ */
+export const readRecords = async (path: string) => (await readJsonl(path)).map(withoutVolatile);
+
+/** How many complete (newline-terminated) lines a file has now; 0 when it does not exist. Never parses. */
+export async function completeLines(path: string): Promise<number> {
+  try {
+    return (await readFile(path, "utf8")).split("\n").length - 1;
+  } catch {
+    return 0;
+  }
 }
 
 export const keptIds = async (path: string) => (await readJsonl(path)).map((record) => String(record.id));

@@ -27,5 +27,5 @@ export const readJsonl = async (path: string): Promise<unknown[]> =>
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as unknown);
 
-/** The shared benchmark files, beside the repository (`../shared/data`). */
-export const sharedData = (name: string) => join(root, "..", "shared", "data", name);
+/** The evaluation sets shipped with the project (`data/benchmarks/`). */
+export const benchmarkFile = (name: string) => join(root, "data", "benchmarks", name);

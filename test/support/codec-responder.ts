@@ -116,3 +116,159 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
   }
   return `[${role}] answer to: ${prompt.slice(0, 120)}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Adversarial mode: the ways real models misbehave, chosen per test. The default `codecReply` is unchanged.
+// ---------------------------------------------------------------------------------------------------------------
+
+export type VerdictFault = "missing" | "zero-based" | "duplicate" | "float" | "string";
+export type ScoreFault = "out-of-range" | "string";
+
+export interface AdversarialOptions extends ScriptOptions {
+  /**
+   * Share of decoded (and self-instructed) instructions that repeat an earlier one instead of being new: an
+   * instruction listed in the prompt as written earlier (same metadata, earlier rounds), or one of a few
+   * stock instructions every metadata may write (other metadata, any round). Deterministic per prompt.
+   */
+  repeatRate?: number;
+  /** Repeats word for word ("exact"), with one word added ("near"), or both. Default "both". */
+  repeatKind?: "exact" | "near" | "both";
+  /** Repeats instructions listed as written earlier ("earlier"), stock instructions ("stock"), or both. Default "both". */
+  repeatFrom?: "earlier" | "stock" | "both";
+  /** Broken plausibility-check replies, cycled over the misbehaving prompts. */
+  verdicts?: VerdictFault[];
+  /** Rubric generation returns half as many actions as rubrics. */
+  fewerActions?: boolean;
+  /** Action-apply returns the instruction unchanged (or with only its whitespace changed). */
+  unchangedImprovements?: boolean;
+  /** Answers that are empty or only whitespace. */
+  emptyAnswers?: boolean;
+  /** Judge replies with scores outside 1-10 or given as strings, cycled. */
+  scores?: ScoreFault[];
+  /** Share of eligible prompts that misbehave (by a hash of the prompt). Default 0.5. */
+  rate?: number;
+  /** How many attempts at one misbehaving prompt go wrong before a good reply. Default 1; Infinity: always. */
+  badAttempts?: number;
+}
+
+/** Instructions any metadata may "write again": the cross-metadata repeats. */
+export const STOCK_INSTRUCTIONS = [
+  "Explain step by step how a hash map handles collisions and when it has to grow its table of buckets.",
+  "Write a short persuasive paragraph asking a neighbour to keep their dog quiet during the night.",
+  "Summarise the main arguments for and against nuclear power in a balanced way for a school debate.",
+];
+
+const nearCopy = (text: string) => `Please ${text.charAt(0).toLowerCase()}${text.slice(1)}`;
+
+export interface Adversary {
+  reply(role: ScriptedRole, prompt: string): string | Record<string, unknown>;
+  /** What the adversary did, by behaviour: how many replies misbehaved. */
+  readonly counts: Record<string, number>;
+}
+
+/** Instructions the decode prompt lists as written earlier (top-up rounds). */
+function earlierInstructions(prompt: string): string[] {
+  const start = prompt.indexOf("written earlier:");
+  if (start < 0) return [];
+  const lines = prompt.slice(start).split("\n").slice(1);
+  const out: string[] = [];
+  for (const line of lines) {
+    const match = /^\s*(?:-|\d+[.)])\s+(.*)$/.exec(line);
+    if (!match) {
+      if (out.length > 0) break;
+      continue;
+    }
+    out.push(match[1]!.trim());
+  }
+  return out;
+}
+
+function brokenVerdicts(fault: VerdictFault, good: Array<{ index: number; plausible: boolean; reason: string }>) {
+  switch (fault) {
+    case "missing":
+      return good.slice(0, -1);
+    case "zero-based":
+      return good.map((verdict) => ({ ...verdict, index: verdict.index - 1 }));
+    case "duplicate":
+      // every line once, then line 1 again with the opposite verdict
+      return [...good, { ...good[0]!, plausible: !good[0]!.plausible, reason: "on second thought" }];
+    case "float":
+      return good.map((verdict, k) => (k === 0 ? { ...verdict, index: verdict.index + 0.5 } : verdict));
+    case "string":
+      return good.map((verdict) => ({ ...verdict, index: String(verdict.index) }));
+  }
+}
+
+/**
+ * A stateful responder that misbehaves as configured and otherwise answers as `codecReply`. Its choices depend
+ * only on the prompt text and on how many times that prompt was asked, so they do not depend on call order.
+ */
+export function createAdversary(options: AdversarialOptions = {}): Adversary {
+  const rate = options.rate ?? 0.5;
+  const badAttempts = options.badAttempts ?? 1;
+  const attempts = new Map<string, number>();
+  const counts: Record<string, number> = {};
+  const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
+  const selected = (key: string) => hashText(`adversary\u0000${key}`) % 1000 < rate * 1000;
+  let attempt = 0;
+  const misbehaves = (role: ScriptedRole, prompt: string) => selected(`${role}\u0000${prompt}`) && attempt <= badAttempts;
+  const repeatRate = options.repeatRate ?? 0;
+  const repeatKind = options.repeatKind ?? "both";
+
+  // A retry of the same prompt draws other repeats, as a sampling model would.
+  const withRepeats = (prompt: string, instructions: string[]): string[] => {
+    if (repeatRate <= 0) return instructions;
+    const earlier = earlierInstructions(prompt);
+    const used = new Set<string>(); // one reply does not hold the same instruction twice
+    return instructions.map((text, k) => {
+      const h = hashText(`repeat\u0000${attempt}\u0000${prompt}\u0000${k}`);
+      if (h % 1000 >= repeatRate * 1000) return text;
+      const near = repeatKind === "near" || (repeatKind === "both" && ((h >>> 11) & 1) === 1);
+      const from = options.repeatFrom ?? "both";
+      if (from === "earlier" && earlier.length === 0) return text;
+      const fromEarlier = earlier.length > 0 && (from === "earlier" || (from === "both" && ((h >>> 10) & 1) === 0));
+      const source = fromEarlier ? earlier[(h >>> 12) % earlier.length]! : STOCK_INSTRUCTIONS[(h >>> 12) % STOCK_INSTRUCTIONS.length]!;
+      if (used.has(source)) return text;
+      used.add(source);
+      count(`repeat:${fromEarlier ? "earlier-round" : "stock"}:${near ? "near" : "exact"}`);
+      return near ? nearCopy(source) : source;
+    });
+  };
+
+  const pick = <T>(list: readonly T[], prompt: string): T => list[hashText(`pick\u0000${prompt}`) % list.length]!;
+  const reply = (role: ScriptedRole, prompt: string): string | Record<string, unknown> => {
+    const key = `${role}\u0000${prompt}`;
+    attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    const good = codecReply(role, prompt, options);
+    if (typeof good !== "string" && Array.isArray(good.instructions)) {
+      return { ...good, instructions: withRepeats(prompt, good.instructions as string[]) };
+    }
+    if (prompt.includes("combined at random") && options.verdicts?.length && misbehaves(role, prompt)) {
+      const fault = pick(options.verdicts, prompt);
+      count(`verdicts:${fault}`);
+      return { verdicts: brokenVerdicts(fault, (good as { verdicts: Array<{ index: number; plausible: boolean; reason: string }> }).verdicts) };
+    }
+    if (prompt.includes("rubrics: specific criteria") && options.fewerActions && misbehaves(role, prompt)) {
+      const actions = (good as { actions: string[] }).actions;
+      count("fewer-actions");
+      return { ...(good as object), actions: actions.slice(0, Math.floor(actions.length / 2)) };
+    }
+    if (prompt.includes("Rewrite an instruction for an AI assistant") && options.unchangedImprovements && misbehaves(role, prompt)) {
+      count("unchanged-improvement");
+      return { instruction: ` ${lineAfter(prompt, "Instruction:")} ` };
+    }
+    if (readBlocks(prompt)?.has("ANSWER 1") && options.scores?.length && misbehaves(role, prompt)) {
+      const fault = pick(options.scores, prompt);
+      count(`scores:${fault}`);
+      const { assistant1, assistant2 } = good as { assistant1: number; assistant2: number };
+      return fault === "string" ? { assistant1: String(assistant1), assistant2: String(assistant2) } : { assistant1: assistant1 + 10, assistant2: 0 };
+    }
+    if (typeof good === "string" && options.emptyAnswers && misbehaves(role, prompt)) {
+      count("empty-answer");
+      return hashText(prompt) % 2 === 0 ? "" : " \n\t ";
+    }
+    return good;
+  };
+  return { reply, counts };
+}

@@ -211,7 +211,10 @@ const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-
 
 const GOOGLE_STATUS = {
   "400": "INVALID_ARGUMENT",
+  "401": "UNAUTHENTICATED",
+  "403": "PERMISSION_DENIED",
   "404": "NOT_FOUND",
+  "422": "FAILED_PRECONDITION",
   "429": "RESOURCE_EXHAUSTED",
   "500": "INTERNAL",
   "503": "UNAVAILABLE",

@@ -10,8 +10,31 @@ import type { AddressInfo } from "node:net";
 // Shared types
 // ---------------------------------------------------------------------------------------------------------------
 
-export type FaultKind = "429" | "500" | "503" | "malformed-json" | "drop" | "hang";
+/**
+ * Injected faults. 4xx kinds are answered with that status and the provider's error body; "truncated-stream"
+ * sends the head of a streamed reply and ends the response cleanly without the final events (`[DONE]`, finish
+ * reason), as a proxy that cuts a stream does; on a non-streamed request it sends half the JSON body with a
+ * matching Content-Length, so the client sees a body that does not parse.
+ */
+export type FaultKind =
+  | "429"
+  | "500"
+  | "503"
+  | "malformed-json"
+  | "drop"
+  | "hang"
+  | "400"
+  | "401"
+  | "403"
+  | "404"
+  | "422"
+  | "truncated-stream";
 export const FAULT_KINDS: readonly FaultKind[] = ["429", "500", "503", "malformed-json", "drop", "hang"];
+/** Client-error kinds: answered with the status, never retried by a client that follows README's 4xx policy. */
+export const CLIENT_ERROR_KINDS = ["400", "401", "403", "404", "422"] as const;
+export type ClientErrorKind = (typeof CLIENT_ERROR_KINDS)[number];
+const isClientError = (kind: FaultKind | undefined): kind is ClientErrorKind =>
+  kind !== undefined && (CLIENT_ERROR_KINDS as readonly string[]).includes(kind);
 
 /** How the client asked for output: plain text, a JSON schema, any JSON object, or a (forced or offered) tool call. */
 export type ChatMode = "text" | "json_schema" | "json_object" | "tools";
@@ -279,7 +302,7 @@ export interface ProtocolAdapter<Req extends BaseChatRequest> {
   chatRoute(method: string, path: string, query: string): ChatRoute | undefined;
   parse(ctx: ParseContext): Req;
   encodeReply(req: Req, reply: NormalizedReply, malformed: boolean, streamChunks: number, seq: number): Encoded;
-  encodeError(kind: "429" | "500" | "503" | "400" | "404", message: string, retryAfterSeconds: number): Encoded;
+  encodeError(kind: "429" | "500" | "503" | ClientErrorKind, message: string, retryAfterSeconds: number): Encoded;
 }
 
 export function jsonResponse(status: number, value: unknown, extraHeaders?: Record<string, string>): Encoded {
@@ -302,6 +325,28 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const CLIENT_ERROR_MESSAGES: Record<ClientErrorKind, string> = {
+  "400": "Invalid request: 'messages' is malformed (injected fault).",
+  "401": "Incorrect API key provided (injected fault).",
+  "403": "You do not have access to this model (injected fault).",
+  "404": "The model does not exist or you do not have access to it (injected fault).",
+  "422": "Unprocessable entity: the request could not be processed (injected fault).",
+};
+
+/** A reply cut short but ended cleanly: the first half of the SSE events, or half a JSON body. */
+function sendTruncated(res: ServerResponse, enc: Encoded): void {
+  if (res.destroyed) return;
+  if (enc.sse) {
+    const kept = enc.chunks.slice(0, Math.max(1, Math.floor(enc.chunks.length / 2)));
+    res.writeHead(enc.status, enc.headers);
+    res.end(kept.join(""));
+    return;
+  }
+  const body = truncatePayload(enc.chunks.join(""));
+  res.writeHead(enc.status, { ...enc.headers, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
 
 export async function startFakeServer<Req extends BaseChatRequest>(
   adapter: ProtocolAdapter<Req>,
@@ -327,6 +372,12 @@ export async function startFakeServer<Req extends BaseChatRequest>(
     "malformed-json": 0,
     drop: 0,
     hang: 0,
+    "400": 0,
+    "401": 0,
+    "403": 0,
+    "404": 0,
+    "422": 0,
+    "truncated-stream": 0,
   });
   const counters: ServerCounters = {
     requests: 0,
@@ -433,6 +484,10 @@ export async function startFakeServer<Req extends BaseChatRequest>(
       send(res, adapter.encodeError(fault, msg, retryAfter));
       return;
     }
+    if (isClientError(fault)) {
+      send(res, adapter.encodeError(fault, CLIENT_ERROR_MESSAGES[fault], retryAfter));
+      return;
+    }
 
     let reply: NormalizedReply;
     try {
@@ -444,6 +499,10 @@ export async function startFakeServer<Req extends BaseChatRequest>(
     }
     if (closed || res.destroyed) return;
     const enc = adapter.encodeReply(parsed, reply, fault === "malformed-json", streamChunks, index);
+    if (fault === "truncated-stream") {
+      sendTruncated(res, enc);
+      return;
+    }
     send(res, enc, fault === "drop");
     if (fault !== "drop") counters.completed++;
   };
@@ -663,7 +722,10 @@ function encodeOpenAI(
 
 const OPENAI_ERRORS = {
   "400": { type: "invalid_request_error", code: null },
-  "404": { type: "invalid_request_error", code: "unknown_url" },
+  "401": { type: "invalid_request_error", code: "invalid_api_key" },
+  "403": { type: "invalid_request_error", code: "unsupported_country_region_territory" },
+  "404": { type: "invalid_request_error", code: "model_not_found" },
+  "422": { type: "invalid_request_error", code: "unprocessable_entity" },
   "429": { type: "requests", code: "rate_limit_exceeded" },
   "500": { type: "server_error", code: null },
   "503": { type: "server_error", code: "service_unavailable" },

@@ -2,7 +2,7 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { RunnableLambda } from "@langchain/core/runnables";
-import { type ScriptOptions, type ScriptedRole, codecReply } from "./codec-responder.js";
+import { type Adversary, type ScriptOptions, type ScriptedRole, codecReply } from "./codec-responder.js";
 
 type Reply = string | Record<string, unknown> | Error;
 
@@ -55,5 +55,13 @@ export function scriptedModels(options: ScriptOptions = {}) {
   return {
     strong: new ScriptedChatModel((prompt) => codecReply("strong", prompt, options)),
     target: new ScriptedChatModel((prompt) => codecReply("target", prompt, options)),
+  };
+}
+
+/** The strong/target pair answering through one adversary (see `createAdversary`). */
+export function adversarialModels(adversary: Adversary) {
+  return {
+    strong: new ScriptedChatModel((prompt) => adversary.reply("strong", prompt)),
+    target: new ScriptedChatModel((prompt) => adversary.reply("target", prompt)),
   };
 }

@@ -1,17 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { type DedupeItem, NearDuplicateIndex, findNearDuplicates, lcsLength, rougeL, rougeLText, tokenize } from "../../lib/dedupe.js";
+import { HAND_COMPUTED_ROUGE_L, oracleRougeL, oracleTokens } from "../support/rouge-oracle.js";
 import { syntheticInstructions } from "../support/synthetic-instructions.js";
 
-/** The definition: every item against every earlier surviving one. */
+/** The definition: every item against every earlier surviving one, with the test's own tokenizer and ROUGE-L. */
 function bruteForce(items: readonly DedupeItem[], threshold: number) {
-  const kept: Array<{ id: string; tokens: string[] }> = [];
+  const kept: Array<{ id: string; text: string }> = [];
   const out: Array<{ id: string; of: string; similarity: number }> = [];
   for (const item of items) {
-    const tokens = tokenize(item.text);
+    const tokens = oracleTokens(item.text);
     let match: { of: string; similarity: number } | undefined;
     if (tokens.length > 0) {
       for (const other of kept) {
-        const similarity = rougeL(tokens, other.tokens);
+        const similarity = oracleRougeL(item.text, other.text);
         if (similarity > threshold) {
           match = { of: other.id, similarity };
           break;
@@ -19,7 +20,7 @@ function bruteForce(items: readonly DedupeItem[], threshold: number) {
       }
     }
     if (match && !item.reference) out.push({ id: item.id, ...match });
-    else if (tokens.length > 0) kept.push({ id: item.id, tokens });
+    else if (tokens.length > 0) kept.push({ id: item.id, text: item.text });
   }
   return out;
 }
@@ -29,6 +30,10 @@ describe("ROUGE-L", () => {
     expect(tokenize("Write a 500-word Essay, please!")).toEqual(["write", "a", "500", "word", "essay", "please"]);
     expect(tokenize("写一首诗 about cats")).toEqual(["写", "一", "首", "诗", "about", "cats"]);
     expect(tokenize("...")).toEqual([]);
+  });
+
+  it.each(HAND_COMPUTED_ROUGE_L)("%s ~ %s = %d, as computed by hand", (a, b, expected) => {
+    expect(rougeLText(a, b)).toBeCloseTo(expected, 12);
   });
 
   it("computes the LCS and the F-measure", () => {
