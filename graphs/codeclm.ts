@@ -15,6 +15,7 @@ import { selfInstruct } from "../nodes/self-instruct.js";
 import { guarded } from "./guard.js";
 import { buildInstructionGraph } from "./instruction.js";
 import { labelled } from "./labels.js";
+import { allowAbortListenersForWaves } from "./listeners.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import type { GraphDeps } from "./runtime.js";
 import { buildCodecState } from "./state.js";
@@ -36,6 +37,7 @@ export const RECURSION_LIMIT = 10_000;
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
+  allowAbortListenersForWaves();
   // A graph that streams its records out (the CLI) skips deep validation of its large internal channels.
   const lean = !retainRecords;
   const state = buildCodecState({ retainRecords, lean });
