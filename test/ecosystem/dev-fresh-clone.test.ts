@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/dev.js";
 import { startCodecServer } from "../support/codec-server.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
+import { stopProcessGroup } from "../support/process-group.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const READY_MS = 60_000;
@@ -68,25 +69,7 @@ async function waitReady(server: Server): Promise<boolean> {
   return false;
 }
 
-async function stop(server: Server | undefined): Promise<void> {
-  const pid = server?.child.pid;
-  if (!server || pid === undefined || server.child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
-  try {
-    process.kill(-pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stop = (server: Server | undefined): Promise<void> => stopProcessGroup(server?.child);
 
 describe("npx @langchain/langgraph-cli dev on a fresh clone", () => {
   let clone: string;

@@ -15,6 +15,7 @@ import { KeptPairSchema } from "../../lib/records.js";
 import { freePort } from "../../scripts/dev.js";
 import { startCodecServer } from "../support/codec-server.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
+import { stopProcessGroup } from "../support/process-group.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const READY_MS = 45_000;
@@ -58,25 +59,7 @@ async function waitReady(server: DevServer): Promise<"ready" | "exited" | "timeo
   return "timeout";
 }
 
-async function stopDevServer(server: DevServer | undefined): Promise<void> {
-  const pid = server?.child.pid;
-  if (!server || pid === undefined || server.child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()));
-  try {
-    process.kill(-pid, "SIGTERM");
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stopDevServer = (server: DevServer | undefined): Promise<void> => stopProcessGroup(server?.child);
 
 describe("LangGraph dev server (npm run dev)", () => {
   let models: FakeOpenAIServer;

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import type { CodecConfig, CodecConfigInput } from "../../lib/config.js";
+import type { CodecConfigInput } from "../../lib/config.js";
 import { metadataKey } from "../../lib/pool.js";
-import type { DroppedRecord, KeptPair, Metadata, Seed } from "../../lib/records.js";
+import type { DroppedRecord, KeptPair, Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
 import { type AdversarialOptions, STOCK_INSTRUCTIONS, type VerdictFault, createAdversary } from "../support/codec-responder.js";
 import { readJsonl, runCli } from "../support/cli.js";
@@ -20,33 +20,8 @@ import { startCodecServer } from "../support/codec-server.js";
 import { startGeminiServer } from "../support/gemini-server.js";
 import { HAND_COMPUTED_ROUGE_L, oracleRougeL as rougeL } from "../support/rouge-oracle.js";
 import { adversarialModels, scriptedModels } from "../support/scripted-model.js";
+import { type FinalState, asContext, seeds } from "../support/graph-fixtures.js";
 
-const TOPICS = [
-  "Write a haiku about autumn leaves falling on a quiet pond.",
-  "Write a Python function that merges two sorted lists.",
-  "Explain how compound interest works to a teenager.",
-  "Summarise the causes of the French Revolution in five bullet points.",
-  "Plan a three-day itinerary for Kyoto on a student budget.",
-  "Given monthly sales figures, compute the year-over-year growth.",
-  "Draft a polite email declining a meeting invitation.",
-  "What is the difference between a list and a tuple in Python?",
-  "Argue for and against a four-day work week.",
-  "Describe the water cycle for a ten-year-old.",
-  "How do I balance a chemical equation? Use combustion of propane.",
-  "Write a short mystery story opening set on a night train.",
-];
-const seeds = (n: number): Seed[] => TOPICS.slice(0, n).map((instruction, i) => ({ id: `seed-${i}`, instruction }));
-
-interface FinalState {
-  kept: KeptPair[];
-  dropped: DroppedRecord[];
-  summary: RunSummary;
-  stopReason: string;
-  pool: Array<Metadata & { id: string; origin: string }>;
-  runId: string;
-}
-
-const asContext = (context: CodecConfigInput) => context as unknown as CodecConfig;
 
 async function run(options: Parameters<typeof createCodecGraph>[0], input: { seeds: Seed[] }, context: CodecConfigInput): Promise<FinalState> {
   return (await createCodecGraph(options).invoke(input, { context: asContext(context) })) as unknown as FinalState;

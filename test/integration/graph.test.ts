@@ -2,7 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import type { CodecConfig, CodecConfigInput } from "../../lib/config.js";
+import type { CodecConfigInput } from "../../lib/config.js";
 import { metadataKey } from "../../lib/pool.js";
 import { type DroppedRecord, DroppedRecordSchema, type KeptPair, KeptPairSchema, type Metadata, type Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
@@ -11,38 +11,12 @@ import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { startGeminiServer } from "../support/gemini-server.js";
 import { type BaseChatRequest, type Reply, startOpenAIServer } from "../support/openai-server.js";
 import { ScriptedChatModel, scriptedModels } from "../support/scripted-model.js";
+import { type FinalState, asContext, seeds } from "../support/graph-fixtures.js";
 
 const isJudgePrompt = (prompt: string) => readBlocks(prompt)?.has("ANSWER 1") ?? false;
 
 const THETA = 3;
 
-const TOPICS = [
-  "Write a haiku about autumn leaves falling on a quiet pond.",
-  "Write a Python function that merges two sorted lists.",
-  "Explain how compound interest works to a teenager.",
-  "Summarise the causes of the French Revolution in five bullet points.",
-  "Plan a three-day itinerary for Kyoto on a student budget.",
-  "Given monthly sales figures, compute the year-over-year growth.",
-  "Draft a polite email declining a meeting invitation.",
-  "What is the difference between a list and a tuple in Python?",
-  "Argue for and against a four-day work week.",
-  "Describe the water cycle for a ten-year-old.",
-  "How do I balance a chemical equation? Use combustion of propane.",
-  "Write a short mystery story opening set on a night train.",
-];
-const seeds = (n: number): Seed[] => TOPICS.slice(0, n).map((instruction, i) => ({ id: `seed-${i}`, instruction }));
-
-interface FinalState {
-  kept: KeptPair[];
-  dropped: DroppedRecord[];
-  summary: RunSummary;
-  stopReason: string;
-  pool: Array<Metadata & { id: string; origin: string }>;
-  runId: string;
-}
-
-/** The compiled graph types `context` as the fully-defaulted config; at run time a partial one is resolved. */
-const asContext = (context: CodecConfigInput) => context as unknown as CodecConfig;
 
 async function run(
   options: Parameters<typeof createCodecGraph>[0],
