@@ -1,8 +1,20 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadEnvFileIfPresent } from "../io/env-file.js";
 import { createCodecGraph } from "./codeclm.js";
 
-// Keys from the shell, or from the project's .env when there is one (langgraph.json names none).
+/**
+ * Keys from the shell, or from the project's `.env` when there is one: langgraph.json names no env file (the
+ * LangGraph CLI refuses to start when a named one is missing, as on a fresh clone), so this module reads it.
+ * Variables already set in the shell win over the file's.
+ */
+function loadEnvFileIfPresent(path: string): void {
+  if (!existsSync(path)) return;
+  if (typeof process.loadEnvFile !== "function") {
+    process.stderr.write(`codeclm: ${path} not read: Node ${process.version} cannot read .env files (20.12 or later can); set the keys in the shell\n`);
+    return;
+  }
+  process.loadEnvFile(path);
+}
 loadEnvFileIfPresent(fileURLToPath(new URL("../.env", import.meta.url)));
 
 /**
