@@ -26,7 +26,7 @@ import { type CodecConfig, CodecConfigSchema, type RoleSettings, resolveConfig }
 import type { Seed } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
 import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "./config.js";
-import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "./output.js";
+import { evalPathsFor, runEvalToFiles } from "./output.js";
 import { EvalItemSchema, type EvalSummary } from "./records.js";
 import type { EvalDeps, ProvidedAnswers } from "./run.js";
 

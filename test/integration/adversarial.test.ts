@@ -87,6 +87,18 @@ describe("the test's own ROUGE-L oracle", () => {
   });
 });
 
+/** Every kind of misbehaviour at once, on 30% of prompts, each prompt's first attempt only. */
+const EVERY_MISBEHAVIOUR = {
+  repeatRate: 0.3,
+  verdicts: ["missing", "zero-based", "duplicate", "float", "string"],
+  fewerActions: true,
+  unchangedImprovements: true,
+  emptyAnswers: true,
+  scores: ["out-of-range", "string"],
+  rate: 0.3,
+  badAttempts: 1,
+} satisfies Parameters<typeof createAdversary>[0];
+
 describe("adversarial responder: repeated instructions", () => {
   it("a strong model that repeats 30% of its instructions (earlier rounds, other metadata, exact and near) never gets a repeat kept", async () => {
     const inputSeeds = seeds(10);
@@ -245,16 +257,7 @@ describe("adversarial responder over HTTP", () => {
 
   it("everything at once, with repeats: exactly size kept, no repeat, failures by step", async () => {
     const inputSeeds = seeds(8);
-    const adversary = createAdversary({
-      repeatRate: 0.3,
-      verdicts: ["missing", "zero-based", "duplicate", "float", "string"],
-      fewerActions: true,
-      unchangedImprovements: true,
-      emptyAnswers: true,
-      scores: ["out-of-range", "string"],
-      rate: 0.3,
-      badAttempts: 1,
-    });
+    const adversary = createAdversary(EVERY_MISBEHAVIOUR);
     const server = await startCodecServer({ adversary, faults: { rate: 0.05, kinds: ["500", "503", "malformed-json"] }, seed: 3 });
     servers.push(server);
     const state = await run(
@@ -308,16 +311,7 @@ describe("adversarial responder under the CLI", () => {
     const seedsFile = join(dir, "seeds.jsonl");
     const inputSeeds = seeds(10);
     await writeFile(seedsFile, inputSeeds.map((seed) => JSON.stringify(seed)).join("\n"));
-    const adversary = createAdversary({
-      repeatRate: 0.3,
-      verdicts: ["missing", "zero-based", "duplicate", "float", "string"],
-      fewerActions: true,
-      unchangedImprovements: true,
-      emptyAnswers: true,
-      scores: ["out-of-range", "string"],
-      rate: 0.3,
-      badAttempts: 1,
-    });
+    const adversary = createAdversary(EVERY_MISBEHAVIOUR);
     const server = await startCodecServer({ adversary, faults: { rate: 0.03, kinds: ["500", "503"] }, seed: 4 });
     try {
       const out = join(dir, "data.jsonl");

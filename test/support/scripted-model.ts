@@ -2,7 +2,7 @@ import { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { AIMessage, type BaseMessage } from "@langchain/core/messages";
 import type { ChatResult } from "@langchain/core/outputs";
 import { RunnableLambda } from "@langchain/core/runnables";
-import { type Adversary, type ScriptOptions, type ScriptedRole, codecReply } from "./codec-responder.js";
+import { type Adversary, type ScriptOptions, codecReply } from "./codec-responder.js";
 
 type Reply = string | Record<string, unknown> | Error;
 
