@@ -1,7 +1,8 @@
 /** codeclm as a library: the graph, its builder, its configuration, and the records it produces. */
 export { createCodecGraph, RECURSION_LIMIT, type CodecGraphOptions } from "./graphs/codeclm.js";
 export { graph } from "./graphs/studio.js";
-export { buildCodecState, type InstructionTask, type InstructionOutcome } from "./graphs/state.js";
+export { buildCodecState } from "./nodes/state.js";
+export type { InstructionTask, InstructionOutcome } from "./lib/tasks.js";
 export {
   CodecConfigSchema,
   resolveConfig,
@@ -34,10 +35,10 @@ export { BENCHMARKS, resolveBenchmark, testSetWarning, type BenchmarkName } from
 export { selectSeeds, type SeedSelection } from "./lib/seed-sample.js";
 export { readMetadata } from "./io/metadata.js";
 export { InputError } from "./io/input-error.js";
-export { runToFiles, RunSetupError, type RunOptions, type RunEvent, type ProgressSnapshot } from "./io/run.js";
-export { outputPathsFor, type OutputPaths } from "./io/output.js";
-export { parseCheckpointSpec, type CheckpointSpec } from "./io/durable.js";
-export { readRunState, type RunState, type RunStatus } from "./io/run-state.js";
+export { runToFiles, RunSetupError, type RunOptions, type RunEvent, type ProgressSnapshot } from "./runner/run.js";
+export { outputPathsFor, type OutputPaths } from "./runner/output.js";
+export { parseCheckpointSpec, type CheckpointSpec } from "./runner/durable.js";
+export { readRunState, type RunState, type RunStatus } from "./runner/run-state.js";
 export { RunControl, RunStoppedError, type StopInfo } from "./models/control.js";
 export { ModelCallError, ModelAccessError } from "./models/call.js";
 export { estimateRun, type Estimate } from "./lib/estimate.js";

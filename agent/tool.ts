@@ -3,9 +3,9 @@ import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { tool } from "@langchain/core/tools";
 import { z } from "zod";
-import type { GraphDeps } from "../graphs/runtime.js";
-import { type OutputPaths, outputPathsFor } from "../io/output.js";
-import { runToFiles } from "../io/run.js";
+import type { GraphDeps } from "../nodes/runtime.js";
+import { type OutputPaths, outputPathsFor } from "../runner/output.js";
+import { runToFiles } from "../runner/run.js";
 import type { CodecConfigInput } from "../lib/config.js";
 import type { RunSummary } from "../lib/summary.js";
 

@@ -4,8 +4,8 @@ import { z } from "zod";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { outputPathsFor } from "../io/output.js";
-import { runToFiles } from "../io/run.js";
+import { outputPathsFor } from "../runner/output.js";
+import { runToFiles } from "../runner/run.js";
 import { BENCH_KEY, type RunShape, accountCalls, benchSeeds, runConfig } from "./scale.js";
 
 // As the CLI does (cli/main.ts).

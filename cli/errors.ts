@@ -1,7 +1,7 @@
-import { CheckpointStoreError } from "../io/durable.js";
+import { CheckpointStoreError } from "../runner/durable.js";
 import { InputError } from "../io/input-error.js";
-import { OutputLockedError } from "../io/lock.js";
-import { RunSetupError } from "../io/run.js";
+import { OutputLockedError } from "../runner/lock.js";
+import { RunSetupError } from "../runner/run.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/factory.js";
 import { LocalModelError } from "../models/local/index.js";

@@ -10,7 +10,7 @@ import type { EvalSummary } from "../eval/records.js";
 import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
 import { InputError } from "../io/input-error.js";
 import { EVALUATION_NAMES, resolveBenchmark } from "../io/benchmarks.js";
-import { withOutputLock } from "../io/lock.js";
+import { withOutputLock } from "../runner/lock.js";
 import { type SeedFormat, readSeeds } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
 import { UsageError } from "./errors.js";

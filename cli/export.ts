@@ -10,8 +10,8 @@ import {
   validationPathFor,
 } from "../io/formats.js";
 import { readInputText } from "../io/input-error.js";
-import { withOutputLock } from "../io/lock.js";
-import { createOutputFolders, writeTextAtomic } from "../io/output.js";
+import { withOutputLock } from "../runner/lock.js";
+import { createOutputFolders, writeTextAtomic } from "../runner/output.js";
 import { UsageError } from "./errors.js";
 import { decimal, deprecatedOutAlias, integer, outFrom, warnDeprecated } from "./options.js";
 

@@ -4,7 +4,7 @@
  * `--quiet`. All of it is driven by the runner's events; nothing here touches the graph.
  */
 import { createLogUpdate } from "log-update";
-import type { ProgressSnapshot, RunEvent } from "../io/run.js";
+import type { ProgressSnapshot, RunEvent } from "../runner/run.js";
 
 export type ProgressMode = "tty" | "plain" | "json" | "quiet";
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { Prices } from "../report/charts.js";
-import { withOutputLock } from "../io/lock.js";
+import { withOutputLock } from "../runner/lock.js";
 import { reportPathFor, writeReport } from "../report/index.js";
 import { UsageError } from "./errors.js";
 import { collect, deprecatedOutAlias, integer, outFrom } from "./options.js";

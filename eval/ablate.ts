@@ -17,10 +17,10 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { GraphDeps } from "../graphs/runtime.js";
-import { existingOutputs, outputPathsFor } from "../io/output.js";
-import { RunSetupError, runToFiles } from "../io/run.js";
-import { dataSettings, readRunState, runFingerprint, settingChanges } from "../io/run-state.js";
+import type { GraphDeps } from "../nodes/runtime.js";
+import { existingOutputs, outputPathsFor } from "../runner/output.js";
+import { RunSetupError, runToFiles } from "../runner/run.js";
+import { dataSettings, readRunState, runFingerprint, settingChanges } from "../runner/run-state.js";
 import { type Ablation, TABLE3, filters } from "../lib/ablation.js";
 import { type CodecConfig, CodecConfigSchema, type RoleSettings, resolveConfig } from "../lib/config.js";
 import type { Seed } from "../lib/records.js";

@@ -1,6 +1,6 @@
 import { type FileHandle, open, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { createOutputFolders, writingTo, writeTextAtomic } from "../io/output.js";
+import { createOutputFolders, writingTo, writeTextAtomic } from "../runner/output.js";
 import type { EvalItem, EvalSummary } from "./records.js";
 import { type EvalResult, type EvaluateOptions, evaluate } from "./run.js";
 

@@ -21,7 +21,7 @@ import { errorMessage } from "../lib/redact.js";
 import { UsageMeter, totalCounts } from "../lib/usage.js";
 import { type CallContext, ModelCallError, callText } from "../models/call.js";
 import { type Env, ModelFactory } from "../models/factory.js";
-import { buildServices } from "../graphs/runtime.js";
+import { buildServices } from "../nodes/runtime.js";
 import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM, evalJudgeValues } from "../prompts/eval-judge.js";
 import { fillTemplate } from "../prompts/template.js";
 import { type EvalConfig, callConfigFor } from "./config.js";

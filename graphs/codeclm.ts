@@ -17,8 +17,8 @@ import { buildInstructionGraph } from "./instruction.js";
 import { labelled } from "./labels.js";
 import { allowAbortListenersForWaves } from "./listeners.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
-import type { GraphDeps } from "./runtime.js";
-import { buildCodecState } from "./state.js";
+import type { GraphDeps } from "../nodes/runtime.js";
+import { buildCodecState } from "../nodes/state.js";
 
 export interface CodecGraphOptions extends GraphDeps {
   /** Keep kept pairs and drops in graph state (Studio, library); false streams them out only (CLI). */

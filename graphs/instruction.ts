@@ -5,8 +5,9 @@ import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
 import { afterActionApply, afterAnswer, afterJudge, startInstruction } from "./routes.js";
 import { guarded } from "./guard.js";
-import type { GraphDeps } from "./runtime.js";
-import { InstructionTaskSchema, buildInstructionState } from "./state.js";
+import type { GraphDeps } from "../nodes/runtime.js";
+import { buildInstructionState } from "../nodes/state.js";
+import { InstructionTaskSchema } from "../lib/tasks.js";
 
 /**
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):

@@ -6,8 +6,8 @@ import { createRng, shuffle } from "../lib/rng.js";
 import { selfInstructBatches } from "../lib/self-instruct.js";
 import type { DecodeRequest } from "../nodes/decode.js";
 import type { SelfInstructRequest } from "../nodes/self-instruct.js";
-import { configOf } from "./runtime.js";
-import type { CodecState, InstructionState } from "./state.js";
+import { configOf } from "../nodes/runtime.js";
+import type { CodecState, InstructionState } from "../nodes/state.js";
 
 /** Each metadata's place in the dispatch order: a seeded shuffle, so early waves cover the pool evenly. */
 export function metadataRanks(pool: readonly PoolEntry[], seed: number): Map<string, number> {

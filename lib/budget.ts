@@ -4,6 +4,8 @@
  * this call can cost (its prompt and the longest answer it may return) fit under every limit. Pure.
  */
 
+import type { FaultKind } from "./faults.js";
+
 export interface BudgetLimits {
   maxCalls: number | null;
   maxTokens: number | null;
@@ -68,3 +70,21 @@ export function budgetBlock(limits: BudgetLimits, spent: Spend, reserved: Spend,
 
 /** Rough token count of a prompt before it is sent: about 3 characters a token errs on the high side. */
 export const estimatePromptTokens = (chars: number) => Math.ceil(chars / 3) + 8;
+
+export interface ModelSpend extends Spend {
+  /** False when the model has no price: its cost is unknown, not zero. */
+  priced: boolean;
+  malformed: number;
+}
+
+export interface LedgerSnapshot {
+  spent: Spend;
+  inFlight: number;
+  byModel: Record<string, ModelSpend>;
+  faults: Partial<Record<FaultKind, number>>;
+  malformed: number;
+  /** Calls answered from the journal instead of the model (resumed runs). */
+  replayed: number;
+  /** Calls given up after every retry. */
+  givenUp: number;
+}

@@ -1,4 +1,4 @@
-import type { InstructionOutcome, Progress } from "../graphs/state.js";
+import type { InstructionOutcome, Progress } from "./tasks.js";
 import type { NearDuplicateMatch } from "./dedupe.js";
 import type { DroppedRecord, KeptPair, Lineage } from "./records.js";
 

@@ -1,11 +1,11 @@
-import type { CodecState } from "../graphs/state.js";
 import { usesMetadata } from "./ablation.js";
-import type { LedgerSnapshot } from "../models/ledger.js";
+import type { LedgerSnapshot } from "./budget.js";
 import type { Budget, CodecConfig } from "./config.js";
 import type { FaultKind } from "./faults.js";
 import { keepRate } from "./plan.js";
-import { type PoolMakeup, poolMakeup } from "./pool.js";
-import type { Metadata, UsageCounts } from "./records.js";
+import { type EncodedSeed, type PoolMakeup, poolMakeup } from "./pool.js";
+import type { Metadata, PoolEntry, Seed, UsageCounts } from "./records.js";
+import type { Progress } from "./tasks.js";
 import type { SeedSelection } from "./seed-sample.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
@@ -95,7 +95,23 @@ export function countMetadata(items: readonly Metadata[]): Pick<MetadataCounts, 
   return { items: items.length, useCases: useCases.counts, skills: skills.counts };
 }
 
-function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
+/** What a summary reads of a run's graph state (the graph's state type satisfies it). */
+export interface RunFacts {
+  runId?: string | undefined;
+  startedAt?: number | undefined;
+  seeds?: Seed[] | undefined;
+  seedSelection?: SeedSelection | undefined;
+  encoded: EncodedSeed[];
+  pool: PoolEntry[];
+  poolStats: Record<string, number>;
+  round: number;
+  decodedCount: number;
+  progress: Progress;
+  tally: Record<string, number>;
+  usage: UsageTotals;
+}
+
+function inputMetadataOf(state: RunFacts): MetadataCounts | undefined {
   // A stopped run's summary is built from what the runner tracked, which has neither list.
   const encoded = state.encoded ?? [];
   if (encoded.length > 0) return { source: "seeds", ...countMetadata(encoded) };
@@ -104,7 +120,7 @@ function inputMetadataOf(state: CodecState): MetadataCounts | undefined {
 }
 
 /** Why the run ended, in words a user can act on. */
-export function stopReasonFor(state: CodecState, config: CodecConfig): string {
+export function stopReasonFor(state: RunFacts, config: CodecConfig): string {
   const { kept, finished } = state.progress;
   if (kept >= config.size) return `reached the requested size (${config.size} pairs)`;
   const metadata = usesMetadata(config.ablation);
@@ -165,7 +181,7 @@ export function transportSummary(ledger: LedgerSnapshot): TransportSummary {
 }
 
 export function buildSummary(
-  state: CodecState,
+  state: RunFacts,
   config: CodecConfig,
   extra: {
     stopReason: string;

@@ -3,28 +3,10 @@
  * faults by kind, replayed calls. It enforces the budgets (a call reserves the most it can cost before
  * it starts) and feeds the progress display. Started from the journal's totals on resume.
  */
-import { type BudgetLimits, type BudgetStop, type Spend, addSpend, budgetBlock, emptySpend, estimatePromptTokens } from "../lib/budget.js";
+import { type BudgetLimits, type BudgetStop, type LedgerSnapshot, type ModelSpend, type Spend, addSpend, budgetBlock, emptySpend, estimatePromptTokens } from "../lib/budget.js";
 import type { FaultKind } from "../lib/faults.js";
 import { type PriceTable, costUsd, priceFor } from "../lib/prices.js";
 import type { JournalTotals } from "./journal.js";
-
-export interface ModelSpend extends Spend {
-  /** False when the model has no price: its cost is unknown, not zero. */
-  priced: boolean;
-  malformed: number;
-}
-
-export interface LedgerSnapshot {
-  spent: Spend;
-  inFlight: number;
-  byModel: Record<string, ModelSpend>;
-  faults: Partial<Record<FaultKind, number>>;
-  malformed: number;
-  /** Calls answered from the journal instead of the model (resumed runs). */
-  replayed: number;
-  /** Calls given up after every retry. */
-  givenUp: number;
-}
 
 export interface Reservation {
   readonly model: string;

@@ -1,7 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
-import type { InstructionState } from "../graphs/state.js";
+import { type GraphDeps, callContext } from "./runtime.js";
+import type { InstructionState } from "./state.js";
 import { pickAction } from "../lib/actions.js";
 import { ModelCallError, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";

@@ -1,6 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
-import type { InstructionOutcome, InstructionState } from "../graphs/state.js";
+import { type GraphDeps, callContext } from "./runtime.js";
+import type { InstructionState } from "./state.js";
+import type { InstructionOutcome } from "../lib/tasks.js";
 import type { IterationRecord } from "../lib/records.js";
 import { ModelCallError, callText } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";

@@ -1,7 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, callContext, configOf } from "../graphs/runtime.js";
+import { type GraphDeps, callContext, configOf } from "./runtime.js";
 import { filters } from "../lib/ablation.js";
-import type { InstructionState } from "../graphs/state.js";
+import type { InstructionState } from "./state.js";
 import { ModelCallError, callText } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
 import { answerUnjudged } from "./answer-unjudged.js";

@@ -1,6 +1,6 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { type GraphDeps, configOf } from "../graphs/runtime.js";
-import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { type GraphDeps, configOf } from "./runtime.js";
+import type { CodecState, CodecUpdate } from "./state.js";
 import { finalInstructionId } from "../lib/dedupe.js";
 import { type RepeatCheck, settleWave } from "../lib/outcomes.js";
 import { runIndex } from "./dedupe.js";

@@ -1,7 +1,8 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
-import type { InstructionOutcome, InstructionState } from "../graphs/state.js";
+import { type GraphDeps, callContext } from "./runtime.js";
+import type { InstructionState } from "./state.js";
+import type { InstructionOutcome } from "../lib/tasks.js";
 import type { IterationRecord, RawScores } from "../lib/records.js";
 import { averageScores, checkScore, nextStep, verdictFor } from "../lib/scoring.js";
 import { type CallContext, ModelCallError, callStructured } from "../models/call.js";

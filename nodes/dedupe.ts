@@ -1,12 +1,13 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { type GraphDeps, configOf, scopeOf } from "../graphs/runtime.js";
+import { type GraphDeps, configOf, scopeOf } from "./runtime.js";
 import { inDispatchOrder } from "../lib/plan.js";
-import { type CodecState, type CodecUpdate, type InstructionTask, tallyOf } from "../graphs/state.js";
+import { type CodecState, type CodecUpdate } from "./state.js";
+import { type InstructionTask, tallyOf } from "../lib/tasks.js";
 import { type NearDuplicateIndex, type NearDuplicateMatch, addDroppedRecord, addKeptPair } from "../lib/dedupe.js";
 import type { DroppedRecord } from "../lib/records.js";
 
 /**
- * The run's near-duplicate index (graphs/runtime.ts keeps one per run, outside graph state). The first
+ * The run's near-duplicate index (nodes/runtime.ts keeps one per run, outside graph state). The first
  * node of a run (or of a resumed run) to need it adds what the run already holds: the seeds, the records
  * still in state (library and Studio runs keep them; `runToFiles` adds those of the output files), the
  * wave in flight, and the instructions waiting for a wave, unless they are the fresh round about to be

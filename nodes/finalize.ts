@@ -1,6 +1,6 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, configOf, scopeOf } from "../graphs/runtime.js";
-import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { type GraphDeps, configOf, scopeOf } from "./runtime.js";
+import type { CodecState, CodecUpdate } from "./state.js";
 import { filters } from "../lib/ablation.js";
 import { type RunSummary, buildSummary, stopReasonFor } from "../lib/summary.js";
 import { strongTargetWarnings } from "../models/factory.js";

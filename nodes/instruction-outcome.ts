@@ -1,4 +1,5 @@
-import type { InstructionOutcome, InstructionState } from "../graphs/state.js";
+import type { InstructionState } from "./state.js";
+import type { InstructionOutcome } from "../lib/tasks.js";
 import type { PipelineStep } from "../lib/records.js";
 
 /** The version of the instruction being filtered now: the basic one until an action rewrote it. */

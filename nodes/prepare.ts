@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { configOf } from "../graphs/runtime.js";
-import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { configOf } from "./runtime.js";
+import type { CodecState, CodecUpdate } from "./state.js";
 import { usesMetadata } from "../lib/ablation.js";
 import { SettingsError, inputProblems } from "../lib/config.js";
 import { firstTooLong, seedSampleSize, selectSeeds } from "../lib/seed-sample.js";

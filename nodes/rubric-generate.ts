@@ -1,7 +1,8 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
-import { type CodecUpdate, tallyOf } from "../graphs/state.js";
+import { type GraphDeps, callContext } from "./runtime.js";
+import { type CodecUpdate } from "./state.js";
+import { tallyOf } from "../lib/tasks.js";
 import type { DroppedRecord, PoolEntry } from "../lib/records.js";
 import { ModelCallError, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";

@@ -1,6 +1,6 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { configOf } from "../graphs/runtime.js";
-import type { CodecState, CodecUpdate } from "../graphs/state.js";
+import { configOf } from "./runtime.js";
+import type { CodecState, CodecUpdate } from "./state.js";
 import { inDispatchOrder, keepRate, waveSize } from "../lib/plan.js";
 
 /**

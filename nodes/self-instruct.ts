@@ -1,6 +1,7 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { type GraphDeps, callContext } from "../graphs/runtime.js";
-import { type CodecUpdate, type InstructionTask, tallyOf } from "../graphs/state.js";
+import { type GraphDeps, callContext } from "./runtime.js";
+import { type CodecUpdate } from "./state.js";
+import { type InstructionTask, tallyOf } from "../lib/tasks.js";
 import type { DroppedRecord } from "../lib/records.js";
 import { type SelfInstructBatch, formatExamples } from "../lib/self-instruct.js";
 import { ModelCallError, callStructured } from "../models/call.js";

@@ -1,4 +1,3 @@
-import type { PromptOverrides } from "../lib/config.js";
 import { ACTION_APPLY_PLACEHOLDERS, ACTION_APPLY_PROMPT } from "./action-apply.js";
 import { ANSWER_PLACEHOLDERS, ANSWER_PROMPT } from "./answer.js";
 import { JUDGE_PLACEHOLDERS, JUDGE_PROMPT } from "./contrastive-judge.js";
@@ -21,6 +20,8 @@ export const DEFAULT_PROMPTS = {
 } as const;
 
 export type PromptName = keyof typeof DEFAULT_PROMPTS;
+/** A user's replacement templates by step (settings' `prompts`); blank means the built-in one. */
+export type PromptOverrides = Partial<Record<PromptName, string | undefined>>;
 
 /** The step's prompt with its placeholders filled: the user's override if any, else the built-in one. */
 export function renderPrompt(

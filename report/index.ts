@@ -1,4 +1,4 @@
-import { createOutputFolders, writeTextAtomic } from "../io/output.js";
+import { createOutputFolders, writeTextAtomic } from "../runner/output.js";
 import { totalsOf } from "../eval/run.js";
 import { type Chart, type Prices, effectivePrices, evalCharts, runCharts, usageByStep } from "./charts.js";
 import { type PageOptions, type RenderedChart, evalPage, runPage } from "./html.js";

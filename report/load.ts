@@ -2,7 +2,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
 import { EvalItemSchema, type EvalItem, type EvalSummary } from "../eval/records.js";
 import { InputError } from "../io/input-error.js";
-import { outputPathsFor } from "../io/output.js";
+import { outputPathsFor } from "../runner/output.js";
 import { DroppedRecordSchema, type DroppedRecord, KeptPairSchema, type KeptPair } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
 

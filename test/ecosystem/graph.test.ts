@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import { configOf } from "../../graphs/runtime.js";
+import { configOf } from "../../nodes/runtime.js";
 
 describe("the drawn graph reads like the paper's Figure 2", () => {
   it("names every step, shows the per-instruction loop (xray) and labels every conditional edge", async () => {

@@ -10,8 +10,8 @@ import { mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/prom
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acquireOutputLock, isStale, processStartTime } from "../../io/lock.js";
-import { writeJsonAtomic } from "../../io/output.js";
+import { acquireOutputLock, isStale, processStartTime } from "../../runner/lock.js";
+import { writeJsonAtomic } from "../../runner/output.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
 import { readJson, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
 

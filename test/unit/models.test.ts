@@ -6,7 +6,7 @@ import { type CodecConfigInput, type RoleSettings, resolveConfig } from "../../l
 import { UsageMeter } from "../../lib/usage.js";
 import { type CallContext, ModelCallError, callStructured, callText } from "../../models/call.js";
 import { type Env, ModelConfigError, ModelFactory } from "../../models/factory.js";
-import { buildServices } from "../../graphs/runtime.js";
+import { buildServices } from "../../nodes/runtime.js";
 import { parseModelSpec } from "../../models/spec.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 

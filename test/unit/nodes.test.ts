@@ -1,7 +1,8 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import type { CodecState, InstructionOutcome, InstructionState, InstructionTask } from "../../graphs/state.js";
-import { emptyProgress } from "../../graphs/state.js";
+import type { CodecState, InstructionState } from "../../nodes/state.js";
+import type { InstructionOutcome, InstructionTask } from "../../lib/tasks.js";
+import { emptyProgress } from "../../lib/tasks.js";
 import { pickAction } from "../../lib/actions.js";
 import type { CodecConfigInput } from "../../lib/config.js";
 import { type EncodedSeed, metadataKey } from "../../lib/pool.js";

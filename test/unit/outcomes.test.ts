@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type InstructionOutcome, type InstructionTask, emptyProgress } from "../../graphs/state.js";
+import { type InstructionOutcome, type InstructionTask, emptyProgress } from "../../lib/tasks.js";
 import { settleWave } from "../../lib/outcomes.js";
 import type { IterationRecord } from "../../lib/records.js";
 

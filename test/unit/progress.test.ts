@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { passwordNote, resumeCommandFrom, urlPassword } from "../../cli/generate.js";
 import { duration, etaMs, progressLine, renderProgress } from "../../cli/progress.js";
-import type { ProgressSnapshot } from "../../io/run.js";
+import type { ProgressSnapshot } from "../../runner/run.js";
 
 const snapshot = (extra: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
   runId: "r1",

@@ -1,6 +1,6 @@
 import { Annotation, END, MemorySaver, START, Send, StateGraph } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import { RerunUnstartedTasks } from "../../io/saver.js";
+import { RerunUnstartedTasks } from "../../runner/saver.js";
 
 /**
  * LangGraph 1.7 with maxConcurrency: tasks started after a run is aborted are saved as finished with no

@@ -1,6 +1,6 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
-import type { CodecState } from "../../graphs/state.js";
+import type { CodecState } from "../../nodes/state.js";
 import type { CodecConfigInput } from "../../lib/config.js";
 import type { Seed } from "../../lib/records.js";
 import {

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import { outputPathsFor } from "../../io/output.js";
-import { runToFiles } from "../../io/run.js";
+import { outputPathsFor } from "../../runner/output.js";
+import { runToFiles } from "../../runner/run.js";
 import { scriptedModels } from "../support/scripted-model.js";
 
 setMaxListeners(0);

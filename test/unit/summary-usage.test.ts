@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type CodecState, emptyProgress } from "../../graphs/state.js";
+import { type CodecState } from "../../nodes/state.js";
+import { emptyProgress } from "../../lib/tasks.js";
 import { resolveConfig } from "../../lib/config.js";
 import { buildSummary, stopReasonFor } from "../../lib/summary.js";
 import { UsageMeter, emptyUsage, mergeUsage, totalCounts } from "../../lib/usage.js";

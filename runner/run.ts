@@ -4,9 +4,9 @@ import { setMaxListeners } from "node:events";
 import { truncate, writeFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { type CodecGraphOptions, createCodecGraph } from "../graphs/codeclm.js";
-import { buildServices, factoryFor } from "../graphs/runtime.js";
+import { buildServices, factoryFor } from "../nodes/runtime.js";
 import { NearDuplicateIndex } from "../lib/dedupe.js";
-import { type Progress, emptyProgress } from "../graphs/state.js";
+import { type Progress, emptyProgress } from "../lib/tasks.js";
 import { filters } from "../lib/ablation.js";
 import { type CodecConfig, type CodecConfigInput, SettingsError, inputProblems, resolveConfig } from "../lib/config.js";
 import { estimateRun } from "../lib/estimate.js";
@@ -19,7 +19,7 @@ import { type RunSummary, buildSummary } from "../lib/summary.js";
 import { emptyUsage, mergeUsage, type UsageTotals } from "../lib/usage.js";
 import { RunControl, type StopInfo } from "../models/control.js";
 import { strongTargetWarnings } from "../models/factory.js";
-import type { LedgerSnapshot } from "../models/ledger.js";
+import type { LedgerSnapshot } from "../lib/budget.js";
 import type { EndpointSnapshot } from "../models/scheduler.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
 import { type OutputLock, acquireOutputLock } from "./lock.js";
@@ -392,7 +392,7 @@ async function writeRun(options: RunOptions): Promise<RunSummary> {
         streamMode: "updates",
         signal: control.graphSignal,
         // Start fan-out tasks a few at a time rather than thousands at once (memory, event-loop stalls).
-        // Safe only with a checkpointer that does not save "finished with no writes" (io/saver.ts).
+        // Safe only with a checkpointer that does not save "finished with no writes" (runner/saver.ts).
         maxConcurrency: taskConcurrency(config.concurrency),
         callbacks: options.callbacks,
         // The trace's root run is the run id, once: a resumed session traces under a new root.

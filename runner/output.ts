@@ -14,7 +14,7 @@ export interface OutputPaths {
   state: string;
   /** The default SQLite checkpoint file (`--checkpoint` may put the checkpoints elsewhere). */
   checkpoint: string;
-  /** `OUT.lock`: held by the one process writing these outputs (io/lock.ts). */
+  /** `OUT.lock`: held by the one process writing these outputs (runner/lock.ts). */
   lock: string;
 }
 
