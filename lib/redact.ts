@@ -4,9 +4,9 @@
  */
 const KEY_PATTERNS: RegExp[] = [
   /(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-*]{8,}/g, // OpenAI-style keys (not "risk-…"), including the SDK's masked echo
-  /(?<![A-Za-z0-9])AIza[0-9A-Za-z_\-]{20,}/g, // Google API keys
+  /(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{20,}/g, // Google API keys
   /lsv2_[A-Za-z0-9_]{10,}/g, // LangSmith keys
-  /(Bearer\s+)[A-Za-z0-9._\-]{8,}/gi,
+  /(Bearer\s+)[A-Za-z0-9._-]{8,}/gi,
   /([?&]key=)[^&\s"']+/gi, // Gemini passes its key as a query parameter
 ];
 

@@ -121,8 +121,7 @@ describe("runs under faults", () => {
 
   it("under a server-side limit of 8 calls in flight, adaptive concurrency backs off (fewer 429s than a fixed limit) and recovers", async () => {
     const rateLimited = async (adaptive: boolean) => {
-      let server: FakeOpenAIServer | undefined;
-      server = await startCodecServer({
+      const server: FakeOpenAIServer | undefined = await startCodecServer({
         latencyMs: { mean: 15, jitter: 5 },
         retryAfterSeconds: 0.1,
         recordRequests: false,

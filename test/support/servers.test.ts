@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { AIMessageChunk, HumanMessage, SystemMessage, type AIMessage } from "@langchain/core/messages";
+import { type AIMessageChunk, HumanMessage, SystemMessage, type AIMessage } from "@langchain/core/messages";
 import { ChatOpenAI } from "@langchain/openai";
 import { ChatGoogleGenerativeAI } from "@langchain/google-genai";
 import {

@@ -49,6 +49,7 @@ function templateLines(prompt: string, texts: readonly string[]): string[] {
   let rest = prompt;
   for (const text of texts) rest = rest.split(text).join("\u0000");
   return rest
+    // eslint-disable-next-line no-control-regex -- NUL is one of the separators under test
     .split(/[\n\u0000]/)
     .map((line) => line.trim())
     .filter((line) => line.length >= 8);

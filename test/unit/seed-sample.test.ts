@@ -85,7 +85,10 @@ describe("selectSeeds", () => {
       for (const seed of selectSeeds(seeds, { sampleSize: 5, seed: run }).seeds) hits[Number(seed.id.slice(1))]!++;
     }
     // Expected 500 each (2000 runs x 5/20).
-    for (const count of hits) expect(count).toBeGreaterThan(400), expect(count).toBeLessThan(600);
+    for (const count of hits) {
+      expect(count).toBeGreaterThan(400);
+      expect(count).toBeLessThan(600);
+    }
   });
 
   it("streaming and array selection agree; a sample of a sample is the same sample", () => {
