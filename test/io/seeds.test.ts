@@ -652,6 +652,20 @@ describe("streaming (files larger than one read)", () => {
     expect(streamed.at(-1)?.instruction).toMatch(/^Line one of \d+\nline two, with "quotes"$/);
   });
 
+  it("CSV errors past the first block name their line, in the file and in memory", async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => `r${i},"Row ${i}\nspans two lines"`);
+    const head = `id,instruction\n${rows.join("\n")}\n`;
+    // 1 header line + 2 lines per row, then two blank lines: the unclosed row starts on line 60,004.
+    const unclosed = `${head}\n\nlast,"never closed\nstill going\n`;
+    await expectError("late-open.csv", unclosed, { line: 60_004, contains: ["unterminated quote", "column 2"] });
+    expect(() => parseSeeds(unclosed, "mem.csv")).toThrow(/mem\.csv:60004: unterminated quote/);
+    await expectError("late-close.csv", `${head}x,"a"b\n`, { line: 60_002, contains: ["after the closing quote"] });
+  });
+
+  it("a quote inside an unquoted CSV field is an error naming line and column (RFC 4180)", async () => {
+    await expectError("inner-quote.csv", 'id,instruction\n1,say 5" tall\n', { line: 2, contains: ["column 2", "in quotes"] });
+  });
+
   it("a bad line past the first block is named by its line", async () => {
     const good = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ instruction: `Seed ${i} ${"x".repeat(30)}` }));
     await expectError("late.jsonl", `${good.join("\n")}\n{not json\n`, { line: 40_001, contains: ["not valid JSON"] });
