@@ -1,77 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InputError, decodeInputBytes } from "../../io/input-error.js";
 import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
 import { selectSeeds } from "../../lib/seed-sample.js";
+import { type ExpectedInputError, expectInputError, inputFixtures } from "../support/input-files.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "codeclm-seeds-"));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-let counter = 0;
-/** Writes `content` to a fresh file named `name` in the temp dir and returns its path. */
-async function fixture(name: string, content: string | Uint8Array): Promise<string> {
-  const sub = join(dir, String(counter++));
-  await mkdir(sub);
-  const path = join(sub, name);
-  await writeFile(path, content);
-  return path;
-}
+const { fixture, folder } = inputFixtures("codeclm-seeds-");
 
 async function read(name: string, content: string | Uint8Array, options?: ReadSeedsOptions) {
   return readSeeds(await fixture(name, content), options);
 }
 
-/** Asserts that reading fails with an InputError naming the file and (optionally) the line, and returns it. */
-async function expectError(
-  name: string,
-  content: string | Uint8Array,
-  expected: { line?: number | null; contains?: (string | RegExp)[] },
-  options?: ReadSeedsOptions,
-): Promise<InputError> {
-  const path = await fixture(name, content);
-  return expectPathError(path, expected, options);
+async function expectError(name: string, content: string | Uint8Array, expected: ExpectedInputError, options?: ReadSeedsOptions) {
+  return expectPathError(await fixture(name, content), expected, options);
 }
 
-async function expectPathError(
-  path: string,
-  expected: { line?: number | null; contains?: (string | RegExp)[] },
-  options?: ReadSeedsOptions,
-): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await readSeeds(path, options);
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  const err = caught as InputError;
-  expect(err.file).toBe(path);
-  expect(err.message).toContain(path);
-  if (expected.line === null) {
-    expect(err.line).toBeUndefined();
-    expect(err.message.startsWith(`${path}: `)).toBe(true);
-  } else if (expected.line !== undefined) {
-    expect(err.line).toBe(expected.line);
-    expect(err.message.startsWith(`${path}:${expected.line}: `)).toBe(true);
-  }
-  for (const c of expected.contains ?? []) {
-    if (typeof c === "string") expect(err.message).toContain(c);
-    else expect(err.message).toMatch(c);
-  }
-  return err;
-}
+const expectPathError = (path: string, expected: ExpectedInputError, options?: ReadSeedsOptions) =>
+  expectInputError(path, () => readSeeds(path, options), expected);
 
 const jsonl = (...records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
 
@@ -392,11 +341,11 @@ describe("ids and categories", () => {
 
 describe("bad input", () => {
   it("missing file", async () => {
-    await expectPathError(join(dir, "nope", "missing.jsonl"), { line: null, contains: ["file not found"] });
+    await expectPathError(join(folder(), "nope", "missing.jsonl"), { line: null, contains: ["file not found"] });
   });
 
   it("a directory", async () => {
-    const sub = join(dir, "a-dir.jsonl");
+    const sub = join(folder(), "a-dir.jsonl");
     await mkdir(sub);
     await expectPathError(sub, { line: null, contains: ["is a directory"] });
   });
@@ -410,7 +359,7 @@ describe("bad input", () => {
         return;
       }
       // Root reads any file: read it from a child that has dropped to nobody (setpriv, util-linux).
-      await chmod(dir, 0o755);
+      await chmod(folder(), 0o755);
       const script = [
         `import { readSeeds } from ${JSON.stringify(join(root, "io", "seeds.ts"))};`,
         `try { await readSeeds(${JSON.stringify(path)}); console.log(JSON.stringify({ read: true })); }`,

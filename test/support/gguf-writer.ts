@@ -192,51 +192,31 @@ class ByteSink {
   }
 }
 
+type Scalar = "u32" | "i32" | "u64" | "f32" | "bool" | "string";
+
+/** How each scalar is tagged and written (array elements are written the same way, after the array's header). */
+const SCALARS: Record<Scalar, { type: GgufType; write: (sink: ByteSink, value: never) => void }> = {
+  u32: { type: GgufType.Uint32, write: (sink, v: number) => sink.u32(v) },
+  i32: { type: GgufType.Int32, write: (sink, v: number) => sink.i32(v) },
+  u64: { type: GgufType.Uint64, write: (sink, v: bigint | number) => sink.u64(v) },
+  f32: { type: GgufType.Float32, write: (sink, v: number) => sink.f32(v) },
+  bool: { type: GgufType.Bool, write: (sink, v: boolean) => sink.u8(v ? 1 : 0) },
+  string: { type: GgufType.String, write: (sink, v: string) => sink.str(v) },
+};
+
 function writeValue(sink: ByteSink, v: GgufValue): void {
-  switch (v.type) {
-    case "u32":
-      sink.u32(GgufType.Uint32);
-      sink.u32(v.value);
-      return;
-    case "i32":
-      sink.u32(GgufType.Int32);
-      sink.i32(v.value);
-      return;
-    case "u64":
-      sink.u32(GgufType.Uint64);
-      sink.u64(v.value);
-      return;
-    case "f32":
-      sink.u32(GgufType.Float32);
-      sink.f32(v.value);
-      return;
-    case "bool":
-      sink.u32(GgufType.Bool);
-      sink.u8(v.value ? 1 : 0);
-      return;
-    case "string":
-      sink.u32(GgufType.String);
-      sink.str(v.value);
-      return;
-    case "string[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.String);
-      sink.u64(v.value.length);
-      for (const s of v.value) sink.str(s);
-      return;
-    case "i32[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.Int32);
-      sink.u64(v.value.length);
-      for (const n of v.value) sink.i32(n);
-      return;
-    case "f32[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.Float32);
-      sink.u64(v.value.length);
-      for (const n of v.value) sink.f32(n);
-      return;
+  if (!v.type.endsWith("[]")) {
+    const scalar = SCALARS[v.type as Scalar];
+    sink.u32(scalar.type);
+    scalar.write(sink, v.value as never);
+    return;
   }
+  const items = v.value as readonly (number | string)[];
+  const element = SCALARS[v.type.slice(0, -2) as Scalar];
+  sink.u32(GgufType.Array);
+  sink.u32(element.type);
+  sink.u64(items.length);
+  for (const item of items) element.write(sink, item as never);
 }
 
 /** The model's sizes and special token ids, derived once from the options. */
