@@ -415,5 +415,6 @@ export async function* streamCsvRows(path: string, delimiter: string): AsyncGene
     throw csvInputError(error, path, open ? await openRowLine(path, rows.lastLine) : undefined);
   } finally {
     source.destroy();
+    parser.destroy();
   }
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { InputError, decodeInputBytes } from "../../io/input-error.js";
-import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
+import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, streamSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
 import { selectSeeds } from "../../lib/seed-sample.js";
 import { type ExpectedInputError, expectInputError, inputFixtures } from "../support/input-files.js";
 
@@ -609,6 +609,16 @@ describe("streaming (files larger than one read)", () => {
     await expectError("late-open.csv", unclosed, { line: 60_004, contains: ["unterminated quote", "column 2"] });
     expect(() => parseSeeds(unclosed, "mem.csv")).toThrow(/mem\.csv:60004: unterminated quote/);
     await expectError("late-close.csv", `${head}x,"a"b\n`, { line: 60_002, contains: ["after the closing quote"] });
+  });
+
+  it("a CSV file's bad bytes past the first block are named by their line, and reading stops early cleanly", async () => {
+    const rows = Array.from({ length: 40_000 }, (_, i) => `r${i},Row ${i} ${"x".repeat(30)}`);
+    const bytes = Buffer.concat([Buffer.from(`id,instruction\n${rows.join("\n")}\n`), Buffer.from([0x61, 0x2c, 0xff, 0x0a])]);
+    await expectError("late-utf8.csv", bytes, { line: 40_002, contains: ["UTF-8"] });
+    const path = await fixture("early-stop.csv", `id,instruction\n${rows.join("\n")}\n`);
+    const first: string[] = [];
+    for await (const { seed } of streamSeeds(path)) if (first.push(seed.id) === 3) break;
+    expect(first).toEqual(["r0", "r1", "r2"]);
   });
 
   it("a quote inside an unquoted CSV field is an error naming line and column (RFC 4180)", async () => {
