@@ -4,7 +4,6 @@
  * `InputError` naming the file and line. The seed reader (seeds.ts), the metadata reader and the answers reader
  * map these records to what they hold.
  */
-import { Readable } from "node:stream";
 import { extname } from "node:path";
 import { CsvError, type Options as CsvOptions, parse as csvStream } from "csv-parse";
 import { parse as csvSync } from "csv-parse/sync";
@@ -315,31 +314,22 @@ export function* textLines(normalized: string): Generator<{ line: number; text: 
   for (let i = 0; i < parts.length; i++) yield { line: i + 1, text: parts[i]! };
 }
 
-/**
- * csv-parse's options: every row is a `CsvRow` starting where its first field does; blank rows are dropped. (Typed
- * as plain options: csv-parse's types only allow `on_record` to return a different type together with `columns`.)
- */
-function csvOptions(delimiter: string, rows: { lastLine: number }): CsvOptions {
-  const options: CsvOptions<CsvRow, string[]> = {
-    delimiter,
-    record_delimiter: "\n",
-    relax_column_count: true,
-    skip_empty_lines: true,
-    on_record: (fields, context): CsvRow | null => {
-      rows.lastLine = context.lines;
-      // `lines` is where the row ends: step back over the line breaks inside its quoted fields.
-      let inside = 0;
-      for (const field of fields) for (let i = field.indexOf("\n"); i !== -1; i = field.indexOf("\n", i + 1)) inside++;
-      return fields.some((f) => f.trim() !== "") ? { line: context.lines - inside, fields } : null;
-    },
-  };
-  return options as unknown as CsvOptions;
-}
+/** csv-parse's options: blank lines stay rows (of one empty field), so that counting rows counts lines. */
+const csvOptions = (delimiter: string): CsvOptions => ({ delimiter, record_delimiter: "\n", relax_column_count: true });
 
-/** The first non-blank line after `after` (where an unclosed row starts). */
-function firstContentLineAfter(lines: Iterable<{ line: number; text: string }>, after: number): number | undefined {
-  for (const { line, text } of lines) if (line > after && text.trim() !== "") return line;
-  return undefined;
+/**
+ * Numbers the rows as csv-parse gives them: each starts on the line after the one before ended, and spans one line
+ * more than the line breaks inside its quoted fields. Rows of nothing but blanks are dropped here. `line` is where
+ * the next row starts (an unclosed row, when parsing fails).
+ */
+class RowLines {
+  line = 1;
+  next(fields: string[]): CsvRow | undefined {
+    const start = this.line;
+    this.line++;
+    for (const field of fields) for (let i = field.indexOf("\n"); i !== -1; i = field.indexOf("\n", i + 1)) this.line++;
+    return fields.some((f) => f.trim() !== "") ? { line: start, fields } : undefined;
+  }
 }
 
 /** csv-parse's error as an `InputError` at its line (an unclosed quote: the line its row starts on). */
@@ -373,13 +363,19 @@ function csvInputError(error: unknown, file: string, openRowLine: number | undef
 
 /** The rows of LF-normalized CSV/TSV text. */
 export function csvRowsOfText(text: string, file: string, delimiter: string): CsvRow[] {
-  const rows = { lastLine: 0 };
+  const lines = new RowLines();
+  const rows: CsvRow[] = [];
+  const keep = (fields: string[]): null => {
+    const row = lines.next(fields);
+    if (row !== undefined) rows.push(row);
+    return null;
+  };
   try {
-    return csvSync(text, csvOptions(delimiter, rows)) as unknown as CsvRow[];
+    csvSync(text, { ...csvOptions(delimiter), on_record: keep });
   } catch (error) {
-    const open = error instanceof CsvError && error.code === "CSV_QUOTE_NOT_CLOSED";
-    throw csvInputError(error, file, open ? firstContentLineAfter(textLines(text), rows.lastLine) : undefined);
+    throw csvInputError(error, file, lines.line);
   }
+  return rows;
 }
 
 /** The file's lines as LF-terminated text in blocks of about 64 KB (csv-parse's input). */
@@ -395,26 +391,37 @@ async function* lineBlocks(path: string): AsyncGenerator<string> {
   if (block !== "") yield block;
 }
 
-/** Where the unclosed row of a file starts: read again only to word the error. */
-async function openRowLine(path: string, after: number): Promise<number | undefined> {
-  for await (const { line, text } of fileLines(path)) if (line > after && text.trim() !== "") return line;
-  return undefined;
+/** Writes one block to the parser; resolves once it is parsed (csv-parse parses a block synchronously). */
+function parseBlock(parser: ReturnType<typeof csvStream>, block: string | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error | null) => (error ? reject(error) : resolve());
+    if (block === undefined) parser.end(done);
+    else parser.write(block, done);
+  });
 }
 
 /** The rows of a CSV/TSV file as they are parsed: memory holds a block of lines, not the file. */
 export async function* streamCsvRows(path: string, delimiter: string): AsyncGenerator<CsvRow> {
-  const rows = { lastLine: 0 };
-  const source = Readable.from(lineBlocks(path));
-  const parser = csvStream(csvOptions(delimiter, rows));
-  source.on("error", (error) => parser.destroy(error));
-  source.pipe(parser);
+  const lines = new RowLines();
+  // A block's records wait in the stream until read: room for all of them, so a write never waits for a read.
+  const parser = csvStream({ ...csvOptions(delimiter), highWaterMark: 1 << 20 } as CsvOptions);
+  parser.on("error", () => {}); // each write's callback gets the error
+  const parsedRows = function* (): Generator<CsvRow> {
+    for (let fields = parser.read() as string[] | null; fields !== null; fields = parser.read() as string[] | null) {
+      const row = lines.next(fields);
+      if (row !== undefined) yield row;
+    }
+  };
   try {
-    for await (const row of parser) yield row as CsvRow;
+    for await (const block of lineBlocks(path)) {
+      await parseBlock(parser, block);
+      yield* parsedRows();
+    }
+    await parseBlock(parser, undefined);
+    yield* parsedRows();
   } catch (error) {
-    const open = error instanceof CsvError && error.code === "CSV_QUOTE_NOT_CLOSED";
-    throw csvInputError(error, path, open ? await openRowLine(path, rows.lastLine) : undefined);
+    throw csvInputError(error, path, lines.line);
   } finally {
-    source.destroy();
     parser.destroy();
   }
 }
