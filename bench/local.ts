@@ -16,7 +16,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { LlamaChat, LlamaChatSession, LlamaCompletion } from "node-llama-cpp";
 import { defaultLocalThreads, disposeLocalModels, LocalChatModel } from "../models/local/chat-model.js";
-import { writeTinyLlamaGguf } from "../models/local/gguf-writer.js";
+import { writeTinyLlamaGguf } from "../test/support/gguf-writer.js";
 
 export interface LocalBenchOptions {
   /** A GGUF path; default: a freshly written tiny llama GGUF. */

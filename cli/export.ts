@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import {
   EXPORT_FORMATS,
@@ -14,6 +13,7 @@ import { withOutputLock } from "../runner/lock.js";
 import { createOutputFolders, writeTextAtomic } from "../runner/output.js";
 import { UsageError } from "./errors.js";
 import { decimal, deprecatedOutAlias, integer, outFrom, warnDeprecated } from "./options.js";
+import { exists } from "../io/files.js";
 
 export interface ExportFlags {
   format: ExportFormat;
@@ -28,13 +28,6 @@ export interface ExportFlags {
 export interface ExportResult {
   train: { path: string; count: number };
   validation?: { path: string; count: number };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Write whole or not at all: a temporary file renamed into place (removed if the write fails). */

@@ -15,7 +15,7 @@
  * model was fine-tuned on); an evaluation made from other inputs is redone, saying why.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { GraphDeps } from "../nodes/runtime.js";
 import { existingOutputs, outputPathsFor } from "../runner/output.js";
@@ -29,6 +29,7 @@ import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "./conf
 import { evalPathsFor, runEvalToFiles } from "./output.js";
 import { EvalItemSchema, type EvalSummary } from "./records.js";
 import type { EvalDeps, ProvidedAnswers } from "./run.js";
+import { exists } from "../io/files.js";
 
 /** The rows of the table: Table 3's four, plus the untuned target as a baseline when asked. */
 export type AblationRowName = Ablation | "baseline";
@@ -76,15 +77,6 @@ export interface AblationResult {
   reference: string;
   judge: string;
   rows: AblationRowResult[];
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(path, "utf8")) as T;

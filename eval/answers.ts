@@ -11,7 +11,8 @@
  * Every problem, a benchmark item without an answer included, is an `InputError` raised before any model call.
  */
 import { InputError, readInputText } from "../io/input-error.js";
-import { ID_FIELDS, type JsonRecord, normalizeNewlines, parseJsonRecords } from "../io/seeds.js";
+import { type JsonRecord, normalizeNewlines, parseJsonRecords } from "../io/record-reader.js";
+import { ID_FIELDS } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
 
 export const ANSWER_FIELDS = ["answer", "response", "output", "completion"] as const;

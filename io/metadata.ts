@@ -8,7 +8,7 @@
  */
 import type { Metadata } from "../lib/records.js";
 import { InputError, readInputText } from "./input-error.js";
-import { cleanText, normalizeNewlines, parseJsonRecords } from "./seeds.js";
+import { cleanText, normalizeNewlines, parseJsonRecords } from "./record-reader.js";
 
 export interface ReadMetadataOptions {
   /** Most skills one metadata may list (the paper's k). A record with more is an error, never truncated. */

@@ -15,9 +15,9 @@ function hashKey(parts: ReadonlyArray<string | number>): number {
   return hash >>> 0;
 }
 
-/** mulberry32: small, fast, good enough for sampling (not for cryptography). */
-export function createRng(seed: number, ...key: Array<string | number>): Rng {
-  let state = hashKey([seed, ...key]);
+/** mulberry32 from a raw 32-bit seed: small, fast, good enough for sampling (not for cryptography). */
+export function mulberry32(seed: number): Rng {
+  let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
@@ -25,6 +25,11 @@ export function createRng(seed: number, ...key: Array<string | number>): Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A generator for one stable key under the run's seed (mulberry32 seeded from a hash of both). */
+export function createRng(seed: number, ...key: Array<string | number>): Rng {
+  return mulberry32(hashKey([seed, ...key]));
 }
 
 export function randomInt(rng: Rng, minInclusive: number, maxInclusive: number): number {

@@ -1,10 +1,11 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import type { z } from "zod";
 import { EvalItemSchema, type EvalItem, type EvalSummary } from "../eval/records.js";
 import { InputError } from "../io/input-error.js";
 import { outputPathsFor } from "../runner/output.js";
 import { DroppedRecordSchema, type DroppedRecord, KeptPairSchema, type KeptPair } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
+import { exists } from "../io/files.js";
 
 /** A `generate` run: kept pairs, what was dropped, and the summary beside them. */
 export interface RunReportData {
@@ -25,15 +26,6 @@ export interface EvalReportData {
 }
 
 export type ReportData = RunReportData | EvalReportData;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function readText(path: string): Promise<string> {
   try {

@@ -1,9 +1,10 @@
 import { createReadStream } from "node:fs";
-import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { DroppedRecord, KeptPair } from "../lib/records.js";
 import type { RunSummary } from "../lib/summary.js";
+import { exists } from "../io/files.js";
 
 /** Where a run's outputs go: the kept pairs, the dropped records, the summary, and the run-state sidecar. */
 export interface OutputPaths {
@@ -76,15 +77,6 @@ export async function writingTo<T>(path: string, operation: () => Promise<T>): P
   } catch (error) {
     if (error instanceof OutputWriteError) throw error;
     throw new OutputWriteError(path, error);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -50,15 +50,6 @@ export {
   type ResolvedLocalModel,
   type ResolveLocalModelOptions,
 } from "./resolve.js";
-export {
-  buildTinyLlamaGguf,
-  gpt2ByteTokens,
-  writeTinyLlamaGguf,
-  CHATML_TEMPLATE,
-  type GgufValue,
-  type TinyLlamaGgufInfo,
-  type TinyLlamaGgufOptions,
-} from "./gguf-writer.js";
 
 /** Options the model factory passes; anything else of `LocalChatModelOptions` may be added. */
 export type CreateLocalChatModelOptions = Omit<LocalChatModelOptions, "model"> & {

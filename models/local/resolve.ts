@@ -303,110 +303,141 @@ async function fileSize(p: string): Promise<number> {
   }
 }
 
+/** One attempt at the download: what the part file held when it began and what came since. */
+interface Attempt {
+  url: string;
+  part: string;
+  have: number;
+  received: number;
+  responded: boolean;
+}
+
+/** The refusal of an HTTP error status, with a hint for the usual causes. */
+function httpError(status: number, url: string, spec: string): LocalModelError {
+  const hint =
+    status === 401 || status === 403
+      ? " (the model may be gated or private: accept its licence on the website and set HF_TOKEN)"
+      : status === 404
+        ? " (check the owner, repository and file name)"
+        : "";
+  return new LocalModelError(`Cannot download ${spec}: HTTP ${status} from ${url}${hint}`, { code: "download-failed" });
+}
+
+type Opened = { body: AsyncIterable<Uint8Array>; start: number; total: number } | "restart" | "restart-416";
+
+/**
+ * Requests the file, resuming with a Range request from the bytes the part file holds. "restart": the server
+ * answered another range; "restart-416": the range was not satisfiable (the part is complete or stale).
+ */
+async function openDownload(a: Attempt, o: DownloadOptions, guard: TimeoutSignal): Promise<Opened> {
+  guard.arm("connect", o.connectTimeoutMs);
+  const headers: Record<string, string> = { ...o.headers, "Accept-Encoding": "identity" };
+  if (a.have > 0) headers["Range"] = `bytes=${a.have}-`;
+  const res = await fetch(a.url, { headers, redirect: "follow", signal: guard.controller.signal });
+  a.responded = true;
+  let start = 0; // a 200 when a range was asked: the server ignored it, the body is the whole file
+  let total = Number(res.headers.get("content-length") ?? 0);
+  if (res.status === 206) {
+    const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get("content-range") ?? "");
+    if (m === null || Number(m[1]) !== a.have) {
+      await res.body?.cancel();
+      return "restart";
+    }
+    start = a.have;
+    total = m[3] === "*" ? 0 : Number(m[3]);
+  } else if (res.status === 416 && a.have > 0) {
+    await res.body?.cancel();
+    return "restart-416";
+  } else if (!res.ok) {
+    await res.body?.cancel();
+    throw httpError(res.status, a.url, o.spec);
+  }
+  if (res.body === null) throw new LocalModelError(`Cannot download ${o.spec}: empty response from ${a.url}`, { code: "download-failed" });
+  return { body: res.body as unknown as AsyncIterable<Uint8Array>, start, total };
+}
+
+/** Streams the body into the part file (appending from `start`), re-arming the stall timer on every chunk. */
+async function writeBody(opened: Exclude<Opened, string>, a: Attempt, o: DownloadOptions, guard: TimeoutSignal): Promise<void> {
+  const { body, start, total } = opened;
+  const fh = await open(a.part, start === 0 ? "w" : "a");
+  try {
+    let written = start;
+    o.onProgress?.({ downloadedBytes: written, totalBytes: total });
+    guard.arm("stall", o.stallTimeoutMs);
+    for await (const chunk of body) {
+      guard.arm("stall", o.stallTimeoutMs);
+      await fh.write(chunk);
+      written += chunk.byteLength;
+      a.received += chunk.byteLength;
+      o.onProgress?.({ downloadedBytes: written, totalBytes: total });
+    }
+    guard.disarm();
+    if (total > 0 && written !== total)
+      throw Object.assign(new Error(`connection closed at ${written} of ${total} bytes`), { code: "ECONNRESET" });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The LocalModelError for an attempt that failed for good: stalled, offline, or another failure. */
+async function downloadError(err: unknown, reason: string | undefined, a: Attempt, o: DownloadOptions): Promise<LocalModelError> {
+  const host = new URL(a.url).host;
+  const kept = await fileSize(a.part);
+  const partNote = kept > 0 ? ` The ${kept} bytes received so far are kept in ${a.part}; the next run resumes from there.` : "";
+  if (reason === "stall")
+    return new LocalModelError(
+      `The download of ${o.spec} stalled: no data from ${host} for ${Math.round(o.stallTimeoutMs / 1000)} s.${partNote}`,
+      { code: "download-failed", cause: err },
+    );
+  if (reason === "connect" && a.have === 0 && a.received === 0)
+    return new LocalModelError(
+      waysForwardMessage(`${host} did not answer within ${Math.round(o.connectTimeoutMs / 1000)} s`, o.cacheDir),
+      { code: "offline", cause: err },
+    );
+  const code = errorCode(err);
+  // fetch rejects before any response only for network-level failures (DNS, refused, TLS, bad port...).
+  if (a.received === 0 && (!a.responded || reason === "connect" || (code !== undefined && NETWORK_ERROR_CODES.has(code))))
+    return new LocalModelError(
+      waysForwardMessage(`downloading ${o.spec} failed because ${describeNetworkError(err, host)}`, o.cacheDir) +
+        (kept > 0 ? `\n(${kept} bytes of an earlier attempt are kept in ${a.part} and will be resumed.)` : ""),
+      { code: "offline", cause: err },
+    );
+  return new LocalModelError(`The download of ${o.spec} failed: ${err instanceof Error ? err.message : String(err)}.${partNote}`, {
+    code: "download-failed",
+    cause: err,
+  });
+}
+
 /**
  * Downloads `url` to `dest` through `dest + ".part"`, resuming from the part file's size with a Range request.
  * Throws a LocalModelError: code "offline" when the host cannot be reached at all, "download-failed" otherwise.
  */
 async function download(url: string, dest: string, o: DownloadOptions): Promise<void> {
   const part = `${dest}.part`;
-  const host = new URL(url).host;
   let resumes = 0;
   for (;;) {
-    const have = await fileSize(part);
+    const a: Attempt = { url, part, have: await fileSize(part), received: 0, responded: false };
     const guard = new TimeoutSignal(o.signal);
-    let received = 0;
-    let responded = false;
     try {
-      guard.arm("connect", o.connectTimeoutMs);
-      const headers: Record<string, string> = { ...o.headers, "Accept-Encoding": "identity" };
-      if (have > 0) headers["Range"] = `bytes=${have}-`;
-      const res = await fetch(url, { headers, redirect: "follow", signal: guard.controller.signal });
-      responded = true;
-      let start = have;
-      let total = 0;
-      if (res.status === 206) {
-        const m = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get("content-range") ?? "");
-        if (m === null || Number(m[1]) !== have) {
-          await res.body?.cancel();
-          await rm(part, { force: true });
-          continue; // the server answered another range: start over
-        }
-        total = m[3] === "*" ? 0 : Number(m[3]);
-      } else if (res.status === 416 && have > 0) {
-        // Range not satisfiable: the part is complete or stale. Start over once.
-        await res.body?.cancel();
+      const opened = await openDownload(a, o, guard);
+      if (opened === "restart" || opened === "restart-416") {
         await rm(part, { force: true });
-        if (resumes++ >= o.maxResumes) throw new LocalModelError(`The download of ${url} keeps failing (HTTP 416)`, { code: "download-failed" });
+        if (opened === "restart-416" && resumes++ >= o.maxResumes)
+          throw new LocalModelError(`The download of ${url} keeps failing (HTTP 416)`, { code: "download-failed" });
         continue;
-      } else if (res.ok) {
-        start = 0; // the server ignored the Range header: the body is the whole file
-        total = Number(res.headers.get("content-length") ?? 0);
-      } else {
-        await res.body?.cancel();
-        const hint =
-          res.status === 401 || res.status === 403
-            ? " (the model may be gated or private: accept its licence on the website and set HF_TOKEN)"
-            : res.status === 404
-              ? " (check the owner, repository and file name)"
-              : "";
-        throw new LocalModelError(`Cannot download ${o.spec}: HTTP ${res.status} from ${url}${hint}`, {
-          code: "download-failed",
-        });
       }
-      if (res.body === null) throw new LocalModelError(`Cannot download ${o.spec}: empty response from ${url}`, { code: "download-failed" });
-
-      const fh = await open(part, start === 0 ? "w" : "a");
-      try {
-        let written = start;
-        o.onProgress?.({ downloadedBytes: written, totalBytes: total });
-        guard.arm("stall", o.stallTimeoutMs);
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          guard.arm("stall", o.stallTimeoutMs);
-          await fh.write(chunk);
-          written += chunk.byteLength;
-          received += chunk.byteLength;
-          o.onProgress?.({ downloadedBytes: written, totalBytes: total });
-        }
-        guard.disarm();
-        if (total > 0 && written !== total)
-          throw Object.assign(new Error(`connection closed at ${written} of ${total} bytes`), { code: "ECONNRESET" });
-      } finally {
-        await fh.close();
-      }
+      await writeBody(opened, a, o, guard);
       await rename(part, dest);
       return;
     } catch (err) {
       if (err instanceof LocalModelError) throw err;
-      const reason = guard.reason;
-      if (reason === "cancel") throw o.signal?.reason ?? err;
-      const kept = await fileSize(part);
-      const partNote = kept > 0 ? ` The ${kept} bytes received so far are kept in ${part}; the next run resumes from there.` : "";
-      if (reason !== "stall" && received > 0 && resumes < o.maxResumes) {
+      if (guard.reason === "cancel") throw o.signal?.reason ?? err;
+      // The connection broke after making progress: resume at once from the bytes received.
+      if (guard.reason !== "stall" && a.received > 0 && resumes < o.maxResumes) {
         resumes++;
-        continue; // the connection broke after making progress: resume at once from the bytes received
+        continue;
       }
-      if (reason === "stall")
-        throw new LocalModelError(
-          `The download of ${o.spec} stalled: no data from ${host} for ${Math.round(o.stallTimeoutMs / 1000)} s.${partNote}`,
-          { code: "download-failed", cause: err },
-        );
-      if (reason === "connect" && have === 0 && received === 0)
-        throw new LocalModelError(
-          waysForwardMessage(`${host} did not answer within ${Math.round(o.connectTimeoutMs / 1000)} s`, o.cacheDir),
-          { code: "offline", cause: err },
-        );
-      const code = errorCode(err);
-      // fetch rejects before any response only for network-level failures (DNS, refused, TLS, bad port...).
-      if (received === 0 && (!responded || reason === "connect" || (code !== undefined && NETWORK_ERROR_CODES.has(code))))
-        throw new LocalModelError(
-          waysForwardMessage(`downloading ${o.spec} failed because ${describeNetworkError(err, host)}`, o.cacheDir) +
-            (kept > 0 ? `\n(${kept} bytes of an earlier attempt are kept in ${part} and will be resumed.)` : ""),
-          { code: "offline", cause: err },
-        );
-      throw new LocalModelError(
-        `The download of ${o.spec} failed: ${err instanceof Error ? err.message : String(err)}.${partNote}`,
-        { code: "download-failed", cause: err },
-      );
+      throw await downloadError(err, guard.reason, a, o);
     } finally {
       guard.dispose();
     }

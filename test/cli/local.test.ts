@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DroppedRecordSchema, KeptPairSchema } from "../../lib/records.js";
-import { writeTinyLlamaGguf } from "../../models/local/index.js";
+import { writeTinyLlamaGguf } from "../support/gguf-writer.js";
 import { runCli } from "../support/cli.js";
 
 /** One thread: the fast setting on small machines (see README, Local models). */

@@ -1,28 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InputError } from "../../io/input-error.js";
+import { describe, expect, it } from "vitest";
 import { parseMetadata, readMetadata, type ReadMetadataOptions } from "../../io/metadata.js";
+import { type ExpectedInputError, expectInputError, inputFixtures } from "../support/input-files.js";
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "codeclm-metadata-"));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-let counter = 0;
-async function fixture(name: string, content: string | Uint8Array): Promise<string> {
-  const sub = join(dir, String(counter++));
-  await mkdir(sub);
-  const path = join(sub, name);
-  await writeFile(path, content);
-  return path;
-}
+const { fixture, folder } = inputFixtures("codeclm-metadata-");
 
 const opts: ReadMetadataOptions = { skillsMax: 3 };
 const jsonl = (...records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
@@ -31,38 +13,10 @@ async function read(name: string, content: string, options: ReadMetadataOptions 
   return readMetadata(await fixture(name, content), options);
 }
 
-async function expectPathError(
-  path: string,
-  expected: { line?: number | null; contains?: string[] },
-  options: ReadMetadataOptions = opts,
-): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await readMetadata(path, options);
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  const err = caught as InputError;
-  expect(err.file).toBe(path);
-  expect(err.message).toContain(path);
-  if (expected.line === null) {
-    expect(err.line).toBeUndefined();
-    expect(err.message.startsWith(`${path}: `)).toBe(true);
-  } else if (expected.line !== undefined) {
-    expect(err.line).toBe(expected.line);
-    expect(err.message.startsWith(`${path}:${expected.line}: `)).toBe(true);
-  }
-  for (const c of expected.contains ?? []) expect(err.message).toContain(c);
-  return err;
-}
+const expectPathError = (path: string, expected: ExpectedInputError, options: ReadMetadataOptions = opts) =>
+  expectInputError(path, () => readMetadata(path, options), expected);
 
-async function expectError(
-  name: string,
-  content: string | Uint8Array,
-  expected: { line?: number | null; contains?: string[] },
-  options: ReadMetadataOptions = opts,
-): Promise<InputError> {
+async function expectError(name: string, content: string | Uint8Array, expected: ExpectedInputError, options: ReadMetadataOptions = opts) {
   return expectPathError(await fixture(name, content), expected, options);
 }
 
@@ -115,8 +69,8 @@ describe("readMetadata: accepted input", () => {
 
 describe("readMetadata: bad input", () => {
   it("missing file and directory", async () => {
-    await expectPathError(join(dir, "none.jsonl"), { line: null, contains: ["file not found"] });
-    const sub = join(dir, "meta-dir.jsonl");
+    await expectPathError(join(folder(), "none.jsonl"), { line: null, contains: ["file not found"] });
+    const sub = join(folder(), "meta-dir.jsonl");
     await mkdir(sub);
     await expectPathError(sub, { line: null, contains: ["is a directory"] });
   });
@@ -197,6 +151,6 @@ describe("readMetadata: bad input", () => {
 
   it("rejects an invalid skillsMax as a programming error", async () => {
     expect(() => parseMetadata("[]", "x.json", { skillsMax: 0 })).toThrow(RangeError);
-    await expect(readMetadata(join(dir, "none.jsonl"), { skillsMax: 1.5 })).rejects.toThrow(RangeError);
+    await expect(readMetadata(join(folder(), "none.jsonl"), { skillsMax: 1.5 })).rejects.toThrow(RangeError);
   });
 });

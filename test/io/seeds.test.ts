@@ -1,77 +1,26 @@
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InputError, decodeInputBytes } from "../../io/input-error.js";
-import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
+import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, streamSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
 import { selectSeeds } from "../../lib/seed-sample.js";
+import { type ExpectedInputError, expectInputError, inputFixtures } from "../support/input-files.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "codeclm-seeds-"));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-let counter = 0;
-/** Writes `content` to a fresh file named `name` in the temp dir and returns its path. */
-async function fixture(name: string, content: string | Uint8Array): Promise<string> {
-  const sub = join(dir, String(counter++));
-  await mkdir(sub);
-  const path = join(sub, name);
-  await writeFile(path, content);
-  return path;
-}
+const { fixture, folder } = inputFixtures("codeclm-seeds-");
 
 async function read(name: string, content: string | Uint8Array, options?: ReadSeedsOptions) {
   return readSeeds(await fixture(name, content), options);
 }
 
-/** Asserts that reading fails with an InputError naming the file and (optionally) the line, and returns it. */
-async function expectError(
-  name: string,
-  content: string | Uint8Array,
-  expected: { line?: number | null; contains?: (string | RegExp)[] },
-  options?: ReadSeedsOptions,
-): Promise<InputError> {
-  const path = await fixture(name, content);
-  return expectPathError(path, expected, options);
+async function expectError(name: string, content: string | Uint8Array, expected: ExpectedInputError, options?: ReadSeedsOptions) {
+  return expectPathError(await fixture(name, content), expected, options);
 }
 
-async function expectPathError(
-  path: string,
-  expected: { line?: number | null; contains?: (string | RegExp)[] },
-  options?: ReadSeedsOptions,
-): Promise<InputError> {
-  let caught: unknown;
-  try {
-    await readSeeds(path, options);
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(InputError);
-  const err = caught as InputError;
-  expect(err.file).toBe(path);
-  expect(err.message).toContain(path);
-  if (expected.line === null) {
-    expect(err.line).toBeUndefined();
-    expect(err.message.startsWith(`${path}: `)).toBe(true);
-  } else if (expected.line !== undefined) {
-    expect(err.line).toBe(expected.line);
-    expect(err.message.startsWith(`${path}:${expected.line}: `)).toBe(true);
-  }
-  for (const c of expected.contains ?? []) {
-    if (typeof c === "string") expect(err.message).toContain(c);
-    else expect(err.message).toMatch(c);
-  }
-  return err;
-}
+const expectPathError = (path: string, expected: ExpectedInputError, options?: ReadSeedsOptions) =>
+  expectInputError(path, () => readSeeds(path, options), expected);
 
 const jsonl = (...records: unknown[]) => records.map((r) => JSON.stringify(r)).join("\n") + "\n";
 
@@ -392,11 +341,11 @@ describe("ids and categories", () => {
 
 describe("bad input", () => {
   it("missing file", async () => {
-    await expectPathError(join(dir, "nope", "missing.jsonl"), { line: null, contains: ["file not found"] });
+    await expectPathError(join(folder(), "nope", "missing.jsonl"), { line: null, contains: ["file not found"] });
   });
 
   it("a directory", async () => {
-    const sub = join(dir, "a-dir.jsonl");
+    const sub = join(folder(), "a-dir.jsonl");
     await mkdir(sub);
     await expectPathError(sub, { line: null, contains: ["is a directory"] });
   });
@@ -410,7 +359,7 @@ describe("bad input", () => {
         return;
       }
       // Root reads any file: read it from a child that has dropped to nobody (setpriv, util-linux).
-      await chmod(dir, 0o755);
+      await chmod(folder(), 0o755);
       const script = [
         `import { readSeeds } from ${JSON.stringify(join(root, "io", "seeds.ts"))};`,
         `try { await readSeeds(${JSON.stringify(path)}); console.log(JSON.stringify({ read: true })); }`,
@@ -650,6 +599,30 @@ describe("streaming (files larger than one read)", () => {
     const streamed = await readSeeds(path);
     expect(streamed).toEqual(parseSeeds(text, path));
     expect(streamed.at(-1)?.instruction).toMatch(/^Line one of \d+\nline two, with "quotes"$/);
+  });
+
+  it("CSV errors past the first block name their line, in the file and in memory", async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => `r${i},"Row ${i}\nspans two lines"`);
+    const head = `id,instruction\n${rows.join("\n")}\n`;
+    // 1 header line + 2 lines per row, then two blank lines: the unclosed row starts on line 60,004.
+    const unclosed = `${head}\n\nlast,"never closed\nstill going\n`;
+    await expectError("late-open.csv", unclosed, { line: 60_004, contains: ["unterminated quote", "column 2"] });
+    expect(() => parseSeeds(unclosed, "mem.csv")).toThrow(/mem\.csv:60004: unterminated quote/);
+    await expectError("late-close.csv", `${head}x,"a"b\n`, { line: 60_002, contains: ["after the closing quote"] });
+  });
+
+  it("a CSV file's bad bytes past the first block are named by their line, and reading stops early cleanly", async () => {
+    const rows = Array.from({ length: 40_000 }, (_, i) => `r${i},Row ${i} ${"x".repeat(30)}`);
+    const bytes = Buffer.concat([Buffer.from(`id,instruction\n${rows.join("\n")}\n`), Buffer.from([0x61, 0x2c, 0xff, 0x0a])]);
+    await expectError("late-utf8.csv", bytes, { line: 40_002, contains: ["UTF-8"] });
+    const path = await fixture("early-stop.csv", `id,instruction\n${rows.join("\n")}\n`);
+    const first: string[] = [];
+    for await (const { seed } of streamSeeds(path)) if (first.push(seed.id) === 3) break;
+    expect(first).toEqual(["r0", "r1", "r2"]);
+  });
+
+  it("a quote inside an unquoted CSV field is an error naming line and column (RFC 4180)", async () => {
+    await expectError("inner-quote.csv", 'id,instruction\n1,say 5" tall\n', { line: 2, contains: ["column 2", "in quotes"] });
   });
 
   it("a bad line past the first block is named by its line", async () => {

@@ -17,8 +17,8 @@ import {
   disposeLocalModels,
   toChatHistory,
   toGrammarSchema,
-  writeTinyLlamaGguf,
 } from "../../models/local/index.js";
+import { writeTinyLlamaGguf } from "../support/gguf-writer.js";
 
 let dir: string;
 let modelPath: string;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { getLlama, LlamaLogLevel, readGgufFileInfo } from "node-llama-cpp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertLoadableGguf, checkGguf, LocalModelError } from "../../models/local/gguf-check.js";
-import { buildTinyLlamaGguf, gpt2ByteTokens, writeTinyLlamaGguf } from "../../models/local/gguf-writer.js";
+import { buildTinyLlamaGguf, gpt2ByteTokens, writeTinyLlamaGguf } from "../support/gguf-writer.js";
 import { disposeLocalModels, LocalChatModel } from "../../models/local/chat-model.js";
 
 let dir: string;

@@ -17,9 +17,9 @@ import {
   LocalModelError,
   resolveLocalModel,
   waysForwardMessage,
-  writeTinyLlamaGguf,
   type DownloadProgress,
 } from "../../models/local/index.js";
+import { writeTinyLlamaGguf } from "../support/gguf-writer.js";
 
 let dir: string;
 let gguf: Buffer;

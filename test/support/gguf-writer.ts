@@ -15,7 +15,8 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { GgufType } from "./gguf-types.js";
+import { mulberry32 } from "../../lib/rng.js";
+import { GgufType } from "../../models/local/gguf-types.js";
 
 
 /** A metadata value with an explicit GGUF type, so integers can be written as u32/i32/u64 as llama.cpp expects. */
@@ -97,18 +98,6 @@ export function gpt2ByteTokens(): string[] {
     else tokens[b] = String.fromCodePoint(256 + next++);
   }
   return tokens;
-}
-
-/** mulberry32: a small deterministic PRNG (uniform in [0, 1)). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface TensorSpec {
@@ -203,76 +192,65 @@ class ByteSink {
   }
 }
 
+type Scalar = "u32" | "i32" | "u64" | "f32" | "bool" | "string";
+
+/** How each scalar is tagged and written (array elements are written the same way, after the array's header). */
+const SCALARS: Record<Scalar, { type: GgufType; write: (sink: ByteSink, value: never) => void }> = {
+  u32: { type: GgufType.Uint32, write: (sink, v: number) => sink.u32(v) },
+  i32: { type: GgufType.Int32, write: (sink, v: number) => sink.i32(v) },
+  u64: { type: GgufType.Uint64, write: (sink, v: bigint | number) => sink.u64(v) },
+  f32: { type: GgufType.Float32, write: (sink, v: number) => sink.f32(v) },
+  bool: { type: GgufType.Bool, write: (sink, v: boolean) => sink.u8(v ? 1 : 0) },
+  string: { type: GgufType.String, write: (sink, v: string) => sink.str(v) },
+};
+
 function writeValue(sink: ByteSink, v: GgufValue): void {
-  switch (v.type) {
-    case "u32":
-      sink.u32(GgufType.Uint32);
-      sink.u32(v.value);
-      return;
-    case "i32":
-      sink.u32(GgufType.Int32);
-      sink.i32(v.value);
-      return;
-    case "u64":
-      sink.u32(GgufType.Uint64);
-      sink.u64(v.value);
-      return;
-    case "f32":
-      sink.u32(GgufType.Float32);
-      sink.f32(v.value);
-      return;
-    case "bool":
-      sink.u32(GgufType.Bool);
-      sink.u8(v.value ? 1 : 0);
-      return;
-    case "string":
-      sink.u32(GgufType.String);
-      sink.str(v.value);
-      return;
-    case "string[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.String);
-      sink.u64(v.value.length);
-      for (const s of v.value) sink.str(s);
-      return;
-    case "i32[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.Int32);
-      sink.u64(v.value.length);
-      for (const n of v.value) sink.i32(n);
-      return;
-    case "f32[]":
-      sink.u32(GgufType.Array);
-      sink.u32(GgufType.Float32);
-      sink.u64(v.value.length);
-      for (const n of v.value) sink.f32(n);
-      return;
+  if (!v.type.endsWith("[]")) {
+    const scalar = SCALARS[v.type as Scalar];
+    sink.u32(scalar.type);
+    scalar.write(sink, v.value as never);
+    return;
   }
+  const items = v.value as readonly (number | string)[];
+  const element = SCALARS[v.type.slice(0, -2) as Scalar];
+  sink.u32(GgufType.Array);
+  sink.u32(element.type);
+  sink.u64(items.length);
+  for (const item of items) element.write(sink, item as never);
 }
 
-/** Builds the GGUF bytes of the tiny model in memory. */
-export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
-  buffer: Buffer;
-  info: Omit<TinyLlamaGgufInfo, "path" | "bytes">;
-} {
-  const nLayer = options.layers ?? 2;
+/** The model's sizes and special token ids, derived once from the options. */
+interface TinyShape {
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  nFf: number;
+  nCtx: number;
+  headDim: number;
+  tokens: string[];
+  special: { endOfText: number; imStart: number; imEnd: number };
+}
+
+function tinyShape(options: TinyLlamaGgufOptions): TinyShape {
   const nEmbd = options.embeddingLength ?? 64;
   const nHead = options.heads ?? 4;
-  const nFf = options.feedForwardLength ?? 128;
-  const nCtx = options.contextLength ?? 2048;
-  const biasOutput = options.biasOutput ?? true;
-  const eosBias = options.eosBias ?? -4;
   if (nEmbd % nHead !== 0) throw new Error(`embeddingLength ${nEmbd} is not divisible by heads ${nHead}`);
-  const headDim = nEmbd / nHead;
+  return {
+    nLayer: options.layers ?? 2,
+    nEmbd,
+    nHead,
+    nFf: options.feedForwardLength ?? 128,
+    nCtx: options.contextLength ?? 2048,
+    headDim: nEmbd / nHead,
+    tokens: [...gpt2ByteTokens(), "<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+    special: { endOfText: 256, imStart: 257, imEnd: 258 },
+  };
+}
 
-  const byteTokens = gpt2ByteTokens();
-  const endOfText = 256;
-  const imStart = 257;
-  const imEnd = 258;
-  const tokens = [...byteTokens, "<|endoftext|>", "<|im_start|>", "<|im_end|>"];
-  const nVocab = tokens.length;
+/** The metadata llama.cpp needs for a llama model with a byte-level gpt2 tokenizer, after overrides and omissions. */
+function tinyMetadata(options: TinyLlamaGgufOptions, shape: TinyShape): Map<string, GgufValue> {
+  const { nCtx, nEmbd, nLayer, nFf, nHead, headDim, tokens, special } = shape;
   const tokenTypes = tokens.map((_, i) => (i >= 256 ? 3 /* control */ : 1 /* normal */));
-
   const meta = new Map<string, GgufValue>();
   meta.set("general.architecture", { type: "string", value: "llama" });
   meta.set("general.name", { type: "string", value: options.name ?? "codeclm-tiny-llama" });
@@ -287,23 +265,40 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
   meta.set("llama.rope.dimension_count", { type: "u32", value: headDim });
   meta.set("llama.rope.freq_base", { type: "f32", value: 10000 });
   meta.set("llama.attention.layer_norm_rms_epsilon", { type: "f32", value: 1e-5 });
-  meta.set("llama.vocab_size", { type: "u32", value: nVocab });
+  meta.set("llama.vocab_size", { type: "u32", value: tokens.length });
   meta.set("tokenizer.ggml.model", { type: "string", value: "gpt2" });
   meta.set("tokenizer.ggml.pre", { type: "string", value: "default" });
   meta.set("tokenizer.ggml.tokens", { type: "string[]", value: tokens });
   meta.set("tokenizer.ggml.token_type", { type: "i32[]", value: tokenTypes });
   meta.set("tokenizer.ggml.merges", { type: "string[]", value: [] });
-  meta.set("tokenizer.ggml.bos_token_id", { type: "u32", value: endOfText });
-  meta.set("tokenizer.ggml.eos_token_id", { type: "u32", value: imEnd });
-  meta.set("tokenizer.ggml.padding_token_id", { type: "u32", value: endOfText });
+  meta.set("tokenizer.ggml.bos_token_id", { type: "u32", value: special.endOfText });
+  meta.set("tokenizer.ggml.eos_token_id", { type: "u32", value: special.imEnd });
+  meta.set("tokenizer.ggml.padding_token_id", { type: "u32", value: special.endOfText });
   meta.set("tokenizer.ggml.add_bos_token", { type: "bool", value: false });
   const template = options.chatTemplate === undefined ? CHATML_TEMPLATE : options.chatTemplate;
   if (template !== null) meta.set("tokenizer.chat_template", { type: "string", value: template });
   for (const [k, v] of Object.entries(options.overrideKeys ?? {})) meta.set(k, v);
   for (const k of options.omitKeys ?? []) meta.delete(k);
+  return meta;
+}
 
-  // Weights.
-  const rand = prng(options.seed ?? 1);
+/**
+ * The output layer's per-token bias (in units of the normalised bias dimension): printable ASCII likely, `<|im_end|>`
+ * at `eosBias`, every other control token and non-ASCII byte never.
+ */
+function outputBias(token: number, imEnd: number, eosBias: number): number {
+  if (token === imEnd) return eosBias;
+  if (token >= 256) return -30;
+  if (token >= 0x20 && token <= 0x7e) return token === 0x5c ? -2 : 3; // backslash less likely
+  return -30;
+}
+
+/** Random weights for every tensor llama.cpp's llama loader expects, seeded, with the output bias applied. */
+function tinyWeights(options: TinyLlamaGgufOptions, shape: TinyShape): TensorSpec[] {
+  const { nEmbd, nFf, nLayer } = shape;
+  const nVocab = shape.tokens.length;
+  const biasOutput = options.biasOutput ?? true;
+  const rand = mulberry32(options.seed ?? 1);
   const uniform = (n: number, scale: number): Float32Array => {
     const a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
@@ -319,18 +314,10 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
   tensors.push({ name: "output_norm.weight", dims: [nEmbd], data: ones(nEmbd) });
 
   const output = uniform(nVocab * nEmbd, 0.05);
-  if (biasOutput) {
-    // After RMS norm, dimension 0 is about sqrt(nEmbd) (≈ 8 at width 64): its weight sets the per-token bias.
-    const scale = 1 / Math.sqrt(nEmbd);
-    for (let t = 0; t < nVocab; t++) {
-      let bias: number;
-      if (t === imEnd) bias = eosBias;
-      else if (t >= 256) bias = -30; // other control tokens: never
-      else if (t >= 0x20 && t <= 0x7e) bias = t === 0x5c ? -2 : 3; // printable ASCII (backslash less likely)
-      else bias = -30; // control bytes and non-ASCII bytes: never
-      output[t * nEmbd] = bias * scale;
-    }
-  }
+  // After RMS norm, dimension 0 is about sqrt(nEmbd) (≈ 8 at width 64): its weight sets the per-token bias.
+  const scale = 1 / Math.sqrt(nEmbd);
+  if (biasOutput)
+    for (let t = 0; t < nVocab; t++) output[t * nEmbd] = outputBias(t, shape.special.imEnd, options.eosBias ?? -4) * scale;
   tensors.push({ name: "output.weight", dims: [nEmbd, nVocab], data: output });
 
   // Blocks: keep the residual contributions small so the bias dimension dominates the final norm.
@@ -347,8 +334,11 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
     tensors.push({ name: `${p}ffn_down.weight`, dims: [nFf, nEmbd], data: uniform(nFf * nEmbd, w * 0.1) });
     tensors.push({ name: `${p}ffn_up.weight`, dims: [nEmbd, nFf], data: uniform(nEmbd * nFf, w) });
   }
+  return tensors;
+}
 
-  // Header and key/values.
+/** GGUF v3 bytes: header, key/values, tensor infos, then the aligned tensor data (2-D weights in Q8_0 if asked). */
+function encodeGguf(meta: Map<string, GgufValue>, tensors: TensorSpec[], weightType: "f32" | "q8_0"): Buffer {
   const head = new ByteSink();
   head.push(Buffer.from("GGUF", "ascii"));
   head.u32(3);
@@ -362,7 +352,7 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
   const GGML_TYPE_F32 = 0;
   const GGML_TYPE_Q8_0 = 8;
   const encoded = tensors.map((t) => {
-    const quantize = options.weightType === "q8_0" && t.dims.length === 2 && (t.dims[0] ?? 0) % 32 === 0;
+    const quantize = weightType === "q8_0" && t.dims.length === 2 && (t.dims[0] ?? 0) % 32 === 0;
     return quantize
       ? { type: GGML_TYPE_Q8_0, bytes: quantizeQ8_0(t.data) }
       : { type: GGML_TYPE_F32, bytes: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength) };
@@ -385,11 +375,18 @@ export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
     data.push(enc.bytes);
     data.pad(ALIGNMENT);
   }
+  return Buffer.concat([head.concat(), data.concat()]);
+}
 
-  return {
-    buffer: Buffer.concat([head.concat(), data.concat()]),
-    info: { vocabSize: nVocab, specialTokens: { endOfText, imStart, imEnd }, keys: [...meta.keys()] },
-  };
+/** Builds the GGUF bytes of the tiny model in memory. */
+export function buildTinyLlamaGguf(options: TinyLlamaGgufOptions = {}): {
+  buffer: Buffer;
+  info: Omit<TinyLlamaGgufInfo, "path" | "bytes">;
+} {
+  const shape = tinyShape(options);
+  const meta = tinyMetadata(options, shape);
+  const buffer = encodeGguf(meta, tinyWeights(options, shape), options.weightType ?? "f32");
+  return { buffer, info: { vocabSize: shape.tokens.length, specialTokens: shape.special, keys: [...meta.keys()] } };
 }
 
 /** Writes the tiny llama GGUF to `filePath` (creating its directory) and returns what was written. */
