@@ -1,9 +1,10 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "./runtime.js";
+import { callContext } from "./runtime.js";
+import { attempt } from "./attempt.js";
 import type { InstructionState } from "./state.js";
 import { pickAction } from "../lib/actions.js";
-import { ModelCallError, callStructured } from "../models/call.js";
+import { callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
 import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
 
@@ -12,10 +13,9 @@ export const ActionApplyOutputSchema = z.object({
 });
 
 /** §4.2: improve the instruction with one randomly sampled action of its metadata; the next iteration builds on it. */
-export function actionApply(deps: GraphDeps) {
-  return async (state: InstructionState, runnable: LangGraphRunnableConfig): Promise<Partial<InstructionState>> => {
+export async function actionApply(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
     const previous = currentInstruction(state);
-    const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration + 1 });
+    const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration + 1 });
     const { config } = ctx;
     if (state.task.actions.length === 0) {
       const error = "no actions to apply: rubric-generate failed for this metadata";
@@ -27,8 +27,8 @@ export function actionApply(deps: GraphDeps) {
       improvement: state.iteration - 1,
       sampling: config.actionSampling,
     });
-    try {
-      const output = await callStructured(ctx, {
+    const result = await attempt(() =>
+      callStructured(ctx, {
         role: "strong",
         step: "action-apply",
         temperature: config.temperatures.actionApply,
@@ -50,21 +50,11 @@ export function actionApply(deps: GraphDeps) {
           if (text === "") return "empty instruction";
           return text === previous.trim() ? "the instruction came back unchanged" : undefined;
         },
-      });
-      return {
-        instruction: output.instruction.trim(),
-        iteration: state.iteration + 1,
-        actions: [...state.actions, action],
-        answers: undefined,
-        usage: ctx.meter.totals,
-      };
-    } catch (error) {
-      if (!(error instanceof ModelCallError)) throw error;
-      return {
-        verdict: "failed",
-        outcomes: [failedOutcome({ ...state, actions: [...state.actions, action] }, "action-apply", error.message)],
-        usage: ctx.meter.totals,
-      };
+      }),
+    );
+    const actions = [...state.actions, action];
+    if (!result.ok) {
+      return { verdict: "failed", outcomes: [failedOutcome({ ...state, actions }, "action-apply", result.error.message)], usage: ctx.meter.totals };
     }
-  };
+    return { instruction: result.value.instruction.trim(), iteration: state.iteration + 1, actions, answers: undefined, usage: ctx.meter.totals };
 }
