@@ -44,11 +44,13 @@ export interface CodecRun {
 }
 
 /**
- * Where a run travels to its nodes: the invocation's `configurable` (LangGraph hands the same object to
- * every node, `Send` task and subgraph of the invocation, and keeps non-primitive values out of
- * checkpoint and trace metadata). Settings stay in `context`, as JSON.
+ * Where a run travels to its nodes: the invocation's `configurable`, which LangGraph hands to every node,
+ * `Send` task and subgraph of the invocation. The `__` prefix is LangGraph's own mark for in-process
+ * values there (`__pregel_*`): checkpoint savers (the dev server's copies `configurable` into each
+ * checkpoint's metadata) and tracing leave such keys out, so the run is never serialised. Settings stay
+ * in `context`, as JSON.
  */
-export const RUN_KEY = "codeclmRun";
+export const RUN_KEY = "__codeclm_run";
 
 const CONFIG_KEYS = new Set(Object.keys(CodecConfigSchema.shape));
 const NO_CONTEXT = {};
