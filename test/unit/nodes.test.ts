@@ -17,6 +17,8 @@ import { encode } from "../../nodes/encode.js";
 import { rubricGenerate } from "../../nodes/rubric-generate.js";
 import { readBlocks } from "../../prompts/delimit.js";
 import { type GraphDeps, runtimeFor } from "../../nodes/runtime.js";
+import { attempt } from "../../nodes/attempt.js";
+import { ModelCallError } from "../../models/call.js";
 import { codecReply, scriptedScores } from "../support/codec-responder.js";
 import { ScriptedChatModel, scriptedModels } from "../support/scripted-model.js";
 
@@ -579,3 +581,17 @@ describe("action-apply node", () => {
     expect(update.outcomes![0]).toMatchObject({ failure: { step: "rubric-generate" } });
   });
 });
+
+describe("attempt: a model call's failure for good is a value, anything else propagates", () => {
+  it("returns the value, or the ModelCallError, and rethrows other errors", async () => {
+    expect(await attempt(async () => 7)).toEqual({ ok: true, value: 7 });
+    const failure = new ModelCallError("encode", "strong", 2, "timeout");
+    expect(await attempt(async () => Promise.reject(failure))).toEqual({ ok: false, error: failure });
+    await expect(attempt(async () => Promise.reject(new TypeError("a bug")))).rejects.toThrow("a bug");
+  });
+
+  it("a node called without a run says so instead of building one behind the caller's back", async () => {
+    await expect(encode({ seed: { id: "s", instruction: "Hi" } }, { context: {} } as LangGraphRunnableConfig)).rejects.toThrow(/outside a run/);
+  });
+});
+
