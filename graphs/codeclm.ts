@@ -42,9 +42,10 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
   const state = codecStateSchema(shape);
   // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
   // A runner that read and sampled the seeds itself (runToFiles, streaming) also passes what it read.
-  const input = shape === "streaming"
-    ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
-    : state.pick({ seeds: true, metadata: true, runId: true });
+  const input =
+    shape === "streaming"
+      ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
+      : state.pick({ seeds: true, metadata: true, runId: true });
   const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
     .addNode("encode", guarded(encode))

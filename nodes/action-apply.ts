@@ -14,47 +14,57 @@ export const ActionApplyOutputSchema = z.object({
 
 /** §4.2: improve the instruction with one randomly sampled action of its metadata; the next iteration builds on it. */
 export async function actionApply(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
-    const previous = currentInstruction(state);
-    const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration + 1 });
-    const { config } = ctx;
-    if (state.task.actions.length === 0) {
-      const error = "no actions to apply: rubric-generate failed for this metadata";
-      return { verdict: "failed", outcomes: [failedOutcome(state, "rubric-generate", error)] };
-    }
-    const action = pickAction(state.task.actions, {
-      seed: config.seed,
-      instructionId: state.task.id,
-      improvement: state.iteration - 1,
-      sampling: config.actionSampling,
-    });
-    const result = await attempt(() =>
-      callStructured(ctx, {
-        role: "strong",
-        step: "action-apply",
-        temperature: config.temperatures.actionApply,
-        messages: [
-          [
-            "human",
-            renderPrompt("actionApply", config.prompts, {
-              useCase: state.task.metadata.useCase,
-              skills: state.task.metadata.skills.join(", "),
-              instruction: previous,
-              action,
-            }),
-          ],
+  const previous = currentInstruction(state);
+  const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration + 1 });
+  const { config } = ctx;
+  if (state.task.actions.length === 0) {
+    const error = "no actions to apply: rubric-generate failed for this metadata";
+    return { verdict: "failed", outcomes: [failedOutcome(state, "rubric-generate", error)] };
+  }
+  const action = pickAction(state.task.actions, {
+    seed: config.seed,
+    instructionId: state.task.id,
+    improvement: state.iteration - 1,
+    sampling: config.actionSampling,
+  });
+  const result = await attempt(() =>
+    callStructured(ctx, {
+      role: "strong",
+      step: "action-apply",
+      temperature: config.temperatures.actionApply,
+      messages: [
+        [
+          "human",
+          renderPrompt("actionApply", config.prompts, {
+            useCase: state.task.metadata.useCase,
+            skills: state.task.metadata.skills.join(", "),
+            instruction: previous,
+            action,
+          }),
         ],
-        schema: ActionApplyOutputSchema,
-        schemaName: "improved_instruction",
-        check: (value) => {
-          const text = value.instruction.trim();
-          if (text === "") return "empty instruction";
-          return text === previous.trim() ? "the instruction came back unchanged" : undefined;
-        },
-      }),
-    );
-    const actions = [...state.actions, action];
-    if (!result.ok) {
-      return { verdict: "failed", outcomes: [failedOutcome({ ...state, actions }, "action-apply", result.error.message)], usage: ctx.meter.totals };
-    }
-    return { instruction: result.value.instruction.trim(), iteration: state.iteration + 1, actions, answers: undefined, usage: ctx.meter.totals };
+      ],
+      schema: ActionApplyOutputSchema,
+      schemaName: "improved_instruction",
+      check: (value) => {
+        const text = value.instruction.trim();
+        if (text === "") return "empty instruction";
+        return text === previous.trim() ? "the instruction came back unchanged" : undefined;
+      },
+    }),
+  );
+  const actions = [...state.actions, action];
+  if (!result.ok) {
+    return {
+      verdict: "failed",
+      outcomes: [failedOutcome({ ...state, actions }, "action-apply", result.error.message)],
+      usage: ctx.meter.totals,
+    };
+  }
+  return {
+    instruction: result.value.instruction.trim(),
+    iteration: state.iteration + 1,
+    actions,
+    answers: undefined,
+    usage: ctx.meter.totals,
+  };
 }

@@ -12,10 +12,7 @@ import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
  * The answer step of the ablation rows without Contrastive Filtering (Table 3, rows 1–3): the strong model
  * answers the instruction as it stands and the pair is kept, unjudged (no target answer, no scores).
  */
-export async function answerUnjudged(
-  state: InstructionState,
-  runtime: LangGraphRunnableConfig,
-): Promise<Partial<InstructionState>> {
+export async function answerUnjudged(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
   const instruction = currentInstruction(state);
   const ctx = callContext(runtime, {
     instructionId: state.task.id,
@@ -26,9 +23,7 @@ export async function answerUnjudged(
       role: "strong",
       step: "answer-strong",
       temperature: ctx.config.temperatures.answer,
-      messages: [
-        ["human", renderPrompt("answer", ctx.config.prompts, { instruction })],
-      ],
+      messages: [["human", renderPrompt("answer", ctx.config.prompts, { instruction })]],
     }),
   );
   if (!result.ok) {
@@ -44,9 +39,7 @@ export async function answerUnjudged(
   const record: IterationRecord = {
     iteration: state.iteration,
     instruction,
-    ...(state.iteration > 1 && state.actions.length > 0
-      ? { action: state.actions.at(-1)! }
-      : {}),
+    ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
     answers: { strong },
   };
   const history = [...state.history, record];

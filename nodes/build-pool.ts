@@ -77,9 +77,7 @@ interface Verdict {
 
 /** One plausibility call: verdicts for the lines the reply covered, and the candidates it left out. */
 async function checkBatch(ctx: CallContext, batch: PoolEntry[]): Promise<{ verdicts: Verdict[]; missing: PoolEntry[] }> {
-  const candidates = batch
-    .map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`)
-    .join("\n");
+  const candidates = batch.map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`).join("\n");
   const output = await callStructured(ctx, {
     role: "strong",
     step: "pool-check",
@@ -197,7 +195,12 @@ function applyVerdicts(mix: MixState, verdicts: Verdict[], runId: string): numbe
 async function mixRounds(ctx: CallContext, mix: MixState, source: ReturnType<typeof mixSource>, rng: Rng, runId: string): Promise<void> {
   const { config } = ctx;
   for (let round = 0; round < MAX_MIX_ROUNDS && mix.pool.length < config.poolSize; round++) {
-    const candidates = mixAndMatch(source, { count: config.poolSize - mix.pool.length, skillsMax: config.skillsMax, rng, taken: mix.taken });
+    const candidates = mixAndMatch(source, {
+      count: config.poolSize - mix.pool.length,
+      skillsMax: config.skillsMax,
+      rng,
+      taken: mix.taken,
+    });
     if (candidates.length === 0) break;
     for (const candidate of candidates) mix.taken.add(metadataKey(candidate));
     if (!config.plausibilityCheck) {

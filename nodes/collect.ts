@@ -11,23 +11,23 @@ import { runIndex } from "./dedupe.js";
  * instruction of the run is not kept: no two kept pairs share an instruction or a basic instruction.
  */
 export async function collect(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
-    const { config } = runOf(runtime);
-    let repeats: RepeatCheck | undefined;
-    if (config.dedupeThreshold < 1) {
-      const index = runIndex(runtime, state, { waitingAreFresh: false });
-      repeats = {
-        // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
-        find: (id, instruction) => index.find(instruction, id),
-        keep: (id, instruction, basic) => {
-          if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
-        },
-      };
-    }
-    const { kept, dropped, progress } = settleWave(state.outcomes, {
-      size: config.size,
-      progress: state.progress,
-      runId: state.runId ?? "",
-      repeats,
-    });
-    return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
+  const { config } = runOf(runtime);
+  let repeats: RepeatCheck | undefined;
+  if (config.dedupeThreshold < 1) {
+    const index = runIndex(runtime, state, { waitingAreFresh: false });
+    repeats = {
+      // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
+      find: (id, instruction) => index.find(instruction, id),
+      keep: (id, instruction, basic) => {
+        if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
+      },
+    };
+  }
+  const { kept, dropped, progress } = settleWave(state.outcomes, {
+    size: config.size,
+    progress: state.progress,
+    runId: state.runId ?? "",
+    repeats,
+  });
+  return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
 }

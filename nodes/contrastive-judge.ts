@@ -34,45 +34,45 @@ function score(ctx: CallContext, instruction: string, answer1: string, answer2: 
  * until the iteration cap, then dropped.
  */
 export async function contrastiveJudge(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
-    const instruction = currentInstruction(state);
-    const answers = state.answers!;
-    const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration });
-    // Both orders finish (and are metered) before the node returns, whichever fails.
-    const [strongFirst, targetFirst] = await Promise.all([
-      attempt(() => score(ctx, instruction, answers.strong, answers.target)),
-      attempt(() => score(ctx, instruction, answers.target, answers.strong)),
-    ]);
-    const failed = (error: ModelCallError): Partial<InstructionState> => ({
-      verdict: "failed",
-      outcomes: [failedOutcome(state, "judge", error.message)],
-      usage: ctx.meter.totals,
-    });
-    if (!strongFirst.ok) return failed(strongFirst.error);
-    if (!targetFirst.ok) return failed(targetFirst.error);
-    const raw: RawScores = {
-      strongFirst: { strong: strongFirst.value.assistant1, target: strongFirst.value.assistant2 },
-      targetFirst: { strong: targetFirst.value.assistant2, target: targetFirst.value.assistant1 },
-    };
-    const scores = averageScores(raw);
-    const record: IterationRecord = {
-      iteration: state.iteration,
-      instruction,
-      ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
-      answers,
-      rawScores: raw,
-      scores,
-    };
-    const history = [...state.history, record];
-    const verdict = verdictFor(scores.gap, ctx.config.theta);
-    const next = nextStep(verdict, state.iteration, ctx.config.maxIterations);
-    if (next === "action-apply") return { history, verdict: next, usage: ctx.meter.totals };
-    const outcome: InstructionOutcome = {
-      task: state.task,
-      status: next === "keep" ? "kept" : "dropped",
-      ...(verdict === "keep-strong" ? { source: "strong" as const } : verdict === "keep-target" ? { source: "target" as const } : {}),
-      instruction,
-      actions: state.actions,
-      history,
-    };
-    return { history, verdict: next, outcomes: [outcome], usage: ctx.meter.totals };
+  const instruction = currentInstruction(state);
+  const answers = state.answers!;
+  const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration });
+  // Both orders finish (and are metered) before the node returns, whichever fails.
+  const [strongFirst, targetFirst] = await Promise.all([
+    attempt(() => score(ctx, instruction, answers.strong, answers.target)),
+    attempt(() => score(ctx, instruction, answers.target, answers.strong)),
+  ]);
+  const failed = (error: ModelCallError): Partial<InstructionState> => ({
+    verdict: "failed",
+    outcomes: [failedOutcome(state, "judge", error.message)],
+    usage: ctx.meter.totals,
+  });
+  if (!strongFirst.ok) return failed(strongFirst.error);
+  if (!targetFirst.ok) return failed(targetFirst.error);
+  const raw: RawScores = {
+    strongFirst: { strong: strongFirst.value.assistant1, target: strongFirst.value.assistant2 },
+    targetFirst: { strong: targetFirst.value.assistant2, target: targetFirst.value.assistant1 },
+  };
+  const scores = averageScores(raw);
+  const record: IterationRecord = {
+    iteration: state.iteration,
+    instruction,
+    ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
+    answers,
+    rawScores: raw,
+    scores,
+  };
+  const history = [...state.history, record];
+  const verdict = verdictFor(scores.gap, ctx.config.theta);
+  const next = nextStep(verdict, state.iteration, ctx.config.maxIterations);
+  if (next === "action-apply") return { history, verdict: next, usage: ctx.meter.totals };
+  const outcome: InstructionOutcome = {
+    task: state.task,
+    status: next === "keep" ? "kept" : "dropped",
+    ...(verdict === "keep-strong" ? { source: "strong" as const } : verdict === "keep-target" ? { source: "target" as const } : {}),
+    instruction,
+    actions: state.actions,
+    history,
+  };
+  return { history, verdict: next, outcomes: [outcome], usage: ctx.meter.totals };
 }

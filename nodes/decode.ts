@@ -88,7 +88,15 @@ export async function decode(request: DecodeRequest, runtime: LangGraphRunnableC
   );
   if (!result.ok) {
     const metadata = { useCase: entry.useCase, skills: entry.skills };
-    const record = { id: `${entry.id}-r${round}`, kind: "metadata", reason: "failure", step: "decode", error: result.error.message, metadata, runId: request.runId ?? "" } as const;
+    const record = {
+      id: `${entry.id}-r${round}`,
+      kind: "metadata",
+      reason: "failure",
+      step: "decode",
+      error: result.error.message,
+      metadata,
+      runId: request.runId ?? "",
+    } as const;
     return droppedUpdate(ctx, record, { round, requested: count });
   }
   const decoded = decodedTasks(request, result.value.instructions);

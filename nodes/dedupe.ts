@@ -13,11 +13,7 @@ import type { DroppedRecord } from "../lib/records.js";
  * wave in flight, and the instructions waiting for a wave, unless they are the fresh round about to be
  * checked.
  */
-export function runIndex(
-  runtime: LangGraphRunnableConfig,
-  state: CodecState,
-  options: { waitingAreFresh: boolean },
-): NearDuplicateIndex {
+export function runIndex(runtime: LangGraphRunnableConfig, state: CodecState, options: { waitingAreFresh: boolean }): NearDuplicateIndex {
   const { dedupe } = runOf(runtime);
   if (dedupe.primed) return dedupe.index;
   const { index } = dedupe;
@@ -62,23 +58,23 @@ export async function dedupe(
   state: CodecState,
   runtime: LangGraphRunnableConfig,
 ): Promise<Omit<CodecUpdate, "decoded"> & { decoded?: Overwrite<InstructionTask[]> }> {
-    const { config } = runOf(runtime);
-    // Dedupe runs right after a decode round, and a top-up round starts only once nothing is waiting, so
-    // every waiting instruction is fresh.
-    const fresh = inDispatchOrder(state.decoded);
-    if (config.dedupeThreshold >= 1 || fresh.length === 0) return {};
-    const index = runIndex(runtime, state, { waitingAreFresh: true });
-    const found = new Map<string, NearDuplicateMatch>();
-    for (const task of fresh) {
-      const match = index.addUnlessDuplicate(task.id, task.basicInstruction);
-      if (match) found.set(task.id, match);
-    }
-    if (found.size === 0) return {};
-    const runId = state.runId ?? "";
-    const dropped = fresh.filter((task) => found.has(task.id)).map((task) => nearDuplicateRecord(task, found.get(task.id)!, runId));
-    return {
-      decoded: new Overwrite(fresh.filter((task) => !found.has(task.id))),
-      dropped,
-      tally: tallyOf(dropped),
-    };
+  const { config } = runOf(runtime);
+  // Dedupe runs right after a decode round, and a top-up round starts only once nothing is waiting, so
+  // every waiting instruction is fresh.
+  const fresh = inDispatchOrder(state.decoded);
+  if (config.dedupeThreshold >= 1 || fresh.length === 0) return {};
+  const index = runIndex(runtime, state, { waitingAreFresh: true });
+  const found = new Map<string, NearDuplicateMatch>();
+  for (const task of fresh) {
+    const match = index.addUnlessDuplicate(task.id, task.basicInstruction);
+    if (match) found.set(task.id, match);
+  }
+  if (found.size === 0) return {};
+  const runId = state.runId ?? "";
+  const dropped = fresh.filter((task) => found.has(task.id)).map((task) => nearDuplicateRecord(task, found.get(task.id)!, runId));
+  return {
+    decoded: new Overwrite(fresh.filter((task) => !found.has(task.id))),
+    dropped,
+    tally: tallyOf(dropped),
+  };
 }

@@ -35,7 +35,15 @@ export async function encode(input: { seed: Seed; runId?: string }, runtime: Lan
   );
   if (!result.ok) {
     const { message } = result.error;
-    return droppedUpdate(ctx, { id: seed.id, kind: "seed", reason: "failure", step: "encode", error: message, seed: seed.instruction, runId: input.runId ?? "" });
+    return droppedUpdate(ctx, {
+      id: seed.id,
+      kind: "seed",
+      reason: "failure",
+      step: "encode",
+      error: message,
+      seed: seed.instruction,
+      runId: input.runId ?? "",
+    });
   }
   // More skills than skillsMax are cut to the first skillsMax (the prompt asks for at most that many).
   const metadata = normalizeMetadata({ useCase: result.value.use_case, skills: result.value.skills }, config.skillsMax);

@@ -37,7 +37,15 @@ export async function rubricGenerate(input: { entry: PoolEntry; runId?: string }
   if (!result.ok) {
     // The metadata's instructions can still be kept at iteration 1; any that need improving fail.
     const metadata = { useCase: entry.useCase, skills: entry.skills };
-    const record = { id: entry.id, kind: "metadata", reason: "failure", step: "rubric-generate", error: result.error.message, metadata, runId: input.runId ?? "" } as const;
+    const record = {
+      id: entry.id,
+      kind: "metadata",
+      reason: "failure",
+      step: "rubric-generate",
+      error: result.error.message,
+      metadata,
+      runId: input.runId ?? "",
+    } as const;
     return droppedUpdate(ctx, record, { rubrics: { [entry.id]: { rubrics: [], actions: [] } } });
   }
   const rubricSet = {

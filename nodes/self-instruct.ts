@@ -16,7 +16,10 @@ export interface SelfInstructRequest extends SelfInstructBatch {
 /** The instructions written from one batch of examples, as tasks of the batch. */
 function selfInstructTasks(request: SelfInstructRequest, batchId: string, instructions: string[]): InstructionTask[] {
   const { round, batch, count, examples } = request;
-  return cleanInstructions(instructions, examples.map((seed) => seed.instruction))
+  return cleanInstructions(
+    instructions,
+    examples.map((seed) => seed.instruction),
+  )
     .slice(0, count)
     .map((basicInstruction, index) => ({
       id: `${batchId}-${index}`,
@@ -49,11 +52,22 @@ export async function selfInstruct(request: SelfInstructRequest, runtime: LangGr
       messages: [["human", renderPrompt("selfInstruct", config.prompts, { examples: formatExamples(examples), count })]],
       schema: DecodeOutputSchema,
       schemaName: "instructions",
-      check: enoughInstructions(count, examples.map((seed) => seed.instruction)),
+      check: enoughInstructions(
+        count,
+        examples.map((seed) => seed.instruction),
+      ),
     }),
   );
   if (!result.ok) {
-    const record = { id: batchId, kind: "seed", reason: "failure", step: "self-instruct", error: result.error.message, seed: formatExamples(examples), runId: request.runId ?? "" } as const;
+    const record = {
+      id: batchId,
+      kind: "seed",
+      reason: "failure",
+      step: "self-instruct",
+      error: result.error.message,
+      seed: formatExamples(examples),
+      runId: request.runId ?? "",
+    } as const;
     return droppedUpdate(ctx, record, { round, requested: count });
   }
   const decoded = selfInstructTasks(request, batchId, result.value.instructions);
