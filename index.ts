@@ -1,7 +1,8 @@
 /** codeclm as a library: the graph, its builder, its configuration, and the records it produces. */
 export { createCodecGraph, RECURSION_LIMIT, type CodecGraphOptions } from "./graphs/codeclm.js";
 export { graph } from "./graphs/studio.js";
-export { buildCodecState } from "./nodes/state.js";
+export { buildCodecState, codecStateSchema, type StateShape } from "./nodes/state.js";
+export { RUN_KEY, newRun, type CodecRun, type GraphDeps } from "./nodes/runtime.js";
 export type { InstructionTask, InstructionOutcome } from "./lib/tasks.js";
 export {
   CodecConfigSchema,

@@ -1,4 +1,4 @@
-import type { BaseCheckpointSaver } from "@langchain/langgraph";
+import type { BaseCheckpointSaver, LangGraphRunnableConfig } from "@langchain/langgraph";
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { CodecConfigSchema } from "../lib/config.js";
 import { actionApply } from "../nodes/action-apply.js";
@@ -17,8 +17,8 @@ import { buildInstructionGraph } from "./instruction.js";
 import { labelled } from "./labels.js";
 import { allowAbortListenersForWaves } from "./listeners.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
-import type { GraphDeps } from "../nodes/runtime.js";
-import { buildCodecState } from "../nodes/state.js";
+import { type GraphDeps, withRun } from "../nodes/runtime.js";
+import { type StateShape, codecStateSchema } from "../nodes/state.js";
 
 export interface CodecGraphOptions extends GraphDeps {
   /** Keep kept pairs and drops in graph state (Studio, library); false streams them out only (CLI). */
@@ -38,26 +38,26 @@ export const RECURSION_LIMIT = 10_000;
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
   allowAbortListenersForWaves();
-  // A graph that streams its records out (the CLI) skips deep validation of its large internal channels.
-  const lean = !retainRecords;
-  const state = buildCodecState({ retainRecords, lean });
+  const shape: StateShape = retainRecords ? "full" : "streaming";
+  const state = codecStateSchema(shape);
   // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
   // A runner that read and sampled the seeds itself (runToFiles, streaming) also passes what it read.
-  const input = lean
-    ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
-    : state.pick({ seeds: true, metadata: true, runId: true });
+  const input =
+    shape === "streaming"
+      ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
+      : state.pick({ seeds: true, metadata: true, runId: true });
   const graph = new StateGraph({ state, input, context: CodecConfigSchema })
     .addNode("prepare", prepare)
-    .addNode("encode", guarded(deps, encode(deps)))
-    .addNode("self-instruct", guarded(deps, selfInstruct(deps)))
-    .addNode("build-pool", guarded(deps, buildPool(deps)))
-    .addNode("rubric-generate", guarded(deps, rubricGenerate(deps)))
-    .addNode("decode", guarded(deps, decode(deps)))
-    .addNode("dedupe", dedupe(deps))
+    .addNode("encode", guarded(encode))
+    .addNode("self-instruct", guarded(selfInstruct))
+    .addNode("build-pool", guarded(buildPool))
+    .addNode("rubric-generate", guarded(rubricGenerate))
+    .addNode("decode", guarded(decode))
+    .addNode("dedupe", dedupe)
     .addNode("schedule", schedule)
-    .addNode("instruction", buildInstructionGraph(deps, { lean }))
-    .addNode("collect", collect(deps))
-    .addNode("finalize", finalize(deps))
+    .addNode("instruction", buildInstructionGraph(deps, shape))
+    .addNode("collect", collect)
+    .addNode("finalize", finalize)
     .addEdge(START, "prepare")
     .addConditionalEdges(
       labelled("prepare", afterPrepare, { encode: "each seed", "build-pool": "metadata given", "self-instruct": "no metadata (ablation)" }),
@@ -82,7 +82,33 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
       }),
     )
     .addEdge("finalize", END);
-  return graph.compile({ checkpointer, name: "codeclm" }).withConfig({ recursionLimit: RECURSION_LIMIT });
+  const compiled = ownRunPerInvocation(graph.compile({ checkpointer, name: "codeclm" }), deps);
+  return compiled.withConfig({ recursionLimit: RECURSION_LIMIT });
+}
+
+type StreamIterator = (input: unknown, options?: LangGraphRunnableConfig) => AsyncGenerator<unknown>;
+
+/**
+ * The one place a run is built when the caller passed none (`nodes/runtime.ts`, `withRun`): LangGraph
+ * calls a compiled graph's `_streamIterator` once per invocation, whatever started it (`invoke`,
+ * `stream`, `streamEvents`: the library, the dev server and Studio, this graph as a node of a parent
+ * graph), so each invocation gets its own run: its own budget, scheduler, stop control and
+ * near-duplicate index. Why here: the dev server and Studio can only send JSON settings, so the run's
+ * services must be built on the server side of the call, and nodes must not build or cache them (two
+ * runs with the same settings are still two runs). A caller that built the run (`runToFiles`, through
+ * `deps.services`; or `configurable[RUN_KEY]`) keeps it. The override lives on a subclass, so
+ * `withConfig` (which constructs `this.constructor`) keeps it.
+ */
+function ownRunPerInvocation<G extends object>(compiled: G, deps: GraphDeps): G {
+  const base = Object.getPrototypeOf(compiled) as { constructor: new (...args: never[]) => object } & { _streamIterator: StreamIterator };
+  const iterate = base._streamIterator;
+  class RunPerInvocation extends base.constructor {
+    _streamIterator(input: unknown, options?: LangGraphRunnableConfig): AsyncGenerator<unknown> {
+      return iterate.call(this, input, withRun(deps, options));
+    }
+  }
+  Object.setPrototypeOf(compiled, RunPerInvocation.prototype);
+  return compiled;
 }
 
 export { actionApply };

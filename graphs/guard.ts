@@ -1,6 +1,6 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { RunStoppedError } from "../models/control.js";
-import { type GraphDeps, scopeOf } from "../nodes/runtime.js";
+import { runOf } from "../nodes/runtime.js";
 
 /**
  * For nodes that fan out (one task per seed, metadata or instruction). When such a task throws, LangGraph
@@ -9,13 +9,13 @@ import { type GraphDeps, scopeOf } from "../nodes/runtime.js";
  * the run through the run's own control (nodes/runtime.ts), which aborts the graph from outside (that path records nothing for
  * unfinished tasks), then propagates. The run ends with the error and stays resumable.
  */
-export function guarded<I, O>(deps: GraphDeps, node: (input: I, runnable: LangGraphRunnableConfig) => Promise<O>) {
+export function guarded<I, O>(node: (input: I, runnable: LangGraphRunnableConfig) => Promise<O>) {
   return async (input: I, runnable: LangGraphRunnableConfig): Promise<O> => {
     try {
       return await node(input, runnable);
     } catch (error) {
       if (!(error instanceof RunStoppedError) && !runnable?.signal?.aborted) {
-        scopeOf(deps, runnable).services.control.fail(error);
+        runOf(runnable).services.control.fail(error);
       }
       throw error;
     }

@@ -1,13 +1,11 @@
 import { END, START, StateGraph } from "@langchain/langgraph";
-import { z } from "zod";
 import { actionApply } from "../nodes/action-apply.js";
 import { answer } from "../nodes/answer.js";
 import { contrastiveJudge } from "../nodes/contrastive-judge.js";
 import { afterActionApply, afterAnswer, afterJudge, startInstruction } from "./routes.js";
 import { guarded } from "./guard.js";
 import type { GraphDeps } from "../nodes/runtime.js";
-import { buildInstructionState } from "../nodes/state.js";
-import { InstructionTaskSchema } from "../lib/tasks.js";
+import { type StateShape, instructionStateSchema } from "../nodes/state.js";
 
 /**
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
@@ -15,16 +13,16 @@ import { InstructionTaskSchema } from "../lib/tasks.js";
  * Each instruction runs as its own subgraph task, so a slow one holds back no other.
  * Ablation rows without filtering (Table 3): (action-apply ×N ->) answer, which keeps the strong answer unjudged.
  */
-export function buildInstructionGraph(deps: GraphDeps, options: { lean?: boolean } = {}) {
-  const state = buildInstructionState(options);
+export function buildInstructionGraph(deps: GraphDeps, shape: StateShape = "full") {
+  const state = instructionStateSchema(shape);
   return new StateGraph({
     state,
-    input: z.object({ task: options.lean ? z.custom<z.infer<typeof InstructionTaskSchema>>() : InstructionTaskSchema }),
+    input: state.pick({ task: true }),
     output: state.pick({ outcomes: true, usage: true }),
   })
-    .addNode("answer", guarded(deps, answer(deps)))
-    .addNode("contrastive-judge", guarded(deps, contrastiveJudge(deps)))
-    .addNode("action-apply", guarded(deps, actionApply(deps)))
+    .addNode("answer", guarded(answer))
+    .addNode("contrastive-judge", guarded(contrastiveJudge))
+    .addNode("action-apply", guarded(actionApply))
     .addConditionalEdges(START, startInstruction, { basic: "answer", "improve first": "action-apply" })
     .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", "kept unjudged": END, failed: END })
     .addConditionalEdges("contrastive-judge", afterJudge, {

@@ -6,7 +6,7 @@ import { createRng, shuffle } from "../lib/rng.js";
 import { selfInstructBatches } from "../lib/self-instruct.js";
 import type { DecodeRequest } from "../nodes/decode.js";
 import type { SelfInstructRequest } from "../nodes/self-instruct.js";
-import { configOf } from "../nodes/runtime.js";
+import { runOf } from "../nodes/runtime.js";
 import type { CodecState, InstructionState } from "../nodes/state.js";
 
 /** Each metadata's place in the dispatch order: a seeded shuffle, so early waves cover the pool evenly. */
@@ -40,7 +40,7 @@ function selfInstructSends(state: CodecState, round: number, total: number, seed
 
 /** Seeds fan out to encode, one task each (or, without metadata, to self-instruct); user-written metadata goes straight to the pool. */
 export function afterPrepare(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "build-pool" {
-  const config = configOf(runnable);
+  const { config } = runOf(runnable);
   if (!usesMetadata(config.ablation)) return selfInstructSends(state, 1, config.size, config.seed);
   if (state.seeds && state.seeds.length > 0) {
     return state.seeds.map((seed) => new Send("encode", { seed, runId: state.runId }));
@@ -51,7 +51,7 @@ export function afterPrepare(state: CodecState, runnable: LangGraphRunnableConfi
 /** Every metadata fans out twice: once to Self-Rubrics (unless the ablation has none), once to decode its first-round instructions. */
 export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "finalize" {
   if (state.pool.length === 0) return "finalize";
-  const config = configOf(runnable);
+  const { config } = runOf(runnable);
   const perMetadata = firstRoundPerMetadata(config.size, state.pool.length, config.instructionsPerMetadata);
   return [
     ...(usesRubrics(config.ablation) ? state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId })) : []),
@@ -70,7 +70,7 @@ export function dispatchWave(state: CodecState): Send[] | "collect" {
 
 /** Stop at the requested size; else filter what is waiting; else top up with another decode round; else give up. */
 export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "schedule" | "finalize" {
-  const config = configOf(runnable);
+  const { config } = runOf(runnable);
   const remaining = config.size - state.progress.kept;
   if (remaining <= 0) return "finalize";
   if (state.decoded.length > 0) return "schedule";
@@ -90,7 +90,7 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
  * answer unjudged.
  */
 export function startInstruction(state: InstructionState, runnable: LangGraphRunnableConfig): "basic" | "improve first" {
-  const config = configOf(runnable);
+  const { config } = runOf(runnable);
   if (filters(config.ablation)) return "basic";
   return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements) === "action-apply"
     ? "improve first"
@@ -102,7 +102,7 @@ export const afterJudge = (state: InstructionState) =>
   state.verdict === "action-apply" ? "improve" : state.verdict === "keep" ? "keep" : state.verdict === "drop" ? "drop" : "failed";
 export function afterActionApply(state: InstructionState, runnable: LangGraphRunnableConfig): "failed" | "improved" | "improve again" {
   if (state.verdict === "failed") return "failed";
-  const config = configOf(runnable);
+  const { config } = runOf(runnable);
   if (filters(config.ablation)) return "improved";
   return startInstruction(state, runnable) === "improve first" ? "improve again" : "improved";
 }

@@ -19,7 +19,8 @@ loadEnvFileIfPresent(fileURLToPath(new URL("../.env", import.meta.url)));
 
 /**
  * The graph LangGraph Studio and the dev server load (langgraph.json). No checkpointer: the server
- * brings its own. Models are built on first use, so loading this needs no API key. Every run the server
- * makes of it gets its own call services and budget (nodes/runtime.ts, `scopeOf`).
+ * brings its own. Models are built on first use, so loading this needs no API key. The server can only
+ * send JSON settings, so every run it makes of this graph gets its own run (models, call services,
+ * budget, near-duplicate index) built when the invocation starts (graphs/codeclm.ts, `ownRunPerInvocation`).
  */
 export const graph = createCodecGraph();

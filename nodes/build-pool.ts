@@ -1,6 +1,8 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "./runtime.js";
+import { callContext } from "./runtime.js";
+import { attempt } from "./attempt.js";
+import type { CodecConfig } from "../lib/config.js";
 import { type CodecState, type CodecUpdate } from "./state.js";
 import { tallyOf } from "../lib/tasks.js";
 import {
@@ -17,8 +19,8 @@ import {
   verdictsByLine,
 } from "../lib/pool.js";
 import type { DroppedRecord, PoolEntry } from "../lib/records.js";
-import { createRng, sampleWithoutReplacement } from "../lib/rng.js";
-import { type CallContext, ModelCallError, callStructured } from "../models/call.js";
+import { type Rng, createRng, sampleWithoutReplacement } from "../lib/rng.js";
+import { type CallContext, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
 
 /** One schema object per batch size, so the factory's structured-model cache (keyed on the schema) holds. */
@@ -75,9 +77,7 @@ interface Verdict {
 
 /** One plausibility call: verdicts for the lines the reply covered, and the candidates it left out. */
 async function checkBatch(ctx: CallContext, batch: PoolEntry[]): Promise<{ verdicts: Verdict[]; missing: PoolEntry[] }> {
-  const candidates = batch
-    .map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`)
-    .join("\n");
+  const candidates = batch.map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`).join("\n");
   const output = await callStructured(ctx, {
     role: "strong",
     step: "pool-check",
@@ -115,13 +115,11 @@ async function checkCandidates(ctx: CallContext, candidates: PoolEntry[]): Promi
   for (let ask = 0; ask <= MAX_REASKS && pending.length > 0; ask++) {
     const results = await Promise.all(
       batchesOf(pending, ctx.config.plausibilityBatchSize).map(async (batch) => {
-        try {
-          return await checkBatch(ctx, batch);
-        } catch (error) {
-          if (!(error instanceof ModelCallError)) throw error;
-          const malformed = error.message.includes("malformed output");
-          return { verdicts: batch.map((entry): Verdict => ({ entry, plausible: false, reason: "", failure: error.message, malformed })), missing: [] };
-        }
+        const result = await attempt(() => checkBatch(ctx, batch));
+        if (result.ok) return result.value;
+        const failure = result.error.message;
+        const malformed = failure.includes("malformed output");
+        return { verdicts: batch.map((entry): Verdict => ({ entry, plausible: false, reason: "", failure, malformed })), missing: [] };
       }),
     );
     out.push(...results.flatMap((result) => result.verdicts));
@@ -134,106 +132,123 @@ async function checkCandidates(ctx: CallContext, candidates: PoolEntry[]): Promi
   return out.sort((a, b) => rank.get(a.entry)! - rank.get(b.entry)!);
 }
 
+/** User-written metadata is the pool as written: the user chose exactly the distribution they want. */
+function userPool(metadata: NonNullable<CodecState["metadata"]>, skillsMax: number): CodecUpdate {
+  const seen = new Set<string>();
+  const entries: PoolEntry[] = [];
+  for (const item of metadata) {
+    const normalized = normalizeMetadata(item, skillsMax);
+    const key = metadataKey(normalized);
+    if (normalized.useCase === "" || normalized.skills.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    entries.push({ id: "", origin: "user", seedIds: [], ...normalized });
+  }
+  return { pool: numberPool(entries), poolStats: { user: entries.length, size: entries.length, ...skillCounts(entries) } };
+}
+
+/** What the mix-and-match rounds count, for the pool's stats. */
+interface MixCounts {
+  augmented: number;
+  implausible: number;
+  checked: number;
+  checkFailed: number;
+  checkMalformed: number;
+}
+
+/** The pool so far, the candidates already taken, and what the rounds dropped and counted. */
+interface MixState {
+  pool: PoolEntry[];
+  taken: Set<string>;
+  dropped: DroppedRecord[];
+  counts: MixCounts;
+}
+
+/** Adds a round's verdicts to the pool (plausible) or the drops (implausible, check failed); returns how many were judged. */
+function applyVerdicts(mix: MixState, verdicts: Verdict[], runId: string): number {
+  let judged = 0;
+  for (const verdict of verdicts) {
+    const { entry, failure } = verdict;
+    if (!failure) judged++;
+    if (verdict.plausible) {
+      mix.pool.push(entry);
+      mix.counts.augmented++;
+      continue;
+    }
+    if (!failure) mix.counts.implausible++;
+    else {
+      mix.counts.checkFailed++;
+      if (verdict.malformed) mix.counts.checkMalformed++;
+    }
+    mix.dropped.push({
+      id: `candidate-${metadataKey(entry)}`,
+      kind: "metadata",
+      reason: failure ? "failure" : "implausible",
+      ...(failure ? { step: "pool-check" as const, error: failure } : { error: verdict.reason }),
+      metadata: { useCase: entry.useCase, skills: entry.skills },
+      runId,
+    });
+  }
+  return judged;
+}
+
+/** Rounds of fresh mix-and-match candidates, each checked for plausibility (when on), until the pool is full. */
+async function mixRounds(ctx: CallContext, mix: MixState, source: ReturnType<typeof mixSource>, rng: Rng, runId: string): Promise<void> {
+  const { config } = ctx;
+  for (let round = 0; round < MAX_MIX_ROUNDS && mix.pool.length < config.poolSize; round++) {
+    const candidates = mixAndMatch(source, {
+      count: config.poolSize - mix.pool.length,
+      skillsMax: config.skillsMax,
+      rng,
+      taken: mix.taken,
+    });
+    if (candidates.length === 0) break;
+    for (const candidate of candidates) mix.taken.add(metadataKey(candidate));
+    if (!config.plausibilityCheck) {
+      mix.pool.push(...candidates);
+      mix.counts.augmented += candidates.length;
+      continue;
+    }
+    const verdicts = await checkCandidates(ctx, candidates);
+    mix.counts.checked += candidates.length;
+    // Not one verdict in a whole round: the check is broken (malformed replies, a failing endpoint), and
+    // fresh candidates would fail the same way. Stop spending; the summary says mix-and-match was off.
+    if (applyVerdicts(mix, verdicts, runId) === 0) break;
+  }
+}
+
+/** The seeds' own metadata in seed order, and the part of it the pool starts from. */
+function seedMetadata(state: CodecState, config: CodecConfig, rng: Rng) {
+  const seedOrder = new Map((state.seeds ?? []).map((seed, index) => [seed.id, index]));
+  const encoded: EncodedSeed[] = [...state.encoded].sort((a, b) => (seedOrder.get(a.seedId) ?? 0) - (seedOrder.get(b.seedId) ?? 0));
+  const base = seedEntries(encoded, config.skillsMax);
+  const start = !config.keepSeedMetadata ? [] : base.length > config.poolSize ? sampleWithoutReplacement(rng, base, config.poolSize) : base;
+  return { encoded, base, start };
+}
+
 /** App. A.3: the metadata pool, by mix-and-match of the seeds' use cases and skills to `poolSize`. */
-export function buildPool(deps: GraphDeps) {
-  return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
-    const ctx = callContext(deps, runnable);
-    const { config } = ctx;
-    const runId = state.runId ?? "";
-
-    if (state.metadata && state.metadata.length > 0) {
-      // User-written metadata is the pool as written: the user chose exactly the distribution they want.
-      const seen = new Set<string>();
-      const entries: PoolEntry[] = [];
-      for (const item of state.metadata) {
-        const metadata = normalizeMetadata(item, config.skillsMax);
-        const key = metadataKey(metadata);
-        if (metadata.useCase === "" || metadata.skills.length === 0 || seen.has(key)) continue;
-        seen.add(key);
-        entries.push({ id: "", origin: "user", seedIds: [], ...metadata });
-      }
-      return { pool: numberPool(entries), poolStats: { user: entries.length, size: entries.length, ...skillCounts(entries) } };
-    }
-
-    const seedOrder = new Map((state.seeds ?? []).map((seed, index) => [seed.id, index]));
-    const encoded: EncodedSeed[] = [...state.encoded].sort(
-      (a, b) => (seedOrder.get(a.seedId) ?? 0) - (seedOrder.get(b.seedId) ?? 0),
-    );
-    const rng = createRng(config.seed, "pool");
-    const base = seedEntries(encoded, config.skillsMax);
-    const start = !config.keepSeedMetadata
-      ? []
-      : base.length > config.poolSize
-        ? sampleWithoutReplacement(rng, base, config.poolSize)
-        : base;
-    const taken = new Set([...base.map(metadataKey)]);
-    const pool = [...start];
-    const dropped: DroppedRecord[] = [];
-    const source = mixSource(encoded, config.skillsMax);
-    let augmented = 0;
-    let implausible = 0;
-    let checked = 0;
-    let checkFailed = 0;
-    let checkMalformed = 0;
-
-    for (let round = 0; round < MAX_MIX_ROUNDS && pool.length < config.poolSize; round++) {
-      const candidates = mixAndMatch(source, { count: config.poolSize - pool.length, skillsMax: config.skillsMax, rng, taken });
-      if (candidates.length === 0) break;
-      for (const candidate of candidates) taken.add(metadataKey(candidate));
-      if (!config.plausibilityCheck) {
-        pool.push(...candidates);
-        augmented += candidates.length;
-        continue;
-      }
-      const verdicts = await checkCandidates(ctx, candidates);
-      checked += candidates.length;
-      let judged = 0;
-      for (const verdict of verdicts) {
-        const { entry } = verdict;
-        if (!verdict.failure) judged++;
-        if (verdict.plausible) {
-          pool.push(entry);
-          augmented++;
-          continue;
-        }
-        const { failure } = verdict;
-        if (!failure) implausible++;
-        else {
-          checkFailed++;
-          if (verdict.malformed) checkMalformed++;
-        }
-        dropped.push({
-          id: `candidate-${metadataKey(entry)}`,
-          kind: "metadata",
-          reason: failure ? "failure" : "implausible",
-          ...(failure ? { step: "pool-check" as const, error: failure } : { error: verdict.reason }),
-          metadata: { useCase: entry.useCase, skills: entry.skills },
-          runId,
-        });
-      }
-      // Not one verdict in a whole round: the check is broken (malformed replies, a failing endpoint), and
-      // fresh candidates would fail the same way. Stop spending; the summary says mix-and-match was off.
-      if (judged === 0) break;
-    }
-
-    const final = pool.slice(0, config.poolSize);
-    return {
-      pool: numberPool(final),
-      poolStats: {
-        seedsEncoded: encoded.length,
-        seedMetadata: start.length,
-        augmented,
-        implausible,
-        checked,
-        checkFailed,
-        checkMalformed,
-        requested: config.poolSize,
-        size: final.length,
-        ...skillCounts(final),
-      },
-      dropped,
-      tally: tallyOf(dropped),
-      usage: ctx.meter.totals,
-    };
+export async function buildPool(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+  const ctx = callContext(runtime);
+  const { config } = ctx;
+  if (state.metadata && state.metadata.length > 0) return userPool(state.metadata, config.skillsMax);
+  const runId = state.runId ?? "";
+  const rng = createRng(config.seed, "pool");
+  const { encoded, base, start } = seedMetadata(state, config, rng);
+  const counts: MixCounts = { augmented: 0, implausible: 0, checked: 0, checkFailed: 0, checkMalformed: 0 };
+  const mix: MixState = { pool: [...start], taken: new Set(base.map(metadataKey)), dropped: [], counts };
+  await mixRounds(ctx, mix, mixSource(encoded, config.skillsMax), rng, runId);
+  const final = mix.pool.slice(0, config.poolSize);
+  return {
+    pool: numberPool(final),
+    poolStats: {
+      seedsEncoded: encoded.length,
+      seedMetadata: start.length,
+      ...counts,
+      requested: config.poolSize,
+      size: final.length,
+      ...skillCounts(final),
+    },
+    dropped: mix.dropped,
+    tally: tallyOf(mix.dropped),
+    usage: ctx.meter.totals,
   };
 }

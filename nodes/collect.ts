@@ -1,5 +1,5 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { type GraphDeps, configOf } from "./runtime.js";
+import { runOf } from "./runtime.js";
 import type { CodecState, CodecUpdate } from "./state.js";
 import { finalInstructionId } from "../lib/dedupe.js";
 import { type RepeatCheck, settleWave } from "../lib/outcomes.js";
@@ -10,26 +10,24 @@ import { runIndex } from "./dedupe.js";
  * pair whose final instruction (improved by action-apply, or as decoded) nearly repeats another
  * instruction of the run is not kept: no two kept pairs share an instruction or a basic instruction.
  */
-export function collect(deps: GraphDeps) {
-  return async (state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
-    const config = configOf(runnable);
-    let repeats: RepeatCheck | undefined;
-    if (config.dedupeThreshold < 1) {
-      const index = runIndex(deps, runnable, state, { waitingAreFresh: false });
-      repeats = {
-        // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
-        find: (id, instruction) => index.find(instruction, id),
-        keep: (id, instruction, basic) => {
-          if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
-        },
-      };
-    }
-    const { kept, dropped, progress } = settleWave(state.outcomes, {
-      size: config.size,
-      progress: state.progress,
-      runId: state.runId ?? "",
-      repeats,
-    });
-    return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
-  };
+export async function collect(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+  const { config } = runOf(runtime);
+  let repeats: RepeatCheck | undefined;
+  if (config.dedupeThreshold < 1) {
+    const index = runIndex(runtime, state, { waitingAreFresh: false });
+    repeats = {
+      // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
+      find: (id, instruction) => index.find(instruction, id),
+      keep: (id, instruction, basic) => {
+        if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
+      },
+    };
+  }
+  const { kept, dropped, progress } = settleWave(state.outcomes, {
+    size: config.size,
+    progress: state.progress,
+    runId: state.runId ?? "",
+    repeats,
+  });
+  return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
 }

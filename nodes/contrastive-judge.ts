@@ -1,11 +1,12 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "./runtime.js";
+import { callContext } from "./runtime.js";
+import { attempt } from "./attempt.js";
 import type { InstructionState } from "./state.js";
 import type { InstructionOutcome } from "../lib/tasks.js";
 import type { IterationRecord, RawScores } from "../lib/records.js";
 import { averageScores, checkScore, nextStep, verdictFor } from "../lib/scoring.js";
-import { type CallContext, ModelCallError, callStructured } from "../models/call.js";
+import { type CallContext, type ModelCallError, callStructured } from "../models/call.js";
 import { judgePromptValues } from "../prompts/contrastive-judge.js";
 import { renderPrompt } from "../prompts/index.js";
 import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
@@ -32,53 +33,46 @@ function score(ctx: CallContext, instruction: string, answer1: string, answer2: 
  * two scores are averaged. A gap beyond ±θ keeps the instruction; within it, the instruction is improved
  * until the iteration cap, then dropped.
  */
-export function contrastiveJudge(deps: GraphDeps) {
-  return async (state: InstructionState, runnable: LangGraphRunnableConfig): Promise<Partial<InstructionState>> => {
-    const instruction = currentInstruction(state);
-    const answers = state.answers!;
-    const ctx = callContext(deps, runnable, { instructionId: state.task.id, iteration: state.iteration });
-    let raw: RawScores;
-    try {
-      // allSettled: when one order fails, the other call still finishes (and is metered) before the node returns.
-      const settled = await Promise.allSettled([
-        score(ctx, instruction, answers.strong, answers.target),
-        score(ctx, instruction, answers.target, answers.strong),
-      ]);
-      const failed = settled.find((result): result is PromiseRejectedResult => result.status === "rejected");
-      if (failed) throw failed.reason;
-      const [strongFirst, targetFirst] = settled.map((result) => (result as PromiseFulfilledResult<{ assistant1: number; assistant2: number }>).value) as [
-        { assistant1: number; assistant2: number },
-        { assistant1: number; assistant2: number },
-      ];
-      raw = {
-        strongFirst: { strong: strongFirst.assistant1, target: strongFirst.assistant2 },
-        targetFirst: { strong: targetFirst.assistant2, target: targetFirst.assistant1 },
-      };
-    } catch (error) {
-      if (!(error instanceof ModelCallError)) throw error;
-      return { verdict: "failed", outcomes: [failedOutcome(state, "judge", error.message)], usage: ctx.meter.totals };
-    }
-    const scores = averageScores(raw);
-    const record: IterationRecord = {
-      iteration: state.iteration,
-      instruction,
-      ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
-      answers,
-      rawScores: raw,
-      scores,
-    };
-    const history = [...state.history, record];
-    const verdict = verdictFor(scores.gap, ctx.config.theta);
-    const next = nextStep(verdict, state.iteration, ctx.config.maxIterations);
-    if (next === "action-apply") return { history, verdict: next, usage: ctx.meter.totals };
-    const outcome: InstructionOutcome = {
-      task: state.task,
-      status: next === "keep" ? "kept" : "dropped",
-      ...(verdict === "keep-strong" ? { source: "strong" as const } : verdict === "keep-target" ? { source: "target" as const } : {}),
-      instruction,
-      actions: state.actions,
-      history,
-    };
-    return { history, verdict: next, outcomes: [outcome], usage: ctx.meter.totals };
+export async function contrastiveJudge(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
+  const instruction = currentInstruction(state);
+  const answers = state.answers!;
+  const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration });
+  // Both orders finish (and are metered) before the node returns, whichever fails.
+  const [strongFirst, targetFirst] = await Promise.all([
+    attempt(() => score(ctx, instruction, answers.strong, answers.target)),
+    attempt(() => score(ctx, instruction, answers.target, answers.strong)),
+  ]);
+  const failed = (error: ModelCallError): Partial<InstructionState> => ({
+    verdict: "failed",
+    outcomes: [failedOutcome(state, "judge", error.message)],
+    usage: ctx.meter.totals,
+  });
+  if (!strongFirst.ok) return failed(strongFirst.error);
+  if (!targetFirst.ok) return failed(targetFirst.error);
+  const raw: RawScores = {
+    strongFirst: { strong: strongFirst.value.assistant1, target: strongFirst.value.assistant2 },
+    targetFirst: { strong: targetFirst.value.assistant2, target: targetFirst.value.assistant1 },
   };
+  const scores = averageScores(raw);
+  const record: IterationRecord = {
+    iteration: state.iteration,
+    instruction,
+    ...(state.iteration > 1 && state.actions.length > 0 ? { action: state.actions.at(-1)! } : {}),
+    answers,
+    rawScores: raw,
+    scores,
+  };
+  const history = [...state.history, record];
+  const verdict = verdictFor(scores.gap, ctx.config.theta);
+  const next = nextStep(verdict, state.iteration, ctx.config.maxIterations);
+  if (next === "action-apply") return { history, verdict: next, usage: ctx.meter.totals };
+  const outcome: InstructionOutcome = {
+    task: state.task,
+    status: next === "keep" ? "kept" : "dropped",
+    ...(verdict === "keep-strong" ? { source: "strong" as const } : verdict === "keep-target" ? { source: "target" as const } : {}),
+    instruction,
+    actions: state.actions,
+    history,
+  };
+  return { history, verdict: next, outcomes: [outcome], usage: ctx.meter.totals };
 }

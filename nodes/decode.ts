@@ -1,10 +1,11 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { type GraphDeps, callContext } from "./runtime.js";
+import { callContext } from "./runtime.js";
 import { type CodecUpdate } from "./state.js";
-import { type InstructionTask, tallyOf } from "../lib/tasks.js";
-import type { DroppedRecord, PoolEntry } from "../lib/records.js";
-import { ModelCallError, callStructured } from "../models/call.js";
+import { attempt, droppedUpdate } from "./attempt.js";
+import type { InstructionTask } from "../lib/tasks.js";
+import type { PoolEntry } from "../lib/records.js";
+import { callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
 import { DECODE_AVOID_PREFIX } from "../prompts/decode.js";
 
@@ -49,68 +50,62 @@ export const enoughInstructions =
     return usable < count ? `expected ${count} distinct new instructions, got ${usable}` : undefined;
   };
 
+/** The decoded instructions as tasks of the metadata, in the seeded dispatch order. */
+function decodedTasks(request: DecodeRequest, instructions: string[]): InstructionTask[] {
+  const { entry, count, round, rank, avoid } = request;
+  return cleanInstructions(instructions, avoid)
+    .slice(0, count)
+    .map((basicInstruction, index) => ({
+      id: `${entry.id}-r${round}-${index}`,
+      order: dispatchOrder(round, index, rank),
+      round,
+      metadataId: entry.id,
+      metadataOrigin: entry.origin,
+      seedIds: entry.seedIds,
+      metadata: { useCase: entry.useCase, skills: entry.skills },
+      basicInstruction,
+      actions: [],
+    }));
+}
+
 /** §4.1 Decode: the strong model writes `count` basic instructions that need the metadata's skills. */
-export function decode(deps: GraphDeps) {
-  return async (request: DecodeRequest, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> => {
-    const { entry, count, round, rank, avoid } = request;
-    const ctx = callContext(deps, runnable, { metadataId: entry.id, round });
-    const { config } = ctx;
-    const avoidText = avoid.length > 0 ? DECODE_AVOID_PREFIX + avoid.map((item) => `- ${item}`).join("\n") : "";
-    try {
-      const output = await callStructured(ctx, {
-        role: "strong",
-        step: "decode",
-        temperature: config.temperatures.decode,
-        messages: [
-          [
-            "human",
-            renderPrompt("decode", config.prompts, {
-              useCase: entry.useCase,
-              skills: entry.skills.join(", "),
-              count,
-              avoid: avoidText,
-            }),
-          ],
-        ],
-        schema: DecodeOutputSchema,
-        schemaName: "instructions",
-        check: enoughInstructions(count, avoid),
-      });
-      const decoded: InstructionTask[] = cleanInstructions(output.instructions, avoid)
-        .slice(0, count)
-        .map((basicInstruction, index) => ({
-          id: `${entry.id}-r${round}-${index}`,
-          order: dispatchOrder(round, index, rank),
-          round,
-          metadataId: entry.id,
-          metadataOrigin: entry.origin,
-          seedIds: entry.seedIds,
-          metadata: { useCase: entry.useCase, skills: entry.skills },
-          basicInstruction,
-          actions: [],
-        }));
-      return {
-        decoded,
-        decodedCount: decoded.length,
-        requested: count,
-        recent: { [entry.id]: decoded.map((task) => task.basicInstruction) },
-        round,
-        usage: ctx.meter.totals,
-      };
-    } catch (error) {
-      if (!(error instanceof ModelCallError)) throw error;
-      const dropped: DroppedRecord[] = [
-        {
-          id: `${entry.id}-r${round}`,
-          kind: "metadata",
-          reason: "failure",
-          step: "decode",
-          error: error.message,
-          metadata: { useCase: entry.useCase, skills: entry.skills },
-          runId: request.runId ?? "",
-        },
-      ];
-      return { round, requested: count, dropped, tally: tallyOf(dropped), usage: ctx.meter.totals };
-    }
+export async function decode(request: DecodeRequest, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+  const { entry, count, round, avoid } = request;
+  const ctx = callContext(runtime, { metadataId: entry.id, round });
+  const { config } = ctx;
+  const avoidText = avoid.length > 0 ? DECODE_AVOID_PREFIX + avoid.map((item) => `- ${item}`).join("\n") : "";
+  const values = { useCase: entry.useCase, skills: entry.skills.join(", "), count, avoid: avoidText };
+  const result = await attempt(() =>
+    callStructured(ctx, {
+      role: "strong",
+      step: "decode",
+      temperature: config.temperatures.decode,
+      messages: [["human", renderPrompt("decode", config.prompts, values)]],
+      schema: DecodeOutputSchema,
+      schemaName: "instructions",
+      check: enoughInstructions(count, avoid),
+    }),
+  );
+  if (!result.ok) {
+    const metadata = { useCase: entry.useCase, skills: entry.skills };
+    const record = {
+      id: `${entry.id}-r${round}`,
+      kind: "metadata",
+      reason: "failure",
+      step: "decode",
+      error: result.error.message,
+      metadata,
+      runId: request.runId ?? "",
+    } as const;
+    return droppedUpdate(ctx, record, { round, requested: count });
+  }
+  const decoded = decodedTasks(request, result.value.instructions);
+  return {
+    decoded,
+    decodedCount: decoded.length,
+    requested: count,
+    recent: { [entry.id]: decoded.map((task) => task.basicInstruction) },
+    round,
+    usage: ctx.meter.totals,
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import { configOf } from "./runtime.js";
+import { runOf } from "./runtime.js";
 import type { CodecState, CodecUpdate } from "./state.js";
 import { usesMetadata } from "../lib/ablation.js";
 import { SettingsError, inputProblems } from "../lib/config.js";
@@ -11,12 +11,12 @@ import { firstTooLong, seedSampleSize, selectSeeds } from "../lib/seed-sample.js
  * Seeds are narrowed to the ones the run uses before anything fans out: identical ones merged, then a
  * seeded sample sized to the pool (lib/seed-sample.ts). From here on `seeds` means the seeds used.
  */
-export async function prepare(state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> {
+export async function prepare(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
   const seeds = state.seeds?.length ?? 0;
   const metadata = state.metadata?.length ?? 0;
   if (seeds > 0 && metadata > 0) throw new Error("Give either seed instructions or metadata, not both.");
   if (seeds === 0 && metadata === 0) throw new Error("Give seed instructions (`seeds`) or user-written metadata (`metadata`).");
-  const config = configOf(runnable);
+  const { config } = runOf(runtime);
   if (seeds === 0 && !usesMetadata(config.ablation)) {
     throw new Error("The no-metadata ablation generates from seed examples: give seed instructions (`seeds`), not metadata.");
   }

@@ -22,27 +22,36 @@ export interface GraphDeps {
   maxRetries?: number;
   /**
    * The run's call machinery (scheduler, budget ledger, stop control, journal), built by `runToFiles`
-   * with `buildServices` for the one run its graph is built for. Absent, each run of the graph gets its
-   * own (see `scopeOf`).
+   * with `buildServices` for the one run its graph is built for. Absent, each invocation of the graph gets
+   * its own (see `newRun`).
    */
   services?: CallServices;
   /** The run's near-duplicate index, given with `services` (`runToFiles` fills it from the output files on resume). */
   dedupe?: NearDuplicateIndex;
 }
 
-/** Everything that belongs to one run of the graph and cannot live in its (serialisable) state. */
-export interface RunScope {
+/**
+ * Everything that belongs to one run of the graph and cannot live in its (serialisable) state: the run's
+ * settings (parsed once), its models, its call services (scheduler, budget ledger, stop control, journal)
+ * and its near-duplicate index. A run's budget is its own and stopping one run stops no other.
+ */
+export interface CodecRun {
+  config: CodecConfig;
   factory: ModelFactory;
   services: CallServices;
   /** Every instruction of the run so far, as tokens; `primed` once what the run's state holds was added. */
   dedupe: { index: NearDuplicateIndex; primed: boolean };
 }
 
-const configCache = new WeakMap<object, CodecConfig>();
-const factoryCache = new WeakMap<GraphDeps, Map<string, ModelFactory>>();
-const scopeCache = new WeakMap<GraphDeps, WeakMap<object, RunScope>>();
-/** The scope key of nodes called outside a graph run (tests, direct calls): one per graph's deps. */
-const OUTSIDE_A_RUN = {};
+/**
+ * Where a run travels to its nodes: the invocation's `configurable`, which LangGraph hands to every node,
+ * `Send` task and subgraph of the invocation. The `__` prefix is LangGraph's own mark for in-process
+ * values there (`__pregel_*`): checkpoint savers (the dev server's copies `configurable` into each
+ * checkpoint's metadata) and tracing leave such keys out, so the run is never serialised. Settings stay
+ * in `context`, as JSON.
+ */
+export const RUN_KEY = "__codeclm_run";
+
 const CONFIG_KEYS = new Set(Object.keys(CodecConfigSchema.shape));
 const NO_CONTEXT = {};
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
@@ -61,15 +70,9 @@ function rawContext(runnable: LangGraphRunnableConfig | undefined): object {
   return { ...Object.fromEntries(picked), ...context };
 }
 
-/** The run's configuration with defaults applied; parsed once per context object. */
+/** An invocation's settings with defaults applied (read once per run, by `newRun`; nodes use `runOf(runtime).config`). */
 export function configOf(runnable: LangGraphRunnableConfig | undefined): CodecConfig {
-  const raw = rawContext(runnable);
-  let config = configCache.get(raw);
-  if (!config) {
-    config = resolveConfig(raw);
-    configCache.set(raw, config);
-  }
-  return config;
+  return resolveConfig(rawContext(runnable));
 }
 
 export function factoryFor(deps: GraphDeps, config: CodecConfig): ModelFactory {
@@ -119,65 +122,41 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
   };
 }
 
-/** Chat models are plain clients (a local model is a loaded file): one factory per (deps, settings) is shared by runs. */
-function sharedFactory(deps: GraphDeps, config: CodecConfig): ModelFactory {
-  let byKey = factoryCache.get(deps);
-  if (!byKey) {
-    byKey = new Map();
-    factoryCache.set(deps, byKey);
-  }
-  const { prompts: _prompts, ...rest } = config;
-  const key = JSON.stringify(rest);
-  let factory = byKey.get(key);
-  if (!factory) {
-    factory = factoryFor(deps, config);
-    byKey.set(key, factory);
-  }
-  return factory;
+/** A fresh run: the deps' services and index when the caller built them for this run (`runToFiles`), else new ones. */
+export function newRun(deps: GraphDeps, config: CodecConfig): CodecRun {
+  const factory = factoryFor(deps, config);
+  return {
+    config,
+    factory,
+    services: deps.services ?? buildServices(config, factory),
+    dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
+  };
 }
 
 /**
- * The run this node belongs to: its call services (scheduler, budget ledger, stop control, journal) and
- * its near-duplicate index. A run's budget is its own and stopping one run stops no other, in the CLI,
- * the library and the dev server alike.
- *
- * Why keyed by `runnable.control`: LangGraph creates one `RunControl` per invocation (`invoke`, `stream`,
- * the dev server's `streamEvents`) and hands that same object to every node, `Send` task and subgraph of
- * the invocation, so it identifies the run without anything in graph state, and a WeakMap releases the
- * scope with the run (a run that throws leaves nothing behind). Settings could not be the key: two runs
- * with the same settings are still two runs. A resumed invocation (a thread continued from its
- * checkpoint) is a new scope: its budget starts afresh, as a new CLI session's does, and its
- * near-duplicate index is rebuilt from the state (`nodes/dedupe.ts`). `runToFiles` builds the graph for
- * one run and passes that run's services in `deps`. The graph used as a node of a parent graph shares
- * the parent invocation's control: each parent run is one codeclm run.
+ * The invocation's options with a run in `configurable`: the one given (a caller that built it, or the
+ * parent invocation of a subgraph), else a new one from the invocation's settings.
  */
-export function scopeOf(deps: GraphDeps, runnable: LangGraphRunnableConfig | undefined): RunScope {
-  const config = configOf(runnable);
-  const key: object = runnable?.control ?? OUTSIDE_A_RUN;
-  let byRun = scopeCache.get(deps);
-  if (!byRun) {
-    byRun = new WeakMap();
-    scopeCache.set(deps, byRun);
-  }
-  let scope = byRun.get(key);
-  if (!scope) {
-    const factory = sharedFactory(deps, config);
-    scope = {
-      factory,
-      services: deps.services ?? buildServices(config, factory),
-      dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
-    };
-    byRun.set(key, scope);
-  }
-  return scope;
+export function withRun<O extends LangGraphRunnableConfig>(deps: GraphDeps, options: O | undefined): O {
+  if (options?.configurable?.[RUN_KEY]) return options;
+  const run = newRun(deps, configOf(options));
+  return { ...options, configurable: { ...options?.configurable, [RUN_KEY]: run } } as unknown as O;
 }
 
-export function callContext(
-  deps: GraphDeps,
-  runnable: LangGraphRunnableConfig | undefined,
-  trace?: Record<string, string | number>,
-): CallContext {
-  const config = configOf(runnable);
-  const { factory, services } = scopeOf(deps, runnable);
-  return { config, factory, services, meter: new UsageMeter(), runnable, trace };
+/** The run a node belongs to (see `withRun`). */
+export function runOf(runtime: LangGraphRunnableConfig | undefined): CodecRun {
+  const run = runtime?.configurable?.[RUN_KEY] as CodecRun | undefined;
+  if (!run) throw new Error("codeclm node called outside a run: invoke the graph from createCodecGraph, or pass a run (runtimeFor)");
+  return run;
+}
+
+/** A node's runtime outside a graph (tests, direct calls): the settings as context, a new run for them. */
+export function runtimeFor(settings: object = {}, deps: GraphDeps = {}): LangGraphRunnableConfig {
+  return withRun(deps, { context: settings } as LangGraphRunnableConfig);
+}
+
+/** What one node's model calls need: the run's settings, models and services, and a meter of its own. */
+export function callContext(runtime: LangGraphRunnableConfig, trace?: Record<string, string | number>): CallContext {
+  const { config, factory, services } = runOf(runtime);
+  return { config, factory, services, meter: new UsageMeter(), runnable: runtime, trace };
 }

@@ -1,5 +1,5 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
-import { configOf } from "./runtime.js";
+import { runOf } from "./runtime.js";
 import type { CodecState, CodecUpdate } from "./state.js";
 import { inDispatchOrder, keepRate, waveSize } from "../lib/plan.js";
 
@@ -8,8 +8,8 @@ import { inDispatchOrder, keepRate, waveSize } from "../lib/plan.js";
  * at the keep rate seen so far. The first wave assumes every instruction is kept, so it never
  * overshoots; later waves grow as the observed keep rate says they must, up to `waveLimit`.
  */
-export async function schedule(state: CodecState, runnable: LangGraphRunnableConfig): Promise<CodecUpdate> {
-  const config = configOf(runnable);
+export async function schedule(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+  const { config } = runOf(runtime);
   const remaining = config.size - state.progress.kept;
   const waiting = inDispatchOrder(state.decoded);
   const count = waveSize(remaining, waiting.length, keepRate(state.progress.kept, state.progress.finished), config.waveLimit);

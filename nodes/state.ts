@@ -39,22 +39,33 @@ function keepRecent(a: Record<string, string[]>, b: Record<string, string[]>): R
 const forget = (): never[] => [];
 
 /**
- * A channel's schema, or (lean state) an unchecked one of the same type: LangGraph validates every
- * node update against the state schema, rebuilding partial schemas each time, which costs more than the
- * model call's own bookkeeping for large internal values our own code produces (outcomes, records).
+ * The two shapes a graph's state takes, chosen by who reads the results:
+ * - `full` (Studio, the dev server, the library): kept pairs and drops accumulate in state, and every
+ *   channel is validated on each update (Studio shows these schemas).
+ * - `streaming` (the CLI's `runToFiles`): kept pairs and drops only pass through as node updates, which
+ *   the writer streams to files, so memory stays flat; the large internal channels (instructions,
+ *   outcomes, records) are typed but not validated on each update: LangGraph validates every update
+ *   against the state schema, rebuilding partial schemas each time, which costs more than the model
+ *   call's own bookkeeping for values our own code produces. The input also takes `seedSelection`, what
+ *   the runner's reader already chose.
  */
-const checked = <T extends z.ZodType>(schema: T, lean: boolean) => (lean ? z.custom<z.infer<T>>() : schema);
+export type StateShape = "full" | "streaming";
 
-/**
- * The parent graph's state. `kept` and `dropped` are the results; whether they accumulate in state
- * (Studio, library) or only pass through as node updates for a writer to stream out (the CLI, so
- * memory stays flat) is chosen when the graph is built. Streaming graphs use a lean state: the large
- * internal channels are typed but not validated on each update (Studio, which shows the schemas, gets
- * the full ones).
- */
-export function buildCodecState(options: { retainRecords: boolean; lean?: boolean }) {
-  const records = options.retainRecords ? append : forget;
-  const lean = options.lean ?? false;
+interface ShapeRules {
+  /** How kept pairs and drops reach state: accumulated, or forgotten once streamed out. */
+  records: <T>(a: T[], b: T[]) => T[];
+  /** A large internal channel's schema: checked on each update, or only typed (same static type either way). */
+  channel: <T extends z.ZodType>(schema: T) => T;
+}
+
+const SHAPES: Record<StateShape, ShapeRules> = {
+  full: { records: append, channel: (schema) => schema },
+  streaming: { records: forget, channel: <T extends z.ZodType>(_schema: T) => z.custom<z.infer<T>>() as unknown as T },
+};
+
+/** The parent graph's state in one of its shapes (see `StateShape`). */
+export function codecStateSchema(shape: StateShape) {
+  const { records, channel: checked } = SHAPES[shape];
   return z.object({
     seeds: z
       .array(SeedSchema)
@@ -84,7 +95,7 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
       .number()
       .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
     decoded: z
-      .array(checked(InstructionTaskSchema, lean))
+      .array(checked(InstructionTaskSchema))
       .describe("Decoded basic instructions waiting to be filtered (the ones sent to filtering leave this list)")
       .register(registry, { reducer: { fn: append }, default: () => [] }),
     decodedCount: z
@@ -100,7 +111,7 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
       .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats (the near-duplicate filter compares with every instruction of the run)`)
       .register(registry, { reducer: { fn: keepRecent }, default: () => ({}) }),
     wave: z
-      .array(checked(InstructionTaskSchema, lean))
+      .array(checked(InstructionTaskSchema))
       .describe("The instructions being filtered in the current wave")
       .register(registry, { reducer: { fn: (_: InstructionTask[], b: InstructionTask[]) => b }, default: () => [] }),
     waveStart: z.number().describe("Instructions sent to filtering before the current wave").register(registry, { default: () => 0 }),
@@ -109,13 +120,13 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
       .describe("Instructions sent to filtering so far, the current wave included")
       .register(registry, { default: () => 0 }),
     outcomes: z
-      .array(checked(InstructionOutcomeSchema, lean))
+      .array(checked(InstructionOutcomeSchema))
       .describe("Outcomes of the current wave, consumed by collect").register(registry, { reducer: { fn: append }, default: () => [] }),
     kept: z
-      .array(checked(KeptPairSchema, lean))
+      .array(checked(KeptPairSchema))
       .describe("Kept instruction-response pairs").register(registry, { reducer: { fn: records }, default: () => [] }),
     dropped: z
-      .array(checked(DroppedRecordSchema, lean))
+      .array(checked(DroppedRecordSchema))
       .describe("Dropped instructions, seeds and metadata, failures included").register(registry, { reducer: { fn: records }, default: () => [] }),
     progress: ProgressSchema.register(registry, { default: emptyProgress }),
     tally: z
@@ -130,29 +141,34 @@ export function buildCodecState(options: { retainRecords: boolean; lean?: boolea
   });
 }
 
-export type CodecStateSchema = ReturnType<typeof buildCodecState>;
+/** The state in the shape `retainRecords` names (true: `full`, false: `streaming`); kept for library callers. */
+export function buildCodecState(options: { retainRecords: boolean }) {
+  return codecStateSchema(options.retainRecords ? "full" : "streaming");
+}
+
+export type CodecStateSchema = ReturnType<typeof codecStateSchema>;
 export type CodecState = z.infer<CodecStateSchema>;
 /** A node's update: `outcomes` and `decoded` may also be an `Overwrite` (collect, schedule). */
 export type CodecUpdate = Partial<Omit<CodecState, "outcomes" | "decoded">> & { outcomes?: unknown; decoded?: unknown };
 
-/** The per-instruction subgraph's state: the instruction's versions, answers and scores so far. */
-export function buildInstructionState(options: { lean?: boolean } = {}) {
-  const lean = options.lean ?? false;
+/** The per-instruction subgraph's state: the instruction's versions, answers and scores so far (shapes as the parent's). */
+export function instructionStateSchema(shape: StateShape) {
+  const { channel: checked } = SHAPES[shape];
   return z.object({
-    task: checked(InstructionTaskSchema, lean),
+    task: checked(InstructionTaskSchema),
     instruction: z.string().register(registry, { default: () => "" }),
     iteration: z.number().register(registry, { default: () => 1 }),
     actions: z.array(z.string()).register(registry, { default: () => [] }),
-    history: z.array(checked(IterationRecordSchema, lean)).register(registry, { default: () => [] }),
+    history: z.array(checked(IterationRecordSchema)).register(registry, { default: () => [] }),
     answers: z.object({ strong: z.string(), target: z.string() }).optional(),
     verdict: z.enum(["keep", "action-apply", "drop", "failed"]).optional(),
     outcomes: z
-      .array(checked(InstructionOutcomeSchema, lean))
+      .array(checked(InstructionOutcomeSchema))
       .register(registry, { reducer: { fn: append }, default: () => [] }),
     usage: UsageTotalsSchema.register(registry, { reducer: { fn: mergeUsage }, default: emptyUsage }),
   });
 }
-export const InstructionStateSchema = buildInstructionState();
+export const InstructionStateSchema = instructionStateSchema("full");
 export type InstructionState = z.infer<typeof InstructionStateSchema>;
 
 export type { DroppedRecord, IterationRecord, KeptPair, PoolEntry };

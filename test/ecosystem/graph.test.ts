@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
+import { registry } from "@langchain/langgraph/zod";
+import type { z } from "zod";
 import { configOf } from "../../nodes/runtime.js";
+import { codecStateSchema, instructionStateSchema } from "../../nodes/state.js";
 
 describe("the drawn graph reads like the paper's Figure 2", () => {
   it("names every step, shows the per-instruction loop (xray) and labels every conditional edge", async () => {
@@ -69,3 +72,24 @@ describe("configOf", () => {
     expect(configOf({ configurable: { thread_id: "t" } } as never).size).toBe(100);
   });
 });
+
+describe("the state's two named shapes", () => {
+  const reducerOf = (schema: z.ZodType) => (registry.get(schema) as { reducer?: { fn: (a: unknown[], b: unknown[]) => unknown[] } }).reducer!.fn;
+
+  it("full keeps kept pairs and drops in state; streaming lets them pass through", () => {
+    const full = codecStateSchema("full");
+    const streaming = codecStateSchema("streaming");
+    expect(reducerOf(full.shape.kept)([1], [2])).toEqual([1, 2]);
+    expect(reducerOf(streaming.shape.kept)([1], [2])).toEqual([]);
+    expect(reducerOf(streaming.shape.dropped)([1], [2])).toEqual([]);
+  });
+
+  it("full validates the large internal channels on each update; streaming only types them", () => {
+    const notATask = [{ id: 3 }];
+    expect(codecStateSchema("full").shape.wave.safeParse(notATask).success).toBe(false);
+    expect(codecStateSchema("streaming").shape.wave.safeParse(notATask).success).toBe(true);
+    expect(instructionStateSchema("streaming").shape.task.safeParse({}).success).toBe(true);
+    expect(instructionStateSchema("full").shape.task.safeParse({}).success).toBe(false);
+  });
+});
+

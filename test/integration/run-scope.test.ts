@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
 import { resolveConfig } from "../../lib/config.js";
+import { RUN_KEY, newRun } from "../../nodes/runtime.js";
 import { scriptedModels } from "../support/scripted-model.js";
 
 const seeds = [
@@ -67,5 +68,22 @@ describe("call services belong to one run", () => {
     const runs = await Promise.allSettled([graph.invoke({ seeds }, { context }), graph.invoke({ seeds }, { context })]);
     expect(runs.map((run) => run.status)).toEqual(["rejected", "rejected"]);
     expect(calls()).toBe(12);
+  });
+
+  it("a caller that built the run passes it explicitly: every call of the invocation goes through its services", async () => {
+    const models = scriptedModels();
+    const calls = () => models.strong.calls.length + models.target.calls.length;
+    const graph = createCodecGraph({ models });
+    const run = newRun({ models }, resolveConfig(settings));
+    const first = await callsOf(() => graph.invoke({ seeds }, { context: run.config, configurable: { [RUN_KEY]: run } }), calls);
+    expect(first.ok).toBe(true);
+    expect(first.calls).toBeGreaterThan(0);
+    expect(run.services.ledger.snapshot().spent.calls).toBe(first.calls);
+    // The same run given again is the same budget, ledger and near-duplicate index, not a fresh one.
+    const limited = newRun({ models }, resolveConfig({ ...settings, budget: { maxCalls: first.calls + 2 } }));
+    await callsOf(() => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }), calls);
+    const again = await callsOf(() => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }), calls);
+    expect(again.calls).toBeLessThanOrEqual(2);
+    expect(limited.services.ledger.snapshot().spent.calls).toBeLessThanOrEqual(first.calls + 2);
   });
 });

@@ -10,13 +10,13 @@ import { KeptPairSchema, type Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
 import { ModelFactory } from "../../models/factory.js";
 import { buildPool, poolCheckSchema } from "../../nodes/build-pool.js";
+import { runtimeFor } from "../../nodes/runtime.js";
 import { codecReply } from "../support/codec-responder.js";
 import { type FakeGeminiServer, startGeminiServer } from "../support/gemini-server.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 
 setMaxListeners(0);
-const runnable = (context: CodecConfigInput = {}) => ({ context }) as LangGraphRunnableConfig;
 
 describe("repairing a plausibility reply (lib/pool.ts)", () => {
   const verdicts = (indexes: number[], plausible = true) => indexes.map((index) => ({ index, plausible, reason: "r" }));
@@ -89,14 +89,14 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
 
   it("accepts a reply numbered from 0 (was: every candidate a failure)", async () => {
     const model = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: k, plausible: true, reason: "ok" })) }));
-    const update = await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 20, plausibilityBatchSize: 5 }));
+    const update = await buildPool(state(), runtimeFor({ poolSize: 20, plausibilityBatchSize: 5 }, { models: { strong: model, target: model } }));
     expect(update.poolStats).toMatchObject({ augmented: 16, checkFailed: 0, size: 20 });
     expect(model.calls).toHaveLength(4);
   });
 
   it("asks again about the lines a reply left out, in a batch of their own", async () => {
     const model = checkModel((lines) => ({ verdicts: lines.slice(0, Math.max(1, lines.length - 2)).map((_, k) => ({ index: k + 1, plausible: true, reason: "ok" })) }));
-    const update = await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 10, plausibilityBatchSize: 6 }));
+    const update = await buildPool(state(), runtimeFor({ poolSize: 10, plausibilityBatchSize: 6 }, { models: { strong: model, target: model } }));
     expect(update.poolStats).toMatchObject({ augmented: 6, checkFailed: 0, size: 10 });
     // 6 lines: 4 answered; the 2 left out are asked again (1 answered), then the last one alone
     expect(model.calls.map((call) => linesOf(call.prompt).length)).toEqual([6, 2, 1]);
@@ -106,13 +106,13 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
     const forward = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: k + 1, plausible: true, reason: "ok" })) }));
     const backward = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: k + 1, plausible: true, reason: "ok" })).reverse() }));
     const poolOf = async (model: ScriptedChatModel) =>
-      (await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 16, plausibilityBatchSize: 5 }))).pool!;
+      (await buildPool(state(), runtimeFor({ poolSize: 16, plausibilityBatchSize: 5 }, { models: { strong: model, target: model } }))).pool!;
     expect(await poolOf(backward)).toEqual(await poolOf(forward));
   });
 
   it("a line still without a verdict after the re-asks is a failure, never a verdict", async () => {
     const model = checkModel((lines) => ({ verdicts: lines.length > 1 ? [{ index: 1, plausible: true, reason: "ok" }] : [{ index: 1, plausible: true, reason: "ok" }].slice(0, 0) }));
-    const update = await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 6, plausibilityBatchSize: 2, structuredRetries: 0 }));
+    const update = await buildPool(state(), runtimeFor({ poolSize: 6, plausibilityBatchSize: 2, structuredRetries: 0 }, { models: { strong: model, target: model } }));
     const failures = update.dropped!.filter((record) => record.reason === "failure");
     expect(failures.length).toBeGreaterThan(0);
     for (const record of failures) expect(record).toMatchObject({ step: "pool-check", kind: "metadata" });
@@ -121,7 +121,7 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
 
   it("a check that never validates: every candidate a failure, one round only, reported as mix-and-match off", async () => {
     const model = checkModel((lines) => ({ verdicts: lines.map((_, k) => ({ index: `line ${k + 1}`, plausible: true, reason: "ok" })) }));
-    const update = await buildPool({ models: { strong: model, target: model } })(state(), runnable({ poolSize: 30, plausibilityBatchSize: 10, structuredRetries: 1 }));
+    const update = await buildPool(state(), runtimeFor({ poolSize: 30, plausibilityBatchSize: 10, structuredRetries: 1 }, { models: { strong: model, target: model } }));
     expect(update.pool!.every((entry) => entry.origin === "seed")).toBe(true);
     expect(update.poolStats).toMatchObject({ seedMetadata: 4, augmented: 0, checked: 26, checkFailed: 26, checkMalformed: 26, size: 4 });
     expect(model.calls).toHaveLength(3 * 2); // 3 batches × (1 + 1 retry): no second round of fresh candidates

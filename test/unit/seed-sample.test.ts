@@ -15,6 +15,7 @@ import { createCodecGraph } from "../../graphs/codeclm.js";
 import type { CodecConfig } from "../../lib/config.js";
 import type { RunSummary } from "../../lib/summary.js";
 import { prepare } from "../../nodes/prepare.js";
+import { runtimeFor } from "../../nodes/runtime.js";
 import { scriptedModels } from "../support/scripted-model.js";
 
 const seedsOf = (count: number, prefix = "s"): Seed[] =>
@@ -110,7 +111,7 @@ describe("selectSeeds", () => {
 });
 
 describe("prepare narrows the seeds before the encode fan-out", () => {
-  const runnable = (context: CodecConfigInput) => ({ context }) as LangGraphRunnableConfig;
+  const runnable = (context: CodecConfigInput) => runtimeFor(context);
   const state = (seeds: Seed[], extra: Partial<CodecState> = {}) => ({ seeds, ...extra }) as CodecState;
 
   it("samples to max(pool, 50) and records the selection", async () => {
