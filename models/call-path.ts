@@ -171,11 +171,18 @@ function failed(ctx: CallContext, request: CallRequest, lease: CallLease, error:
 async function metered(ctx: CallContext, call: CallAttempt, key: string, lease: CallLease, sent: Sent, latencyMs: number): Promise<StoredAnswer> {
   const { role, step } = call.request;
   const model = modelOf(ctx, call.request);
-  const problem = sent.answer.problem ?? call.validate(sent.answer);
-  const answer = problem === undefined ? sent.answer : { ...sent.answer, problem };
   const { inputTokens, outputTokens } = sent.usage;
   const costUsd = ctx.services.ledger.costOf(model, inputTokens, outputTokens);
-  const record: CallRecord = { role, step, model, outcome: problem === undefined ? "answered" : "malformed", inputTokens, outputTokens, costUsd };
+  const paid = (outcome: CallRecord["outcome"]): CallRecord => ({ role, step, model, outcome, inputTokens, outputTokens, costUsd });
+  let problem: string | undefined;
+  try {
+    problem = sent.answer.problem ?? call.validate(sent.answer);
+  } catch (error) {
+    lease.settle(paid("answered")); // a check that crashes is a bug, but the call was paid
+    throw error;
+  }
+  const answer = problem === undefined ? sent.answer : { ...sent.answer, problem };
+  const record = paid(problem === undefined ? "answered" : "malformed");
   lease.settle(record);
   // Stored before the answer is used: after a crash, only calls in flight are paid again.
   await ctx.services.journal?.answer({ key, role, step, model, answer, inputTokens, outputTokens, costUsd, latencyMs });
