@@ -1,27 +1,35 @@
 /**
  * Admission of one request: a scheduler slot and a budget reservation, held together as a lease with one
- * release path. `withLease` ends the lease whatever happens; a request that was answered or failed ends
- * it earlier, with what happened (the scheduler adapts to it), and a settled reservation is not released
- * again.
+ * release path (`end`). `withLease` ends the lease whatever happens; a request that was answered or
+ * failed ends it earlier, with what happened (the scheduler adapts to it); a settled reservation is not
+ * released again.
  */
 import type { CallRecord } from "../lib/accounts.js";
+import type { BudgetStop } from "../lib/budget.js";
 import type { CallContext, CallRequest } from "./call-context.js";
 import type { Reservation } from "./ledger.js";
 import type { Slot, SlotOutcome } from "./scheduler.js";
 
 export class CallLease {
   private slotHeld = true;
-  private reserved = true;
+  private reservation: Reservation | undefined;
 
   constructor(
     private readonly ctx: CallContext,
     private readonly slot: Slot,
-    private readonly reservation: Reservation,
   ) {}
 
   /** The endpoint was healthy when the request started: a failure then uses up one of the call's retries. */
   get healthy(): boolean {
     return this.slot.healthy;
+  }
+
+  /** Reserve the most the request can cost; or the budget it would cross (nothing reserved then). */
+  reserve(model: string, promptChars: number): BudgetStop | undefined {
+    const reserved = this.ctx.services.ledger.reserve(model, promptChars, this.ctx.config.maxTokens);
+    if ("stop" in reserved) return reserved.stop;
+    this.reservation = reserved.reservation;
+    return undefined;
   }
 
   /** Free the slot, telling the scheduler how the request went (the first outcome counts). */
@@ -33,17 +41,15 @@ export class CallLease {
 
   /** The request was answered: the reservation becomes what it really cost. */
   settle(call: CallRecord): void {
-    if (!this.reserved) throw new Error("a call's reservation was settled twice");
-    this.reserved = false;
+    if (!this.reservation) throw new Error("a call was settled without a reservation");
     this.ctx.services.ledger.settle(this.reservation, call);
+    this.reservation = undefined;
   }
 
   /** The request ended (failed, cancelled, or answered and settled): release whatever is still held. */
   end(outcome: SlotOutcome): void {
-    if (this.reserved) {
-      this.reserved = false;
-      this.ctx.services.ledger.release(this.reservation);
-    }
+    if (this.reservation) this.ctx.services.ledger.release(this.reservation);
+    this.reservation = undefined;
     this.freeSlot(outcome);
   }
 }
@@ -73,15 +79,15 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
   for (;;) {
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
-    const slot = await scheduler.acquire(endpoint, taskSignal);
-    const reserved = ledger.reserve(model, chars, ctx.config.maxTokens);
-    if ("reservation" in reserved) return new CallLease(ctx, slot, reserved.reservation);
-    scheduler.release(slot, { kind: "cancel" });
+    const lease = new CallLease(ctx, await scheduler.acquire(endpoint, taskSignal));
+    const stop = lease.reserve(model, chars);
+    if (!stop) return lease;
+    lease.end({ kind: "cancel" });
     if (ledger.callsInFlight > 0) {
       await ledger.whenReleased();
       continue;
     }
-    control.stop({ kind: "budget", message: reserved.stop.message });
+    control.stop({ kind: "budget", message: stop.message });
     control.throwIfStopped();
   }
 }
