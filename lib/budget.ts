@@ -4,31 +4,14 @@
  * this call can cost (its prompt and the longest answer it may return) fit under every limit. Pure.
  */
 
-import type { FaultKind } from "./faults.js";
+import { type Spend, type ModelSpend, type TransportCounts, addSpend } from "./accounts.js";
+
+export { type Spend, type ModelSpend, addSpend, emptySpend } from "./accounts.js";
 
 export interface BudgetLimits {
   maxCalls: number | null;
   maxTokens: number | null;
   maxCostUsd: number | null;
-}
-
-export interface Spend {
-  calls: number;
-  inputTokens: number;
-  outputTokens: number;
-  /** Cost of the calls whose model has a price. */
-  costUsd: number;
-}
-
-export const emptySpend = (): Spend => ({ calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
-
-export function addSpend(a: Spend, b: Spend, sign = 1): Spend {
-  return {
-    calls: a.calls + sign * b.calls,
-    inputTokens: a.inputTokens + sign * b.inputTokens,
-    outputTokens: a.outputTokens + sign * b.outputTokens,
-    costUsd: a.costUsd + sign * b.costUsd,
-  };
 }
 
 export type BudgetKind = "calls" | "tokens" | "cost";
@@ -71,20 +54,9 @@ export function budgetBlock(limits: BudgetLimits, spent: Spend, reserved: Spend,
 /** Rough token count of a prompt before it is sent: about 3 characters a token errs on the high side. */
 export const estimatePromptTokens = (chars: number) => Math.ceil(chars / 3) + 8;
 
-export interface ModelSpend extends Spend {
-  /** False when the model has no price: its cost is unknown, not zero. */
-  priced: boolean;
-  malformed: number;
-}
-
-export interface LedgerSnapshot {
+/** The run's spending live: what was paid, what is in flight, and the transport counts. */
+export interface LedgerSnapshot extends TransportCounts {
   spent: Spend;
   inFlight: number;
   byModel: Record<string, ModelSpend>;
-  faults: Partial<Record<FaultKind, number>>;
-  malformed: number;
-  /** Calls answered from the journal instead of the model (resumed runs). */
-  replayed: number;
-  /** Calls given up after every retry. */
-  givenUp: number;
 }

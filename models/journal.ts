@@ -7,6 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import type { Pool } from "pg";
+import type { AccountsData, CallGroup } from "../lib/accounts.js";
 import type { FaultKind } from "../lib/faults.js";
 
 export interface CallIdentity {
@@ -36,20 +37,8 @@ export interface FaultRow extends CallIdentity {
   status?: number;
 }
 
-/** Spending of one (role, step, model) so far. */
-export interface JournalGroup extends CallIdentity {
-  calls: number;
-  malformed: number;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  priced: boolean;
-}
-
-export interface JournalTotals {
-  groups: JournalGroup[];
-  faults: Partial<Record<FaultKind, number>>;
-}
+/** The run's call accounts as the journal restores them on resume (paid calls and faults; see lib/accounts.ts). */
+export type JournalTotals = AccountsData;
 
 /** What a run was started with: checked when it is resumed. */
 export interface RunRecord {
@@ -89,9 +78,9 @@ interface RawGroup {
 }
 
 function totalsFrom(rows: RawGroup[]): JournalTotals {
-  const groups: JournalGroup[] = [];
+  const groups: CallGroup[] = [];
   const faults: Partial<Record<FaultKind, number>> = {};
-  const byIdentity = new Map<string, JournalGroup>();
+  const byIdentity = new Map<string, CallGroup>();
   for (const row of rows) {
     const count = Number(row.n);
     if (row.kind === "fault") {
@@ -103,7 +92,7 @@ function totalsFrom(rows: RawGroup[]): JournalTotals {
     const id = `${identity.role}|${identity.step}|${identity.model}`;
     let group = byIdentity.get(id);
     if (!group) {
-      group = { ...identity, calls: 0, malformed: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, priced: false };
+      group = { ...identity, calls: 0, malformed: 0, givenUp: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, priced: true };
       byIdentity.set(id, group);
       groups.push(group);
     }
@@ -112,7 +101,8 @@ function totalsFrom(rows: RawGroup[]): JournalTotals {
     group.inputTokens += Number(row.input_tokens ?? 0);
     group.outputTokens += Number(row.output_tokens ?? 0);
     group.costUsd += Number(row.cost_usd ?? 0);
-    group.priced ||= Number(row.priced ?? 0) > 0;
+    // Every row of the group had a cost (a model without a price stores none).
+    group.priced &&= Number(row.priced ?? 0) === count;
   }
   return { groups, faults };
 }

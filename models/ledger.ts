@@ -1,12 +1,12 @@
 /**
- * What a run has spent and has in flight, live: answered calls, tokens and cost by model, transport
- * faults by kind, replayed calls. It enforces the budgets (a call reserves the most it can cost before
- * it starts) and feeds the progress display. Started from the journal's totals on resume.
+ * The budget side of a run's call accounts: it enforces the budgets (a call reserves the most it can
+ * cost before it starts, and settles to what it really cost) over the run's `CallAccounts`, which it
+ * holds: restored from the journal on resume, read by the progress line and the summary.
  */
-import { type BudgetLimits, type BudgetStop, type LedgerSnapshot, type ModelSpend, type Spend, addSpend, budgetBlock, emptySpend, estimatePromptTokens } from "../lib/budget.js";
+import { type AccountsData, CallAccounts, type CallRecord, type Spend, addSpend, emptySpend } from "../lib/accounts.js";
+import { type BudgetLimits, type BudgetStop, type LedgerSnapshot, budgetBlock, estimatePromptTokens } from "../lib/budget.js";
 import type { FaultKind } from "../lib/faults.js";
 import { type PriceTable, costUsd, priceFor } from "../lib/prices.js";
-import type { JournalTotals } from "./journal.js";
 
 export interface Reservation {
   readonly model: string;
@@ -14,33 +14,18 @@ export interface Reservation {
 }
 
 export class SpendLedger {
-  private spent: Spend = emptySpend();
+  /** Every call of the run, earlier sessions' included. */
+  readonly accounts: CallAccounts;
   private reserved: Spend = emptySpend();
   private inFlight = 0;
   private releaseWaiters: Array<() => void> = [];
-  private readonly byModel: Record<string, ModelSpend> = {};
-  private readonly faults: Partial<Record<FaultKind, number>> = {};
-  private malformed = 0;
-  replayed = 0;
-  givenUp = 0;
 
   constructor(
     private readonly limits: BudgetLimits,
     private readonly prices: PriceTable = {},
-    initial?: JournalTotals,
+    restored?: AccountsData,
   ) {
-    for (const group of initial?.groups ?? []) {
-      this.add(group.model, { calls: group.calls, inputTokens: group.inputTokens, outputTokens: group.outputTokens, costUsd: group.costUsd }, group.malformed);
-    }
-    for (const [kind, count] of Object.entries(initial?.faults ?? {})) this.faults[kind as FaultKind] = count;
-  }
-
-  private add(model: string, spend: Spend, malformed: number): void {
-    this.spent = addSpend(this.spent, spend);
-    this.malformed += malformed;
-    const priced = priceFor(model, this.prices) !== undefined;
-    const current = this.byModel[model] ?? { ...emptySpend(), priced, malformed: 0 };
-    this.byModel[model] = { ...addSpend(current, spend), priced, malformed: current.malformed + malformed };
+    this.accounts = new CallAccounts(restored);
   }
 
   costOf(model: string, inputTokens: number, outputTokens: number): number | null {
@@ -51,7 +36,7 @@ export class SpendLedger {
   reserve(model: string, promptChars: number, maxOutputTokens: number): { reservation: Reservation } | { stop: BudgetStop } {
     const inputTokens = estimatePromptTokens(promptChars);
     const spend: Spend = { calls: 1, inputTokens, outputTokens: maxOutputTokens, costUsd: this.costOf(model, inputTokens, maxOutputTokens) ?? 0 };
-    const stop = budgetBlock(this.limits, this.spent, this.reserved, spend);
+    const stop = budgetBlock(this.limits, this.accounts.spent(), this.reserved, spend);
     if (stop) return { stop };
     this.reserved = addSpend(this.reserved, spend);
     this.inFlight++;
@@ -77,27 +62,17 @@ export class SpendLedger {
     return new Promise((resolve) => this.releaseWaiters.push(resolve));
   }
 
-  /** The call was answered: replace the reservation by what it really cost. Returns the cost (null: no price). */
-  settle(reservation: Reservation, inputTokens: number, outputTokens: number, malformed: boolean): number | null {
+  /** The call was answered: replace the reservation by what it really cost, recorded as `call`. */
+  settle(reservation: Reservation, call: CallRecord): void {
+    this.accounts.record(call);
     this.release(reservation);
-    const cost = this.costOf(reservation.model, inputTokens, outputTokens);
-    this.add(reservation.model, { calls: 1, inputTokens, outputTokens, costUsd: cost ?? 0 }, malformed ? 1 : 0);
-    return cost;
   }
 
   recordFault(kind: FaultKind): void {
-    this.faults[kind] = (this.faults[kind] ?? 0) + 1;
+    this.accounts.fault(kind);
   }
 
   snapshot(): LedgerSnapshot {
-    return {
-      spent: { ...this.spent },
-      inFlight: this.inFlight,
-      byModel: Object.fromEntries(Object.entries(this.byModel).map(([model, spend]) => [model, { ...spend }])),
-      faults: { ...this.faults },
-      malformed: this.malformed,
-      replayed: this.replayed,
-      givenUp: this.givenUp,
-    };
+    return { spent: this.accounts.spent(), inFlight: this.inFlight, byModel: this.accounts.byModel(), ...this.accounts.transport() };
   }
 }

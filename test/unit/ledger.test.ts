@@ -17,7 +17,15 @@ describe("SpendLedger reservations", () => {
     await Promise.resolve();
     expect(woke).toBe(false);
     // The first call used far less than its reservation (25 in, 5 out): 30 spent + 142 reserved + 142 fits.
-    ledger.settle((first as { reservation: never }).reservation, 25, 5, false);
+    ledger.settle((first as { reservation: never }).reservation, {
+      role: "strong",
+      step: "encode",
+      model: "openai:m",
+      outcome: "answered",
+      inputTokens: 25,
+      outputTokens: 5,
+      costUsd: null,
+    });
     await waiting;
     expect(ledger.callsInFlight).toBe(1);
     expect("reservation" in ledger.reserve("openai:m", 100, 100)).toBe(true);

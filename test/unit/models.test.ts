@@ -287,6 +287,20 @@ describe("callStructured / callText", () => {
     expect(ctx.meter.totals.byRole.target!.outputTokens).toBeGreaterThan(0);
   });
 
+  it("releases the slot and the budget reservation on every path, a check that throws included", async () => {
+    const model = new ScriptedChatModel(() => ({ value: 1 }));
+    const ctx = context(model, { budget: { maxCalls: 5 } });
+    const broken = request(() => {
+      throw new Error("check crashed");
+    });
+    await expect(callStructured(ctx, broken)).rejects.toThrow(/check crashed/);
+    expect(ctx.services.ledger.callsInFlight).toBe(0);
+    expect(ctx.services.scheduler.inFlight).toBe(0);
+    // Nothing stays reserved: the remaining budget still admits calls (5 allowed, one answered).
+    for (let i = 0; i < 4; i++) await expect(callStructured(ctx, request())).resolves.toEqual({ value: 1 });
+    expect(ctx.services.ledger.snapshot().spent.calls).toBe(5);
+  });
+
   it("callText fails with a ModelCallError when every answer is empty", async () => {
     const model = new ScriptedChatModel(() => "");
     const error = await callText(context(model, { structuredRetries: 0 }), {

@@ -3,7 +3,19 @@ import { type CodecState } from "../../nodes/state.js";
 import { emptyProgress } from "../../lib/tasks.js";
 import { resolveConfig } from "../../lib/config.js";
 import { buildSummary, stopReasonFor } from "../../lib/summary.js";
+import type { CallRecord } from "../../lib/accounts.js";
 import { UsageMeter, emptyUsage, mergeUsage, totalCounts } from "../../lib/usage.js";
+
+const call = (role: string, step: string, rest: Partial<CallRecord> = {}): CallRecord => ({
+  role,
+  step,
+  model: "openai:m",
+  outcome: "answered",
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: null,
+  ...rest,
+});
 
 function state(overrides: Partial<CodecState> = {}): CodecState {
   return {
@@ -76,8 +88,8 @@ describe("buildSummary", () => {
   it("merges drop and failure tallies from filtering and from earlier steps; hides prompt texts", () => {
     const config = resolveConfig({ size: 2, prompts: { answer: "Q: {instruction}" } });
     const meter = new UsageMeter();
-    meter.record("strong", "encode", { calls: 1, inputTokens: 10, outputTokens: 2 });
-    meter.record("target", "answer-target", { calls: 1, failedCalls: 1 });
+    meter.record(call("strong", "encode", { inputTokens: 10, outputTokens: 2 }));
+    meter.record(call("target", "answer-target", { outcome: "malformed" }));
     const summary = buildSummary(
       state({
         startedAt: 1000,
@@ -128,11 +140,12 @@ describe("buildSummary", () => {
 describe("usage", () => {
   it("meters by role and step and merges additively", () => {
     const a = new UsageMeter();
-    a.record("strong", "decode", { calls: 1, inputTokens: 5, outputTokens: 1 });
-    a.record("strong", "encode", { calls: 1, inputTokens: 3 });
+    a.record(call("strong", "decode", { inputTokens: 5, outputTokens: 1 }));
+    a.record(call("strong", "encode", { inputTokens: 3 }));
     const b = new UsageMeter();
-    b.record("strong", "decode", { calls: 1, failedCalls: 1, inputTokens: 2 });
-    b.record("judge", "judge", { calls: 2, inputTokens: 7, outputTokens: 4 });
+    b.record(call("strong", "decode", { outcome: "malformed", inputTokens: 2 }));
+    b.record(call("judge", "judge", { inputTokens: 3, outputTokens: 1 }));
+    b.record(call("judge", "judge", { inputTokens: 4, outputTokens: 3 }));
     const merged = mergeUsage(a.totals, b.totals);
     expect(merged.byRole.strong).toEqual({ calls: 3, failedCalls: 1, inputTokens: 10, outputTokens: 1 });
     expect(merged.byStep.decode).toEqual({ calls: 2, failedCalls: 1, inputTokens: 7, outputTokens: 1 });

@@ -1,0 +1,71 @@
+/** What a model call is given (the run's services, the node's context, the request) and how it fails. */
+import type { BaseMessageLike } from "@langchain/core/messages";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import type { z } from "zod";
+import type { CodecConfig } from "../lib/config.js";
+import type { ModelRole, PipelineStep } from "../lib/records.js";
+import type { UsageMeter } from "../lib/usage.js";
+import type { RunControl } from "./control.js";
+import type { ModelFactory } from "./factory.js";
+import type { CallJournal } from "./journal.js";
+import type { SpendLedger } from "./ledger.js";
+import type { CallScheduler } from "./scheduler.js";
+
+/** The run-wide machinery every call goes through: admission, spending, stopping, and the journal. */
+export interface CallServices {
+  scheduler: CallScheduler;
+  ledger: SpendLedger;
+  control: RunControl;
+  /** Present when the run is durable: finished calls are recorded and replayed on resume. */
+  journal?: CallJournal;
+  /** Jitter source (tests pass a seeded one). */
+  random?: () => number;
+}
+
+/** Everything a node needs to call a model: built once per run, handed to each node. */
+export interface CallContext {
+  factory: ModelFactory;
+  services: CallServices;
+  config: CodecConfig;
+  /** The node's own call accounts (its `usage` update); the run's are the ledger's. */
+  meter: UsageMeter;
+  /** The node's LangGraph config: carries callbacks (LangSmith tracing) and the task's abort signal. */
+  runnable?: RunnableConfig;
+  /** Ids that identify this call in traces and in the journal (metadata id, instruction id, iteration). */
+  trace?: Record<string, string | number>;
+}
+
+export interface CallRequest {
+  role: ModelRole;
+  step: PipelineStep;
+  messages: BaseMessageLike[];
+  temperature: number;
+}
+
+export interface StructuredRequest<T> extends CallRequest {
+  schema: z.ZodType<T>;
+  schemaName: string;
+  /** Checks the schema cannot express (ranges, counts); returns what is wrong, or undefined. */
+  check?: (value: T) => string | undefined;
+}
+
+/** A model call that failed for good: recorded as a failure of its step, never as an empty result. */
+export class ModelCallError extends Error {
+  constructor(
+    readonly step: PipelineStep,
+    readonly role: ModelRole,
+    readonly attempts: number,
+    detail: string,
+  ) {
+    super(`${step} (${role} model) failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${detail}`);
+    this.name = "ModelCallError";
+  }
+}
+
+/** The endpoint refuses the run itself (bad key, no access, unknown model): no call can succeed, so the run fails. */
+export class ModelAccessError extends Error {
+  constructor(role: ModelRole, model: string, status: number, detail: string) {
+    super(`the ${role} model ${model} refused the call (HTTP ${status}): ${detail}`);
+    this.name = "ModelAccessError";
+  }
+}

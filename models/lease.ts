@@ -1,0 +1,103 @@
+/**
+ * Admission of one request: a scheduler slot and a budget reservation, held together as a lease with one
+ * release path (`end`). `withLease` ends the lease whatever happens; a request that was answered or
+ * failed ends it earlier, with what happened (the scheduler adapts to it); a settled reservation is not
+ * released again.
+ */
+import type { CallRecord } from "../lib/accounts.js";
+import type { BudgetStop } from "../lib/budget.js";
+import type { CallContext, CallRequest } from "./call-context.js";
+import type { Reservation } from "./ledger.js";
+import type { Slot, SlotOutcome } from "./scheduler.js";
+
+export class CallLease {
+  private slotHeld = true;
+  private reservation: Reservation | undefined;
+
+  constructor(
+    private readonly ctx: CallContext,
+    private readonly slot: Slot,
+  ) {}
+
+  /** The endpoint was healthy when the request started: a failure then uses up one of the call's retries. */
+  get healthy(): boolean {
+    return this.slot.healthy;
+  }
+
+  /** Reserve the most the request can cost; or the budget it would cross (nothing reserved then). */
+  reserve(model: string, promptChars: number): BudgetStop | undefined {
+    const reserved = this.ctx.services.ledger.reserve(model, promptChars, this.ctx.config.maxTokens);
+    if ("stop" in reserved) return reserved.stop;
+    this.reservation = reserved.reservation;
+    return undefined;
+  }
+
+  /** Free the slot, telling the scheduler how the request went (the first outcome counts). */
+  freeSlot(outcome: SlotOutcome): void {
+    if (!this.slotHeld) return;
+    this.slotHeld = false;
+    this.ctx.services.scheduler.release(this.slot, outcome);
+  }
+
+  /** The request was answered: the reservation becomes what it really cost. */
+  settle(call: CallRecord): void {
+    if (!this.reservation) throw new Error("a call was settled without a reservation");
+    this.ctx.services.ledger.settle(this.reservation, call);
+    this.reservation = undefined;
+  }
+
+  /** The request ended (failed, cancelled, or answered and settled): release whatever is still held. */
+  end(outcome: SlotOutcome): void {
+    if (this.reservation) this.ctx.services.ledger.release(this.reservation);
+    this.reservation = undefined;
+    this.freeSlot(outcome);
+  }
+}
+
+function promptChars(messages: CallRequest["messages"]): number {
+  let chars = 0;
+  for (const message of messages) {
+    if (typeof message === "string") chars += message.length;
+    else if (Array.isArray(message)) chars += String(message[1] ?? "").length;
+    else chars += JSON.stringify(message).length;
+  }
+  return chars;
+}
+
+/**
+ * Wait for a slot, then reserve the most the request can cost. The budget is checked once the request
+ * can start, so requests waiting for a slot reserve nothing. One that does not fit while others are in
+ * flight waits for one of them to end (they reserve a full answer and mostly spend far less), so the run
+ * stops near its budget, not a concurrency's worth before; with nothing in flight the run stops.
+ */
+async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease> {
+  const { scheduler, ledger, control } = ctx.services;
+  const taskSignal = ctx.runnable?.signal;
+  const endpoint = ctx.factory.endpoint(request.role);
+  const model = ctx.factory.describe(request.role);
+  const chars = promptChars(request.messages);
+  for (;;) {
+    if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
+    control.throwIfStopped();
+    const lease = new CallLease(ctx, await scheduler.acquire(endpoint, taskSignal));
+    const stop = lease.reserve(model, chars);
+    if (!stop) return lease;
+    lease.end({ kind: "cancel" });
+    if (ledger.callsInFlight > 0) {
+      await ledger.whenReleased();
+      continue;
+    }
+    control.stop({ kind: "budget", message: stop.message });
+    control.throwIfStopped();
+  }
+}
+
+/** Run `use` holding an admitted lease; the lease is ended on every path (a cancel, unless `use` ended it). */
+export async function withLease<T>(ctx: CallContext, request: CallRequest, use: (lease: CallLease) => Promise<T>): Promise<T> {
+  const lease = await admit(ctx, request);
+  try {
+    return await use(lease);
+  } finally {
+    lease.end({ kind: "cancel" });
+  }
+}
