@@ -11,8 +11,8 @@ import { withOutputLock } from "../runner/lock.js";
 import { createOutputFolders, writeJsonAtomic } from "../runner/output.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
-import { type RoleSettings, inputProblems } from "../lib/config.js";
-import type { ModelRole } from "../lib/records.js";
+import { type CodecConfig, type RoleSettings, inputProblems } from "../lib/config.js";
+import type { ModelRole, Seed } from "../lib/records.js";
 import { ModelFactory } from "../models/factory.js";
 import { readBenchmark } from "./eval.js";
 import { UsageError } from "./errors.js";
@@ -66,56 +66,146 @@ function perRow(specs: readonly string[], flag: string): Partial<Record<Ablation
   return out;
 }
 
-export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
-  const rows = flags.rows ?? [...ABLATIONS];
-  // Inputs first: bad files stop the run before any model is called.
-  const seedsPath = resolveBenchmark(flags.seeds);
-  const seeds = await readSeeds(seedsPath, { field: flags.field });
-  const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
-  if (warning) process.stderr.write(`${warning}\n`);
-  const benchmark = await readBenchmark(flags.benchmark, { limit: flags.limit });
-  // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
-  const config = await buildGenerateConfig(withoutRole(flags, "judge"), env, ABLATE_SETTINGS);
-
-  // Settings that can never reach --size in some row are refused before anything is spent.
-  const impossible = [...new Set(rows.flatMap((row) => inputProblems({ ...config, ablation: row }, { seeds: seeds.length })))];
-  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
-
+/** The fine-tuned model, or its answers file, of each row (`--model-for`, `--model-template`, `--answers-for`). */
+async function evaluatedPerRow(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  benchmark: Seed[],
+) {
   const modelSpecs = perRow(flags.modelFor ?? [], "--model-for");
   const answerFiles = perRow(flags.answersFor ?? [], "--answers-for");
   const models: Partial<Record<Ablation, RoleSettings>> = {};
   for (const row of rows) {
-    const spec = modelSpecs[row] ?? (answerFiles[row] ? undefined : flags.modelTemplate?.replaceAll("{row}", row));
-    if (modelSpecs[row] && answerFiles[row]) throw new UsageError(`${row} has both --model-for and --answers-for`);
+    const spec =
+      modelSpecs[row] ??
+      (answerFiles[row]
+        ? undefined
+        : flags.modelTemplate?.replaceAll("{row}", row));
+    if (modelSpecs[row] && answerFiles[row])
+      throw new UsageError(`${row} has both --model-for and --answers-for`);
     if (spec) models[row] = roleFromFlags({ ...flags, model: spec }, "model")!;
   }
   const answers: Partial<Record<Ablation, ProvidedAnswers>> = {};
-  for (const [row, file] of Object.entries(answerFiles) as Array<[Ablation, string]>) {
-    answers[row] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  for (const [row, file] of Object.entries(answerFiles) as Array<
+    [Ablation, string]
+  >) {
+    answers[row] = {
+      answers: await readAnswers(file, benchmark, { field: flags.answerField }),
+      source: "file",
+      label: file,
+    };
   }
+  return { models, answers };
+}
+
+/** The evaluation of the rows: who judges and answers, with what settings (the run's token limit and concurrency). */
+async function evaluationFor(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  benchmark: Seed[],
+  config: CodecConfig,
+) {
+  const { models, answers } = await evaluatedPerRow(flags, rows, benchmark);
   const judge = roleFromFlags(flags, "judge");
   const reference = roleFromFlags(flags, "reference") ?? config.strong;
-  const evaluates = flags.baseline || Object.keys(models).length > 0 || Object.keys(answers).length > 0;
-  if (evaluates && !judge) throw new UsageError("--judge SPEC is required to evaluate: the model that compares the answers");
-
-  // Every model that will be called can be built, before anything is spent.
-  const generationRoles = new Set<ModelRole>(rows.flatMap((row) => rolesFor(row)));
-  ModelFactory.fromConfig(config, { env }).validate([...generationRoles]);
-  // The evaluation shares the run's per-call token limit and concurrency.
+  const evaluates =
+    flags.baseline ||
+    Object.keys(models).length > 0 ||
+    Object.keys(answers).length > 0;
+  if (evaluates && !judge)
+    throw new UsageError(
+      "--judge SPEC is required to evaluate: the model that compares the answers",
+    );
   const settings: Omit<EvalConfigInput, "model" | "reference" | "judge"> = {
     ...settingsFromFlags(flags, ABLATE_EVAL_SETTINGS),
-    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
-    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency as number } : {}),
+    ...(flags.maxOutputTokens !== undefined
+      ? { maxTokens: flags.maxOutputTokens }
+      : {}),
+    ...(flags.concurrency !== undefined
+      ? { concurrency: flags.concurrency as number }
+      : {}),
   };
-  if (judge && evaluates) {
-    const candidates: Array<RoleSettings | null> = [...Object.values(models), ...(flags.baseline ? [config.target] : [])];
-    if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
-    for (const model of candidates) {
-      const evalConfig = resolveEvalConfig({ ...settings, model, reference, judge });
-      evalFactory(evalConfig, { env }).validate(model ? ["judge", "strong", "target"] : ["judge", "strong"]);
-    }
-  }
+  return {
+    evaluates,
+    evaluation: {
+      judge: judge ?? reference,
+      reference,
+      models,
+      answers,
+      settings,
+    },
+  };
+}
 
+/** Every model that will be called can be built, before anything is spent. */
+function validateModels(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  config: CodecConfig,
+  plan: Awaited<ReturnType<typeof evaluationFor>>,
+  env: NodeJS.ProcessEnv,
+) {
+  ModelFactory.fromConfig(config, { env }).validate([
+    ...new Set<ModelRole>(rows.flatMap((row) => rolesFor(row))),
+  ]);
+  if (!plan.evaluates) return;
+  const { judge, reference, models, settings } = plan.evaluation;
+  const candidates: Array<RoleSettings | null> = [
+    ...Object.values(models),
+    ...(flags.baseline ? [config.target] : []),
+  ];
+  if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
+  for (const model of candidates) {
+    const evalConfig = resolveEvalConfig({
+      ...settings,
+      model,
+      reference,
+      judge,
+    });
+    evalFactory(evalConfig, { env }).validate(
+      model ? ["judge", "strong", "target"] : ["judge", "strong"],
+    );
+  }
+}
+
+/** Seeds and benchmark read, settings resolved and every model checked: bad input stops the run before any call. */
+async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
+  const rows = flags.rows ?? [...ABLATIONS];
+  const seedsPath = resolveBenchmark(flags.seeds);
+  const seeds = await readSeeds(seedsPath, { field: flags.field });
+  const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
+  if (warning) process.stderr.write(`${warning}\n`);
+  const benchmark = await readBenchmark(flags.benchmark, {
+    limit: flags.limit,
+  });
+  // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
+  const config = await buildGenerateConfig(
+    withoutRole(flags, "judge"),
+    env,
+    ABLATE_SETTINGS,
+  );
+  // Settings that can never reach --size in some row are refused before anything is spent.
+  const impossible = [
+    ...new Set(
+      rows.flatMap((row) =>
+        inputProblems({ ...config, ablation: row }, { seeds: seeds.length }),
+      ),
+    ),
+  ];
+  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
+  const plan = await evaluationFor(flags, rows, benchmark, config);
+  validateModels(flags, rows, config, plan, env);
+  return { rows, seeds, benchmark, config, evaluation: plan.evaluation };
+}
+
+export async function ablateCommand(
+  flags: AblateFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AblationResult> {
+  const { rows, seeds, benchmark, config, evaluation } = await prepareAblation(
+    flags,
+    env,
+  );
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const onSigint = () => {
@@ -131,12 +221,14 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
       config,
       rows,
       baseline: flags.baseline ?? false,
-      evaluation: { judge: judge ?? reference, reference, models, answers, settings },
+      evaluation,
       dir: flags.out,
       force: flags.force ?? false,
       env,
       signal: controller.signal,
-      onProgress: flags.quiet ? undefined : (message) => process.stderr.write(`codeclm: ${message}\n`),
+      onProgress: flags.quiet
+        ? undefined
+        : (message) => process.stderr.write(`codeclm: ${message}\n`),
     });
     await createOutputFolders([join(flags.out, "ablation.json")]);
     await writeJsonAtomic(join(flags.out, "ablation.json"), result);

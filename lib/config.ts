@@ -62,20 +62,20 @@ export const PromptOverridesSchema = z.object({
 export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
 
 export const BudgetSchema = z.object({
-  maxCalls: z.number().int().min(1).nullable().default(null).describe("Budget: stop (resumably) before answered model calls would exceed this"),
+  maxCalls: z.number().int().min(1).nullable().default(null).describe("Call budget: stop (resumably) before answered model calls would exceed this"),
   maxTokens: z
     .number()
     .int()
     .min(1)
     .nullable()
     .default(null)
-    .describe("Budget: stop (resumably) before input + output tokens would exceed this"),
+    .describe("Token budget: stop (resumably) before input + output tokens would exceed this"),
   maxCostUsd: z
     .number()
     .positive()
     .nullable()
     .default(null)
-    .describe("Budget: stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
+    .describe("Cost budget: stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
 });
 export type Budget = z.infer<typeof BudgetSchema>;
 
