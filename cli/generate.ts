@@ -1,7 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { type CheckpointSpec, CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
-import { InputError } from "../io/input-error.js";
 import { type Tracing, hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
@@ -9,196 +7,33 @@ import { type OutputLock, OutputLockedError, acquireOutputLock } from "../runner
 import { createOutputFolders, existingOutputs, outputPathsFor } from "../runner/output.js";
 import { RunSetupError, runToFiles } from "../runner/run.js";
 import { readRunState } from "../runner/run-state.js";
-import { type SeedFormat, readSeedSample } from "../io/seeds.js";
-import { type Ablation, filters, rolesFor } from "../lib/ablation.js";
-import { type Estimate, estimateRun } from "../lib/estimate.js";
-import { PRICES_AS_OF } from "../lib/prices.js";
+import { readSeedSample } from "../io/seeds.js";
+import { filters, rolesFor } from "../lib/ablation.js";
+import type { Estimate } from "../lib/estimate.js";
 import { registerSecret } from "../lib/redact.js";
-import { type CodecConfig, type CodecConfigInput, type PromptOverrides, inputProblems, resolveConfig, unknownSettings } from "../lib/config.js";
+import { type CodecConfig, inputProblems } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import { type SeedSelection, seedSampleSize } from "../lib/seed-sample.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
-import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
-import { defaultRoles } from "./defaults.js";
 import { UsageError } from "./errors.js";
+import { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
+import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { prepareLocalModels } from "./local-models.js";
 import { collect, decimal } from "./options.js";
 import { type ProgressMode, createProgress } from "./progress.js";
-import { addRoleOptions, roleFromFlags } from "./role-flags.js";
-import { type SettingFlag, addSettingOptions, overlay, settingsFromFlags } from "./schema-flags.js";
+import { passwordNote, resumeCommandFrom, urlPassword } from "./resume-command.js";
+import { addRoleOptions } from "./role-flags.js";
+import { addSettingOptions } from "./schema-flags.js";
 
-/** Run options of `codeclm generate`; its settings' flags (GENERATE_SETTINGS, role flags) are read by key. */
-export interface GenerateFlags {
-  seeds?: string;
-  metadata?: string;
-  field?: string;
-  format?: SeedFormat;
-  out: string;
-  dropped?: string;
-  summary?: string;
-  force?: boolean;
-  config?: string;
-  langsmithDataset?: string;
-  prices?: string;
-  checkpoint?: string;
-  resume?: boolean | string;
-  keepCheckpoints?: boolean;
-  dryRun?: boolean;
-  prompt?: string[];
-  quiet?: boolean;
-  json?: boolean;
-  progressInterval?: number;
-  [setting: string]: unknown;
-}
+// Moved out of this file; still importable from it.
+export { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
+export { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
+export { passwordNote, resumeCommandFrom, urlPassword, withoutUrlPassword } from "./resume-command.js";
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
-
-async function readConfigFile(path: string): Promise<CodecConfigInput> {
-  let text: string;
-  let config: CodecConfigInput;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new InputError(path, undefined, `cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    config = value as CodecConfigInput;
-  } catch (error) {
-    throw new InputError(path, undefined, `not a valid JSON config: ${(error as Error).message}`);
-  }
-  const unknown = unknownSettings(config);
-  if (unknown.length > 0) throw new InputError(path, undefined, unknown.join("; "));
-  return config;
-}
-
-async function readPromptOverrides(specs: readonly string[]): Promise<PromptOverrides> {
-  const overrides: PromptOverrides = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    const name = spec.slice(0, eq) as PromptName;
-    if (eq < 0 || !(name in DEFAULT_PROMPTS)) {
-      throw new UsageError(`--prompt takes STEP=FILE with STEP one of ${Object.keys(DEFAULT_PROMPTS).join(", ")}; got "${spec}"`);
-    }
-    const file = spec.slice(eq + 1);
-    try {
-      overrides[name] = await readFile(file, "utf8");
-    } catch (error) {
-      throw new InputError(file, undefined, `cannot read the prompt file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-    }
-  }
-  return overrides;
-}
-
-async function readPricesFile(path: string): Promise<Record<string, { input: number; output: number }>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new InputError(path, undefined, `cannot read the prices file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    return value as Record<string, { input: number; output: number }>;
-  } catch (error) {
-    throw new InputError(path, undefined, `not a valid prices file ({"provider:model": {"input": USD per 1M, "output": USD per 1M}}): ${(error as Error).message}`);
-  }
-}
-
-/**
- * The run's roles: flags over the config file's roles over the defaults for the environment. Ablation
- * rows without filtering never call the target: the strong model stands in, unused.
- */
-function rolesFrom(flags: GenerateFlags, fromFile: CodecConfigInput, ablation: Ablation, env: NodeJS.ProcessEnv): CodecConfigInput {
-  const defaults = defaultRoles(env);
-  const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults.strong;
-  const target = roleFromFlags(flags, "target", fromFile.target) ?? (filters(ablation) ? defaults.target : strong);
-  const judge = flags.judge || fromFile.judge ? roleFromFlags(flags, "judge", fromFile.judge ?? undefined) : undefined;
-  // A judge cap alone (no judge model) applies to the strong model's endpoint, which the judge shares.
-  const judgeCap = flags.judgeConcurrency as number | undefined;
-  if (!judge && judgeCap !== undefined) strong.concurrency = Math.min(strong.concurrency ?? Number.POSITIVE_INFINITY, judgeCap);
-  return { strong, target, ...(judge ? { judge } : {}) };
-}
-
-/**
- * Flags over the config file over defaults (the schema's, applied by `resolveConfig`); roles from flags,
- * the file, or the environment. `settings` says which flags the command has.
- */
-export async function buildGenerateConfig(
-  flags: GenerateFlags,
-  env: NodeJS.ProcessEnv,
-  settings: readonly SettingFlag[] = GENERATE_SETTINGS,
-): Promise<CodecConfig> {
-  const fromFile = flags.config ? await readConfigFile(flags.config) : {};
-  const input = overlay(fromFile, settingsFromFlags(flags, settings)) as CodecConfigInput;
-  const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
-  const prices = flags.prices ? { ...(fromFile.prices ?? {}), ...(await readPricesFile(flags.prices)) } : undefined;
-  try {
-    return resolveConfig({ ...input, ...rolesFrom(flags, fromFile, input.ablation ?? "full", env), prompts, ...(prices ? { prices } : {}) });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-
-/** Quote a command-line argument for a POSIX shell when it needs it. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
-}
-
-/** A password in a connection URL (postgres://user:password@host/db), or undefined. */
-export function urlPassword(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    return url.password ? decodeURIComponent(url.password) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A connection URL without its password (`postgres://bob:pw@db/x` → `postgres://bob@db/x`); other text as is. */
-export function withoutUrlPassword(arg: string): string {
-  const flag = /^(--[\w-]+=)(.*)$/s.exec(arg);
-  if (flag) return `${flag[1]}${withoutUrlPassword(flag[2]!)}`;
-  const password = urlPassword(arg);
-  if (!password) return arg;
-  const start = arg.indexOf("://") + 3;
-  const slash = arg.slice(start).search(/[/?#]/);
-  const authority = slash < 0 ? arg.slice(start) : arg.slice(start, start + slash);
-  const at = authority.lastIndexOf("@");
-  const colon = authority.indexOf(":");
-  if (at < 0 || colon < 0 || colon > at) return arg;
-  return `${arg.slice(0, start + colon)}${arg.slice(start + at)}`;
-}
-
-/**
- * The command that continues this run: the same arguments, `--resume` instead of `--force`. A password
- * in a URL is left out, so the command runs as printed once PGPASSWORD is set (libpq and node-postgres
- * read it when the URL has no password).
- */
-export function resumeCommandFrom(args: readonly string[]): string {
-  const kept: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = withoutUrlPassword(args[i]!);
-    if (arg === "--force" || arg === "--dry-run") continue;
-    if (arg === "--resume") {
-      if (args[i + 1] && !args[i + 1]!.startsWith("-")) i++;
-      continue;
-    }
-    if (arg.startsWith("--resume=")) continue;
-    kept.push(arg);
-  }
-  return ["codeclm", ...kept.map(shellQuote), "--resume"].join(" ");
-}
-
-/** What to add after a printed resume command whose database password was left out. */
-export const passwordNote = (args: readonly string[]): string =>
-  args.some((arg) => withoutUrlPassword(arg) !== arg) ? " (set PGPASSWORD to the database password first: it is not repeated here)" : "";
 
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
@@ -230,73 +65,11 @@ export function describeSeedSelection(selection: SeedSelection, file: string): s
   return `codeclm: ${file}: ${selection.read} seeds read${merged}${sampled}`;
 }
 
-export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
-  return estimateRun(
-    "seeds" in input
-      ? { seeds: { count: input.seeds.length, meanChars: input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length) } }
-      : { metadata: input.metadata.length },
-    config,
-  );
-}
-
-type Budget = CodecConfig["budget"];
-
-/**
- * Each budget set against the estimate: within it (with the headroom), or over it (how far the run
- * would get, and what budget the whole run needs). The range's high end is the pessimistic keep rate.
- */
-export function budgetLines(estimate: Estimate, budget: Budget | undefined): string[] {
-  if (!budget) return [];
-  const { total } = estimate;
-  const worst = estimate.range.reduce((a, b) => (b.calls > a.calls ? b : a), { calls: total.calls, costUsd: total.costUsd, keepPerPass: 0 });
-  const lines: string[] = [];
-  const compare = (flag: string, limit: number, expected: number, pessimistic: number | undefined, show: (n: number) => string) => {
-    const worstCase = pessimistic !== undefined && pessimistic > expected ? ` (pessimistic: ${show(pessimistic)})` : "";
-    if (expected > limit) {
-      const share = Math.max(1, Math.floor((limit / expected) * 100));
-      lines.push(`${flag} ${show(limit)} is below the estimate of ${show(expected)}${worstCase}: the run would stop (resumably) about ${share}% of the way.`);
-    } else if (pessimistic !== undefined && pessimistic > limit) {
-      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)} but not the pessimistic ${show(pessimistic)}.`);
-    } else {
-      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)}${worstCase}.`);
-    }
-  };
-  const count = (n: number) => Math.round(n).toLocaleString("en-US");
-  const usd = (n: number) => `$${n.toFixed(2)}`;
-  if (budget.maxCalls != null) compare("--max-calls", budget.maxCalls, total.calls, worst.calls, count);
-  if (budget.maxTokens != null) compare("--max-tokens", budget.maxTokens, total.inputTokens + total.outputTokens, undefined, count);
-  if (budget.maxCostUsd != null) {
-    if (total.unpriced.length > 0) lines.push(`--max-cost ${usd(budget.maxCostUsd)} cannot be compared: no price for ${total.unpriced.join(", ")} (give --prices FILE).`);
-    else compare("--max-cost", budget.maxCostUsd, total.costUsd, worst.costUsd, usd);
-  }
-  return lines.map((line) => `Budget: ${line}`);
-}
-
-export function formatEstimate(estimate: Estimate, budget?: Budget): string {
-  const usd = (n: number | undefined) => (n === undefined ? "no price" : `$${n.toFixed(2)}`);
-  const rows = estimate.steps.map(
-    (step) =>
-      `  ${step.step.padEnd(16)} ${step.model.padEnd(32)} ${String(step.calls).padStart(8)} ${String(step.inputTokens).padStart(11)} ${String(step.outputTokens).padStart(11)} ${usd(step.costUsd).padStart(10)}`,
-  );
-  const { total, assumptions } = estimate;
-  return [
-    `Estimate (nothing was called): about ${estimate.instructions} instructions filtered to keep the requested pairs`,
-    `  ${"step".padEnd(16)} ${"model".padEnd(32)} ${"calls".padStart(8)} ${"input tok".padStart(11)} ${"output tok".padStart(11)} ${"cost".padStart(10)}`,
-    ...rows,
-    `  ${"total".padEnd(16)} ${"".padEnd(32)} ${String(total.calls).padStart(8)} ${String(total.inputTokens).padStart(11)} ${String(total.outputTokens).padStart(11)} ${`$${total.costUsd.toFixed(2)}`.padStart(10)}`,
-    `Assumes ${Math.round(assumptions.keepPerPass * 100)}% of instructions kept per filtering pass and answers of about ${assumptions.answerTokens} tokens; ` +
-      estimate.range.map((r) => `at ${Math.round(r.keepPerPass * 100)}%: ${r.calls} calls, $${r.costUsd.toFixed(2)}`).join("; ") +
-      ".",
-    `Prices as of ${PRICES_AS_OF} (override with --prices FILE)${total.unpriced.length > 0 ? `; no price for ${total.unpriced.join(", ")}: tokens only` : ""}.`,
-    ...(budget ? budgetLines(estimate, budget) : estimate.budgetStop ? [`This would hit a budget: ${estimate.budgetStop.message}.`] : []),
-  ].join("\n");
-}
-
 export interface GenerateResult {
   summary?: RunSummary;
   estimate?: Estimate;
   /** With an estimate: the budgets it is compared with. */
-  budget?: Budget;
+  budget?: CodecConfig["budget"];
   resume?: string;
   stopKind?: string;
   /** The signal that stopped the run (SIGINT, SIGTERM). */
