@@ -71,6 +71,15 @@ export async function readBenchmark(spec: string, options: { field?: string; for
   return options.limit !== undefined ? items.slice(0, options.limit) : items;
 }
 
+/** The answers given as files (`--answers`, `--reference-answers`), matched to the benchmark. */
+async function providedAnswers(flags: EvalFlags, benchmark: Seed[]): Promise<Partial<Record<"model" | "reference", ProvidedAnswers>>> {
+  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
+  for (const [side, file] of [["model", flags.answers], ["reference", flags.referenceAnswers]] as const) {
+    if (file) provided[side] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  }
+  return provided;
+}
+
 export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = process.env): Promise<EvalSummary> {
   if (flags.model && flags.answers) throw new UsageError("give --model SPEC or --answers FILE, not both");
   if (flags.reference && flags.referenceAnswers) throw new UsageError("give --reference SPEC or --reference-answers FILE, not both");
@@ -81,17 +90,7 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
   // Bad input and bad settings are reported before any model is called.
   const benchmark = await readBenchmark(flags.benchmark, flags);
   const config = evalConfigFrom(flags, await readJudgePrompt(flags.judgePrompt));
-  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
-  if (flags.answers) {
-    provided.model = { answers: await readAnswers(flags.answers, benchmark, { field: flags.answerField }), source: "file", label: flags.answers };
-  }
-  if (flags.referenceAnswers) {
-    provided.reference = {
-      answers: await readAnswers(flags.referenceAnswers, benchmark, { field: flags.answerField }),
-      source: "file",
-      label: flags.referenceAnswers,
-    };
-  }
+  const provided = await providedAnswers(flags, benchmark);
   evalFactory(config, { env }).validate(evalRoles(config, provided));
 
   const paths = evalPathsFor(flags.out);
