@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type AblationResult, runAblation } from "../eval/ablate.js";
 import { readAnswers } from "../eval/answers.js";
-import { resolveEvalConfig } from "../eval/config.js";
+import { type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
 import { formatAblationTable } from "../eval/format.js";
 import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
 import { EVALUATION_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
@@ -11,44 +11,37 @@ import { withOutputLock } from "../runner/lock.js";
 import { createOutputFolders, writeJsonAtomic } from "../runner/output.js";
 import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
-import { CodecConfigSchema, type RoleSettings, inputProblems } from "../lib/config.js";
-import type { ModelRole } from "../lib/records.js";
+import { type CodecConfig, type RoleSettings, inputProblems } from "../lib/config.js";
+import type { ModelRole, Seed } from "../lib/records.js";
 import { ModelFactory } from "../models/factory.js";
 import { readBenchmark } from "./eval.js";
 import { UsageError } from "./errors.js";
 import { buildGenerateConfig } from "./generate.js";
-import { collect, decimal, deprecatedMaxTokens, describeDefaults, integer, takeDeprecatedMaxTokens } from "./options.js";
-import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
+import { ABLATE_EVAL_SETTINGS, ABLATE_SETTINGS } from "./flag-names.js";
+import { collect, deprecatedMaxTokens, integer, takeDeprecatedMaxTokens } from "./options.js";
+import { addRoleOptions, roleFromFlags, withoutRole } from "./role-flags.js";
+import { addSettingOptions, settingsFromFlags } from "./schema-flags.js";
 
+/** Run options of `codeclm ablate`; its settings' flags (ABLATE_SETTINGS, ABLATE_EVAL_SETTINGS, role flags) are read by key. */
 interface AblateFlags {
   seeds: string;
   field?: string;
   benchmark: string;
   limit?: number;
-  size: number;
   out: string;
   rows?: Ablation[];
   config?: string;
-  pool?: number;
-  theta?: number;
-  maxIterations?: number;
-  seed?: number;
-  concurrency?: number;
   maxOutputTokens?: number;
   /** Deprecated name of --max-output-tokens. */
   maxTokens?: number;
-  plausibilityCheck?: boolean;
-  ablationImprovements?: number;
   modelFor?: string[];
   modelTemplate?: string;
   answersFor?: string[];
   answerField?: string;
   baseline?: boolean;
-  answerTemperature?: number;
-  judgeRetries?: number;
   force?: boolean;
   quiet?: boolean;
-  [role: string]: unknown;
+  [setting: string]: unknown;
 }
 
 const rowList = (value: string): Ablation[] => {
@@ -73,76 +66,146 @@ function perRow(specs: readonly string[], flag: string): Partial<Record<Ablation
   return out;
 }
 
-export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
-  const rows = flags.rows ?? [...ABLATIONS];
-  // Inputs first: bad files stop the run before any model is called.
-  const seedsPath = resolveBenchmark(flags.seeds);
-  const seeds = await readSeeds(seedsPath, { field: flags.field });
-  const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
-  if (warning) process.stderr.write(`${warning}\n`);
-  const benchmark = await readBenchmark(flags.benchmark, { limit: flags.limit });
-  const config = await buildGenerateConfig(
-    {
-      out: flags.out,
-      size: flags.size,
-      config: flags.config,
-      strong: flags.strong as string | undefined,
-      target: flags.target as string | undefined,
-      strongBaseUrl: flags.strongBaseUrl as string | undefined,
-      targetBaseUrl: flags.targetBaseUrl as string | undefined,
-      strongApiKeyEnv: flags.strongApiKeyEnv as string | undefined,
-      targetApiKeyEnv: flags.targetApiKeyEnv as string | undefined,
-      ...(flags.pool !== undefined ? { pool: flags.pool } : {}),
-      ...(flags.theta !== undefined ? { theta: flags.theta } : {}),
-      ...(flags.maxIterations !== undefined ? { maxIterations: flags.maxIterations } : {}),
-      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-      ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
-      ...(flags.maxOutputTokens !== undefined ? { maxOutputTokens: flags.maxOutputTokens } : {}),
-      ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
-      ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
-    },
-    env,
-  );
-
-  // Settings that can never reach --size in some row are refused before anything is spent.
-  const impossible = [...new Set(rows.flatMap((row) => inputProblems({ ...config, ablation: row }, { seeds: seeds.length })))];
-  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
-
+/** The fine-tuned model, or its answers file, of each row (`--model-for`, `--model-template`, `--answers-for`). */
+async function evaluatedPerRow(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  benchmark: Seed[],
+) {
   const modelSpecs = perRow(flags.modelFor ?? [], "--model-for");
   const answerFiles = perRow(flags.answersFor ?? [], "--answers-for");
   const models: Partial<Record<Ablation, RoleSettings>> = {};
   for (const row of rows) {
-    const spec = modelSpecs[row] ?? (answerFiles[row] ? undefined : flags.modelTemplate?.replaceAll("{row}", row));
-    if (modelSpecs[row] && answerFiles[row]) throw new UsageError(`${row} has both --model-for and --answers-for`);
-    if (spec) models[row] = roleSettingsFrom({ ...flags, model: spec }, "model")!;
+    const spec =
+      modelSpecs[row] ??
+      (answerFiles[row]
+        ? undefined
+        : flags.modelTemplate?.replaceAll("{row}", row));
+    if (modelSpecs[row] && answerFiles[row])
+      throw new UsageError(`${row} has both --model-for and --answers-for`);
+    if (spec) models[row] = roleFromFlags({ ...flags, model: spec }, "model")!;
   }
   const answers: Partial<Record<Ablation, ProvidedAnswers>> = {};
-  for (const [row, file] of Object.entries(answerFiles) as Array<[Ablation, string]>) {
-    answers[row] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  for (const [row, file] of Object.entries(answerFiles) as Array<
+    [Ablation, string]
+  >) {
+    answers[row] = {
+      answers: await readAnswers(file, benchmark, { field: flags.answerField }),
+      source: "file",
+      label: file,
+    };
   }
-  const judge = roleSettingsFrom(flags, "judge");
-  const reference = roleSettingsFrom(flags, "reference") ?? config.strong;
-  const evaluates = flags.baseline || Object.keys(models).length > 0 || Object.keys(answers).length > 0;
-  if (evaluates && !judge) throw new UsageError("--judge SPEC is required to evaluate: the model that compares the answers");
+  return { models, answers };
+}
 
-  // Every model that will be called can be built, before anything is spent.
-  const generationRoles = new Set<ModelRole>(rows.flatMap((row) => rolesFor(row)));
-  ModelFactory.fromConfig(config, { env }).validate([...generationRoles]);
-  const settings = {
-    ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
-    ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
-    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
-    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+/** The evaluation of the rows: who judges and answers, with what settings (the run's token limit and concurrency). */
+async function evaluationFor(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  benchmark: Seed[],
+  config: CodecConfig,
+) {
+  const { models, answers } = await evaluatedPerRow(flags, rows, benchmark);
+  const judge = roleFromFlags(flags, "judge");
+  const reference = roleFromFlags(flags, "reference") ?? config.strong;
+  const evaluates =
+    flags.baseline ||
+    Object.keys(models).length > 0 ||
+    Object.keys(answers).length > 0;
+  if (evaluates && !judge)
+    throw new UsageError(
+      "--judge SPEC is required to evaluate: the model that compares the answers",
+    );
+  const settings: Omit<EvalConfigInput, "model" | "reference" | "judge"> = {
+    ...settingsFromFlags(flags, ABLATE_EVAL_SETTINGS),
+    ...(flags.maxOutputTokens !== undefined
+      ? { maxTokens: flags.maxOutputTokens }
+      : {}),
+    ...(flags.concurrency !== undefined
+      ? { concurrency: flags.concurrency as number }
+      : {}),
   };
-  if (judge && evaluates) {
-    const candidates: Array<RoleSettings | null> = [...Object.values(models), ...(flags.baseline ? [config.target] : [])];
-    if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
-    for (const model of candidates) {
-      const evalConfig = resolveEvalConfig({ ...settings, model, reference, judge });
-      evalFactory(evalConfig, { env }).validate(model ? ["judge", "strong", "target"] : ["judge", "strong"]);
-    }
-  }
+  return {
+    evaluates,
+    evaluation: {
+      judge: judge ?? reference,
+      reference,
+      models,
+      answers,
+      settings,
+    },
+  };
+}
 
+/** Every model that will be called can be built, before anything is spent. */
+function validateModels(
+  flags: AblateFlags,
+  rows: readonly Ablation[],
+  config: CodecConfig,
+  plan: Awaited<ReturnType<typeof evaluationFor>>,
+  env: NodeJS.ProcessEnv,
+) {
+  ModelFactory.fromConfig(config, { env }).validate([
+    ...new Set<ModelRole>(rows.flatMap((row) => rolesFor(row))),
+  ]);
+  if (!plan.evaluates) return;
+  const { judge, reference, models, settings } = plan.evaluation;
+  const candidates: Array<RoleSettings | null> = [
+    ...Object.values(models),
+    ...(flags.baseline ? [config.target] : []),
+  ];
+  if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
+  for (const model of candidates) {
+    const evalConfig = resolveEvalConfig({
+      ...settings,
+      model,
+      reference,
+      judge,
+    });
+    evalFactory(evalConfig, { env }).validate(
+      model ? ["judge", "strong", "target"] : ["judge", "strong"],
+    );
+  }
+}
+
+/** Seeds and benchmark read, settings resolved and every model checked: bad input stops the run before any call. */
+async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
+  const rows = flags.rows ?? [...ABLATIONS];
+  const seedsPath = resolveBenchmark(flags.seeds);
+  const seeds = await readSeeds(seedsPath, { field: flags.field });
+  const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
+  if (warning) process.stderr.write(`${warning}\n`);
+  const benchmark = await readBenchmark(flags.benchmark, {
+    limit: flags.limit,
+  });
+  // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
+  const config = await buildGenerateConfig(
+    withoutRole(flags, "judge"),
+    env,
+    ABLATE_SETTINGS,
+  );
+  // Settings that can never reach --size in some row are refused before anything is spent.
+  const impossible = [
+    ...new Set(
+      rows.flatMap((row) =>
+        inputProblems({ ...config, ablation: row }, { seeds: seeds.length }),
+      ),
+    ),
+  ];
+  if (impossible.length > 0) throw new UsageError(impossible.join("; "));
+  const plan = await evaluationFor(flags, rows, benchmark, config);
+  validateModels(flags, rows, config, plan, env);
+  return { rows, seeds, benchmark, config, evaluation: plan.evaluation };
+}
+
+export async function ablateCommand(
+  flags: AblateFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AblationResult> {
+  const { rows, seeds, benchmark, config, evaluation } = await prepareAblation(
+    flags,
+    env,
+  );
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const onSigint = () => {
@@ -158,12 +221,14 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
       config,
       rows,
       baseline: flags.baseline ?? false,
-      evaluation: { judge: judge ?? reference, reference, models, answers, settings },
+      evaluation,
       dir: flags.out,
       force: flags.force ?? false,
       env,
       signal: controller.signal,
-      onProgress: flags.quiet ? undefined : (message) => process.stderr.write(`codeclm: ${message}\n`),
+      onProgress: flags.quiet
+        ? undefined
+        : (message) => process.stderr.write(`codeclm: ${message}\n`),
     });
     await createOutputFolders([join(flags.out, "ablation.json")]);
     await writeJsonAtomic(join(flags.out, "ablation.json"), result);
@@ -183,46 +248,27 @@ export function registerAblate(program: Command): void {
     .option("--field <name>", "the field holding the seed instruction")
     .requiredOption("--benchmark <name|file>", `benchmark to evaluate on: ${EVALUATION_NAMES.join(", ")} or a file (as for eval)`)
     .option("--limit <n>", "evaluate only the first N benchmark items", integer(1))
-    .option("--size <n>", "pairs per row", integer(1), 100)
     .option("--out <dir>", "directory for each row's data (ROW.jsonl), evaluations (ROW.eval/) and ablation.json", "ablation")
     .option("--rows <list>", `comma-separated rows (default: all of ${ABLATIONS.join(",")})`, rowList)
     .option("--config <file>", "JSON file with generation settings shared by every row")
-    .option("--pool <n>", "metadata pool size", integer(1))
-    .option("--theta <x>", "Contrastive Filtering threshold (full row)", decimal(0))
-    .option("--max-iterations <n>", "filtering passes per instruction (full row)", integer(1))
-    .option("--ablation-improvements <n>", "Self-Rubrics improvements per instruction in the metadata-rubrics row (default 1)", integer(1))
-    .option("--no-plausibility-check", "accept every mixed-and-matched metadata")
-    .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
-    .option("--concurrency <n>", "most model calls in flight", integer(2))
-    .option("--max-output-tokens <n>", "most tokens a model may generate per call, in generation and evaluation", integer(16))
     .addOption(deprecatedMaxTokens());
+  // The run settings of lib/config.ts shared by every row, then the evaluation's own (cli/flag-names.ts).
+  addSettingOptions(command, ABLATE_SETTINGS);
+  addSettingOptions(command, ABLATE_EVAL_SETTINGS);
   addRoleOptions(command, "strong", "strong model as provider:model (generates every row; the reference by default)");
   addRoleOptions(command, "target", "target model as provider:model (answers in the full row's filtering; the --baseline model)");
   addRoleOptions(command, "judge", "evaluation judge as provider:model (the paper: ChatGPT)");
   addRoleOptions(command, "reference", "reference model for the evaluation (default: the strong model)");
+  addRoleOptions(command, "model", "", { model: false, label: "the fine-tuned models (--model-for, --model-template)" });
   command
     .option("--model-for <row=spec>", "the model fine-tuned on ROW's data, to evaluate (repeatable)", collect)
     .option("--model-template <spec>", "the fine-tuned models' spec with {row}, e.g. openai:llama-7b-{row}")
-    .option("--model-base-url <url>", "OpenAI-compatible base URL of the fine-tuned models")
-    .option("--model-api-key-env <var>", "environment variable holding the fine-tuned models' API key")
     .option("--answers-for <row=file>", "answers of the model fine-tuned on ROW's data, instead of a model (repeatable)", collect)
     .option("--answer-field <name>", "the field holding the answer in --answers-for files")
     .option("--baseline", "also evaluate the untuned target: where the rows start from")
-    .option("--answer-temperature <x>", "temperature of the answers in the evaluation (default 0.7)", decimal(0, 2))
-    .option("--judge-retries <n>", "retries of a malformed judgement (default 2)", integer(0))
     .option("--force", "regenerate rows and redo evaluations already in --out")
     .option("--quiet", "print only the table");
-  const defaults = CodecConfigSchema.parse({});
-  describeDefaults(command, {
-    pool: defaults.poolSize,
-    theta: defaults.theta,
-    maxIterations: defaults.maxIterations,
-    seed: defaults.seed,
-    concurrency: defaults.concurrency,
-    maxOutputTokens: defaults.maxTokens,
-  });
-  command
-    .action(async (flags: AblateFlags) => {
+  command.action(async (flags: AblateFlags) => {
       takeDeprecatedMaxTokens(flags);
       const result = await withOutputLock(join(flags.out, "ablation.lock"), `codeclm ablate --out ${flags.out}`, () => ablateCommand(flags));
       process.stdout.write(`${formatAblationTable(result)}\ntable -> ${join(flags.out, "ablation.json")}\n`);

@@ -2,6 +2,7 @@ import { CheckpointStoreError } from "../runner/durable.js";
 import { InputError } from "../io/input-error.js";
 import { OutputLockedError } from "../runner/lock.js";
 import { RunSetupError } from "../runner/run.js";
+import { SettingsError } from "../lib/config.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/factory.js";
 import { LocalModelError } from "../models/local/index.js";
@@ -15,6 +16,7 @@ export function reportError(error: unknown): number {
   if (
     error instanceof InputError ||
     error instanceof UsageError ||
+    error instanceof SettingsError ||
     error instanceof ModelConfigError ||
     error instanceof RunSetupError ||
     error instanceof CheckpointStoreError ||

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { readAnswers } from "../eval/answers.js";
-import { type EvalConfig, type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
+import { type EvalConfig, resolveEvalConfig } from "../eval/config.js";
 import { formatEvalSummary } from "../eval/format.js";
 import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "../eval/output.js";
 import type { EvalSummary } from "../eval/records.js";
@@ -14,9 +14,12 @@ import { withOutputLock } from "../runner/lock.js";
 import { type SeedFormat, readSeeds } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
 import { UsageError } from "./errors.js";
-import { decimal, deprecatedMaxTokens, integer, takeDeprecatedMaxTokens } from "./options.js";
-import { addRoleOptions, roleSettingsFrom } from "./role-flags.js";
+import { EVAL_SETTINGS } from "./flag-names.js";
+import { deprecatedMaxTokens, integer, takeDeprecatedMaxTokens } from "./options.js";
+import { addRoleOptions, roleFromFlags } from "./role-flags.js";
+import { addSettingOptions, settingsFromFlags } from "./schema-flags.js";
 
+/** Run options of `codeclm eval`; its settings' flags (EVAL_SETTINGS, role flags) are read by key. */
 export interface EvalFlags {
   benchmark: string;
   field?: string;
@@ -27,16 +30,12 @@ export interface EvalFlags {
   answerField?: string;
   out: string;
   force?: boolean;
-  answerTemperature?: number;
-  judgeTemperature?: number;
   maxOutputTokens?: number;
   /** Deprecated name of --max-output-tokens. */
   maxTokens?: number;
-  judgeRetries?: number;
-  concurrency?: number;
   judgePrompt?: string;
   quiet?: boolean;
-  [role: string]: unknown;
+  [setting: string]: unknown;
 }
 
 export async function readJudgePrompt(path: string | undefined): Promise<string | undefined> {
@@ -50,17 +49,13 @@ export async function readJudgePrompt(path: string | undefined): Promise<string 
 
 /** Evaluation settings from flags; a problem with them is a usage error, said before anything runs. */
 export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined): EvalConfig {
-  const judge = roleSettingsFrom(flags, "judge");
+  const judge = roleFromFlags(flags, "judge");
   if (!judge) throw new UsageError("--judge SPEC is required: the model that compares the answers (the paper used ChatGPT)");
-  const input: EvalConfigInput = {
-    model: roleSettingsFrom(flags, "model") ?? null,
-    reference: roleSettingsFrom(flags, "reference") ?? null,
+  const input = {
+    ...settingsFromFlags(flags, EVAL_SETTINGS),
+    model: roleFromFlags(flags, "model") ?? null,
+    reference: roleFromFlags(flags, "reference") ?? null,
     judge,
-    ...(flags.answerTemperature !== undefined ? { answerTemperature: flags.answerTemperature } : {}),
-    ...(flags.judgeTemperature !== undefined ? { judgeTemperature: flags.judgeTemperature } : {}),
-    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
-    ...(flags.judgeRetries !== undefined ? { judgeRetries: flags.judgeRetries } : {}),
-    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
     ...(judgePrompt !== undefined ? { judgePrompt } : {}),
   };
   try {
@@ -76,6 +71,15 @@ export async function readBenchmark(spec: string, options: { field?: string; for
   return options.limit !== undefined ? items.slice(0, options.limit) : items;
 }
 
+/** The answers given as files (`--answers`, `--reference-answers`), matched to the benchmark. */
+async function providedAnswers(flags: EvalFlags, benchmark: Seed[]): Promise<Partial<Record<"model" | "reference", ProvidedAnswers>>> {
+  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
+  for (const [side, file] of [["model", flags.answers], ["reference", flags.referenceAnswers]] as const) {
+    if (file) provided[side] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  }
+  return provided;
+}
+
 export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = process.env): Promise<EvalSummary> {
   if (flags.model && flags.answers) throw new UsageError("give --model SPEC or --answers FILE, not both");
   if (flags.reference && flags.referenceAnswers) throw new UsageError("give --reference SPEC or --reference-answers FILE, not both");
@@ -86,17 +90,7 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
   // Bad input and bad settings are reported before any model is called.
   const benchmark = await readBenchmark(flags.benchmark, flags);
   const config = evalConfigFrom(flags, await readJudgePrompt(flags.judgePrompt));
-  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
-  if (flags.answers) {
-    provided.model = { answers: await readAnswers(flags.answers, benchmark, { field: flags.answerField }), source: "file", label: flags.answers };
-  }
-  if (flags.referenceAnswers) {
-    provided.reference = {
-      answers: await readAnswers(flags.referenceAnswers, benchmark, { field: flags.answerField }),
-      source: "file",
-      label: flags.referenceAnswers,
-    };
-  }
+  const provided = await providedAnswers(flags, benchmark);
   evalFactory(config, { env }).validate(evalRoles(config, provided));
 
   const paths = evalPathsFor(flags.out);
@@ -152,13 +146,10 @@ export function registerEval(program: Command): void {
   addRoleOptions(command, "model", "the model under test as provider:model (e.g. the target fine-tuned on codeclm data)");
   addRoleOptions(command, "reference", "the reference model as provider:model (the paper: the strong LLM)");
   addRoleOptions(command, "judge", "the judge as provider:model (the paper: ChatGPT at temperature 0)");
+  // Every evaluation setting of eval/config.ts, named, described and checked by the schema (cli/flag-names.ts).
+  addSettingOptions(command, EVAL_SETTINGS);
   command
-    .option("--answer-temperature <x>", "temperature of both models' answers (default 0.7)", decimal(0, 2))
-    .option("--judge-temperature <x>", "judge temperature (default 0, as in the paper)", decimal(0, 2))
-    .option("--max-output-tokens <n>", "most tokens per answer or judgement (default 2048)", integer(16))
     .addOption(deprecatedMaxTokens())
-    .option("--judge-retries <n>", "retries of a malformed judgement before the item is a judge failure (default 2)", integer(0))
-    .option("--concurrency <n>", "most model calls in flight (default 16)", integer(1))
     .option("--judge-prompt <file>", "judge prompt template with {question} {answer1} {answer2}")
     .option("--quiet", "print only the result")
     .action(async (flags: EvalFlags) => {

@@ -1,8 +1,6 @@
-import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
-import { CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
-import { InputError } from "../io/input-error.js";
-import { hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
+import { type CheckpointSpec, CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
+import { type Tracing, hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
 import { type OutputLock, OutputLockedError, acquireOutputLock } from "../runner/lock.js";
@@ -10,280 +8,32 @@ import { createOutputFolders, existingOutputs, outputPathsFor } from "../runner/
 import { RunSetupError, runToFiles } from "../runner/run.js";
 import { readRunState } from "../runner/run-state.js";
 import { readSeedSample } from "../io/seeds.js";
-import { ABLATIONS, type Ablation, filters, rolesFor } from "../lib/ablation.js";
-import { type Estimate, estimateRun } from "../lib/estimate.js";
-import { PRICES_AS_OF } from "../lib/prices.js";
+import { filters, rolesFor } from "../lib/ablation.js";
+import type { Estimate } from "../lib/estimate.js";
 import { registerSecret } from "../lib/redact.js";
-import {
-  type CodecConfig,
-  type CodecConfigInput,
-  type PromptOverrides,
-  type RoleSettings,
-  CodecConfigSchema,
-  STRUCTURED_OUTPUT_METHODS,
-  inputProblems,
-  resolveConfig,
-  unknownSettings,
-} from "../lib/config.js";
+import { type CodecConfig, inputProblems } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
 import { type SeedSelection, seedSampleSize } from "../lib/seed-sample.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
-import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
-import { defaultRoles } from "./defaults.js";
 import { UsageError } from "./errors.js";
+import { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
+import { GENERATE_SETTINGS } from "./flag-names.js";
+import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { prepareLocalModels } from "./local-models.js";
-import { collect, decimal, describeDefaults, integer } from "./options.js";
+import { collect, decimal } from "./options.js";
 import { type ProgressMode, createProgress } from "./progress.js";
+import { passwordNote, resumeCommandFrom, urlPassword } from "./resume-command.js";
+import { addRoleOptions } from "./role-flags.js";
+import { addSettingOptions } from "./schema-flags.js";
 
-interface GenerateFlags {
-  seeds?: string;
-  seedSample?: number | "all";
-  maxSeedChars?: number;
-  metadata?: string;
-  field?: string;
-  format?: "auto" | "jsonl" | "json" | "csv" | "tsv" | "text";
-  out: string;
-  dropped?: string;
-  summary?: string;
-  force?: boolean;
-  config?: string;
-  size?: number;
-  strong?: string;
-  target?: string;
-  judge?: string;
-  strongBaseUrl?: string;
-  targetBaseUrl?: string;
-  judgeBaseUrl?: string;
-  strongApiKeyEnv?: string;
-  targetApiKeyEnv?: string;
-  judgeApiKeyEnv?: string;
-  strongStructuredOutput?: RoleSettings["structuredOutput"];
-  targetStructuredOutput?: RoleSettings["structuredOutput"];
-  judgeStructuredOutput?: RoleSettings["structuredOutput"];
-  strongConcurrency?: number;
-  targetConcurrency?: number;
-  judgeConcurrency?: number;
-  theta?: number;
-  maxIterations?: number;
-  rubrics?: number;
-  pool?: number;
-  skillsMax?: number;
-  perMetadata?: number;
-  topUpRounds?: number;
-  plausibilityCheck?: boolean;
-  actionSampling?: "without-replacement" | "with-replacement";
-  maxOutputTokens?: number;
-  dedupeThreshold?: number;
-  ablation?: Ablation;
-  ablationImprovements?: number;
-  langsmithDataset?: string;
-  seed?: number;
-  concurrency?: number;
-  adaptive?: boolean;
-  timeout?: number;
-  retries?: number;
-  giveUpAfter?: number;
-  maxCalls?: number;
-  maxTokens?: number;
-  maxCost?: number;
-  prices?: string;
-  checkpoint?: string;
-  resume?: boolean | string;
-  keepCheckpoints?: boolean;
-  dryRun?: boolean;
-  prompt?: string[];
-  quiet?: boolean;
-  json?: boolean;
-  progressInterval?: number;
-}
+// Moved out of this file; still importable from it.
+export { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
+export { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
+export { passwordNote, resumeCommandFrom, urlPassword, withoutUrlPassword } from "./resume-command.js";
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
-const capitalised = (role: ModelRole) => role[0]!.toUpperCase() + role.slice(1);
-const sampleSizeArg = (value: string): number | "all" => (value === "all" ? "all" : integer(1)(value));
-
-async function readConfigFile(path: string): Promise<CodecConfigInput> {
-  let text: string;
-  let config: CodecConfigInput;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new InputError(path, undefined, `cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    config = value as CodecConfigInput;
-  } catch (error) {
-    throw new InputError(path, undefined, `not a valid JSON config: ${(error as Error).message}`);
-  }
-  const unknown = unknownSettings(config);
-  if (unknown.length > 0) throw new InputError(path, undefined, unknown.join("; "));
-  return config;
-}
-
-async function readPromptOverrides(specs: readonly string[]): Promise<PromptOverrides> {
-  const overrides: PromptOverrides = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    const name = spec.slice(0, eq) as PromptName;
-    if (eq < 0 || !(name in DEFAULT_PROMPTS)) {
-      throw new UsageError(`--prompt takes STEP=FILE with STEP one of ${Object.keys(DEFAULT_PROMPTS).join(", ")}; got "${spec}"`);
-    }
-    const file = spec.slice(eq + 1);
-    try {
-      overrides[name] = await readFile(file, "utf8");
-    } catch (error) {
-      throw new InputError(file, undefined, `cannot read the prompt file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-    }
-  }
-  return overrides;
-}
-
-async function readPricesFile(path: string): Promise<Record<string, { input: number; output: number }>> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new InputError(path, undefined, `cannot read the prices file: ${(error as NodeJS.ErrnoException).code ?? error}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("expected a JSON object");
-    return value as Record<string, { input: number; output: number }>;
-  } catch (error) {
-    throw new InputError(path, undefined, `not a valid prices file ({"provider:model": {"input": USD per 1M, "output": USD per 1M}}): ${(error as Error).message}`);
-  }
-}
-
-function roleFromFlags(flags: GenerateFlags, role: ModelRole, base: RoleSettings | undefined): RoleSettings | undefined {
-  const key = role as "strong" | "target" | "judge";
-  const model = flags[key] ?? base?.model;
-  if (!model) return undefined;
-  const pick = <T>(value: T | undefined, fallback: T | undefined) => value ?? fallback;
-  const settings: RoleSettings = { model };
-  const baseUrl = pick(flags[`${key}BaseUrl`], base?.baseUrl);
-  const apiKeyEnv = pick(flags[`${key}ApiKeyEnv`], base?.apiKeyEnv);
-  const structuredOutput = pick(flags[`${key}StructuredOutput`], base?.structuredOutput);
-  const concurrency = pick(flags[`${key}Concurrency`], base?.concurrency);
-  if (baseUrl) settings.baseUrl = baseUrl;
-  if (apiKeyEnv) settings.apiKeyEnv = apiKeyEnv;
-  if (structuredOutput) settings.structuredOutput = structuredOutput;
-  if (concurrency !== undefined) settings.concurrency = concurrency;
-  return settings;
-}
-
-/** Flags over the config file over defaults; roles from flags, the file, or the environment. */
-export async function buildGenerateConfig(flags: GenerateFlags, env: NodeJS.ProcessEnv): Promise<CodecConfig> {
-  const fromFile = flags.config ? await readConfigFile(flags.config) : {};
-  const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
-  const defaults = defaultRoles(env);
-  const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults.strong;
-  // Ablation rows without filtering never call the target: the strong model stands in, unused.
-  const unfiltered = !filters(flags.ablation ?? fromFile.ablation ?? "full");
-  const target = roleFromFlags(flags, "target", fromFile.target) ?? (unfiltered ? strong : defaults.target);
-  // A judge cap alone (no judge model) applies to the strong model's endpoint, which the judge shares.
-  const judge = flags.judge || fromFile.judge ? roleFromFlags(flags, "judge", fromFile.judge ?? undefined) : undefined;
-  if (!judge && flags.judgeConcurrency !== undefined) strong.concurrency = Math.min(strong.concurrency ?? Number.POSITIVE_INFINITY, flags.judgeConcurrency);
-  const prices = flags.prices ? await readPricesFile(flags.prices) : undefined;
-  const budget = {
-    ...(fromFile.budget ?? {}),
-    ...(flags.maxCalls !== undefined ? { maxCalls: flags.maxCalls } : {}),
-    ...(flags.maxTokens !== undefined ? { maxTokens: flags.maxTokens } : {}),
-    ...(flags.maxCost !== undefined ? { maxCostUsd: flags.maxCost } : {}),
-  };
-  const input: CodecConfigInput = {
-    ...fromFile,
-    strong,
-    target,
-    ...(judge ? { judge } : {}),
-    prompts,
-    ...(flags.size !== undefined ? { size: flags.size } : {}),
-    ...(flags.theta !== undefined ? { theta: flags.theta } : {}),
-    ...(flags.maxIterations !== undefined ? { maxIterations: flags.maxIterations } : {}),
-    ...(flags.rubrics !== undefined ? { rubricCount: flags.rubrics } : {}),
-    ...(flags.pool !== undefined ? { poolSize: flags.pool } : {}),
-    ...(flags.skillsMax !== undefined ? { skillsMax: flags.skillsMax } : {}),
-    ...(flags.perMetadata !== undefined ? { instructionsPerMetadata: flags.perMetadata } : {}),
-    ...(flags.topUpRounds !== undefined ? { topUpRounds: flags.topUpRounds } : {}),
-    ...(flags.plausibilityCheck === false ? { plausibilityCheck: false } : {}),
-    ...(flags.actionSampling ? { actionSampling: flags.actionSampling } : {}),
-    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
-    ...(flags.dedupeThreshold !== undefined ? { dedupeThreshold: flags.dedupeThreshold } : {}),
-    ...(flags.ablation ? { ablation: flags.ablation } : {}),
-    ...(flags.ablationImprovements !== undefined ? { ablationImprovements: flags.ablationImprovements } : {}),
-    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
-    ...(flags.seedSample !== undefined ? { seedSample: flags.seedSample } : {}),
-    ...(flags.maxSeedChars !== undefined ? { maxSeedChars: flags.maxSeedChars } : {}),
-    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
-    ...(flags.adaptive === false ? { adaptiveConcurrency: false } : {}),
-    ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
-    ...(flags.retries !== undefined ? { retries: flags.retries } : {}),
-    ...(flags.giveUpAfter !== undefined ? { giveUpAfterSeconds: flags.giveUpAfter } : {}),
-    budget,
-    ...(prices ? { prices: { ...(fromFile.prices ?? {}), ...prices } } : {}),
-  };
-  try {
-    return resolveConfig(input);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-/** Quote a command-line argument for a POSIX shell when it needs it. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
-}
-
-/** A password in a connection URL (postgres://user:password@host/db), or undefined. */
-export function urlPassword(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    return url.password ? decodeURIComponent(url.password) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A connection URL without its password (`postgres://bob:pw@db/x` → `postgres://bob@db/x`); other text as is. */
-export function withoutUrlPassword(arg: string): string {
-  const flag = /^(--[\w-]+=)(.*)$/s.exec(arg);
-  if (flag) return `${flag[1]}${withoutUrlPassword(flag[2]!)}`;
-  const password = urlPassword(arg);
-  if (!password) return arg;
-  const start = arg.indexOf("://") + 3;
-  const slash = arg.slice(start).search(/[/?#]/);
-  const authority = slash < 0 ? arg.slice(start) : arg.slice(start, start + slash);
-  const at = authority.lastIndexOf("@");
-  const colon = authority.indexOf(":");
-  if (at < 0 || colon < 0 || colon > at) return arg;
-  return `${arg.slice(0, start + colon)}${arg.slice(start + at)}`;
-}
-
-/**
- * The command that continues this run: the same arguments, `--resume` instead of `--force`. A password
- * in a URL is left out, so the command runs as printed once PGPASSWORD is set (libpq and node-postgres
- * read it when the URL has no password).
- */
-export function resumeCommandFrom(args: readonly string[]): string {
-  const kept: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = withoutUrlPassword(args[i]!);
-    if (arg === "--force" || arg === "--dry-run") continue;
-    if (arg === "--resume") {
-      if (args[i + 1] && !args[i + 1]!.startsWith("-")) i++;
-      continue;
-    }
-    if (arg.startsWith("--resume=")) continue;
-    kept.push(arg);
-  }
-  return ["codeclm", ...kept.map(shellQuote), "--resume"].join(" ");
-}
-
-/** What to add after a printed resume command whose database password was left out. */
-export const passwordNote = (args: readonly string[]): string =>
-  args.some((arg) => withoutUrlPassword(arg) !== arg) ? " (set PGPASSWORD to the database password first: it is not repeated here)" : "";
 
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
@@ -315,73 +65,11 @@ export function describeSeedSelection(selection: SeedSelection, file: string): s
   return `codeclm: ${file}: ${selection.read} seeds read${merged}${sampled}`;
 }
 
-export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
-  return estimateRun(
-    "seeds" in input
-      ? { seeds: { count: input.seeds.length, meanChars: input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length) } }
-      : { metadata: input.metadata.length },
-    config,
-  );
-}
-
-type Budget = CodecConfig["budget"];
-
-/**
- * Each budget set against the estimate: within it (with the headroom), or over it (how far the run
- * would get, and what budget the whole run needs). The range's high end is the pessimistic keep rate.
- */
-export function budgetLines(estimate: Estimate, budget: Budget | undefined): string[] {
-  if (!budget) return [];
-  const { total } = estimate;
-  const worst = estimate.range.reduce((a, b) => (b.calls > a.calls ? b : a), { calls: total.calls, costUsd: total.costUsd, keepPerPass: 0 });
-  const lines: string[] = [];
-  const compare = (flag: string, limit: number, expected: number, pessimistic: number | undefined, show: (n: number) => string) => {
-    const worstCase = pessimistic !== undefined && pessimistic > expected ? ` (pessimistic: ${show(pessimistic)})` : "";
-    if (expected > limit) {
-      const share = Math.max(1, Math.floor((limit / expected) * 100));
-      lines.push(`${flag} ${show(limit)} is below the estimate of ${show(expected)}${worstCase}: the run would stop (resumably) about ${share}% of the way.`);
-    } else if (pessimistic !== undefined && pessimistic > limit) {
-      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)} but not the pessimistic ${show(pessimistic)}.`);
-    } else {
-      lines.push(`${flag} ${show(limit)} covers the estimate of ${show(expected)}${worstCase}.`);
-    }
-  };
-  const count = (n: number) => Math.round(n).toLocaleString("en-US");
-  const usd = (n: number) => `$${n.toFixed(2)}`;
-  if (budget.maxCalls != null) compare("--max-calls", budget.maxCalls, total.calls, worst.calls, count);
-  if (budget.maxTokens != null) compare("--max-tokens", budget.maxTokens, total.inputTokens + total.outputTokens, undefined, count);
-  if (budget.maxCostUsd != null) {
-    if (total.unpriced.length > 0) lines.push(`--max-cost ${usd(budget.maxCostUsd)} cannot be compared: no price for ${total.unpriced.join(", ")} (give --prices FILE).`);
-    else compare("--max-cost", budget.maxCostUsd, total.costUsd, worst.costUsd, usd);
-  }
-  return lines.map((line) => `Budget: ${line}`);
-}
-
-export function formatEstimate(estimate: Estimate, budget?: Budget): string {
-  const usd = (n: number | undefined) => (n === undefined ? "no price" : `$${n.toFixed(2)}`);
-  const rows = estimate.steps.map(
-    (step) =>
-      `  ${step.step.padEnd(16)} ${step.model.padEnd(32)} ${String(step.calls).padStart(8)} ${String(step.inputTokens).padStart(11)} ${String(step.outputTokens).padStart(11)} ${usd(step.costUsd).padStart(10)}`,
-  );
-  const { total, assumptions } = estimate;
-  return [
-    `Estimate (nothing was called): about ${estimate.instructions} instructions filtered to keep the requested pairs`,
-    `  ${"step".padEnd(16)} ${"model".padEnd(32)} ${"calls".padStart(8)} ${"input tok".padStart(11)} ${"output tok".padStart(11)} ${"cost".padStart(10)}`,
-    ...rows,
-    `  ${"total".padEnd(16)} ${"".padEnd(32)} ${String(total.calls).padStart(8)} ${String(total.inputTokens).padStart(11)} ${String(total.outputTokens).padStart(11)} ${`$${total.costUsd.toFixed(2)}`.padStart(10)}`,
-    `Assumes ${Math.round(assumptions.keepPerPass * 100)}% of instructions kept per filtering pass and answers of about ${assumptions.answerTokens} tokens; ` +
-      estimate.range.map((r) => `at ${Math.round(r.keepPerPass * 100)}%: ${r.calls} calls, $${r.costUsd.toFixed(2)}`).join("; ") +
-      ".",
-    `Prices as of ${PRICES_AS_OF} (override with --prices FILE)${total.unpriced.length > 0 ? `; no price for ${total.unpriced.join(", ")}: tokens only` : ""}.`,
-    ...(budget ? budgetLines(estimate, budget) : estimate.budgetStop ? [`This would hit a budget: ${estimate.budgetStop.message}.`] : []),
-  ].join("\n");
-}
-
 export interface GenerateResult {
   summary?: RunSummary;
   estimate?: Estimate;
   /** With an estimate: the budgets it is compared with. */
-  budget?: Budget;
+  budget?: CodecConfig["budget"];
   resume?: string;
   stopKind?: string;
   /** The signal that stopped the run (SIGINT, SIGTERM). */
@@ -415,12 +103,12 @@ export async function generate(
   }
 }
 
-async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[], lock?: OutputLock): Promise<GenerateResult> {
-  if (Boolean(flags.seeds) === Boolean(flags.metadata)) {
-    throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
-  }
+type RunInput = { seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] };
+
+/** Settings and input, checked before any model is called (the settings first: they size the seed sample). */
+async function prepareInput(flags: GenerateFlags, env: NodeJS.ProcessEnv): Promise<{ config: CodecConfig; input: RunInput }> {
+  if (Boolean(flags.seeds) === Boolean(flags.metadata)) throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   if (flags.json && flags.quiet) throw new UsageError("--json and --quiet do not go together");
-  // Bad input is reported long before any model is called; the settings come first since they size the seed sample.
   const config = await buildGenerateConfig(flags, env);
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
@@ -435,9 +123,11 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
   if (narrowed && !flags.quiet && !flags.json) process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
   const warning = "seeds" in input ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds) : undefined;
   if (warning) process.stderr.write(`${warning}\n`);
+  return { config, input };
+}
 
-  if (flags.dryRun) return { estimate: estimateFor(input, config), budget: config.budget };
-
+/** Every model buildable, LangSmith reachable, local models present, outputs free: before anything is spent. */
+async function preflight(flags: GenerateFlags, config: CodecConfig, env: NodeJS.ProcessEnv): Promise<void> {
   const factory = ModelFactory.fromConfig(config, { env });
   factory.validate(rolesFor(config.ablation));
   // Said before anything is spent (and again in the summary and the final message).
@@ -449,27 +139,25 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
   }
   // Local models are checked (and downloaded once, with progress) before anything is spent.
   await prepareLocalModels(config, { quiet: (flags.quiet ?? false) || (flags.json ?? false), roles: rolesFor(config.ablation) });
-
-  const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
-  if (!flags.resume) {
-    const existing = await existingOutputs(paths);
-    if (existing.length > 0 && !flags.force) {
-      throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite, or --resume to continue that run)`);
-    }
+  if (flags.resume) return;
+  const existing = await existingOutputs(outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary }));
+  if (existing.length > 0 && !flags.force) {
+    throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite, or --resume to continue that run)`);
   }
-  let checkpoint;
+}
+
+function checkpointFor(flags: GenerateFlags, defaultPath: string): CheckpointSpec {
   try {
     // Never echo a database password: not in errors, not in the run-state file.
     registerSecret(flags.checkpoint ? urlPassword(flags.checkpoint) : undefined);
-    checkpoint = parseCheckpointSpec(flags.checkpoint, paths.checkpoint);
+    return parseCheckpointSpec(flags.checkpoint, defaultPath);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const mode = progressMode(flags);
-  const progress = createProgress(mode, { plainIntervalMs: (flags.progressInterval ?? 10) * 1000 });
-  const control = new RunControl();
-  const resumeCommand = resumeCommandFrom(argv);
-  // First Ctrl-C (or SIGTERM): stop cleanly (calls in flight finish and are recorded). Second: cancel them too.
+}
+
+/** First Ctrl-C (or SIGTERM): stop cleanly (calls in flight finish and are recorded). Second: cancel them too. Third: exit. */
+function stopOnSignals(control: RunControl, note: (text: string) => void) {
   let interrupts = 0;
   let stopSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -478,17 +166,55 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
     const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
     if (interrupts === 1) {
       control.stop({ kind: "interrupt", message: signal === "SIGINT" ? "interrupted (Ctrl-C)" : `terminated (${signal})` });
-      const what = signal === "SIGINT" ? "stopping" : `${signal} received, stopping`;
-      if (mode !== "json") progress.note(`\ncodeclm: ${what}: waiting for the calls in flight to finish (${again} to cancel them)`);
+      note(`\ncodeclm: ${signal === "SIGINT" ? "stopping" : `${signal} received, stopping`}: waiting for the calls in flight to finish (${again} to cancel them)`);
     } else if (interrupts === 2) {
       control.abortNow();
-      if (mode !== "json") progress.note("codeclm: cancelling the calls in flight (they may be paid again on resume)");
+      note("codeclm: cancelling the calls in flight (they may be paid again on resume)");
     } else {
       process.exit(signalExitCode(stopSignal));
     }
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  return {
+    signal: () => stopSignal,
+    dispose: () => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+    },
+  };
+}
+
+/** After a run: say where it was traced, and upload the kept pairs of a complete run to LangSmith. */
+async function afterRun(
+  flags: GenerateFlags,
+  summary: RunSummary,
+  keptPath: string,
+  context: { tracing: Tracing | undefined; env: NodeJS.ProcessEnv; note: (text: string) => void },
+): Promise<void> {
+  const { tracing, env, note } = context;
+  await tracing?.flush();
+  const quiet = (flags.quiet ?? false) || (flags.json ?? false);
+  if (tracing && !quiet) note(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}`);
+  if (!flags.langsmithDataset || summary.status !== "complete") return;
+  const uploaded = await uploadKeptPairs(keptPath, flags.langsmithDataset, { env, description: `CodecLM kept pairs (codeclm run ${summary.runId})` });
+  if (!quiet) {
+    note(`codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})`);
+  }
+}
+
+async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[], lock?: OutputLock): Promise<GenerateResult> {
+  const { config, input } = await prepareInput(flags, env);
+  if (flags.dryRun) return { estimate: estimateFor(input, config), budget: config.budget };
+  await preflight(flags, config, env);
+  const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
+  const checkpoint = checkpointFor(flags, paths.checkpoint);
+  const mode = progressMode(flags);
+  const progress = createProgress(mode, { plainIntervalMs: (flags.progressInterval ?? 10) * 1000 });
+  const note = (text: string) => (mode !== "json" ? progress.note(text) : undefined);
+  const control = new RunControl();
+  const signals = stopOnSignals(control, note);
+  const resumeCommand = resumeCommandFrom(argv);
   // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
   const tracing = startTracing(env);
   try {
@@ -507,24 +233,12 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
       onEvent: (event) => progress.onEvent(event),
       callbacks: tracing?.callbacks,
     });
-    await tracing?.flush();
-    const quiet = (flags.quiet ?? false) || (flags.json ?? false);
-    if (tracing && !quiet) progress.note(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}`);
-    if (flags.langsmithDataset && summary.status === "complete") {
-      const uploaded = await uploadKeptPairs(paths.kept, flags.langsmithDataset, {
-        env,
-        description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
-      });
-      if (!quiet) {
-        progress.note(
-          `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})`,
-        );
-      }
-    }
+    await afterRun(flags, summary, paths.kept, { tracing, env, note: (text) => progress.note(text) });
+    const signal = signals.signal();
     return {
       summary,
       ...(control.stopped ? { stopKind: control.stopped.kind } : {}),
-      ...(stopSignal ? { signal: stopSignal } : {}),
+      ...(signal ? { signal } : {}),
       ...(summary.status === "stopped" && checkpoint.kind !== "none" ? { resume: resumeCommand + passwordNote(argv) } : {}),
     };
   } catch (error) {
@@ -534,8 +248,7 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
     throw new RunFailedError(error, `${resumeCommand}${passwordNote(argv)}`);
   } finally {
     progress.close();
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    signals.dispose();
   }
 }
 
@@ -549,13 +262,34 @@ export function exitCodeFor(summary: RunSummary, stopKind?: string, signal?: Nod
   return stopKind === "interrupt" ? signalExitCode(signal) : 4;
 }
 
-export function registerGenerate(program: Command): void {
-  const command = program
-    .command("generate")
-    .description("Generate tailored instruction-response pairs from seed instructions or metadata (CodecLM)")
+/** The run's outcome on stdout (or the estimate of a dry run), and the exit code. */
+function printResult(flags: GenerateFlags, result: GenerateResult): void {
+  if (result.estimate) {
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ event: "estimate", ...result.estimate, budgets: budgetLines(result.estimate, result.budget) })}\n`
+        : `${formatEstimate(result.estimate, result.budget)}\n`,
+    );
+    return;
+  }
+  const summary = result.summary!;
+  const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
+  if (!flags.json) {
+    const word = summary.status === "complete" ? "done" : summary.status;
+    process.stdout.write(
+      `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
+        (summary.poolMakeup?.warning ? `warning: ${summary.poolMakeup.warning}\n` : "") +
+        (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : "") +
+        summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
+    );
+  }
+  process.exitCode = exitCodeFor(summary, result.stopKind, result.signal);
+}
+
+/** Input, output and run options: what is not a setting. */
+function addRunOptions(command: Command): Command {
+  return command
     .option("--seeds <file|name>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line), or a built-in set (e.g. self-instruct-seed)")
-    .option("--seed-sample <n|all>", "seeds encoded: a seeded sample of this many distinct seeds, or all (default: max(pool, 50))", sampleSizeArg)
-    .option("--max-seed-chars <n>", "longest seed instruction accepted, in characters; longer is an input error (default 20000)", integer(1))
     .option("--metadata <file>", "user-written metadata instead of seeds: JSONL/JSON of {useCase, skills}")
     .option("--field <name>", "the field holding the instruction (default: instruction, prompt, text, question, turns[0], Instruction)")
     .addOption(new Option("--format <format>", "seed file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
@@ -567,90 +301,24 @@ export function registerGenerate(program: Command): void {
     .option("--checkpoint <where>", "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none")
     .option("--keep-checkpoints", "keep checkpoints and the call journal after the run completes")
     .option("--config <file>", "JSON file with any configuration field; flags override it")
-    .option("--size <n>", "stop when this many pairs are kept", integer(1))
-    .option("--theta <x>", "Contrastive Filtering threshold on the score gap", decimal(0))
-    .option("--max-iterations <n>", "filtering passes per instruction, the basic one first", integer(1))
-    .option("--rubrics <n>", "rubrics and actions per metadata", integer(1))
-    .option("--pool <n>", "metadata pool size", integer(1))
-    .option("--skills-max <n>", "most skills per metadata", integer(1))
-    .option("--per-metadata <n>", "basic instructions per metadata in the first round (default: ceil(size / pool))", integer(1))
-    .option("--top-up-rounds <n>", "extra decode rounds when too few pairs are kept", integer(0))
-    .option("--no-plausibility-check", "accept every mixed-and-matched metadata without asking the strong model")
-    .addOption(new Option("--action-sampling <mode>", "how successive actions are drawn").choices(["without-replacement", "with-replacement"]))
-    .option("--max-output-tokens <n>", "most tokens a model may generate per call", integer(16))
-    .option("--dedupe-threshold <x>", "drop decoded instructions whose ROUGE-L with an earlier one is above this (1 = off)", decimal(0, 1))
-    .addOption(
-      new Option("--ablation <row>", "generate a row of the paper's Table 3 instead of full CodecLM (rows other than full keep the strong answer, unjudged)").choices([
-        ...ABLATIONS,
-      ]),
-    )
-    .option("--ablation-improvements <n>", "metadata-rubrics row: Self-Rubrics improvements per instruction (default 1)", integer(1))
     .option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)")
-    .option("--seed <n>", "seed for every random choice", integer(Number.MIN_SAFE_INTEGER))
-    .option("--concurrency <n>", "most model calls in flight, over all roles (default 16)", integer(2))
-    .option("--no-adaptive", "keep concurrency fixed instead of adapting it per endpoint to rate limits and latency")
-    .option("--timeout <seconds>", "longest wait for one model call before it is retried (default 120)", decimal(0.001))
-    .option("--retries <n>", "retries of a call after 5xx, timeouts or dropped connections (default 5; 429s do not count)", integer(0))
-    .option("--give-up-after <seconds>", "stop (resumably) when an endpoint has failed, or a call been rate-limited, this long (default 300)", decimal(0.001))
-    .option("--max-calls <n>", "budget: stop (resumably) before answered model calls exceed this", integer(1))
-    .option("--max-tokens <n>", "budget: stop (resumably) before input + output tokens exceed this", integer(1))
-    .option("--max-cost <usd>", "budget: stop (resumably) before the cost in US dollars exceeds this", decimal(0.000001))
     .option("--prices <file>", 'JSON prices per million tokens, over the built-in table: {"openai:my-model": {"input": 1, "output": 2}}')
     .option("--dry-run", "estimate calls, tokens and cost from the seeds and settings; call nothing")
-    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect);
-  for (const role of ROLES) {
-    const label = capitalised(role);
-    command
-      .option(`--${role} <spec>`, `${label} model as provider:model${role === "judge" ? " (default: the strong model)" : ""}`)
-      .option(`--${role}-base-url <url>`, `OpenAI-compatible base URL for the ${role} model`)
-      .option(`--${role}-api-key-env <name>`, `environment variable holding the ${role} model's API key`)
-      .option(`--${role}-concurrency <n>`, `most calls in flight to the ${role} model's endpoint`, integer(1))
-      .addOption(
-        new Option(`--${role}-structured-output <method>`, `structured-output method for the ${role} model`).choices([
-          ...STRUCTURED_OUTPUT_METHODS,
-        ]),
-      );
-  }
-  const defaults = CodecConfigSchema.parse({});
-  describeDefaults(command, {
-    size: defaults.size,
-    theta: defaults.theta,
-    maxIterations: defaults.maxIterations,
-    rubrics: defaults.rubricCount,
-    pool: defaults.poolSize,
-    skillsMax: defaults.skillsMax,
-    topUpRounds: defaults.topUpRounds,
-    actionSampling: defaults.actionSampling,
-    maxOutputTokens: defaults.maxTokens,
-    dedupeThreshold: defaults.dedupeThreshold,
-    ablation: defaults.ablation,
-    seed: defaults.seed,
-  });
-  command
+    .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect)
     .option("--quiet", "print nothing but errors and the final line")
     .option("--json", "machine-readable events on stdout, one JSON object per line")
-    .option("--progress-interval <seconds>", "seconds between progress lines when stderr is not a terminal (default 10)", decimal(0.1))
-    .action(async (flags: GenerateFlags) => {
-      const result = await generate(flags);
-      if (result.estimate) {
-        process.stdout.write(
-          flags.json
-            ? `${JSON.stringify({ event: "estimate", ...result.estimate, budgets: budgetLines(result.estimate, result.budget) })}\n`
-            : `${formatEstimate(result.estimate, result.budget)}\n`,
-        );
-        return;
-      }
-      const summary = result.summary!;
-      const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
-      if (!flags.json) {
-        const word = summary.status === "complete" ? "done" : summary.status;
-        process.stdout.write(
-          `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
-            (summary.poolMakeup?.warning ? `warning: ${summary.poolMakeup.warning}\n` : "") +
-            (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : "") +
-            summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
-        );
-      }
-      process.exitCode = exitCodeFor(summary, result.stopKind, result.signal);
-    });
+    .option("--progress-interval <seconds>", "seconds between progress lines when stderr is not a terminal (default 10)", decimal(0.1));
+}
+
+export function registerGenerate(program: Command): void {
+  const command = program
+    .command("generate")
+    .description("Generate tailored instruction-response pairs from seed instructions or metadata (CodecLM)");
+  addRunOptions(command);
+  // Every setting of lib/config.ts, named, described and checked by the schema (cli/flag-names.ts).
+  addSettingOptions(command, GENERATE_SETTINGS);
+  for (const role of ROLES) {
+    addRoleOptions(command, role, `${role[0]!.toUpperCase()}${role.slice(1)} model as provider:model${role === "judge" ? " (default: the strong model)" : ""}`);
+  }
+  command.action(async (flags: GenerateFlags) => printResult(flags, await generate(flags)));
 }

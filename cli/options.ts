@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { UsageError } from "./errors.js";
 
 /** Commander value parsers that reject bad numbers with a message naming the problem. */
@@ -21,18 +21,6 @@ export function decimal(min: number, max = Number.POSITIVE_INFINITY) {
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/**
- * Say each option's default in `--help`. Commander shows a default only when the option carries one,
- * and these must not: a flag given overrides the config file, a default must not.
- */
-export function describeDefaults(command: Command, defaults: Record<string, unknown>): void {
-  for (const option of command.options) {
-    const value = defaults[option.attributeName()];
-    if (value === undefined || value === null || option.defaultValue !== undefined || /\(default/.test(option.description)) continue;
-    option.description += ` (default: ${typeof value === "string" ? value : JSON.stringify(value)})`;
-  }
-}
 
 /** Say once on stderr that a flag was renamed. */
 export function warnDeprecated(old: string, replacement: string, why = ""): void {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type CodecConfig, RoleSettingsSchema, resolveConfig, unknownSettings } from "../lib/config.js";
+import { type CodecConfig, RoleSettingsSchema, SettingsError, parseSettings, resolveConfig } from "../lib/config.js";
 import { EVAL_JUDGE_PLACEHOLDERS } from "../prompts/eval-judge.js";
 import { missingPlaceholders } from "../prompts/template.js";
 
@@ -40,22 +40,17 @@ export const EvalConfigSchema = z.object({
 export type EvalConfigInput = z.input<typeof EvalConfigSchema>;
 export type EvalConfig = z.output<typeof EvalConfigSchema>;
 
+/** Evaluation settings with their defaults (applied by lib/config's `parseSettings`, as for a run's). */
 export function resolveEvalConfig(raw: unknown): EvalConfig {
-  const unknown = unknownSettings(raw ?? {}, EvalConfigSchema);
-  if (unknown.length > 0) throw new Error(`Invalid evaluation configuration: ${unknown.join("; ")}`);
-  const parsed = EvalConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new Error(`Invalid evaluation configuration: ${detail.join("; ")}`);
-  }
-  const prompt = parsed.data.judgePrompt;
+  const config = parseSettings(EvalConfigSchema, raw, "evaluation configuration");
+  const prompt = config.judgePrompt;
   if (prompt !== undefined && prompt.trim() !== "") {
     const missing = missingPlaceholders(prompt, EVAL_JUDGE_PLACEHOLDERS);
     if (missing.length > 0) {
-      throw new Error(`Invalid evaluation configuration: the judge prompt lacks ${missing.map((name) => `{${name}}`).join(", ")}`);
+      throw new SettingsError(`Invalid evaluation configuration: the judge prompt lacks ${missing.map((name) => `{${name}}`).join(", ")}`);
     }
   }
-  return parsed.data;
+  return config;
 }
 
 /**

@@ -62,20 +62,20 @@ export const PromptOverridesSchema = z.object({
 export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
 
 export const BudgetSchema = z.object({
-  maxCalls: z.number().int().min(1).nullable().default(null).describe("Stop (resumably) before answered model calls would exceed this"),
+  maxCalls: z.number().int().min(1).nullable().default(null).describe("Call budget: stop (resumably) before answered model calls would exceed this"),
   maxTokens: z
     .number()
     .int()
     .min(1)
     .nullable()
     .default(null)
-    .describe("Stop (resumably) before input + output tokens would exceed this"),
+    .describe("Token budget: stop (resumably) before input + output tokens would exceed this"),
   maxCostUsd: z
     .number()
     .positive()
     .nullable()
     .default(null)
-    .describe("Stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
+    .describe("Cost budget: stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
 });
 export type Budget = z.infer<typeof BudgetSchema>;
 
@@ -327,20 +327,29 @@ export function inputProblems(config: CodecConfig, input: { seeds: number } | { 
 }
 
 /**
+ * The one place settings get their defaults: unknown keys (with the nearest known name) and invalid
+ * values throw a `SettingsError` naming `what`. Used for the run's settings and the evaluation's alike.
+ */
+export function parseSettings<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+  const unknown = unknownSettings(raw ?? {}, schema);
+  if (unknown.length > 0) throw new SettingsError(`Invalid ${what}: ${unknown.join("; ")}`);
+  const parsed = schema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new SettingsError(`Invalid ${what}: ${detail.join("; ")}`);
+  }
+  return parsed.data;
+}
+
+/**
  * LangGraph passes `context` raw, without zod defaults: every node resolves it here and only here.
  * Unknown keys, invalid values and combinations that can never produce data all throw, before any call.
  */
 export function resolveConfig(raw: unknown): CodecConfig {
-  const unknown = unknownSettings(raw ?? {});
-  if (unknown.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${unknown.join("; ")}`);
-  const parsed = CodecConfigSchema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new SettingsError(`Invalid codeclm configuration: ${detail.join("; ")}`);
-  }
-  const problems = [...promptOverrideProblems(parsed.data.prompts), ...settingsProblems(parsed.data)];
+  const config = parseSettings(CodecConfigSchema, raw, "codeclm configuration");
+  const problems = [...promptOverrideProblems(config.prompts), ...settingsProblems(config)];
   if (problems.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${problems.join("; ")}`);
-  return parsed.data;
+  return config;
 }
 
 export function judgeSettings(config: CodecConfig): RoleSettings {

@@ -71,6 +71,28 @@ describe("--help", () => {
     expect(optionLine((await runCli(["generate", "--help"])).stdout, "--max-tokens")).toContain("budget");
   });
 
+  it("every setting of the schemas is a flag with its default, new ones included (derived, issue 11)", async () => {
+    const generate = (await runCli(["generate", "--help"])).stdout;
+    for (const [flag, value] of [
+      ["--top-up-max-per-metadata", "20"],
+      ["--structured-retries", "2"],
+      ["--wave-limit", "1000"],
+      ["--temperature-decode", "0.7"],
+      ["--plausibility-batch-size", "10"],
+      ["--keep-seed-metadata", "true"],
+    ]) {
+      expect(optionLine(generate, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
+    }
+    const evalHelp = (await runCli(["eval", "--help"])).stdout;
+    for (const [flag, value] of [["--answer-retries", "2"], ["--answer-temperature", "0.7"], ["--judge-temperature", "0"], ["--concurrency", "16"]]) {
+      expect(optionLine(evalHelp, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
+    }
+    // Role flags come from RoleSettingsSchema, in every command that takes the role.
+    const ablate = (await runCli(["ablate", "--help"])).stdout;
+    for (const help of [generate, ablate]) for (const flag of ["--strong-concurrency", "--strong-structured-output", "--target-api-key-env"]) expect(help).toContain(flag);
+    expect(evalHelp).toContain("--judge-structured-output");
+  });
+
   it("one output flag: --out in every command that writes", async () => {
     for (const command of ["generate", "eval", "ablate", "report", "export"]) {
       const help = (await runCli([command, "--help"])).stdout;
