@@ -9,6 +9,7 @@ import { schemaMetaRegistry, type UpdateType } from "@langchain/langgraph/zod";
 import type { z } from "zod";
 import type { RunSummary } from "../lib/summary.js";
 import { buildCodecState } from "../nodes/state.js";
+import { RunSetupError } from "./resume.js";
 import type { CodecGraph } from "./services.js";
 
 const VIEWED = {
@@ -50,11 +51,12 @@ function restore<K extends ViewKey>(channels: Channels, key: K, value: View[K]):
 export class StateView {
   private readonly channels: Channels = schemaMetaRegistry.getChannelsForSchema(viewSchema);
 
-  /** The state a checkpoint holds (checked against the state schema: it comes from disk). */
-  static fromValues(values: unknown): StateView {
+  /** The state a checkpoint holds, checked against the state schema (it comes from disk); undefined when it is not this graph's. */
+  static fromValues(values: unknown): StateView | undefined {
+    const parsed = viewSchema.partial().safeParse(values);
+    if (!parsed.success) return undefined;
     const view = new StateView();
-    const parsed = viewSchema.partial().parse(values);
-    for (const key of VIEWED_KEYS) if (parsed[key] !== undefined) restore(view.channels, key, parsed[key]);
+    for (const key of VIEWED_KEYS) if (parsed.data[key] !== undefined) restore(view.channels, key, parsed.data[key]);
     return view;
   }
 
@@ -108,6 +110,8 @@ export async function resumePoint(graph: CodecGraph, runId: string, resumed: boo
   const values: unknown = existing?.values;
   const hasState = typeof values === "object" && values !== null && Object.keys(values).length > 0;
   if (!existing || existing.config?.configurable?.checkpoint_id === undefined || !hasState) return { fromCheckpoint: false, view: new StateView() };
+  const view = StateView.fromValues(values);
+  if (!view) throw new RunSetupError(`the last checkpoint of run ${runId} does not hold this graph's state (written by another version of codeclm?); start a new run (--force)`);
   const summary = existing.next.length === 0 && "summary" in values && isRunSummary(values.summary) ? values.summary : undefined;
-  return { fromCheckpoint: true, view: StateView.fromValues(values), ...(summary ? { summary } : {}) };
+  return { fromCheckpoint: true, view, ...(summary ? { summary } : {}) };
 }
