@@ -47,7 +47,7 @@ export async function openRun(plan: RunPlan, durable: Durable, resumeCommand: (r
     const session = sessionState({ runId, previous, checkpoint: describeCheckpoint(durable.spec), fingerprint: plan.fingerprint, settings: dataSettings(plan.config), resume: command });
     const state = runStateFile(plan.paths.state, session, () => files.keptCount);
     await state.save("running");
-    return { ...identity, files, recovered, ...(journal ? { journal } : {}), ...(spentBefore ? { spentBefore } : {}), dedupe, state, ...(command ? { resumeCommand: command } : {}) };
+    return { ...identity, files, recovered, journal, spentBefore, dedupe, state, resumeCommand: command };
   } catch (error) {
     await files.close();
     throw error;

@@ -38,18 +38,7 @@ export interface RunGraphNeeds {
 /** The graph streams its records out (not kept in state) and runs with this run's services and index. */
 export function buildRunGraph(needs: RunGraphNeeds): RunGraph {
   const factory = factoryFor(needs.options ?? {}, needs.config);
-  const services = buildServices(needs.config, factory, {
-    control: needs.control,
-    ...(needs.journal ? { journal: needs.journal } : {}),
-    ...(needs.spentBefore ? { initial: needs.spentBefore } : {}),
-    ...(needs.random ? { random: needs.random } : {}),
-  });
-  const graph = createCodecGraph({
-    ...needs.options,
-    retainRecords: false,
-    services,
-    dedupe: needs.dedupe,
-    ...(needs.checkpointer ? { checkpointer: needs.checkpointer } : {}),
-  });
+  const services = buildServices(needs.config, factory, { control: needs.control, journal: needs.journal, initial: needs.spentBefore, random: needs.random });
+  const graph = createCodecGraph({ ...needs.options, retainRecords: false, services, dedupe: needs.dedupe, checkpointer: needs.checkpointer });
   return { graph, services, factory };
 }
