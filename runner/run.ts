@@ -6,7 +6,7 @@ import { RunControl } from "../models/control.js";
 import { driveGraph } from "./drive.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
 import type { RunEvent } from "./events.js";
-import { endSession } from "./finish.js";
+import { type Ended, endSession } from "./finish.js";
 import { type OutputLock, acquireOutputLock } from "./lock.js";
 import { type OpenedRun, openRun } from "./open.js";
 import { type OutputPaths, createOutputFolders } from "./output.js";
@@ -95,7 +95,7 @@ async function writeRun(plan: RunPlan, options: RunOptions): Promise<RunSummary>
 }
 
 /** Build the run's graph, drive it with progress and stop handling, then end the session. */
-async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, options: RunOptions) {
+async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, options: RunOptions): Promise<Ended> {
   const control = options.control ?? new RunControl();
   const parts = buildRunGraph({
     config: plan.config,
