@@ -12,6 +12,7 @@ import { buildCodecState } from "../nodes/state.js";
 import { RunSetupError } from "./resume.js";
 import type { CodecGraph } from "./services.js";
 
+/** The channels the runner reads: the progress figures, and what a summary reads of state (`RunFacts`). */
 const VIEWED = {
   runId: true,
   startedAt: true,
