@@ -61,6 +61,13 @@ export class StateView {
     return view;
   }
 
+  /** A run that starts from its input, which gives the graph its run id before any step runs. */
+  static starting(runId: string): StateView {
+    const view = new StateView();
+    view.apply({ runId });
+    return view;
+  }
+
   apply(update: ViewUpdate): void {
     for (const key of VIEWED_KEYS) if (update[key] !== undefined) feed(this.channels, key, update[key]);
   }
@@ -110,7 +117,7 @@ export async function resumePoint(graph: CodecGraph, runId: string, resumed: boo
   const existing = resumed ? await graph.getState({ configurable: { thread_id: runId } }) : undefined;
   const values: unknown = existing?.values;
   const hasState = typeof values === "object" && values !== null && Object.keys(values).length > 0;
-  if (!existing || existing.config?.configurable?.checkpoint_id === undefined || !hasState) return { fromCheckpoint: false, view: new StateView() };
+  if (!existing || existing.config?.configurable?.checkpoint_id === undefined || !hasState) return { fromCheckpoint: false, view: StateView.starting(runId) };
   const view = StateView.fromValues(values);
   if (!view) throw new RunSetupError(`the last checkpoint of run ${runId} does not hold this graph's state (written by another version of codeclm?); start a new run (--force)`);
   const summary = existing.next.length === 0 && "summary" in values && isRunSummary(values.summary) ? values.summary : undefined;

@@ -82,4 +82,21 @@ describe("a stopped run's summary", () => {
     expect(summary.inputMetadata?.source).toBe("seeds");
     expect(summary.inputMetadata?.items).toBe(3);
   });
+
+  it("names its run even when stopped before the graph's first step", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "codeclm-runner-stop-"));
+    const models = scriptedModels();
+    const summary = await runToFiles({
+      input: { seeds: SEEDS },
+      config: { size: 6, poolSize: 3 },
+      paths: outputPathsFor(join(dir, "out.jsonl")),
+      graph: { models },
+      runId: "run-stopped-at-once",
+      signal: AbortSignal.abort(),
+      checkpoint: { kind: "none" },
+    });
+    expect(summary.status).toBe("stopped");
+    expect(summary.runId).toBe("run-stopped-at-once");
+    expect(models.strong.calls).toHaveLength(0);
+  });
 });
