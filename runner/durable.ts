@@ -51,48 +51,58 @@ export interface Durable {
 export class CheckpointStoreError extends Error {}
 
 export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
-  if (spec.kind === "none") {
-    return { spec, journal: async () => undefined, forget: async () => {}, close: async () => {} };
+  if (spec.kind === "none") return { spec, journal: async () => undefined, forget: async () => {}, close: async () => {} };
+  return spec.kind === "sqlite" ? openSqlite(spec) : openPostgres(spec);
+}
+
+function openSqliteFile(path: string): Database.Database {
+  try {
+    return new Database(path);
+  } catch (error) {
+    throw new CheckpointStoreError(`cannot open the checkpoint file ${path}: ${(error as Error).message}`);
   }
-  if (spec.kind === "sqlite") {
-    let db: Database.Database;
+}
+
+/** Rows left in the file's tables (checkpoints, their writes, the journal); a missing table holds none. */
+function rowsLeft(db: Database.Database): number {
+  const rows = (table: string) => {
     try {
-      db = new Database(spec.path);
-    } catch (error) {
-      throw new CheckpointStoreError(`cannot open the checkpoint file ${spec.path}: ${(error as Error).message}`);
+      return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } catch {
+      return 0; // no such table
     }
-    // WAL without a sync per commit: survives a crash or kill -9 of the process; a power cut may lose
-    // the last moments (calls then paid again on resume). One fsync per call would cost more than the call.
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("busy_timeout = 5000");
-    const sqlite = new SqliteSaver(db);
-    const saver = new RerunUnstartedTasks(sqlite);
-    new SqliteCallJournal(db, ""); // creates the journal table, so the file always has every table
-    return {
-      spec,
-      saver,
-      journal: async (threadId) => new SqliteCallJournal(db, threadId),
-      forget: async (threadId) => {
-        await saver.deleteThread(threadId);
-        await new SqliteCallJournal(db, threadId).deleteThread();
-      },
-      close: async (options) => {
-        const rows = (table: string) => {
-          try {
-            return (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-          } catch {
-            return 0; // no such table
-          }
-        };
-        const empty = rows("checkpoints") === 0 && rows("writes") === 0 && rows("codeclm_calls") === 0;
-        db.close();
-        if (options?.removeIfEmpty && empty) {
-          for (const suffix of ["", "-wal", "-shm"]) await rm(`${spec.path}${suffix}`, { force: true });
-        }
-      },
-    };
-  }
+  };
+  return rows("checkpoints") + rows("writes") + rows("codeclm_calls");
+}
+
+function openSqlite(spec: { kind: "sqlite"; path: string }): Durable {
+  const db = openSqliteFile(spec.path);
+  // WAL without a sync per commit: survives a crash or kill -9 of the process; a power cut may lose
+  // the last moments (calls then paid again on resume). One fsync per call would cost more than the call.
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  const saver = new RerunUnstartedTasks(new SqliteSaver(db));
+  new SqliteCallJournal(db, ""); // creates the journal table, so the file always has every table
+  return {
+    spec,
+    saver,
+    journal: async (threadId) => new SqliteCallJournal(db, threadId),
+    forget: async (threadId) => {
+      await saver.deleteThread(threadId);
+      await new SqliteCallJournal(db, threadId).deleteThread();
+    },
+    close: async (options) => {
+      const empty = rowsLeft(db) === 0;
+      db.close();
+      if (options?.removeIfEmpty && empty) {
+        for (const suffix of ["", "-wal", "-shm"]) await rm(`${spec.path}${suffix}`, { force: true });
+      }
+    },
+  };
+}
+
+async function openPostgres(spec: { kind: "postgres"; url: string }): Promise<Durable> {
   const pool = new pg.Pool({ connectionString: spec.url, max: 8 });
   // An idle client losing its connection must not crash the process.
   pool.on("error", () => {});

@@ -4,10 +4,11 @@
  * A status other than "complete" means the data files are not the full result.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, truncate, writeFile } from "node:fs/promises";
 import type { CodecConfig } from "../lib/config.js";
 import type { Metadata, Seed } from "../lib/records.js";
-import { writeJsonAtomic } from "./output.js";
+import { errorMessage } from "../lib/redact.js";
+import { writeJsonAtomic, writeTextAtomic } from "./output.js";
 
 export type RunStatus = "running" | "stopped" | "complete" | "incomplete" | "failed";
 
@@ -45,6 +46,59 @@ export async function readRunState(path: string): Promise<RunState | undefined> 
 }
 
 export const writeRunState = (path: string, state: RunState) => writeJsonAtomic(path, state);
+
+/**
+ * The run-state file says "failed", with the reason (and the resume command). On a full disk the usual
+ * whole-file write may fail: then the state is rewritten in place, which needs no new space; a temporary
+ * file is never left behind.
+ */
+async function saveFailedState(path: string, state: RunState): Promise<void> {
+  const text = `${JSON.stringify(state, null, 2)}\n`;
+  try {
+    await writeTextAtomic(path, text);
+  } catch {
+    try {
+      await writeFile(path, text, { flag: "r+" });
+      await truncate(path, Buffer.byteLength(text));
+    } catch {
+      // Nothing more can be done; the error itself is reported to the user.
+    }
+  }
+}
+
+/** What this session writes to the run-state file: the status as the run goes, with the pairs kept so far. */
+export interface RunStateFile {
+  save(status: RunStatus, extra?: Partial<RunState>): Promise<void>;
+  /** The run failed with `error` (never throws: the error itself is what the user must see). */
+  fail(error: unknown): Promise<void>;
+}
+
+export function runStateFile(path: string, session: RunState, keptCount: () => number): RunStateFile {
+  const now = () => new Date().toISOString();
+  return {
+    save: (status, extra = {}) => writeRunState(path, { ...session, ...extra, status, updatedAt: now(), kept: keptCount() }),
+    fail: (error) => saveFailedState(path, { ...session, status: "failed", error: errorMessage(error), updatedAt: now(), kept: keptCount() }),
+  };
+}
+
+/** This session's entry: a continued run keeps its first start time and counts one session more. */
+export function sessionState(
+  run: { runId: string; previous?: RunState; checkpoint: string; fingerprint: string; settings: Record<string, unknown>; resume?: string },
+  startedAt = new Date().toISOString(),
+): RunState {
+  const same = run.previous?.runId === run.runId ? run.previous : undefined;
+  return {
+    runId: run.runId,
+    status: "running",
+    checkpoint: run.checkpoint,
+    fingerprint: run.fingerprint,
+    settings: run.settings,
+    startedAt: same?.startedAt ?? startedAt,
+    updatedAt: startedAt,
+    sessions: (same?.sessions ?? 0) + 1,
+    resume: run.resume,
+  };
+}
 
 /** Settings that may change between sessions of a run without changing its data. */
 const OPERATIONAL = new Set(["concurrency", "adaptiveConcurrency", "timeoutSeconds", "retries", "giveUpAfterSeconds", "budget", "prices", "plausibilityAlertShare"]);
