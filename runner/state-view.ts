@@ -8,7 +8,7 @@ import type { BaseChannel } from "@langchain/langgraph";
 import { schemaMetaRegistry, type UpdateType } from "@langchain/langgraph/zod";
 import type { z } from "zod";
 import type { RunSummary } from "../lib/summary.js";
-import { buildCodecState } from "../nodes/state.js";
+import { codecStateSchema } from "../nodes/state.js";
 import { RunSetupError } from "./resume.js";
 import type { CodecGraph } from "./services.js";
 
@@ -30,7 +30,7 @@ const VIEWED = {
 } as const;
 const VIEWED_KEYS = Object.keys(VIEWED) as ViewKey[];
 
-const streamingState = buildCodecState({ retainRecords: false, lean: true });
+const streamingState = codecStateSchema("streaming");
 const viewSchema = streamingState.pick(VIEWED);
 const routedSchema = streamingState.pick({ ...VIEWED, kept: true, dropped: true, summary: true });
 type ViewKey = keyof typeof VIEWED;
