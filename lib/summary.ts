@@ -112,7 +112,6 @@ export interface RunFacts {
 }
 
 function inputMetadataOf(state: RunFacts): MetadataCounts | undefined {
-  // A stopped run's summary is built from what the runner tracked, which has neither list.
   const encoded = state.encoded ?? [];
   if (encoded.length > 0) return { source: "seeds", ...countMetadata(encoded) };
   const user = (state.pool ?? []).filter((entry) => entry.origin === "user");

@@ -142,6 +142,32 @@ function answerValues(threadId: string, row: AnswerRow): JournalRow {
   ];
 }
 
+/** A journal row as both stores return it (column names as in the table). */
+interface StoredRow {
+  role: string;
+  step: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number | null;
+  latency_ms: number;
+  payload: string;
+}
+
+function answerRowOf(key: string, row: StoredRow): AnswerRow {
+  return {
+    key,
+    role: row.role,
+    step: row.step,
+    model: row.model,
+    answer: JSON.parse(row.payload) as StoredAnswer,
+    inputTokens: row.input_tokens,
+    outputTokens: row.output_tokens,
+    costUsd: row.cost_usd,
+    latencyMs: row.latency_ms,
+  };
+}
+
 export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
@@ -203,20 +229,10 @@ export class SqliteCallJournal implements CallJournal {
   async find(key: string): Promise<AnswerRow | undefined> {
     if (!this.keys.has(key)) return undefined;
     const row = this.select.get(this.threadId, key) as
-      | { role: string; step: string; model: string; input_tokens: number; output_tokens: number; cost_usd: number | null; latency_ms: number; payload: string }
+      | StoredRow
       | undefined;
     if (!row) return undefined;
-    return {
-      key,
-      role: row.role,
-      step: row.step,
-      model: row.model,
-      answer: JSON.parse(row.payload) as StoredAnswer,
-      inputTokens: row.input_tokens,
-      outputTokens: row.output_tokens,
-      costUsd: row.cost_usd,
-      latencyMs: row.latency_ms,
-    };
+    return answerRowOf(key, row);
   }
 
   answer(row: AnswerRow): void {
@@ -297,33 +313,14 @@ export class PostgresCallJournal implements CallJournal {
 
   async find(key: string): Promise<AnswerRow | undefined> {
     if (!this.keys.has(key)) return undefined;
-    const result = await this.pool.query<{
-      role: string;
-      step: string;
-      model: string;
-      input_tokens: number;
-      output_tokens: number;
-      cost_usd: number | null;
-      latency_ms: number;
-      payload: string;
-    }>(
+    const result = await this.pool.query<StoredRow>(
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = $1 AND call_key = $2 ORDER BY seq LIMIT 1`,
       [this.threadId, key],
     );
     const row = result.rows[0];
     if (!row) return undefined;
-    return {
-      key,
-      role: row.role,
-      step: row.step,
-      model: row.model,
-      answer: JSON.parse(row.payload) as StoredAnswer,
-      inputTokens: row.input_tokens,
-      outputTokens: row.output_tokens,
-      costUsd: row.cost_usd,
-      latencyMs: row.latency_ms,
-    };
+    return answerRowOf(key, row);
   }
 
   private enqueue(row: JournalRow, wait: boolean): Promise<void> | void {
