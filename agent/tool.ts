@@ -56,7 +56,12 @@ export function createCodecTool(options: CodecToolOptions) {
       .array(z.string().min(1))
       .min(1)
       .describe("Example instructions (user requests) showing the kind of data wanted; they are the seeds"),
-    count: z.number().int().min(1).max(maxCount).describe(`How many instruction-response pairs to generate (at most ${maxCount})`),
+    count: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxCount)
+      .describe(`How many instruction-response pairs to generate (at most ${maxCount})`),
   });
   return tool(
     async ({ examples, count }, config): Promise<[string, CodecToolArtifact]> => {

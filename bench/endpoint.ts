@@ -14,7 +14,14 @@ export interface Endpoint {
 export const DEFAULT_FAULT_KINDS: FaultKind[] = ["429", "500", "503", "malformed-json", "drop"];
 
 export async function startEndpoint(options: Partial<EndpointOptions> = {}): Promise<Endpoint> {
-  const full: EndpointOptions = { latencyMs: 0, jitterMs: 0, faultRate: 0, faultKinds: DEFAULT_FAULT_KINDS, seed: 1, ...options };
+  const full: EndpointOptions = {
+    latencyMs: 0,
+    jitterMs: 0,
+    faultRate: 0,
+    faultKinds: DEFAULT_FAULT_KINDS,
+    seed: 1,
+    ...options,
+  };
   const child: ChildProcess = fork(fileURLToPath(new URL("./server.ts", import.meta.url)), [JSON.stringify(full)], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "ignore", "inherit", "ipc"],

@@ -184,16 +184,31 @@ function printTable(r: LocalBenchResult, tiny: boolean): void {
   const rows: Array<[string, string, string, string]> = [
     ["", "tokens/s (median)", "s/run", "tokens/run"],
     ["raw: LlamaChatSession", fmt(r.raw.tokensPerSecond), fmt(r.raw.secondsPerRun, 3), fmt(r.raw.tokensPerRun, 0)],
-    ["raw: LlamaCompletion", fmt(r.rawCompletion.tokensPerSecond), fmt(r.rawCompletion.secondsPerRun, 3), fmt(r.rawCompletion.tokensPerRun, 0)],
-    ["LocalChatModel", fmt(r.provider.tokensPerSecond), fmt(r.provider.secondsPerRun, 3), fmt(r.provider.tokensPerRun, 0)],
+    [
+      "raw: LlamaCompletion",
+      fmt(r.rawCompletion.tokensPerSecond),
+      fmt(r.rawCompletion.secondsPerRun, 3),
+      fmt(r.rawCompletion.tokensPerRun, 0),
+    ],
+    [
+      "LocalChatModel",
+      fmt(r.provider.tokensPerSecond),
+      fmt(r.provider.secondsPerRun, 3),
+      fmt(r.provider.tokensPerRun, 0),
+    ],
   ];
   const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c as 0 | 1 | 2 | 3].length)));
   console.log(
     `model: ${tiny ? "tiny llama GGUF (generated)" : r.model}  threads: ${r.threads}  context: ${r.contextSize}  ` +
       `tokens/run: ${r.tokens}  runs: ${r.raw.runs.length}`,
   );
-  for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("   "));
-  console.log(`LocalChatModel / LlamaChatSession: ${fmt(r.ratio * 100)} %   LocalChatModel / LlamaCompletion: ${fmt(r.ratioToCompletion * 100)} %`);
+  for (const row of rows)
+    console.log(
+      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("   "),
+    );
+  console.log(
+    `LocalChatModel / LlamaChatSession: ${fmt(r.ratio * 100)} %   LocalChatModel / LlamaCompletion: ${fmt(r.ratioToCompletion * 100)} %`,
+  );
 }
 
 function parseArgs(argv: string[]): LocalBenchOptions {
@@ -214,7 +229,8 @@ function parseArgs(argv: string[]): LocalBenchOptions {
     else if (flag === "--tokens") o.tokens = num();
     else if (flag === "--runs") o.runs = num();
     else if (flag === "--context") o.contextSize = num();
-    else throw new Error(`unknown argument ${flag ?? ""} (use --model PATH --threads N --tokens N --runs N --context N)`);
+    else
+      throw new Error(`unknown argument ${flag ?? ""} (use --model PATH --threads N --tokens N --runs N --context N)`);
   }
   return o;
 }

@@ -59,7 +59,10 @@ function accountLine(result: Pick<ScaleResult, "account" | "kept" | "calls">): s
   );
 }
 
-async function withEndpoint<T>(options: Parameters<typeof startEndpoint>[0], body: (endpoint: Endpoint) => Promise<T>): Promise<T> {
+async function withEndpoint<T>(
+  options: Parameters<typeof startEndpoint>[0],
+  body: (endpoint: Endpoint) => Promise<T>,
+): Promise<T> {
   const endpoint = await startEndpoint(options);
   try {
     return await body(endpoint);
@@ -68,7 +71,9 @@ async function withEndpoint<T>(options: Parameters<typeof startEndpoint>[0], bod
   }
 }
 
-log(`codeclm scale benchmark${quick ? " (quick)" : ""}: pool ${POOL}, ${SEEDS} seeds, SQLite checkpoints and call journal on`);
+log(
+  `codeclm scale benchmark${quick ? " (quick)" : ""}: pool ${POOL}, ${SEEDS} seeds, SQLite checkpoints and call journal on`,
+);
 
 if (only.has("a")) {
   log(`\n(a) efficiency at latency ${latency} ± ${jitter} ms${faultRate > 0 ? `, ${faultRate * 100}% faults` : ""}`);
@@ -89,7 +94,15 @@ if (only.has("a")) {
     for (const point of points) {
       const result = await scaleRun(endpoint, { ...point, pool: POOL, seeds: SEEDS, checkpoint: "sqlite" });
       const { idealMs, efficiency: value } = efficiency(result, latency);
-      rows.push({ ...point, wallMs: result.wallMs, idealMs, efficiency: value, calls: result.calls, chain: result.account.chain, callsPerKept: result.account.perKept });
+      rows.push({
+        ...point,
+        wallMs: result.wallMs,
+        idealMs,
+        efficiency: value,
+        calls: result.calls,
+        chain: result.account.chain,
+        callsPerKept: result.account.perKept,
+      });
       log(
         `  concurrency ${String(point.concurrency).padStart(3)}  N=${point.size}: ${result.calls} calls, wall ${ms(result.wallMs)}, ideal ${ms(idealMs)} ` +
           `(chain ${result.account.chain}) -> efficiency ${value.toFixed(3)}; ${result.status}, kept ${result.kept}`,
@@ -119,8 +132,18 @@ if (only.has("b")) {
       `  N=${size}, concurrency ${concurrency}: ${pipeline.calls} calls in ${ms(pipeline.wallMs)} = ${perCall.toFixed(3)} ms/call; ` +
         `bare ChatOpenAI calls ${barePerCall.toFixed(3)} ms/call`,
     );
-    log(`  overhead ${overhead.toFixed(3)} ms/call with checkpoints and journal (${noCheckpoints.toFixed(3)} ms/call with --checkpoint none)`);
-    results.overhead = { size, concurrency, calls: pipeline.calls, perCallMs: perCall, barePerCallMs: barePerCall, overheadMs: overhead, overheadNoCheckpointsMs: noCheckpoints };
+    log(
+      `  overhead ${overhead.toFixed(3)} ms/call with checkpoints and journal (${noCheckpoints.toFixed(3)} ms/call with --checkpoint none)`,
+    );
+    results.overhead = {
+      size,
+      concurrency,
+      calls: pipeline.calls,
+      perCallMs: perCall,
+      barePerCallMs: barePerCall,
+      overheadMs: overhead,
+      overheadNoCheckpointsMs: noCheckpoints,
+    };
   });
 }
 
@@ -133,11 +156,16 @@ if (only.has("c") || only.has("d")) {
     for (const size of sizes) {
       // Peak RSS follows the garbage collector's timing as much as live data: two runs per size.
       const runs = [];
-      for (let i = 0; i < 2; i++) runs.push(await rssRun(endpoint.url, { size, concurrency: 32, pool: POOL, seeds: SEEDS, checkpoint: "sqlite" }));
+      for (let i = 0; i < 2; i++)
+        runs.push(
+          await rssRun(endpoint.url, { size, concurrency: 32, pool: POOL, seeds: SEEDS, checkpoint: "sqlite" }),
+        );
       rows.push(...runs);
       const mean = runs.reduce((sum, run) => sum + run.peakRssMb, 0) / runs.length;
       means.push(mean);
-      log(`  N=${size}: peak RSS ${runs.map((run) => `${run.peakRssMb.toFixed(0)} MB`).join(", ")} (mean ${mean.toFixed(0)} MB), ${runs[0]!.calls} calls in ${ms(runs[0]!.wallMs)}`);
+      log(
+        `  N=${size}: peak RSS ${runs.map((run) => `${run.peakRssMb.toFixed(0)} MB`).join(", ")} (mean ${mean.toFixed(0)} MB), ${runs[0]!.calls} calls in ${ms(runs[0]!.wallMs)}`,
+      );
       log(`      ${accountLine(runs[0]!)}`);
     }
   });
@@ -147,7 +175,9 @@ if (only.has("c") || only.has("d")) {
 }
 
 if (only.has("e")) {
-  log("\n(e) near-duplicate filter: every instruction of a run against every earlier one (synthetic instructions, 10% near-repeats)");
+  log(
+    "\n(e) near-duplicate filter: every instruction of a run against every earlier one (synthetic instructions, 10% near-repeats)",
+  );
   const rows = runDedupeBench(quick ? [10_000] : [10_000, 100_000]);
   for (const row of rows) log(`  ${formatDedupeRow(row)}`);
   results.dedupe = rows;
@@ -165,7 +195,9 @@ if (only.has("f")) {
 // when that file exists it runs here, after the scale benchmarks.
 // ---------------------------------------------------------------------------------------------------------
 if (existsSync(new URL("./local.ts", import.meta.url))) {
-  const local = (await import(new URL("./local.ts", import.meta.url).href)) as { runLocalBench?: () => Promise<unknown> };
+  const local = (await import(new URL("./local.ts", import.meta.url).href)) as {
+    runLocalBench?: () => Promise<unknown>;
+  };
   if (typeof local.runLocalBench === "function") {
     log("\nlocal-model benchmark (bench/local.ts)");
     results.local = await local.runLocalBench();

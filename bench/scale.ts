@@ -21,8 +21,20 @@ import type { Endpoint } from "./endpoint.js";
 export const BENCH_KEY = "sk-bench-not-a-real-key-0000";
 
 export function benchSeeds(count: number): Seed[] {
-  const topics = ["poetry", "pandas", "interest rates", "the French Revolution", "binary search", "bread", "chess openings", "photosynthesis"];
-  return Array.from({ length: count }, (_, i) => ({ id: `b${i}`, instruction: `Benchmark seed ${i}: explain ${topics[i % topics.length]} to reader ${i}` }));
+  const topics = [
+    "poetry",
+    "pandas",
+    "interest rates",
+    "the French Revolution",
+    "binary search",
+    "bread",
+    "chess openings",
+    "photosynthesis",
+  ];
+  return Array.from({ length: count }, (_, i) => ({
+    id: `b${i}`,
+    instruction: `Benchmark seed ${i}: explain ${topics[i % topics.length]} to reader ${i}`,
+  }));
 }
 
 export interface RunShape {
@@ -72,8 +84,15 @@ export async function accountCalls(summary: RunSummary, keptPath: string, droppe
   const setup = SETUP_STEPS.reduce((sum, step) => sum + (summary.calls.byStep[step]?.calls ?? 0), 0);
   const onKept = kept.reduce((sum, pair) => sum + instructionCalls(pair.lineage.iterations.length), 0);
   const of = (reason: string) =>
-    dropped.filter((record) => record.kind === "instruction" && record.reason === reason).reduce((sum, record) => sum + instructionCalls(record.lineage?.iterations?.length ?? 0), 0);
-  const longest = Math.max(0, ...[...kept, ...dropped.filter((record) => record.kind === "instruction")].map((record) => record.lineage?.iterations?.length ?? 0));
+    dropped
+      .filter((record) => record.kind === "instruction" && record.reason === reason)
+      .reduce((sum, record) => sum + instructionCalls(record.lineage?.iterations?.length ?? 0), 0);
+  const longest = Math.max(
+    0,
+    ...[...kept, ...dropped.filter((record) => record.kind === "instruction")].map(
+      (record) => record.lineage?.iterations?.length ?? 0,
+    ),
+  );
   const calls = summary.spend?.calls ?? summary.calls.total.calls;
   return {
     perKept: calls / Math.max(1, summary.kept),
@@ -145,7 +164,11 @@ export async function bareClientRun(endpoint: Endpoint, calls: number, concurren
     { name: "pairwise_scores", includeRaw: true },
   );
   const prompt = (i: number) =>
-    renderPrompt("judge", {}, judgePromptValues(`Benchmark instruction ${i}`, `[strong] answer ${i}`, `[target] answer ${i}`));
+    renderPrompt(
+      "judge",
+      {},
+      judgePromptValues(`Benchmark instruction ${i}`, `[strong] answer ${i}`, `[target] answer ${i}`),
+    );
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -172,10 +195,14 @@ export interface RssResult {
 /** A run in a fresh process, so its peak RSS is its own (`process.resourceUsage().maxRSS`). */
 export function rssRun(endpointUrl: string, shape: RunShape): Promise<RssResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL("./rss-child.ts", import.meta.url)), [JSON.stringify({ url: endpointUrl, shape })], {
-      execArgv: ["--import", "tsx"],
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
+    const child = fork(
+      fileURLToPath(new URL("./rss-child.ts", import.meta.url)),
+      [JSON.stringify({ url: endpointUrl, shape })],
+      {
+        execArgv: ["--import", "tsx"],
+        stdio: ["ignore", "ignore", "inherit", "ipc"],
+      },
+    );
     child.once("message", (message) => resolve(message as RssResult));
     child.once("exit", (code) => {
       if (code !== 0) reject(new Error(`RSS run for N=${shape.size} exited with ${code}`));

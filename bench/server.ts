@@ -22,7 +22,10 @@ const server = await startOpenAIServer({
   retryAfterSeconds: 1,
   ...(options.faultRate > 0 ? { faults: { rate: options.faultRate, kinds: options.faultKinds } } : {}),
   respond: (request) => {
-    const reply = codecReply(request.model === "target-model" ? "target" : "strong", request.messages.map((message) => message.content).join("\n"));
+    const reply = codecReply(
+      request.model === "target-model" ? "target" : "strong",
+      request.messages.map((message) => message.content).join("\n"),
+    );
     return typeof reply === "string" ? { text: reply } : { json: reply };
   },
 });

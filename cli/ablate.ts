@@ -45,9 +45,13 @@ interface AblateFlags {
 }
 
 const rowList = (value: string): Ablation[] => {
-  const rows = value.split(",").map((row) => row.trim()).filter((row) => row !== "");
+  const rows = value
+    .split(",")
+    .map((row) => row.trim())
+    .filter((row) => row !== "");
   const unknown = rows.filter((row) => !(ABLATIONS as readonly string[]).includes(row));
-  if (unknown.length > 0 || rows.length === 0) throw new InvalidArgumentError(`rows are a comma-separated list of ${ABLATIONS.join(", ")}`);
+  if (unknown.length > 0 || rows.length === 0)
+    throw new InvalidArgumentError(`rows are a comma-separated list of ${ABLATIONS.join(", ")}`);
   return rows as Ablation[];
 };
 
@@ -67,28 +71,17 @@ function perRow(specs: readonly string[], flag: string): Partial<Record<Ablation
 }
 
 /** The fine-tuned model, or its answers file, of each row (`--model-for`, `--model-template`, `--answers-for`). */
-async function evaluatedPerRow(
-  flags: AblateFlags,
-  rows: readonly Ablation[],
-  benchmark: Seed[],
-) {
+async function evaluatedPerRow(flags: AblateFlags, rows: readonly Ablation[], benchmark: Seed[]) {
   const modelSpecs = perRow(flags.modelFor ?? [], "--model-for");
   const answerFiles = perRow(flags.answersFor ?? [], "--answers-for");
   const models: Partial<Record<Ablation, RoleSettings>> = {};
   for (const row of rows) {
-    const spec =
-      modelSpecs[row] ??
-      (answerFiles[row]
-        ? undefined
-        : flags.modelTemplate?.replaceAll("{row}", row));
-    if (modelSpecs[row] && answerFiles[row])
-      throw new UsageError(`${row} has both --model-for and --answers-for`);
+    const spec = modelSpecs[row] ?? (answerFiles[row] ? undefined : flags.modelTemplate?.replaceAll("{row}", row));
+    if (modelSpecs[row] && answerFiles[row]) throw new UsageError(`${row} has both --model-for and --answers-for`);
     if (spec) models[row] = roleFromFlags({ ...flags, model: spec }, "model")!;
   }
   const answers: Partial<Record<Ablation, ProvidedAnswers>> = {};
-  for (const [row, file] of Object.entries(answerFiles) as Array<
-    [Ablation, string]
-  >) {
+  for (const [row, file] of Object.entries(answerFiles) as Array<[Ablation, string]>) {
     answers[row] = {
       answers: await readAnswers(file, benchmark, { field: flags.answerField }),
       source: "file",
@@ -99,31 +92,17 @@ async function evaluatedPerRow(
 }
 
 /** The evaluation of the rows: who judges and answers, with what settings (the run's token limit and concurrency). */
-async function evaluationFor(
-  flags: AblateFlags,
-  rows: readonly Ablation[],
-  benchmark: Seed[],
-  config: CodecConfig,
-) {
+async function evaluationFor(flags: AblateFlags, rows: readonly Ablation[], benchmark: Seed[], config: CodecConfig) {
   const { models, answers } = await evaluatedPerRow(flags, rows, benchmark);
   const judge = roleFromFlags(flags, "judge");
   const reference = roleFromFlags(flags, "reference") ?? config.strong;
-  const evaluates =
-    flags.baseline ||
-    Object.keys(models).length > 0 ||
-    Object.keys(answers).length > 0;
+  const evaluates = flags.baseline || Object.keys(models).length > 0 || Object.keys(answers).length > 0;
   if (evaluates && !judge)
-    throw new UsageError(
-      "--judge SPEC is required to evaluate: the model that compares the answers",
-    );
+    throw new UsageError("--judge SPEC is required to evaluate: the model that compares the answers");
   const settings: Omit<EvalConfigInput, "model" | "reference" | "judge"> = {
     ...settingsFromFlags(flags, ABLATE_EVAL_SETTINGS),
-    ...(flags.maxOutputTokens !== undefined
-      ? { maxTokens: flags.maxOutputTokens }
-      : {}),
-    ...(flags.concurrency !== undefined
-      ? { concurrency: flags.concurrency as number }
-      : {}),
+    ...(flags.maxOutputTokens !== undefined ? { maxTokens: flags.maxOutputTokens } : {}),
+    ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency as number } : {}),
   };
   return {
     evaluates,
@@ -145,15 +124,10 @@ function validateModels(
   plan: Awaited<ReturnType<typeof evaluationFor>>,
   env: NodeJS.ProcessEnv,
 ) {
-  ModelFactory.fromConfig(config, { env }).validate([
-    ...new Set<ModelRole>(rows.flatMap((row) => rolesFor(row))),
-  ]);
+  ModelFactory.fromConfig(config, { env }).validate([...new Set<ModelRole>(rows.flatMap((row) => rolesFor(row)))]);
   if (!plan.evaluates) return;
   const { judge, reference, models, settings } = plan.evaluation;
-  const candidates: Array<RoleSettings | null> = [
-    ...Object.values(models),
-    ...(flags.baseline ? [config.target] : []),
-  ];
+  const candidates: Array<RoleSettings | null> = [...Object.values(models), ...(flags.baseline ? [config.target] : [])];
   if (candidates.length === 0) candidates.push(null); // answers files only: the judge and the reference are called
   for (const model of candidates) {
     const evalConfig = resolveEvalConfig({
@@ -162,9 +136,7 @@ function validateModels(
       reference,
       judge,
     });
-    evalFactory(evalConfig, { env }).validate(
-      model ? ["judge", "strong", "target"] : ["judge", "strong"],
-    );
+    evalFactory(evalConfig, { env }).validate(model ? ["judge", "strong", "target"] : ["judge", "strong"]);
   }
 }
 
@@ -179,18 +151,10 @@ async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
     limit: flags.limit,
   });
   // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
-  const config = await buildGenerateConfig(
-    withoutRole(flags, "judge"),
-    env,
-    ABLATE_SETTINGS,
-  );
+  const config = await buildGenerateConfig(withoutRole(flags, "judge"), env, ABLATE_SETTINGS);
   // Settings that can never reach --size in some row are refused before anything is spent.
   const impossible = [
-    ...new Set(
-      rows.flatMap((row) =>
-        inputProblems({ ...config, ablation: row }, { seeds: seeds.length }),
-      ),
-    ),
+    ...new Set(rows.flatMap((row) => inputProblems({ ...config, ablation: row }, { seeds: seeds.length }))),
   ];
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));
   const plan = await evaluationFor(flags, rows, benchmark, config);
@@ -198,14 +162,8 @@ async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
   return { rows, seeds, benchmark, config, evaluation: plan.evaluation };
 }
 
-export async function ablateCommand(
-  flags: AblateFlags,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<AblationResult> {
-  const { rows, seeds, benchmark, config, evaluation } = await prepareAblation(
-    flags,
-    env,
-  );
+export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
+  const { rows, seeds, benchmark, config, evaluation } = await prepareAblation(flags, env);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const onSigint = () => {
@@ -226,9 +184,7 @@ export async function ablateCommand(
       force: flags.force ?? false,
       env,
       signal: controller.signal,
-      onProgress: flags.quiet
-        ? undefined
-        : (message) => process.stderr.write(`codeclm: ${message}\n`),
+      onProgress: flags.quiet ? undefined : (message) => process.stderr.write(`codeclm: ${message}\n`),
     });
     await createOutputFolders([join(flags.out, "ablation.json")]);
     await writeJsonAtomic(join(flags.out, "ablation.json"), result);
@@ -246,9 +202,16 @@ export function registerAblate(program: Command): void {
     )
     .requiredOption("--seeds <file|name>", "seed instructions (as for generate)")
     .option("--field <name>", "the field holding the seed instruction")
-    .requiredOption("--benchmark <name|file>", `benchmark to evaluate on: ${EVALUATION_NAMES.join(", ")} or a file (as for eval)`)
+    .requiredOption(
+      "--benchmark <name|file>",
+      `benchmark to evaluate on: ${EVALUATION_NAMES.join(", ")} or a file (as for eval)`,
+    )
     .option("--limit <n>", "evaluate only the first N benchmark items", integer(1))
-    .option("--out <dir>", "directory for each row's data (ROW.jsonl), evaluations (ROW.eval/) and ablation.json", "ablation")
+    .option(
+      "--out <dir>",
+      "directory for each row's data (ROW.jsonl), evaluations (ROW.eval/) and ablation.json",
+      "ablation",
+    )
     .option("--rows <list>", `comma-separated rows (default: all of ${ABLATIONS.join(",")})`, rowList)
     .option("--config <file>", "JSON file with generation settings shared by every row")
     .addOption(deprecatedMaxTokens());
@@ -256,25 +219,38 @@ export function registerAblate(program: Command): void {
   addSettingOptions(command, ABLATE_SETTINGS);
   addSettingOptions(command, ABLATE_EVAL_SETTINGS);
   addRoleOptions(command, "strong", "strong model as provider:model (generates every row; the reference by default)");
-  addRoleOptions(command, "target", "target model as provider:model (answers in the full row's filtering; the --baseline model)");
+  addRoleOptions(
+    command,
+    "target",
+    "target model as provider:model (answers in the full row's filtering; the --baseline model)",
+  );
   addRoleOptions(command, "judge", "evaluation judge as provider:model (the paper: ChatGPT)");
   addRoleOptions(command, "reference", "reference model for the evaluation (default: the strong model)");
-  addRoleOptions(command, "model", "", { model: false, label: "the fine-tuned models (--model-for, --model-template)" });
+  addRoleOptions(command, "model", "", {
+    model: false,
+    label: "the fine-tuned models (--model-for, --model-template)",
+  });
   command
     .option("--model-for <row=spec>", "the model fine-tuned on ROW's data, to evaluate (repeatable)", collect)
     .option("--model-template <spec>", "the fine-tuned models' spec with {row}, e.g. openai:llama-7b-{row}")
-    .option("--answers-for <row=file>", "answers of the model fine-tuned on ROW's data, instead of a model (repeatable)", collect)
+    .option(
+      "--answers-for <row=file>",
+      "answers of the model fine-tuned on ROW's data, instead of a model (repeatable)",
+      collect,
+    )
     .option("--answer-field <name>", "the field holding the answer in --answers-for files")
     .option("--baseline", "also evaluate the untuned target: where the rows start from")
     .option("--force", "regenerate rows and redo evaluations already in --out")
     .option("--quiet", "print only the table");
   command.action(async (flags: AblateFlags) => {
-      takeDeprecatedMaxTokens(flags);
-      const result = await withOutputLock(join(flags.out, "ablation.lock"), `codeclm ablate --out ${flags.out}`, () => ablateCommand(flags));
-      process.stdout.write(`${formatAblationTable(result)}\ntable -> ${join(flags.out, "ablation.json")}\n`);
-      const incomplete = result.rows.some(
-        (row) => row.data?.status === "incomplete" || row.evaluation?.summary.status === "incomplete",
-      );
-      if (incomplete) process.exitCode = 3;
-    });
+    takeDeprecatedMaxTokens(flags);
+    const result = await withOutputLock(join(flags.out, "ablation.lock"), `codeclm ablate --out ${flags.out}`, () =>
+      ablateCommand(flags),
+    );
+    process.stdout.write(`${formatAblationTable(result)}\ntable -> ${join(flags.out, "ablation.json")}\n`);
+    const incomplete = result.rows.some(
+      (row) => row.data?.status === "incomplete" || row.evaluation?.summary.status === "incomplete",
+    );
+    if (incomplete) process.exitCode = 3;
+  });
 }

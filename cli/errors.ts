@@ -27,6 +27,7 @@ export function reportError(error: unknown): number {
     return 2;
   }
   process.stderr.write(`codeclm: run failed: ${errorMessage(error)}\n`);
-  if (process.env.CODECLM_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${errorMessage(error.stack)}\n`);
+  if (process.env.CODECLM_DEBUG && error instanceof Error && error.stack)
+    process.stderr.write(`${errorMessage(error.stack)}\n`);
   return 1;
 }

@@ -43,14 +43,19 @@ export async function readJudgePrompt(path: string | undefined): Promise<string 
   try {
     return await readFile(path, "utf8");
   } catch (error) {
-    throw new InputError(path, undefined, `cannot read the judge prompt: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new InputError(
+      path,
+      undefined,
+      `cannot read the judge prompt: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
 }
 
 /** Evaluation settings from flags; a problem with them is a usage error, said before anything runs. */
 export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined): EvalConfig {
   const judge = roleFromFlags(flags, "judge");
-  if (!judge) throw new UsageError("--judge SPEC is required: the model that compares the answers (the paper used ChatGPT)");
+  if (!judge)
+    throw new UsageError("--judge SPEC is required: the model that compares the answers (the paper used ChatGPT)");
   const input = {
     ...settingsFromFlags(flags, EVAL_SETTINGS),
     model: roleFromFlags(flags, "model") ?? null,
@@ -66,26 +71,44 @@ export function evalConfigFrom(flags: EvalFlags, judgePrompt: string | undefined
 }
 
 /** The benchmark, a built-in name or a file (the seeds reader: JSONL, JSON, CSV/TSV, text; `turns[0]` for multi-turn files), optionally cut. */
-export async function readBenchmark(spec: string, options: { field?: string; format?: SeedFormat; limit?: number }): Promise<Seed[]> {
+export async function readBenchmark(
+  spec: string,
+  options: { field?: string; format?: SeedFormat; limit?: number },
+): Promise<Seed[]> {
   const items = await readSeeds(resolveBenchmark(spec), { field: options.field, format: options.format });
   return options.limit !== undefined ? items.slice(0, options.limit) : items;
 }
 
 /** The answers given as files (`--answers`, `--reference-answers`), matched to the benchmark. */
-async function providedAnswers(flags: EvalFlags, benchmark: Seed[]): Promise<Partial<Record<"model" | "reference", ProvidedAnswers>>> {
+async function providedAnswers(
+  flags: EvalFlags,
+  benchmark: Seed[],
+): Promise<Partial<Record<"model" | "reference", ProvidedAnswers>>> {
   const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {};
-  for (const [side, file] of [["model", flags.answers], ["reference", flags.referenceAnswers]] as const) {
-    if (file) provided[side] = { answers: await readAnswers(file, benchmark, { field: flags.answerField }), source: "file", label: file };
+  for (const [side, file] of [
+    ["model", flags.answers],
+    ["reference", flags.referenceAnswers],
+  ] as const) {
+    if (file)
+      provided[side] = {
+        answers: await readAnswers(file, benchmark, { field: flags.answerField }),
+        source: "file",
+        label: file,
+      };
   }
   return provided;
 }
 
 export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = process.env): Promise<EvalSummary> {
   if (flags.model && flags.answers) throw new UsageError("give --model SPEC or --answers FILE, not both");
-  if (flags.reference && flags.referenceAnswers) throw new UsageError("give --reference SPEC or --reference-answers FILE, not both");
-  if (!flags.model && !flags.answers) throw new UsageError("give the model under test: --model SPEC, or --answers FILE with its answers");
+  if (flags.reference && flags.referenceAnswers)
+    throw new UsageError("give --reference SPEC or --reference-answers FILE, not both");
+  if (!flags.model && !flags.answers)
+    throw new UsageError("give the model under test: --model SPEC, or --answers FILE with its answers");
   if (!flags.reference && !flags.referenceAnswers) {
-    throw new UsageError("give the reference (the strong model): --reference SPEC, or --reference-answers FILE with its answers");
+    throw new UsageError(
+      "give the reference (the strong model): --reference SPEC, or --reference-answers FILE with its answers",
+    );
   }
   // Bad input and bad settings are reported before any model is called.
   const benchmark = await readBenchmark(flags.benchmark, flags);
@@ -95,7 +118,8 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
 
   const paths = evalPathsFor(flags.out);
   const existing = await existingEvalOutputs(paths);
-  if (existing.length > 0 && !flags.force) throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite)`);
+  if (existing.length > 0 && !flags.force)
+    throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite)`);
 
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
@@ -136,14 +160,28 @@ export function registerEval(program: Command): void {
       `a built-in set (${EVALUATION_NAMES.join(", ")}) or a file: JSONL, JSON, CSV/TSV or text (as --seeds); a category field is used when present`,
     )
     .option("--field <name>", "the field holding the instruction")
-    .addOption(new Option("--format <format>", "benchmark file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
+    .addOption(
+      new Option("--format <format>", "benchmark file format")
+        .choices(["auto", "jsonl", "json", "csv", "tsv", "text"])
+        .default("auto"),
+    )
     .option("--limit <n>", "evaluate only the first N items", integer(1))
-    .option("--answers <file>", "the model under test's answers (JSONL/JSON, matched by id or instruction) instead of --model")
+    .option(
+      "--answers <file>",
+      "the model under test's answers (JSONL/JSON, matched by id or instruction) instead of --model",
+    )
     .option("--reference-answers <file>", "the reference's answers instead of --reference")
-    .option("--answer-field <name>", "the field holding the answer in the answers files (default: answer, response, output, completion, ...)")
+    .option(
+      "--answer-field <name>",
+      "the field holding the answer in the answers files (default: answer, response, output, completion, ...)",
+    )
     .option("--out <dir>", "directory for eval.jsonl (one line per item) and eval.summary.json", "eval")
     .option("--force", "overwrite existing outputs");
-  addRoleOptions(command, "model", "the model under test as provider:model (e.g. the target fine-tuned on codeclm data)");
+  addRoleOptions(
+    command,
+    "model",
+    "the model under test as provider:model (e.g. the target fine-tuned on codeclm data)",
+  );
   addRoleOptions(command, "reference", "the reference model as provider:model (the paper: the strong LLM)");
   addRoleOptions(command, "judge", "the judge as provider:model (the paper: ChatGPT at temperature 0)");
   // Every evaluation setting of eval/config.ts, named, described and checked by the schema (cli/flag-names.ts).
@@ -154,7 +192,9 @@ export function registerEval(program: Command): void {
     .option("--quiet", "print only the result")
     .action(async (flags: EvalFlags) => {
       takeDeprecatedMaxTokens(flags);
-      const summary = await withOutputLock(join(flags.out, "eval.lock"), `codeclm eval --out ${flags.out}`, () => evalCommand(flags));
+      const summary = await withOutputLock(join(flags.out, "eval.lock"), `codeclm eval --out ${flags.out}`, () =>
+        evalCommand(flags),
+      );
       const paths = evalPathsFor(flags.out);
       process.stdout.write(`${formatEvalSummary(summary)}\nitems -> ${paths.items}; summary -> ${paths.summary}\n`);
       if (summary.status !== "complete") process.exitCode = 3;

@@ -46,7 +46,13 @@ export async function exportPairs(input: string, flags: ExportFlags): Promise<Ex
     if (taken.length > 0) throw new UsageError(`output already exists: ${taken.join(", ")} (use --force to overwrite)`);
   }
   const write = (path: string, items: typeof pairs) =>
-    writeAtomically(path, serialise(items.map((pair) => toTrainingRecord(pair, flags.format, flags.system)), /\.json$/i.test(path)));
+    writeAtomically(
+      path,
+      serialise(
+        items.map((pair) => toTrainingRecord(pair, flags.format, flags.system)),
+        /\.json$/i.test(path),
+      ),
+    );
   await createOutputFolders(targets);
   await write(flags.out, split.train);
   if (split.validation.length > 0) await write(valPath, split.validation);
@@ -62,7 +68,10 @@ export function registerExport(program: Command): void {
     .description("Convert kept pairs (the --out file of generate) into a fine-tuning format")
     .argument("<kept>", "kept-pairs JSONL written by `codeclm generate`")
     .addOption(
-      new Option("--format <format>", "openai-chat (OpenAI fine-tuning), alpaca, sharegpt (LLaMA-Factory, axolotl), jsonl (instruction/output)")
+      new Option(
+        "--format <format>",
+        "openai-chat (OpenAI fine-tuning), alpaca, sharegpt (LLaMA-Factory, axolotl), jsonl (instruction/output)",
+      )
         .choices([...EXPORT_FORMATS])
         .makeOptionMandatory(),
     )
@@ -78,8 +87,14 @@ export function registerExport(program: Command): void {
       const out = outFrom(given.out, given.output, "--output");
       if (!out) throw new UsageError("--out FILE is required: where to write the training file");
       if (given.valOutput !== undefined) warnDeprecated("--val-output", "--val-out");
-      const flags: ExportFlags = { ...given, out, ...(given.valOut ?? given.valOutput ? { valOut: given.valOut ?? given.valOutput } : {}) };
-      const result = await withOutputLock(`${out}.lock`, `codeclm export --out ${out}`, () => exportPairs(input, flags));
+      const flags: ExportFlags = {
+        ...given,
+        out,
+        ...((given.valOut ?? given.valOutput) ? { valOut: given.valOut ?? given.valOutput } : {}),
+      };
+      const result = await withOutputLock(`${out}.lock`, `codeclm export --out ${out}`, () =>
+        exportPairs(input, flags),
+      );
       const parts = [`${result.train.count} -> ${result.train.path}`];
       if (result.validation) parts.push(`${result.validation.count} -> ${result.validation.path} (validation)`);
       process.stdout.write(`exported ${flags.format}: ${parts.join("; ")}\n`);

@@ -5,11 +5,7 @@
  */
 import { CodecConfigSchema } from "../lib/config.js";
 import { EvalConfigSchema } from "../eval/config.js";
-import {
-  type FlagNaming,
-  type SettingFlag,
-  settingFlags,
-} from "./schema-flags.js";
+import { type FlagNaming, type SettingFlag, settingFlags } from "./schema-flags.js";
 
 const CODEC_NAMING = {
   renamed: {
@@ -29,33 +25,21 @@ const CODEC_NAMING = {
 } satisfies FlagNaming;
 
 /** `codeclm generate`: every run setting. */
-export const GENERATE_SETTINGS: readonly SettingFlag[] = settingFlags(
-  CodecConfigSchema,
-  CODEC_NAMING,
-);
+export const GENERATE_SETTINGS: readonly SettingFlag[] = settingFlags(CodecConfigSchema, CODEC_NAMING);
 
 /** `codeclm ablate`: the run settings shared by every row (no row choice; no budget: --max-tokens was its token limit). */
-export const ABLATE_SETTINGS: readonly SettingFlag[] = settingFlags(
-  CodecConfigSchema,
-  {
-    ...CODEC_NAMING,
-    skipped: [...CODEC_NAMING.skipped, "ablation", "budget"],
-  },
-);
+export const ABLATE_SETTINGS: readonly SettingFlag[] = settingFlags(CodecConfigSchema, {
+  ...CODEC_NAMING,
+  skipped: [...CODEC_NAMING.skipped, "ablation", "budget"],
+});
 
 /** `codeclm eval`: every evaluation setting but the roles and the judge prompt (a file: --judge-prompt). */
-export const EVAL_SETTINGS: readonly SettingFlag[] = settingFlags(
-  EvalConfigSchema,
-  {
-    renamed: { maxTokens: "max-output-tokens" },
-    skipped: ["model", "reference", "judge", "judgePrompt"],
-  },
-);
+export const EVAL_SETTINGS: readonly SettingFlag[] = settingFlags(EvalConfigSchema, {
+  renamed: { maxTokens: "max-output-tokens" },
+  skipped: ["model", "reference", "judge", "judgePrompt"],
+});
 
 /** `codeclm ablate`: the evaluation settings not already run settings there. */
-export const ABLATE_EVAL_SETTINGS: readonly SettingFlag[] = settingFlags(
-  EvalConfigSchema,
-  {
-    only: ["answerTemperature", "answerRetries", "judgeRetries"],
-  },
-);
+export const ABLATE_EVAL_SETTINGS: readonly SettingFlag[] = settingFlags(EvalConfigSchema, {
+  only: ["answerTemperature", "answerRetries", "judgeRetries"],
+});

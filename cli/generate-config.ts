@@ -2,7 +2,13 @@
 import { readFile } from "node:fs/promises";
 import { InputError } from "../io/input-error.js";
 import { type Ablation, filters } from "../lib/ablation.js";
-import { type CodecConfig, type CodecConfigInput, type PromptOverrides, resolveConfig, unknownSettings } from "../lib/config.js";
+import {
+  type CodecConfig,
+  type CodecConfigInput,
+  type PromptOverrides,
+  resolveConfig,
+  unknownSettings,
+} from "../lib/config.js";
 import type { SeedFormat } from "../io/seeds.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { defaultRoles } from "./defaults.js";
@@ -65,13 +71,19 @@ async function readPromptOverrides(specs: readonly string[]): Promise<PromptOver
     const eq = spec.indexOf("=");
     const name = spec.slice(0, eq) as PromptName;
     if (eq < 0 || !(name in DEFAULT_PROMPTS)) {
-      throw new UsageError(`--prompt takes STEP=FILE with STEP one of ${Object.keys(DEFAULT_PROMPTS).join(", ")}; got "${spec}"`);
+      throw new UsageError(
+        `--prompt takes STEP=FILE with STEP one of ${Object.keys(DEFAULT_PROMPTS).join(", ")}; got "${spec}"`,
+      );
     }
     const file = spec.slice(eq + 1);
     try {
       overrides[name] = await readFile(file, "utf8");
     } catch (error) {
-      throw new InputError(file, undefined, `cannot read the prompt file: ${(error as NodeJS.ErrnoException).code ?? error}`);
+      throw new InputError(
+        file,
+        undefined,
+        `cannot read the prompt file: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
     }
   }
   return overrides;
@@ -86,14 +98,20 @@ async function readPricesFile(path: string): Promise<Record<string, { input: num
  * The run's roles: flags over the config file's roles over the defaults for the environment. Ablation
  * rows without filtering never call the target: the strong model stands in, unused.
  */
-function rolesFrom(flags: GenerateFlags, fromFile: CodecConfigInput, ablation: Ablation, env: NodeJS.ProcessEnv): CodecConfigInput {
+function rolesFrom(
+  flags: GenerateFlags,
+  fromFile: CodecConfigInput,
+  ablation: Ablation,
+  env: NodeJS.ProcessEnv,
+): CodecConfigInput {
   const defaults = defaultRoles(env);
   const strong = roleFromFlags(flags, "strong", fromFile.strong) ?? defaults.strong;
   const target = roleFromFlags(flags, "target", fromFile.target) ?? (filters(ablation) ? defaults.target : strong);
   const judge = flags.judge || fromFile.judge ? roleFromFlags(flags, "judge", fromFile.judge ?? undefined) : undefined;
   // A judge cap alone (no judge model) applies to the strong model's endpoint, which the judge shares.
   const judgeCap = flags.judgeConcurrency as number | undefined;
-  if (!judge && judgeCap !== undefined) strong.concurrency = Math.min(strong.concurrency ?? Number.POSITIVE_INFINITY, judgeCap);
+  if (!judge && judgeCap !== undefined)
+    strong.concurrency = Math.min(strong.concurrency ?? Number.POSITIVE_INFINITY, judgeCap);
   return { strong, target, ...(judge ? { judge } : {}) };
 }
 
@@ -111,7 +129,12 @@ export async function buildGenerateConfig(
   const prompts = { ...(fromFile.prompts ?? {}), ...(await readPromptOverrides(flags.prompt ?? [])) };
   const prices = flags.prices ? { ...(fromFile.prices ?? {}), ...(await readPricesFile(flags.prices)) } : undefined;
   try {
-    return resolveConfig({ ...input, ...rolesFrom(flags, fromFile, input.ablation ?? "full", env), prompts, ...(prices ? { prices } : {}) });
+    return resolveConfig({
+      ...input,
+      ...rolesFrom(flags, fromFile, input.ablation ?? "full", env),
+      prompts,
+      ...(prices ? { prices } : {}),
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -43,7 +43,10 @@ function progressMode(flags: GenerateFlags): ProgressMode {
 }
 
 /** The seeds a run uses (identical ones merged, a sample sized to the pool) as the file streams, or the metadata. */
-async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] }> {
+async function readInput(
+  flags: GenerateFlags,
+  config: CodecConfig,
+): Promise<{ seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] }> {
   if (flags.seeds) {
     const { seeds, selection } = await readSeedSample(resolveBenchmark(flags.seeds, BENCHMARK_NAMES), {
       field: flags.field,
@@ -61,7 +64,9 @@ async function readInput(flags: GenerateFlags, config: CodecConfig): Promise<{ s
 export function describeSeedSelection(selection: SeedSelection, file: string): string {
   const merged = selection.duplicates > 0 ? `, ${selection.duplicates} identical merged` : "";
   const sampled =
-    selection.sampled < selection.unique ? `, a sample of ${selection.sampled} used (--seed-sample N|all)` : `, all ${selection.sampled} used`;
+    selection.sampled < selection.unique
+      ? `, a sample of ${selection.sampled} used (--seed-sample N|all)`
+      : `, all ${selection.sampled} used`;
   return `codeclm: ${file}: ${selection.read} seeds read${merged}${sampled}`;
 }
 
@@ -78,7 +83,10 @@ export interface GenerateResult {
 
 /** The run failed part-way (a write error, a node that failed): the message says how to resume. */
 export class RunFailedError extends Error {
-  constructor(cause: Error, readonly resume: string) {
+  constructor(
+    cause: Error,
+    readonly resume: string,
+  ) {
     super(`${cause.message}\nfix the cause, then resume with: ${resume}`, { cause });
   }
 }
@@ -106,22 +114,35 @@ export async function generate(
 type RunInput = { seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] };
 
 /** Settings and input, checked before any model is called (the settings first: they size the seed sample). */
-async function prepareInput(flags: GenerateFlags, env: NodeJS.ProcessEnv): Promise<{ config: CodecConfig; input: RunInput }> {
-  if (Boolean(flags.seeds) === Boolean(flags.metadata)) throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
+async function prepareInput(
+  flags: GenerateFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<{ config: CodecConfig; input: RunInput }> {
+  if (Boolean(flags.seeds) === Boolean(flags.metadata))
+    throw new UsageError("give exactly one of --seeds FILE or --metadata FILE");
   if (flags.json && flags.quiet) throw new UsageError("--json and --quiet do not go together");
   const config = await buildGenerateConfig(flags, env);
   if (flags.metadata && config.ablation === "no-metadata") {
     throw new UsageError("--ablation no-metadata generates from seed examples: give --seeds FILE, not --metadata");
   }
   if (flags.ablationImprovements !== undefined && config.ablation !== "metadata-rubrics") {
-    throw new UsageError(`--ablation-improvements applies to --ablation metadata-rubrics only (this run: ${config.ablation})`);
+    throw new UsageError(
+      `--ablation-improvements applies to --ablation metadata-rubrics only (this run: ${config.ablation})`,
+    );
   }
   const input = await readInput(flags, config);
-  const impossible = inputProblems(config, "seeds" in input ? { seeds: input.seeds.length } : { metadata: input.metadata.length });
+  const impossible = inputProblems(
+    config,
+    "seeds" in input ? { seeds: input.seeds.length } : { metadata: input.metadata.length },
+  );
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));
   const narrowed = "seedSelection" in input && input.seedSelection.sampled < input.seedSelection.read;
-  if (narrowed && !flags.quiet && !flags.json) process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
-  const warning = "seeds" in input ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds) : undefined;
+  if (narrowed && !flags.quiet && !flags.json)
+    process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
+  const warning =
+    "seeds" in input
+      ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds)
+      : undefined;
   if (warning) process.stderr.write(`${warning}\n`);
   return { config, input };
 }
@@ -132,17 +153,25 @@ async function preflight(flags: GenerateFlags, config: CodecConfig, env: NodeJS.
   factory.validate(rolesFor(config.ablation));
   // Said before anything is spent (and again in the summary and the final message).
   if (!flags.quiet && !flags.json) {
-    for (const warning of strongTargetWarnings(factory, filters(config.ablation))) process.stderr.write(`codeclm: warning: ${warning}\n`);
+    for (const warning of strongTargetWarnings(factory, filters(config.ablation)))
+      process.stderr.write(`codeclm: warning: ${warning}\n`);
   }
   if (flags.langsmithDataset && !hasLangSmithKey(env)) {
-    throw new UsageError("--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)");
+    throw new UsageError(
+      "--langsmith-dataset needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted LangSmith)",
+    );
   }
   // Local models are checked (and downloaded once, with progress) before anything is spent.
-  await prepareLocalModels(config, { quiet: (flags.quiet ?? false) || (flags.json ?? false), roles: rolesFor(config.ablation) });
+  await prepareLocalModels(config, {
+    quiet: (flags.quiet ?? false) || (flags.json ?? false),
+    roles: rolesFor(config.ablation),
+  });
   if (flags.resume) return;
   const existing = await existingOutputs(outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary }));
   if (existing.length > 0 && !flags.force) {
-    throw new UsageError(`output already exists: ${existing.join(", ")} (use --force to overwrite, or --resume to continue that run)`);
+    throw new UsageError(
+      `output already exists: ${existing.join(", ")} (use --force to overwrite, or --resume to continue that run)`,
+    );
   }
 }
 
@@ -165,8 +194,13 @@ function stopOnSignals(control: RunControl, note: (text: string) => void) {
     stopSignal ??= signal;
     const again = signal === "SIGINT" ? "Ctrl-C again" : `${signal} again`;
     if (interrupts === 1) {
-      control.stop({ kind: "interrupt", message: signal === "SIGINT" ? "interrupted (Ctrl-C)" : `terminated (${signal})` });
-      note(`\ncodeclm: ${signal === "SIGINT" ? "stopping" : `${signal} received, stopping`}: waiting for the calls in flight to finish (${again} to cancel them)`);
+      control.stop({
+        kind: "interrupt",
+        message: signal === "SIGINT" ? "interrupted (Ctrl-C)" : `terminated (${signal})`,
+      });
+      note(
+        `\ncodeclm: ${signal === "SIGINT" ? "stopping" : `${signal} received, stopping`}: waiting for the calls in flight to finish (${again} to cancel them)`,
+      );
     } else if (interrupts === 2) {
       control.abortNow();
       note("codeclm: cancelling the calls in flight (they may be paid again on resume)");
@@ -197,13 +231,23 @@ async function afterRun(
   const quiet = (flags.quiet ?? false) || (flags.json ?? false);
   if (tracing && !quiet) note(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}`);
   if (!flags.langsmithDataset || summary.status !== "complete") return;
-  const uploaded = await uploadKeptPairs(keptPath, flags.langsmithDataset, { env, description: `CodecLM kept pairs (codeclm run ${summary.runId})` });
+  const uploaded = await uploadKeptPairs(keptPath, flags.langsmithDataset, {
+    env,
+    description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
+  });
   if (!quiet) {
-    note(`codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})`);
+    note(
+      `codeclm: ${uploaded.examples} pairs uploaded to LangSmith dataset "${flags.langsmithDataset}" (${uploaded.created ? "created" : "existing"}, id ${uploaded.datasetId})`,
+    );
   }
 }
 
-async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv, argv: readonly string[], lock?: OutputLock): Promise<GenerateResult> {
+async function generateHoldingLock(
+  flags: GenerateFlags,
+  env: NodeJS.ProcessEnv,
+  argv: readonly string[],
+  lock?: OutputLock,
+): Promise<GenerateResult> {
   const { config, input } = await prepareInput(flags, env);
   if (flags.dryRun) return { estimate: estimateFor(input, config), budget: config.budget };
   await preflight(flags, config, env);
@@ -239,12 +283,21 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
       summary,
       ...(control.stopped ? { stopKind: control.stopped.kind } : {}),
       ...(signal ? { signal } : {}),
-      ...(summary.status === "stopped" && checkpoint.kind !== "none" ? { resume: resumeCommand + passwordNote(argv) } : {}),
+      ...(summary.status === "stopped" && checkpoint.kind !== "none"
+        ? { resume: resumeCommand + passwordNote(argv) }
+        : {}),
     };
   } catch (error) {
     // The run-state file says "failed" with the reason; the user is told how to continue.
-    const setup = error instanceof RunSetupError || error instanceof OutputLockedError || error instanceof CheckpointStoreError;
-    if (setup || checkpoint.kind === "none" || !(error instanceof Error) || (await readRunState(paths.state))?.status !== "failed") throw error;
+    const setup =
+      error instanceof RunSetupError || error instanceof OutputLockedError || error instanceof CheckpointStoreError;
+    if (
+      setup ||
+      checkpoint.kind === "none" ||
+      !(error instanceof Error) ||
+      (await readRunState(paths.state))?.status !== "failed"
+    )
+      throw error;
     throw new RunFailedError(error, `${resumeCommand}${passwordNote(argv)}`);
   } finally {
     progress.close();
@@ -253,7 +306,8 @@ async function generateHoldingLock(flags: GenerateFlags, env: NodeJS.ProcessEnv,
 }
 
 /** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
-export const signalExitCode = (signal: NodeJS.Signals | undefined): number => (signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 130);
+export const signalExitCode = (signal: NodeJS.Signals | undefined): number =>
+  signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 130;
 
 /** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 130 Ctrl-C, 143 SIGTERM. */
 export function exitCodeFor(summary: RunSummary, stopKind?: string, signal?: NodeJS.Signals): number {
@@ -279,7 +333,9 @@ function printResult(flags: GenerateFlags, result: GenerateResult): void {
     process.stdout.write(
       `${word}: kept ${summary.kept}/${summary.requested} -> ${paths.kept}; dropped -> ${paths.dropped}; summary -> ${paths.summary}\n${summary.stopReason}\n` +
         (summary.poolMakeup?.warning ? `warning: ${summary.poolMakeup.warning}\n` : "") +
-        (result.resume ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n` : "") +
+        (result.resume
+          ? `resume with: ${result.resume}${/budget/.test(summary.stopReason) ? " (with a higher budget)" : ""}\n`
+          : "") +
         summary.warnings.map((warning) => `warning: ${warning}\n`).join(""),
     );
   }
@@ -289,25 +345,51 @@ function printResult(flags: GenerateFlags, result: GenerateResult): void {
 /** Input, output and run options: what is not a setting. */
 function addRunOptions(command: Command): Command {
   return command
-    .option("--seeds <file|name>", "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line), or a built-in set (e.g. self-instruct-seed)")
+    .option(
+      "--seeds <file|name>",
+      "seed instructions: JSONL, JSON array, CSV/TSV or plain text (one per line), or a built-in set (e.g. self-instruct-seed)",
+    )
     .option("--metadata <file>", "user-written metadata instead of seeds: JSONL/JSON of {useCase, skills}")
-    .option("--field <name>", "the field holding the instruction (default: instruction, prompt, text, question, turns[0], Instruction)")
-    .addOption(new Option("--format <format>", "seed file format").choices(["auto", "jsonl", "json", "csv", "tsv", "text"]).default("auto"))
+    .option(
+      "--field <name>",
+      "the field holding the instruction (default: instruction, prompt, text, question, turns[0], Instruction)",
+    )
+    .addOption(
+      new Option("--format <format>", "seed file format")
+        .choices(["auto", "jsonl", "json", "csv", "tsv", "text"])
+        .default("auto"),
+    )
     .option("--out <file>", "kept pairs, one JSON line each, appended as they are decided", "codeclm.jsonl")
     .option("--dropped <file>", "dropped instructions and failures (default: OUT.dropped.jsonl)")
     .option("--summary <file>", "run summary, written when the run ends or stops (default: OUT.summary.json)")
     .option("--force", "overwrite existing outputs (and forget the run that wrote them)")
-    .option("--resume [runId]", "continue the last run for --out (or run RUN_ID) after a crash, Ctrl-C or a budget stop")
-    .option("--checkpoint <where>", "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none")
+    .option(
+      "--resume [runId]",
+      "continue the last run for --out (or run RUN_ID) after a crash, Ctrl-C or a budget stop",
+    )
+    .option(
+      "--checkpoint <where>",
+      "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none",
+    )
     .option("--keep-checkpoints", "keep checkpoints and the call journal after the run completes")
     .option("--config <file>", "JSON file with any configuration field; flags override it")
-    .option("--langsmith-dataset <name>", "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)")
-    .option("--prices <file>", 'JSON prices per million tokens, over the built-in table: {"openai:my-model": {"input": 1, "output": 2}}')
+    .option(
+      "--langsmith-dataset <name>",
+      "also upload the kept pairs as examples of this LangSmith dataset (needs LANGSMITH_API_KEY)",
+    )
+    .option(
+      "--prices <file>",
+      'JSON prices per million tokens, over the built-in table: {"openai:my-model": {"input": 1, "output": 2}}',
+    )
     .option("--dry-run", "estimate calls, tokens and cost from the seeds and settings; call nothing")
     .option("--prompt <step=file>", "override a step's prompt template (repeatable)", collect)
     .option("--quiet", "print nothing but errors and the final line")
     .option("--json", "machine-readable events on stdout, one JSON object per line")
-    .option("--progress-interval <seconds>", "seconds between progress lines when stderr is not a terminal (default 10)", decimal(0.1));
+    .option(
+      "--progress-interval <seconds>",
+      "seconds between progress lines when stderr is not a terminal (default 10)",
+      decimal(0.1),
+    );
 }
 
 export function registerGenerate(program: Command): void {
@@ -318,7 +400,11 @@ export function registerGenerate(program: Command): void {
   // Every setting of lib/config.ts, named, described and checked by the schema (cli/flag-names.ts).
   addSettingOptions(command, GENERATE_SETTINGS);
   for (const role of ROLES) {
-    addRoleOptions(command, role, `${role[0]!.toUpperCase()}${role.slice(1)} model as provider:model${role === "judge" ? " (default: the strong model)" : ""}`);
+    addRoleOptions(
+      command,
+      role,
+      `${role[0]!.toUpperCase()}${role.slice(1)} model as provider:model${role === "judge" ? " (default: the strong model)" : ""}`,
+    );
   }
   command.action(async (flags: GenerateFlags) => printResult(flags, await generate(flags)));
 }

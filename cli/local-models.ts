@@ -18,7 +18,9 @@ function progressBar(label: string, quiet: boolean) {
       const width = 30;
       const filled = Math.round(fraction * width);
       const total = totalBytes ? ` of ${formatBytes(totalBytes)}` : "";
-      process.stderr.write(`\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${formatBytes(downloadedBytes)}${total}`);
+      process.stderr.write(
+        `\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${formatBytes(downloadedBytes)}${total}`,
+      );
       if (totalBytes && downloadedBytes >= totalBytes) process.stderr.write("\n");
       return;
     }
@@ -47,7 +49,10 @@ export async function prepareLocalModels(
     if (spec.provider === "local") specs.add(expandLocalDefault(spec.model));
   }
   for (const spec of specs) {
-    const resolved = await resolveLocalModel(spec, { onProgress: progressBar(`codeclm: downloading ${spec}`, options.quiet) });
-    if (resolved.source === "download" && !options.quiet) process.stderr.write(`codeclm: cached ${spec} at ${resolved.path}\n`);
+    const resolved = await resolveLocalModel(spec, {
+      onProgress: progressBar(`codeclm: downloading ${spec}`, options.quiet),
+    });
+    if (resolved.source === "download" && !options.quiet)
+      process.stderr.write(`codeclm: cached ${spec} at ${resolved.path}\n`);
   }
 }

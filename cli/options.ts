@@ -5,7 +5,8 @@ import { UsageError } from "./errors.js";
 export function integer(min: number) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got "${value}"`);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got "${value}"`);
     return parsed;
   };
 }
@@ -14,7 +15,9 @@ export function decimal(min: number, max = Number.POSITIVE_INFINITY) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`expected a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ""}, got "${value}"`);
+      throw new InvalidArgumentError(
+        `expected a number from ${min}${Number.isFinite(max) ? ` to ${max}` : ""}, got "${value}"`,
+      );
     }
     return parsed;
   };
@@ -39,7 +42,8 @@ export function takeDeprecatedMaxTokens(flags: { maxTokens?: number; maxOutputTo
 }
 
 /** An old output flag kept as a hidden alias of `--out`. */
-export const deprecatedOutAlias = (flag: string, value = "<file>") => new Option(`${flag} ${value}`, "deprecated: --out").hideHelp();
+export const deprecatedOutAlias = (flag: string, value = "<file>") =>
+  new Option(`${flag} ${value}`, "deprecated: --out").hideHelp();
 
 /** `--out`, or the deprecated alias (with a warning); a usage error when both are given and differ. */
 export function outFrom(out: string | undefined, old: string | undefined, alias: string): string | undefined {

@@ -48,7 +48,11 @@ function money(p: ProgressSnapshot): string {
 
 function faultLine(p: ProgressSnapshot): string {
   const total = Object.values(p.faults).reduce((a, b) => a + b, 0);
-  const parts = [total > 0 ? `retries ${total} (${tallies(p.faults)})` : "", p.malformed > 0 ? `malformed ${p.malformed}` : "", p.replayed > 0 ? `replayed ${p.replayed}` : ""];
+  const parts = [
+    total > 0 ? `retries ${total} (${tallies(p.faults)})` : "",
+    p.malformed > 0 ? `malformed ${p.malformed}` : "",
+    p.replayed > 0 ? `replayed ${p.replayed}` : "",
+  ];
   return parts.filter(Boolean).join(" · ");
 }
 
@@ -58,7 +62,8 @@ function bar(fraction: number, width = 24): string {
 }
 
 /** Notices that must stay visible, e.g. " · MIX-AND-MATCH OFF". */
-const notices = (p: ProgressSnapshot): string => ((p.notices ?? []).length > 0 ? ` · ${p.notices!.join(" · ").toUpperCase()}` : "");
+const notices = (p: ProgressSnapshot): string =>
+  (p.notices ?? []).length > 0 ? ` · ${p.notices!.join(" · ").toUpperCase()}` : "";
 
 /** The live display: a few lines redrawn in place. */
 export function renderProgress(p: ProgressSnapshot): string {
@@ -71,7 +76,12 @@ export function renderProgress(p: ProgressSnapshot): string {
   const endpoints = p.endpoints
     .map((e) => {
       const name = e.key.split("|").at(-1) ?? e.key;
-      const state = e.breaker !== "closed" ? ` ${e.breaker === "open" ? "PAUSED" : "probing"}` : e.limit < e.max && e.lastChange ? ` (${e.lastChange})` : "";
+      const state =
+        e.breaker !== "closed"
+          ? ` ${e.breaker === "open" ? "PAUSED" : "probing"}`
+          : e.limit < e.max && e.lastChange
+            ? ` (${e.lastChange})`
+            : "";
       return `${name} ${e.active}/${e.limit}${state}`;
     })
     .join(" · ");
@@ -109,17 +119,23 @@ function startLine(event: Extract<RunEvent, { type: "start" }>): string {
   const recovered = event.recovered.kept + event.recovered.dropped;
   return (
     `codeclm: ${event.resumed ? "resuming" : "starting"} run ${event.runId} (${event.size} pairs; checkpoints ${event.checkpoint})` +
-    (recovered > 0 ? `; recovered ${event.recovered.kept} kept and ${event.recovered.dropped} dropped records from the checkpoints` : "")
+    (recovered > 0
+      ? `; recovered ${event.recovered.kept} kept and ${event.recovered.dropped} dropped records from the checkpoints`
+      : "")
   );
 }
 
-export function createProgress(mode: ProgressMode, options: { plainIntervalMs?: number; stderr?: NodeJS.WriteStream; stdout?: NodeJS.WritableStream } = {}): ProgressSink {
+export function createProgress(
+  mode: ProgressMode,
+  options: { plainIntervalMs?: number; stderr?: NodeJS.WriteStream; stdout?: NodeJS.WritableStream } = {},
+): ProgressSink {
   const stderr = options.stderr ?? process.stderr;
   const stdout = options.stdout ?? process.stdout;
   if (mode === "quiet") return { onEvent: () => {}, note: () => {}, close: () => {} };
 
   if (mode === "json") {
-    const emit = (value: Record<string, unknown>) => stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...value })}\n`);
+    const emit = (value: Record<string, unknown>) =>
+      stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...value })}\n`);
     return {
       onEvent(event) {
         switch (event.type) {
@@ -128,13 +144,26 @@ export function createProgress(mode: ProgressMode, options: { plainIntervalMs?: 
           case "kept":
             return emit({ event: "kept", ids: event.pairs.map((pair) => pair.id), total: event.total });
           case "dropped":
-            return emit({ event: "dropped", records: event.records.map((r) => ({ id: r.id, kind: r.kind, reason: r.reason, ...(r.step ? { step: r.step } : {}) })), total: event.total });
+            return emit({
+              event: "dropped",
+              records: event.records.map((r) => ({
+                id: r.id,
+                kind: r.kind,
+                reason: r.reason,
+                ...(r.step ? { step: r.step } : {}),
+              })),
+              total: event.total,
+            });
           case "progress":
             return emit({ event: "progress", ...event.progress, etaMs: etaMs(event.progress) ?? null });
           case "stopping":
             return emit({ event: "stopping", ...event.stop, inFlight: event.inFlight });
           case "summary":
-            return emit({ event: "summary", summary: event.summary, ...(event.resume ? { resume: event.resume } : {}) });
+            return emit({
+              event: "summary",
+              summary: event.summary,
+              ...(event.resume ? { resume: event.resume } : {}),
+            });
           default:
             return emit({ event: event.type, ...event });
         }

@@ -13,7 +13,9 @@ export function parsePrices(specs: readonly string[]): Prices {
     const input = Number(match?.[2]);
     const output = Number(match?.[3]);
     if (!match || !Number.isFinite(input) || !Number.isFinite(output)) {
-      throw new UsageError(`--price takes ROLE=INPUT,OUTPUT in USD per million tokens (e.g. strong=2.5,10); got "${spec}"`);
+      throw new UsageError(
+        `--price takes ROLE=INPUT,OUTPUT in USD per million tokens (e.g. strong=2.5,10); got "${spec}"`,
+      );
     }
     prices[match[1]!] = { input, output };
   }
@@ -24,7 +26,10 @@ export function registerReport(program: Command): void {
   program
     .command("report")
     .description("Write a self-contained HTML report (plots and browsable examples) for a generate run or an eval")
-    .argument("<file>", "the run's kept-pairs JSONL (its .dropped.jsonl and .summary.json are read from beside it), or an eval's eval.jsonl")
+    .argument(
+      "<file>",
+      "the run's kept-pairs JSONL (its .dropped.jsonl and .summary.json are read from beside it), or an eval's eval.jsonl",
+    )
     .option("--out <file>", "where to write the page (default: beside the run, NAME.report.html)")
     .addOption(deprecatedOutAlias("--html"))
     .option(
@@ -35,8 +40,14 @@ export function registerReport(program: Command): void {
     .option("--max-rows <n>", "most records listed per table (default 1000)", integer(1))
     .action(async (file: string, flags: { out?: string; html?: string; price?: string[]; maxRows?: number }) => {
       const html = outFrom(flags.out, flags.html, "--html") ?? reportPathFor(file);
-      const options = { html, prices: parsePrices(flags.price ?? []), ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}) };
-      const path = await withOutputLock(`${html}.lock`, `codeclm report --out ${html}`, () => writeReport(file, options));
+      const options = {
+        html,
+        prices: parsePrices(flags.price ?? []),
+        ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}),
+      };
+      const path = await withOutputLock(`${html}.lock`, `codeclm report --out ${html}`, () =>
+        writeReport(file, options),
+      );
       process.stdout.write(`${path}\n`);
     });
 }

@@ -51,4 +51,6 @@ export function resumeCommandFrom(args: readonly string[]): string {
 
 /** What to add after a printed resume command whose database password was left out. */
 export const passwordNote = (args: readonly string[]): string =>
-  args.some((arg) => withoutUrlPassword(arg) !== arg) ? " (set PGPASSWORD to the database password first: it is not repeated here)" : "";
+  args.some((arg) => withoutUrlPassword(arg) !== arg)
+    ? " (set PGPASSWORD to the database password first: it is not repeated here)"
+    : "";

@@ -2,9 +2,7 @@ import type { Command } from "commander";
 import { type RoleSettings, RoleSettingsSchema } from "../lib/config.js";
 import { camel, kebab, optionsFor } from "./schema-flags.js";
 
-const ROLE_FIELDS = Object.entries(RoleSettingsSchema.shape).filter(
-  ([field]) => field !== "model",
-);
+const ROLE_FIELDS = Object.entries(RoleSettingsSchema.shape).filter(([field]) => field !== "model");
 const capitalised = (name: string) => name[0]!.toUpperCase() + name.slice(1);
 
 /**
@@ -22,8 +20,7 @@ export function addRoleOptions(
   if (options.model !== false) command.option(`--${name} <spec>`, description);
   for (const [field, schema] of ROLE_FIELDS) {
     const text = `${options.label ?? `--${name}`}: ${schema.description ?? field}`;
-    for (const option of optionsFor(`${name}-${kebab(field)}`, schema, text))
-      command.addOption(option);
+    for (const option of optionsFor(`${name}-${kebab(field)}`, schema, text)) command.addOption(option);
   }
   return command;
 }
@@ -40,20 +37,14 @@ export function roleFromFlags(
   const key = camel(name);
   const settings: Record<string, unknown> = { ...base };
   for (const field of Object.keys(RoleSettingsSchema.shape)) {
-    const value =
-      flags[field === "model" ? key : `${key}${capitalised(field)}`];
+    const value = flags[field === "model" ? key : `${key}${capitalised(field)}`];
     if (value !== undefined && value !== "") settings[field] = value;
   }
-  return typeof settings.model === "string" && settings.model !== ""
-    ? (settings as RoleSettings)
-    : undefined;
+  return typeof settings.model === "string" && settings.model !== "" ? (settings as RoleSettings) : undefined;
 }
 
 /** `flags` without role NAME's flags (ablate: its --judge is the evaluation's judge, not the run's). */
-export function withoutRole<T extends Record<string, unknown>>(
-  flags: T,
-  name: string,
-): T {
+export function withoutRole<T extends Record<string, unknown>>(flags: T, name: string): T {
   const key = camel(name);
   const rest: Record<string, unknown> = { ...flags };
   for (const field of Object.keys(RoleSettingsSchema.shape))

@@ -27,10 +27,8 @@ export interface SettingFlag {
   schema: z.ZodType;
 }
 
-export const kebab = (name: string) =>
-  name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-export const camel = (name: string) =>
-  name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+export const kebab = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+export const camel = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
 /** The schema inside defaults, optionals and nullables, with the default if there is one. */
 function unwrapField(schema: z.ZodType): {
@@ -39,13 +37,8 @@ function unwrapField(schema: z.ZodType): {
 } {
   let inner = schema;
   let defaultValue: unknown;
-  while (
-    inner instanceof z.ZodDefault ||
-    inner instanceof z.ZodOptional ||
-    inner instanceof z.ZodNullable
-  ) {
-    if (inner instanceof z.ZodDefault && defaultValue === undefined)
-      defaultValue = inner.def.defaultValue;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) {
+    if (inner instanceof z.ZodDefault && defaultValue === undefined) defaultValue = inner.def.defaultValue;
     inner = inner.unwrap() as z.ZodType;
   }
   return { inner, defaultValue };
@@ -59,22 +52,15 @@ export function settingFlags(
   prefix = "",
 ): SettingFlag[] {
   const flags: SettingFlag[] = [];
-  for (const [key, field] of Object.entries(
-    schema.shape as Record<string, z.ZodType>,
-  )) {
+  for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
     const fieldPath = [...path, key];
     const dotted = fieldPath.join(".");
     if (naming.skipped?.includes(dotted)) continue;
-    const name =
-      naming.renamed?.[dotted] ??
-      [prefix, kebab(key)].filter(Boolean).join("-");
+    const name = naming.renamed?.[dotted] ?? [prefix, kebab(key)].filter(Boolean).join("-");
     const { inner } = unwrapField(field);
     if (inner instanceof z.ZodObject) {
       flags.push(...settingFlags(inner, naming, fieldPath, name));
-    } else if (
-      !(inner instanceof z.ZodRecord) &&
-      (!naming.only || naming.only.includes(dotted))
-    ) {
+    } else if (!(inner instanceof z.ZodRecord) && (!naming.only || naming.only.includes(dotted))) {
       flags.push({
         path: fieldPath,
         name,
@@ -88,14 +74,10 @@ export function settingFlags(
 
 /** `<n>`, `<x>`, `<n|all>`: what the flag takes, from the schema. */
 function placeholder(schema: z.ZodType): string {
-  if (schema instanceof z.ZodNumber)
-    return schema.format === "safeint" || schema.isInt ? "n" : "x";
-  if (schema instanceof z.ZodLiteral)
-    return schema.values.size === 1 ? String([...schema.values][0]) : "value";
+  if (schema instanceof z.ZodNumber) return schema.format === "safeint" || schema.isInt ? "n" : "x";
+  if (schema instanceof z.ZodLiteral) return schema.values.size === 1 ? String([...schema.values][0]) : "value";
   if (schema instanceof z.ZodUnion)
-    return (schema.options as z.ZodType[])
-      .map((option) => placeholder(unwrapField(option).inner))
-      .join("|");
+    return (schema.options as z.ZodType[]).map((option) => placeholder(unwrapField(option).inner)).join("|");
   if (schema instanceof z.ZodEnum) return "choice";
   return "value";
 }
@@ -105,15 +87,12 @@ const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 /** A commander value parser that checks the text with the setting's own schema (a number when it reads as one). */
 export function schemaParser(schema: z.ZodType) {
   return (text: string): unknown => {
-    const candidates: unknown[] = NUMBER.test(text.trim())
-      ? [Number(text), text]
-      : [text];
+    const candidates: unknown[] = NUMBER.test(text.trim()) ? [Number(text), text] : [text];
     let message = "invalid value";
     for (const candidate of candidates) {
       const parsed = schema.safeParse(candidate);
       if (parsed.success) return parsed.data;
-      if (message === "invalid value")
-        message = parsed.error.issues[0]?.message ?? message;
+      if (message === "invalid value") message = parsed.error.issues[0]?.message ?? message;
     }
     throw new InvalidArgumentError(`${message}.`);
   };
@@ -129,34 +108,22 @@ const shownDefault = (value: unknown): string =>
  * override the config file, a default must not), so the default is said in the description instead.
  * A boolean gets `--NAME` and `--no-NAME`, so either can override the file.
  */
-export function optionsFor(
-  name: string,
-  schema: z.ZodType,
-  description?: string,
-): Option[] {
+export function optionsFor(name: string, schema: z.ZodType, description?: string): Option[] {
   const { inner, defaultValue } = unwrapField(schema);
   const text = `${description ?? schema.description ?? unwrapField(schema).inner.description ?? ""}${shownDefault(defaultValue)}`;
   if (inner instanceof z.ZodBoolean) {
-    const off = new Option(
-      `--no-${name}`,
-      `turn off --${name}${defaultValue === true ? " (on by default)" : ""}`,
-    );
+    const off = new Option(`--no-${name}`, `turn off --${name}${defaultValue === true ? " (on by default)" : ""}`);
     return [new Option(`--${name}`, text), off];
   }
   const option = new Option(`--${name} <${placeholder(inner)}>`, text);
-  if (inner instanceof z.ZodEnum)
-    return [option.choices(inner.options.map(String))];
+  if (inner instanceof z.ZodEnum) return [option.choices(inner.options.map(String))];
   return [option.argParser(schemaParser(schema))];
 }
 
 /** Register the flags of `settings` on `command`. */
-export function addSettingOptions(
-  command: Command,
-  settings: readonly SettingFlag[],
-): Command {
+export function addSettingOptions(command: Command, settings: readonly SettingFlag[]): Command {
   for (const setting of settings)
-    for (const option of optionsFor(setting.name, setting.schema))
-      command.addOption(option);
+    for (const option of optionsFor(setting.name, setting.schema)) command.addOption(option);
   return command;
 }
 
@@ -170,8 +137,7 @@ export function settingsFromFlags(
     const value = flags[setting.attribute];
     if (value === undefined) continue;
     let node = out;
-    for (const key of setting.path.slice(0, -1))
-      node = (node[key] ??= {}) as Record<string, unknown>;
+    for (const key of setting.path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
     node[setting.path.at(-1)!] = value;
   }
   return out;
@@ -187,10 +153,7 @@ export function overlay(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    out[key] =
-      isPlainObject(value) && isPlainObject(out[key])
-        ? overlay(out[key], value)
-        : value;
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? overlay(out[key], value) : value;
   }
   return out;
 }

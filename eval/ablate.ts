@@ -84,7 +84,11 @@ const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFil
 const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex");
 
 /** Why a row's data on disk cannot be reused, or undefined when it was made from exactly these inputs. */
-function rowMismatch(recorded: { fingerprint: string; settings?: Record<string, unknown> }, config: CodecConfig, fingerprint: string): string | undefined {
+function rowMismatch(
+  recorded: { fingerprint: string; settings?: Record<string, unknown> },
+  config: CodecConfig,
+  fingerprint: string,
+): string | undefined {
   if (recorded.fingerprint === fingerprint) return undefined;
   const changes = settingChanges(recorded.settings ?? {}, dataSettings(config));
   return changes.length > 0 ? changes.join("; ") : "the seeds differ";
@@ -98,7 +102,14 @@ function rowMismatch(recorded: { fingerprint: string; settings?: Record<string, 
 export function rowConfig(config: CodecConfig, ablation: Ablation): CodecConfig {
   if (filters(ablation)) return resolveConfig({ ...config, ablation });
   const defaults = CodecConfigSchema.parse({});
-  return resolveConfig({ ...config, ablation, target: config.strong, judge: null, theta: defaults.theta, maxIterations: defaults.maxIterations });
+  return resolveConfig({
+    ...config,
+    ablation,
+    target: config.strong,
+    judge: null,
+    theta: defaults.theta,
+    maxIterations: defaults.maxIterations,
+  });
 }
 
 interface RowPlan {
@@ -133,7 +144,9 @@ async function generateRow(options: AblateOptions, plan: RowPlan): Promise<NonNu
     options.onProgress?.(`${ablation}: reusing ${paths.kept} (same seeds, settings and models)`);
     return { path: paths.kept, kept: summary.kept, requested: summary.requested, status: summary.status, reused: true };
   }
-  options.onProgress?.(`${ablation}: ${plan.action === "resume" ? "resuming" : "generating"} ${config.size} pairs -> ${paths.kept}`);
+  options.onProgress?.(
+    `${ablation}: ${plan.action === "resume" ? "resuming" : "generating"} ${config.size} pairs -> ${paths.kept}`,
+  );
   const summary = await runToFiles({
     input: { seeds: options.seeds },
     config,
@@ -175,7 +188,11 @@ export function evaluationInputs(options: {
 }): EvaluationInputs {
   const { config } = options;
   return {
-    benchmark: { label: options.benchmarkLabel, items: options.benchmark.length, digest: digest(options.benchmark.map((item) => [item.id, item.instruction])) },
+    benchmark: {
+      label: options.benchmarkLabel,
+      items: options.benchmark.length,
+      digest: digest(options.benchmark.map((item) => [item.id, item.instruction])),
+    },
     model: options.answers ? answersDigest(options.answers) : options.model!.model,
     reference: options.reference.model,
     judge: options.judge.model,
@@ -193,7 +210,9 @@ export function evaluationInputs(options: {
 export function evaluationChanges(before: EvaluationInputs, after: EvaluationInputs): string[] {
   const changes: string[] = [];
   if (before.benchmark.digest !== after.benchmark.digest) {
-    changes.push(`benchmark ${before.benchmark.label} (${before.benchmark.items} items) → ${after.benchmark.label} (${after.benchmark.items} items)`);
+    changes.push(
+      `benchmark ${before.benchmark.label} (${before.benchmark.items} items) → ${after.benchmark.label} (${after.benchmark.items} items)`,
+    );
   }
   for (const key of ["model", "reference", "judge"] as const) {
     if (before[key] !== after[key]) changes.push(`${key} ${before[key]} → ${after[key]}`);
@@ -222,11 +241,17 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
   // Every row is checked before any is generated: a refusal never comes after money was spent on another row.
   const plans = await Promise.all(rows.map((row) => planRow(options, row.ablation)));
   const refusals = plans.flatMap((plan) => ("refusal" in plan ? [plan.refusal] : []));
-  if (refusals.length > 0) throw new RunSetupError(`${refusals.join("; ")}; use --force to regenerate, or another --out`);
+  if (refusals.length > 0)
+    throw new RunSetupError(`${refusals.join("; ")}; use --force to regenerate, or another --out`);
   for (const [index, row] of rows.entries()) {
     const plan = plans[index] as RowPlan;
     fingerprints.set(row.ablation, plan.fingerprint);
-    results.push({ row: row.ablation, label: row.label, paperCrr: row.paperCrr, data: await generateRow(options, plan) });
+    results.push({
+      row: row.ablation,
+      label: row.label,
+      paperCrr: row.paperCrr,
+      data: await generateRow(options, plan),
+    });
   }
   if (options.baseline) results.unshift({ row: "baseline", label: "untuned target (no codeclm data)" });
 
@@ -262,14 +287,20 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
     });
     if (!options.force && (await exists(paths.summary))) {
       const previous = await readInputs(inputsPathOf(paths));
-      const changes = previous ? evaluationChanges(previous, inputs) : ["no inputs.json: what made it cannot be checked"];
+      const changes = previous
+        ? evaluationChanges(previous, inputs)
+        : ["no inputs.json: what made it cannot be checked"];
       if (changes.length === 0) {
-        options.onProgress?.(`${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`);
+        options.onProgress?.(
+          `${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`,
+        );
         result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
         sharedReference ??= await referenceAnswersOf(paths.items, referenceLabel, options.benchmark);
         continue;
       }
-      options.onProgress?.(`${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`);
+      options.onProgress?.(
+        `${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`,
+      );
     }
     // Until the new evaluation is whole, nothing on disk claims to match these inputs.
     await rm(inputsPathOf(paths), { force: true });
@@ -291,15 +322,22 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
     await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
     result.evaluation = { path: paths.summary, summary, reused: false };
     if (!sharedReference) {
-      const answered = new Map(items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]));
-      if (answered.size === options.benchmark.length) sharedReference = { answers: answered, source: "generated", label: referenceLabel };
+      const answered = new Map(
+        items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]),
+      );
+      if (answered.size === options.benchmark.length)
+        sharedReference = { answers: answered, source: "generated", label: referenceLabel };
     }
   }
   return { benchmark: options.benchmarkLabel, reference: referenceLabel, judge: evaluation.judge.model, rows: results };
 }
 
 /** The reference answers of an earlier evaluation, when it has one for every benchmark item. */
-async function referenceAnswersOf(path: string, label: string, benchmark: readonly Seed[]): Promise<ProvidedAnswers | undefined> {
+async function referenceAnswersOf(
+  path: string,
+  label: string,
+  benchmark: readonly Seed[],
+): Promise<ProvidedAnswers | undefined> {
   const answers = new Map<string, string>();
   for (const line of (await readFile(path, "utf8")).split("\n")) {
     if (line.trim() === "") continue;

@@ -46,8 +46,12 @@ function answerOf(record: Record<string, unknown>, field: string | undefined): {
     if (typeof value !== "string") return { problem: `the answer field "${name}" must be a string` };
     return { text: value.replace(/\r\n?/g, "\n") };
   }
-  const looked = field ? `"${field}" (from --answer-field)` : `${ANSWER_FIELDS.join(", ")}, choices[0].turns[0], choices[0].message.content`;
-  return { problem: `no answer field (looked for ${looked}); the record has fields: ${Object.keys(record).join(", ") || "none"}` };
+  const looked = field
+    ? `"${field}" (from --answer-field)`
+    : `${ANSWER_FIELDS.join(", ")}, choices[0].turns[0], choices[0].message.content`;
+  return {
+    problem: `no answer field (looked for ${looked}); the record has fields: ${Object.keys(record).join(", ") || "none"}`,
+  };
 }
 
 function idOf(record: Record<string, unknown>): string | undefined {
@@ -85,12 +89,18 @@ export function parseAnswers(
   const { records } = parseJsonRecords(normalized, file, "auto");
   if (records.length === 0) throw new InputError(file, undefined, "no answers found: the file is empty");
   const parsed = records.map((record: JsonRecord): ParsedAnswer => {
-    if (!isObject(record.value)) throw new InputError(file, record.line, "expected a JSON object for the answer record");
+    if (!isObject(record.value))
+      throw new InputError(file, record.line, "expected a JSON object for the answer record");
     const answer = answerOf(record.value, options.field);
     if ("problem" in answer) throw new InputError(file, record.line, answer.problem);
     const id = idOf(record.value);
     const instruction = instructionOf(record.value);
-    return { line: record.line, text: answer.text, ...(id !== undefined ? { id } : {}), ...(instruction !== undefined ? { instruction } : {}) };
+    return {
+      line: record.line,
+      text: answer.text,
+      ...(id !== undefined ? { id } : {}),
+      ...(instruction !== undefined ? { instruction } : {}),
+    };
   });
 
   const byId = parsed.some((answer) => answer.id !== undefined);
@@ -101,12 +111,18 @@ export function parseAnswers(
       throw new InputError(
         file,
         answer.line,
-        byId ? "this record has no id (id, question_id or idx) while others have one" : "the record has neither an id nor an instruction to match it by",
+        byId
+          ? "this record has no id (id, question_id or idx) while others have one"
+          : "the record has neither an id nor an instruction to match it by",
       );
     }
     const earlier = index.get(key);
     if (earlier) {
-      throw new InputError(file, answer.line, `a second answer for ${byId ? `id "${key}"` : "the same instruction"} (first on line ${earlier.line})`);
+      throw new InputError(
+        file,
+        answer.line,
+        `a second answer for ${byId ? `id "${key}"` : "the same instruction"} (first on line ${earlier.line})`,
+      );
     }
     index.set(key, answer);
   }
@@ -119,7 +135,10 @@ export function parseAnswers(
     else missing.push(item.id);
   }
   if (missing.length > 0) {
-    const shown = missing.slice(0, 5).map((id) => `"${id}"`).join(", ");
+    const shown = missing
+      .slice(0, 5)
+      .map((id) => `"${id}"`)
+      .join(", ");
     throw new InputError(
       file,
       undefined,
@@ -130,6 +149,10 @@ export function parseAnswers(
 }
 
 /** Reads an answers file and matches it to the benchmark. */
-export async function readAnswers(path: string, benchmark: readonly Seed[], options: { field?: string } = {}): Promise<Map<string, string>> {
+export async function readAnswers(
+  path: string,
+  benchmark: readonly Seed[],
+  options: { field?: string } = {},
+): Promise<Map<string, string>> {
   return parseAnswers(await readInputText(path), path, benchmark, options);
 }

@@ -10,10 +10,14 @@ import { missingPlaceholders } from "../prompts/template.js";
 export const EvalConfigSchema = z.object({
   model: RoleSettingsSchema.nullable()
     .default(null)
-    .describe("The model under test (e.g. the target fine-tuned on codeclm data); null when its answers come from a file"),
+    .describe(
+      "The model under test (e.g. the target fine-tuned on codeclm data); null when its answers come from a file",
+    ),
   reference: RoleSettingsSchema.nullable()
     .default(null)
-    .describe("The reference model the paper compares against (the strong LLM); null when its answers come from a file"),
+    .describe(
+      "The reference model the paper compares against (the strong LLM); null when its answers come from a file",
+    ),
   judge: RoleSettingsSchema.describe("The judge (the paper used ChatGPT, and GPT-4 as a check)"),
   answerTemperature: z
     .number()
@@ -23,7 +27,12 @@ export const EvalConfigSchema = z.object({
     .describe("Sampling temperature of both models' answers (paper: not stated)"),
   judgeTemperature: z.number().min(0).max(2).default(0).describe("Judge temperature (paper: 0)"),
   maxTokens: z.number().int().min(16).default(2048).describe("Most tokens per answer or judgement"),
-  answerRetries: z.number().int().min(0).default(2).describe("Retries of an empty answer before the item is an answer failure"),
+  answerRetries: z
+    .number()
+    .int()
+    .min(0)
+    .default(2)
+    .describe("Retries of an empty answer before the item is an answer failure"),
   judgeRetries: z
     .number()
     .int()
@@ -34,7 +43,9 @@ export const EvalConfigSchema = z.object({
   judgePrompt: z
     .string()
     .optional()
-    .describe("Judge prompt template; placeholders {question} {answer1} {answer2}; the first line of the reply must be the two scores"),
+    .describe(
+      "Judge prompt template; placeholders {question} {answer1} {answer2}; the first line of the reply must be the two scores",
+    ),
 });
 
 export type EvalConfigInput = z.input<typeof EvalConfigSchema>;
@@ -47,7 +58,9 @@ export function resolveEvalConfig(raw: unknown): EvalConfig {
   if (prompt !== undefined && prompt.trim() !== "") {
     const missing = missingPlaceholders(prompt, EVAL_JUDGE_PLACEHOLDERS);
     if (missing.length > 0) {
-      throw new SettingsError(`Invalid evaluation configuration: the judge prompt lacks ${missing.map((name) => `{${name}}`).join(", ")}`);
+      throw new SettingsError(
+        `Invalid evaluation configuration: the judge prompt lacks ${missing.map((name) => `{${name}}`).join(", ")}`,
+      );
     }
   }
   return config;

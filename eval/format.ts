@@ -67,10 +67,15 @@ export function formatAblationTable(result: AblationResult): string {
     .map((row) => `${row.row}: not evaluated: ${row.notEvaluated}`);
   const evaluated = result.rows.some((row) => row.evaluation);
   return [
-    textTable(["row", "Table 3", "kept", "model under test", "wins", "ties", "losses", "failed", "CRR", "paper CRR"], rows),
+    textTable(
+      ["row", "Table 3", "kept", "model under test", "wins", "ties", "losses", "failed", "CRR", "paper CRR"],
+      rows,
+    ),
     "",
     ...(evaluated
-      ? [`CRR of each row's model against ${result.reference} on ${result.benchmark}, judged by ${result.judge} (both orders, wins-twice rule).`]
+      ? [
+          `CRR of each row's model against ${result.reference} on ${result.benchmark}, judged by ${result.judge} (both orders, wins-twice rule).`,
+        ]
       : []),
     "paper CRR: Table 3 of the paper (LLaMA-7B tuned on 2000 pairs, Gemini-Pro strong, Evol-Instruct); comparable only in direction.",
     ...notes,

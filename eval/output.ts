@@ -13,7 +13,10 @@ export interface EvalPaths {
   summary: string;
 }
 
-export const evalPathsFor = (dir: string): EvalPaths => ({ items: join(dir, "eval.jsonl"), summary: join(dir, "eval.summary.json") });
+export const evalPathsFor = (dir: string): EvalPaths => ({
+  items: join(dir, "eval.jsonl"),
+  summary: join(dir, "eval.summary.json"),
+});
 
 export async function existingEvalOutputs(paths: EvalPaths): Promise<string[]> {
   const found: string[] = [];
@@ -46,7 +49,9 @@ export async function runEvalToFiles(options: EvaluateOptions & { paths: EvalPat
     result = await evaluate({
       ...options,
       onEvent: (event) => {
-        writing = writing.then(() => writingTo(partial, () => stream.write(`${JSON.stringify(event.item)}\n`)).then(() => {}));
+        writing = writing.then(() =>
+          writingTo(partial, () => stream.write(`${JSON.stringify(event.item)}\n`)).then(() => {}),
+        );
         options.onEvent?.(event);
       },
     });

@@ -29,7 +29,9 @@ export const EvalItemSchema = z.object({
   judgements: z.object({ modelFirst: JudgementSchema.optional(), referenceFirst: JudgementSchema.optional() }),
   outcome: z
     .enum(["win", "tie", "loss", "judge-failure", "answer-failure"])
-    .describe("From the model under test's side: win = it scored higher in both orders; loss = the reference did; else tie"),
+    .describe(
+      "From the model under test's side: win = it scored higher in both orders; loss = the reference did; else tie",
+    ),
   consistent: z.boolean().optional().describe("Whether both orders preferred the same side (position consistency)"),
   error: z.string().optional().describe("For failures: what went wrong (never contains secrets)"),
 });

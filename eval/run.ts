@@ -65,7 +65,11 @@ export interface EvalResult {
 const SLOT: Record<Side | "judge", ModelRole> = { model: "target", reference: "strong", judge: "judge" };
 const ANSWER_STEP: Record<Side, PipelineStep> = { model: "answer-target", reference: "answer-strong" };
 const ROLE_NAME: Record<string, string> = { target: "model", strong: "reference", judge: "judge" };
-const STEP_NAME: Record<string, string> = { "answer-target": "answer-model", "answer-strong": "answer-reference", judge: "judge" };
+const STEP_NAME: Record<string, string> = {
+  "answer-target": "answer-model",
+  "answer-strong": "answer-reference",
+  judge: "judge",
+};
 
 const rename = <T>(record: Record<string, T>, names: Record<string, string>): Record<string, T> =>
   Object.fromEntries(Object.entries(record).map(([key, value]) => [names[key] ?? key, value]));
@@ -74,7 +78,8 @@ const rename = <T>(record: Record<string, T>, names: Record<string, string>): Re
 export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFactory {
   const call = callConfigFor(config);
   const overrides: Partial<Record<ModelRole, BaseChatModel>> = {};
-  for (const [side, model] of Object.entries(deps.models ?? {})) if (model) overrides[SLOT[side as Side | "judge"]] = model;
+  for (const [side, model] of Object.entries(deps.models ?? {}))
+    if (model) overrides[SLOT[side as Side | "judge"]] = model;
   return new ModelFactory(
     { strong: call.strong, target: call.target, judge: call.judge ?? call.strong },
     { overrides, env: deps.env, maxRetries: deps.maxRetries },
@@ -132,7 +137,12 @@ async function evaluateItem(
     model: provided.model?.source ?? "generated",
     reference: provided.reference?.source ?? "generated",
   } as const;
-  const base = { id: item.id, ...(item.category !== undefined ? { category: item.category } : {}), instruction: item.instruction, answerSources };
+  const base = {
+    id: item.id,
+    ...(item.category !== undefined ? { category: item.category } : {}),
+    instruction: item.instruction,
+    answerSources,
+  };
   const answer = (side: Side): Promise<string> => {
     const given = provided[side]?.answers;
     if (given?.has(item.id)) return Promise.resolve(given.get(item.id)!);
@@ -146,7 +156,10 @@ async function evaluateItem(
   const [model, reference] = await Promise.allSettled([answer("model"), answer("reference")]);
   if (model.status === "rejected" || reference.status === "rejected") {
     const errors: string[] = [];
-    for (const [side, settled] of [["model", model], ["reference", reference]] as const) {
+    for (const [side, settled] of [
+      ["model", model],
+      ["reference", reference],
+    ] as const) {
       if (settled.status === "fulfilled") continue;
       if (!(settled.reason instanceof ModelCallError)) throw settled.reason;
       const error = settled.reason;
@@ -172,7 +185,13 @@ async function evaluateItem(
     const errors = [modelFirst, referenceFirst]
       .filter((judgement) => judgement.error)
       .map((judgement) => `${judgement.shownFirst} first: ${judgement.error}`);
-    return { ...base, answers, judgements: { modelFirst, referenceFirst }, outcome: "judge-failure", error: errors.join("; ") };
+    return {
+      ...base,
+      answers,
+      judgements: { modelFirst, referenceFirst },
+      outcome: "judge-failure",
+      error: errors.join("; "),
+    };
   }
   return {
     ...base,
@@ -211,12 +230,17 @@ export function totalsOf(items: readonly EvalItem[]) {
 export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
   const { config, benchmark } = options;
   const provided = options.provided ?? {};
-  if (!config.model && !provided.model) throw new Error("no model under test: give its model spec or a file of its answers");
-  if (!config.reference && !provided.reference) throw new Error("no reference: give its model spec or a file of its answers");
+  if (!config.model && !provided.model)
+    throw new Error("no model under test: give its model spec or a file of its answers");
+  if (!config.reference && !provided.reference)
+    throw new Error("no reference: give its model spec or a file of its answers");
   for (const side of ["model", "reference"] as const) {
     const given = provided[side];
     const missing = given && !config[side] ? benchmark.filter((item) => !given.answers.has(item.id)) : [];
-    if (missing.length > 0) throw new Error(`no ${side} answer for ${missing.length} benchmark item(s), e.g. "${missing[0]!.id}", and no ${side} model to ask`);
+    if (missing.length > 0)
+      throw new Error(
+        `no ${side} answer for ${missing.length} benchmark item(s), e.g. "${missing[0]!.id}", and no ${side} model to ask`,
+      );
   }
   const startedAt = Date.now();
   const factory = evalFactory(config, options);

@@ -18,7 +18,10 @@ const generateExamples = createCodecTool({
   maxCount: 50,
 });
 
-const agent = createReactAgent({ llm: new ChatOpenAI({ model: "gpt-4o-mini", temperature: 0 }), tools: [generateExamples] });
+const agent = createReactAgent({
+  llm: new ChatOpenAI({ model: "gpt-4o-mini", temperature: 0 }),
+  tools: [generateExamples],
+});
 
 const result = await agent.invoke({
   messages: [

@@ -13,17 +13,21 @@ const Pipeline = z.object({
   topic: z.string(),
   // Keys shared with the CodecLM graph: it reads `seeds`, and writes `kept` and `summary`.
   seeds: z.array(SeedSchema).optional(),
-  kept: z.array(KeptPairSchema).register(registry, { reducer: { fn: (a: KeptPair[], b: KeptPair[]) => a.concat(b) }, default: () => [] }),
+  kept: z
+    .array(KeptPairSchema)
+    .register(registry, { reducer: { fn: (a: KeptPair[], b: KeptPair[]) => a.concat(b) }, default: () => [] }),
   summary: z.record(z.string(), z.unknown()).optional(),
   report: z.string().optional(),
 });
 
 const pipeline = new StateGraph(Pipeline)
   .addNode("plan", (state) => ({
-    seeds: [`Explain ${state.topic} to a beginner.`, `Write a quiz with three questions on ${state.topic}.`].map((instruction, index) => ({
-      id: `plan-${index}`,
-      instruction,
-    })),
+    seeds: [`Explain ${state.topic} to a beginner.`, `Write a quiz with three questions on ${state.topic}.`].map(
+      (instruction, index) => ({
+        id: `plan-${index}`,
+        instruction,
+      }),
+    ),
   }))
   .addNode("codeclm", createCodecGraph())
   .addNode("describe", (state) => ({ report: `${state.kept.length} pairs (${String(state.summary?.stopReason)})` }))
@@ -37,7 +41,12 @@ const state = await pipeline.invoke(
   { topic: "photosynthesis" },
   {
     // CodecLM's settings travel as the run's context; its many supersteps need a high recursion limit.
-    context: resolveConfig({ size: 10, poolSize: 10, strong: { model: "openai:gpt-4o" }, target: { model: "openai:gpt-4o-mini" } }),
+    context: resolveConfig({
+      size: 10,
+      poolSize: 10,
+      strong: { model: "openai:gpt-4o" },
+      target: { model: "openai:gpt-4o-mini" },
+    }),
     recursionLimit: 10_000,
   },
 );

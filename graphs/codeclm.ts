@@ -60,11 +60,19 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("finalize", finalize)
     .addEdge(START, "prepare")
     .addConditionalEdges(
-      labelled("prepare", afterPrepare, { encode: "each seed", "build-pool": "metadata given", "self-instruct": "no metadata (ablation)" }),
+      labelled("prepare", afterPrepare, {
+        encode: "each seed",
+        "build-pool": "metadata given",
+        "self-instruct": "no metadata (ablation)",
+      }),
     )
     .addEdge("encode", "build-pool")
     .addConditionalEdges(
-      labelled("build-pool", afterBuildPool, { "rubric-generate": "each metadata", decode: "basic instructions", finalize: "empty pool" }),
+      labelled("build-pool", afterBuildPool, {
+        "rubric-generate": "each metadata",
+        decode: "basic instructions",
+        finalize: "empty pool",
+      }),
     )
     // Rubrics and instructions both wait for the near-duplicate filter, so no wave starts before it.
     .addEdge("rubric-generate", "dedupe")
@@ -100,7 +108,9 @@ type StreamIterator = (input: unknown, options?: LangGraphRunnableConfig) => Asy
  * `withConfig` (which constructs `this.constructor`) keeps it.
  */
 function ownRunPerInvocation<G extends object>(compiled: G, deps: GraphDeps): G {
-  const base = Object.getPrototypeOf(compiled) as { constructor: new (...args: never[]) => object } & { _streamIterator: StreamIterator };
+  const base = Object.getPrototypeOf(compiled) as { constructor: new (...args: never[]) => object } & {
+    _streamIterator: StreamIterator;
+  };
   const iterate = base._streamIterator;
   class RunPerInvocation extends base.constructor {
     _streamIterator(input: unknown, options?: LangGraphRunnableConfig): AsyncGenerator<unknown> {

@@ -15,28 +15,30 @@ import { type StateShape, instructionStateSchema } from "../nodes/state.js";
  */
 export function buildInstructionGraph(deps: GraphDeps, shape: StateShape = "full") {
   const state = instructionStateSchema(shape);
-  return new StateGraph({
-    state,
-    input: state.pick({ task: true }),
-    output: state.pick({ outcomes: true, usage: true }),
-  })
-    .addNode("answer", guarded(answer))
-    .addNode("contrastive-judge", guarded(contrastiveJudge))
-    .addNode("action-apply", guarded(actionApply))
-    .addConditionalEdges(START, startInstruction, { basic: "answer", "improve first": "action-apply" })
-    .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", "kept unjudged": END, failed: END })
-    .addConditionalEdges("contrastive-judge", afterJudge, {
-      improve: "action-apply",
-      keep: END,
-      drop: END,
-      failed: END,
+  return (
+    new StateGraph({
+      state,
+      input: state.pick({ task: true }),
+      output: state.pick({ outcomes: true, usage: true }),
     })
-    .addConditionalEdges("action-apply", afterActionApply, {
-      improved: "answer",
-      "improve again": "action-apply",
-      failed: END,
-    })
-    // With a call journal, a resumed instruction replays its finished calls from the journal for free, so
-    // per-step checkpoints of the subgraph (several per instruction) would only cost time and disk.
-    .compile({ name: "instruction", ...(deps.services?.journal ? { checkpointer: false } : {}) });
+      .addNode("answer", guarded(answer))
+      .addNode("contrastive-judge", guarded(contrastiveJudge))
+      .addNode("action-apply", guarded(actionApply))
+      .addConditionalEdges(START, startInstruction, { basic: "answer", "improve first": "action-apply" })
+      .addConditionalEdges("answer", afterAnswer, { judge: "contrastive-judge", "kept unjudged": END, failed: END })
+      .addConditionalEdges("contrastive-judge", afterJudge, {
+        improve: "action-apply",
+        keep: END,
+        drop: END,
+        failed: END,
+      })
+      .addConditionalEdges("action-apply", afterActionApply, {
+        improved: "answer",
+        "improve again": "action-apply",
+        failed: END,
+      })
+      // With a call journal, a resumed instruction replays its finished calls from the journal for free, so
+      // per-step checkpoints of the subgraph (several per instruction) would only cost time and disk.
+      .compile({ name: "instruction", ...(deps.services?.journal ? { checkpointer: false } : {}) })
+  );
 }

@@ -54,7 +54,9 @@ export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableCon
   const { config } = runOf(runnable);
   const perMetadata = firstRoundPerMetadata(config.size, state.pool.length, config.instructionsPerMetadata);
   return [
-    ...(usesRubrics(config.ablation) ? state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId })) : []),
+    ...(usesRubrics(config.ablation)
+      ? state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId }))
+      : []),
     ...decodeSends(state, 1, perMetadata, config.seed),
   ];
 }
@@ -89,7 +91,10 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
  * rows without filtering improve it a fixed number of times first (or not), then answer keeps the strong
  * answer unjudged.
  */
-export function startInstruction(state: InstructionState, runnable: LangGraphRunnableConfig): "basic" | "improve first" {
+export function startInstruction(
+  state: InstructionState,
+  runnable: LangGraphRunnableConfig,
+): "basic" | "improve first" {
   const { config } = runOf(runnable);
   if (filters(config.ablation)) return "basic";
   return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements) === "action-apply"
@@ -99,8 +104,17 @@ export function startInstruction(state: InstructionState, runnable: LangGraphRun
 export const afterAnswer = (state: InstructionState) =>
   state.verdict === "failed" ? "failed" : state.verdict === "keep" ? "kept unjudged" : "judge";
 export const afterJudge = (state: InstructionState) =>
-  state.verdict === "action-apply" ? "improve" : state.verdict === "keep" ? "keep" : state.verdict === "drop" ? "drop" : "failed";
-export function afterActionApply(state: InstructionState, runnable: LangGraphRunnableConfig): "failed" | "improved" | "improve again" {
+  state.verdict === "action-apply"
+    ? "improve"
+    : state.verdict === "keep"
+      ? "keep"
+      : state.verdict === "drop"
+        ? "drop"
+        : "failed";
+export function afterActionApply(
+  state: InstructionState,
+  runnable: LangGraphRunnableConfig,
+): "failed" | "improved" | "improve again" {
   if (state.verdict === "failed") return "failed";
   const { config } = runOf(runnable);
   if (filters(config.ablation)) return "improved";

@@ -10,7 +10,9 @@ import { createCodecGraph } from "./codeclm.js";
 function loadEnvFileIfPresent(path: string): void {
   if (!existsSync(path)) return;
   if (typeof process.loadEnvFile !== "function") {
-    process.stderr.write(`codeclm: ${path} not read: Node ${process.version} cannot read .env files (20.12 or later can); set the keys in the shell\n`);
+    process.stderr.write(
+      `codeclm: ${path} not read: Node ${process.version} cannot read .env files (20.12 or later can); set the keys in the shell\n`,
+    );
     return;
   }
   process.loadEnvFile(path);

@@ -49,7 +49,12 @@ export const BENCHMARKS = {
     restriction: "its data licence is CC BY-NC 4.0 (non-commercial use only)",
   },
   "mt-bench": { file: "mt-bench-80.jsonl", title: "MT-Bench", items: 80, testSet: false },
-  "self-instruct-seed": { file: "self-instruct-seed-175.jsonl", title: "Self-Instruct seed tasks", items: 175, testSet: false },
+  "self-instruct-seed": {
+    file: "self-instruct-seed-175.jsonl",
+    title: "Self-Instruct seed tasks",
+    items: 175,
+    testSet: false,
+  },
 } as const satisfies Record<string, BenchmarkInfo>;
 
 export type BenchmarkName = keyof typeof BENCHMARKS;
@@ -105,7 +110,8 @@ function testSetInstructions(): Promise<Map<string, BenchmarkName>> {
   testSetTexts ??= (async () => {
     const texts = new Map<string, BenchmarkName>();
     for (const name of BENCHMARK_NAMES.filter((n) => BENCHMARKS[n].testSet)) {
-      for (const seed of await readSeeds(join(benchmarksDir(), BENCHMARKS[name].file))) texts.set(normalizeSeedText(seed.instruction), name);
+      for (const seed of await readSeeds(join(benchmarksDir(), BENCHMARKS[name].file)))
+        texts.set(normalizeSeedText(seed.instruction), name);
     }
     return texts;
   })();
@@ -125,7 +131,9 @@ function describeSet(name: BenchmarkName): string {
 export async function testSetWarning(spec: string, path: string, seeds: readonly Seed[]): Promise<string | undefined> {
   const resolved = realpath(path);
   const byFile = BENCHMARK_NAMES.find(
-    (name) => BENCHMARKS[name].testSet && (spec === name || realpath(join(benchmarksDir(), BENCHMARKS[name].file)) === resolved),
+    (name) =>
+      BENCHMARKS[name].testSet &&
+      (spec === name || realpath(join(benchmarksDir(), BENCHMARKS[name].file)) === resolved),
   );
   const advice =
     "Seeding from a test set makes evaluations on it meaningless; the paper seeded from a 20% split and evaluated on the rest.";

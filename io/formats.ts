@@ -67,7 +67,13 @@ export function toTrainingRecord(pair: TrainingPair, format: ExportFormat, syste
 }
 
 const describe = (value: unknown) =>
-  value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`;
+  value === null
+    ? "null"
+    : Array.isArray(value)
+      ? "an array"
+      : typeof value === "object"
+        ? "an object"
+        : `a ${typeof value}`;
 
 /**
  * The pairs of a kept-pairs file (`codeclm generate --out`): JSONL, one pair per line, each with a
@@ -84,18 +90,31 @@ export function parseKeptPairs(text: string, file: string): TrainingPair[] {
     try {
       value = JSON.parse(line);
     } catch (error) {
-      const hint = index === 0 && line.trim().startsWith("[") ? " (a JSON array? expected JSONL, one pair per line)" : "";
+      const hint =
+        index === 0 && line.trim().startsWith("[") ? " (a JSON array? expected JSONL, one pair per line)" : "";
       throw new InputError(file, number, `not valid JSON${hint}: ${(error as Error).message}`);
     }
     if (Array.isArray(value)) {
-      throw new InputError(file, number, "a JSON array: expected JSONL, one kept pair per line, as `codeclm generate` writes");
+      throw new InputError(
+        file,
+        number,
+        "a JSON array: expected JSONL, one kept pair per line, as `codeclm generate` writes",
+      );
     }
     if (typeof value !== "object" || value === null) {
-      throw new InputError(file, number, `expected a kept pair (an object with "instruction" and "response"), got ${describe(value)}`);
+      throw new InputError(
+        file,
+        number,
+        `expected a kept pair (an object with "instruction" and "response"), got ${describe(value)}`,
+      );
     }
     const record = value as Record<string, unknown>;
     if (record.reason !== undefined && record.response === undefined) {
-      throw new InputError(file, number, `this is a dropped record (reason "${String(record.reason)}"), not a kept pair: export the kept-pairs file`);
+      throw new InputError(
+        file,
+        number,
+        `this is a dropped record (reason "${String(record.reason)}"), not a kept pair: export the kept-pairs file`,
+      );
     }
     for (const field of ["instruction", "response"] as const) {
       if (typeof record[field] !== "string" || (record[field] as string).trim() === "") {
@@ -127,10 +146,19 @@ export function validationCount(total: number, fraction: number): number {
  * A seeded train/validation split: which items go to validation depends only on the seed and the
  * number of items; both parts keep the input's order.
  */
-export function splitValidation<T>(items: readonly T[], fraction: number, seed: number): { train: T[]; validation: T[] } {
+export function splitValidation<T>(
+  items: readonly T[],
+  fraction: number,
+  seed: number,
+): { train: T[]; validation: T[] } {
   const count = validationCount(items.length, fraction);
   if (count === 0) return { train: [...items], validation: [] };
-  const chosen = new Set(shuffle(createRng(seed, "val-split"), items.map((_, index) => index)).slice(0, count));
+  const chosen = new Set(
+    shuffle(
+      createRng(seed, "val-split"),
+      items.map((_, index) => index),
+    ).slice(0, count),
+  );
   return {
     train: items.filter((_, index) => !chosen.has(index)),
     validation: items.filter((_, index) => chosen.has(index)),

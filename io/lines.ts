@@ -32,7 +32,8 @@ function decodeBlock(block: Uint8Array, file: string, linesBefore: number, first
   }
 }
 
-const NUL_REASON = "contains NUL bytes: this looks like a binary file, not text (expected JSONL, JSON, CSV or plain text)";
+const NUL_REASON =
+  "contains NUL bytes: this looks like a binary file, not text (expected JSONL, JSON, CSV or plain text)";
 
 function lineOfNul(block: Uint8Array): number {
   const nul = block.indexOf(0);

@@ -101,7 +101,13 @@ export function parseMetadata(text: string, file: string, options: ReadMetadataO
   }
   const format = options.format ?? "auto";
   const first = /\S/.exec(normalized)?.[0];
-  if (format === "auto" && first !== undefined && first !== "[" && first !== "{" && !/\.(jsonl|ndjson|jsonlines|json)$/i.test(file)) {
+  if (
+    format === "auto" &&
+    first !== undefined &&
+    first !== "[" &&
+    first !== "{" &&
+    !/\.(jsonl|ndjson|jsonlines|json)$/i.test(file)
+  ) {
     const line = normalized.slice(0, normalized.search(/\S/)).split("\n").length;
     throw new InputError(
       file,

@@ -91,7 +91,11 @@ function instructionValue(value: unknown, field: string, file: string, line: num
   return text;
 }
 
-function pickInstruction(obj: Record<string, unknown>, line: number, ctx: SeedContext): { field: string; text: string } {
+function pickInstruction(
+  obj: Record<string, unknown>,
+  line: number,
+  ctx: SeedContext,
+): { field: string; text: string } {
   if (ctx.field !== undefined) {
     const field = ctx.field;
     if (!Object.hasOwn(obj, field) || obj[field] === null || obj[field] === undefined) {
@@ -111,7 +115,8 @@ function pickInstruction(obj: Record<string, unknown>, line: number, ctx: SeedCo
     }
   }
   const near = caseInsensitiveMatches(obj, INSTRUCTION_FIELDS);
-  const hint = near.length > 0 ? ` (did you mean --field ${near[0]}?)` : "; pass --field NAME to say which field holds it";
+  const hint =
+    near.length > 0 ? ` (did you mean --field ${near[0]}?)` : "; pass --field NAME to say which field holds it";
   throw new InputError(
     ctx.file,
     line,
@@ -177,7 +182,11 @@ function recordToSeed(value: unknown, rec: { line: number; index: number }, ctx:
   }
   if (!isPlainObject(value)) {
     const hint = Array.isArray(value) ? (ctx.arrayRecordHint ?? "") : "";
-    throw new InputError(file, line, `expected a JSON object or string for the record, got ${describeType(value)}${hint}`);
+    throw new InputError(
+      file,
+      line,
+      `expected a JSON object or string for the record, got ${describeType(value)}${hint}`,
+    );
   }
   const { field, text } = pickInstruction(value, line, ctx);
   const extra = extraInput(value, field);
@@ -288,7 +297,13 @@ function seedEmitter(file: string): { emit: Emit; count: () => number } {
 }
 
 /** The CSV/TSV header's instruction column: `field` if given, else the first of INSTRUCTION_FIELDS present. */
-function instructionColumn(columns: string[], row: CsvRow, file: string, kind: string, field: string | undefined): string {
+function instructionColumn(
+  columns: string[],
+  row: CsvRow,
+  file: string,
+  kind: string,
+  field: string | undefined,
+): string {
   if (field !== undefined) {
     if (columns.includes(field)) return field;
     const near = columns.find((c) => c.toLowerCase() === field.toLowerCase());
@@ -344,7 +359,8 @@ function csvSeedReader(file: string, delimiter: string, field: string | undefine
     },
     end() {
       if (header === undefined) throw new InputError(file, undefined, "no instructions found: the file is empty");
-      if (dataRows === 0) throw new InputError(file, undefined, `no instructions found: the ${kind} file has only a header row`);
+      if (dataRows === 0)
+        throw new InputError(file, undefined, `no instructions found: the ${kind} file has only a header row`);
     },
   };
 }
@@ -367,7 +383,11 @@ function textSeedReader(file: string, emitter: ReturnType<typeof seedEmitter>): 
   };
 }
 
-function jsonlSeedReader(file: string, field: string | undefined, emitter: ReturnType<typeof seedEmitter>): SeedReader<Line> {
+function jsonlSeedReader(
+  file: string,
+  field: string | undefined,
+  emitter: ReturnType<typeof seedEmitter>,
+): SeedReader<Line> {
   const ctx: SeedContext = {
     file,
     ...(field !== undefined ? { field } : {}),

@@ -36,12 +36,17 @@ export const usesRubrics = (ablation: Ablation): boolean => ablation === "metada
 export const filters = (ablation: Ablation): boolean => ablation === "full";
 
 /** The model roles a row calls. */
-export const rolesFor = (ablation: Ablation): ModelRole[] => (filters(ablation) ? ["strong", "target", "judge"] : ["strong"]);
+export const rolesFor = (ablation: Ablation): ModelRole[] =>
+  filters(ablation) ? ["strong", "target", "judge"] : ["strong"];
 
 /**
  * Inside the instruction subgraph, for rows without filtering: improve (metadata-rubrics, until the fixed
  * number of improvements is applied) or accept the instruction as it stands.
  */
-export function unfilteredStep(ablation: Ablation, improvementsApplied: number, improvements: number): "action-apply" | "accept" {
+export function unfilteredStep(
+  ablation: Ablation,
+  improvementsApplied: number,
+  improvements: number,
+): "action-apply" | "accept" {
   return ablation === "metadata-rubrics" && improvementsApplied < improvements ? "action-apply" : "accept";
 }

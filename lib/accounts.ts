@@ -193,7 +193,12 @@ export class CallAccounts {
   spent(): Spend {
     let spent = emptySpend();
     for (const group of this.paid.values()) spent = addSpend(spent, group);
-    return { calls: spent.calls, inputTokens: spent.inputTokens, outputTokens: spent.outputTokens, costUsd: spent.costUsd };
+    return {
+      calls: spent.calls,
+      inputTokens: spent.inputTokens,
+      outputTokens: spent.outputTokens,
+      costUsd: spent.costUsd,
+    };
   }
 
   byModel(): Record<string, ModelSpend> {
@@ -202,7 +207,11 @@ export class CallAccounts {
       if (group.calls === 0) continue; // only given-up calls: nothing was paid to this model
       const current = out[group.model] ?? { ...emptySpend(), priced: true, malformed: 0 };
       const sum = addSpend(current, group);
-      out[group.model] = { ...sum, priced: current.priced && group.priced, malformed: current.malformed + group.malformed };
+      out[group.model] = {
+        ...sum,
+        priced: current.priced && group.priced,
+        malformed: current.malformed + group.malformed,
+      };
     }
     return out;
   }

@@ -31,7 +31,10 @@ const usd = (n: number) => `$${n.toFixed(2)}`;
 export function budgetBlock(limits: BudgetLimits, spent: Spend, reserved: Spend, next: Spend): BudgetStop | undefined {
   const committed = addSpend(spent, reserved);
   if (limits.maxCalls !== null && committed.calls + next.calls > limits.maxCalls) {
-    return { kind: "calls", message: `the call budget of ${fmt(limits.maxCalls)} is spent (${fmt(spent.calls)} answered)` };
+    return {
+      kind: "calls",
+      message: `the call budget of ${fmt(limits.maxCalls)} is spent (${fmt(spent.calls)} answered)`,
+    };
   }
   if (limits.maxTokens !== null) {
     const tokens = committed.inputTokens + committed.outputTokens + next.inputTokens + next.outputTokens;

@@ -17,21 +17,29 @@ export const RoleSettingsSchema = z.object({
   baseUrl: z
     .string()
     .optional()
-    .describe("OpenAI-compatible base URL for this role (vLLM, Ollama, llama.cpp server, LM Studio); else CODECLM_<ROLE>_BASE_URL, else OPENAI_BASE_URL"),
+    .describe(
+      "OpenAI-compatible base URL for this role (vLLM, Ollama, llama.cpp server, LM Studio); else CODECLM_<ROLE>_BASE_URL, else OPENAI_BASE_URL",
+    ),
   apiKeyEnv: z
     .string()
     .optional()
-    .describe("Name of the environment variable holding this role's API key; else CODECLM_<ROLE>_API_KEY, else the provider's usual variable"),
+    .describe(
+      "Name of the environment variable holding this role's API key; else CODECLM_<ROLE>_API_KEY, else the provider's usual variable",
+    ),
   structuredOutput: z
     .enum(STRUCTURED_OUTPUT_METHODS)
     .optional()
-    .describe("How structured output is requested: JSON schema (default), tool calling, or JSON mode, for servers without JSON-schema support"),
+    .describe(
+      "How structured output is requested: JSON schema (default), tool calling, or JSON mode, for servers without JSON-schema support",
+    ),
   concurrency: z
     .number()
     .int()
     .min(1)
     .optional()
-    .describe("Most calls in flight to this role's endpoint (base URL + model), within the global `concurrency`; roles sharing an endpoint share the smallest limit"),
+    .describe(
+      "Most calls in flight to this role's endpoint (base URL + model), within the global `concurrency`; roles sharing an endpoint share the smallest limit",
+    ),
 });
 export type RoleSettings = z.infer<typeof RoleSettingsSchema>;
 
@@ -52,17 +60,34 @@ export const TemperaturesSchema = z.object({
 export const PromptOverridesSchema = z.object({
   encode: z.string().optional().describe("Encode prompt (few-shot); placeholders {instruction} {skillsMax}"),
   poolCheck: z.string().optional().describe("Plausibility-check prompt; placeholder {candidates}"),
-  decode: z.string().optional().describe("Decode prompt; placeholders {useCase} {skills} {count}, optional {avoid} (earlier instructions, in top-up rounds)"),
+  decode: z
+    .string()
+    .optional()
+    .describe(
+      "Decode prompt; placeholders {useCase} {skills} {count}, optional {avoid} (earlier instructions, in top-up rounds)",
+    ),
   rubricGenerate: z.string().optional().describe("Self-Rubrics prompt; placeholders {useCase} {skills} {count}"),
-  actionApply: z.string().optional().describe("Improvement prompt; placeholders {useCase} {skills} {instruction} {action}"),
+  actionApply: z
+    .string()
+    .optional()
+    .describe("Improvement prompt; placeholders {useCase} {skills} {instruction} {action}"),
   answer: z.string().optional().describe("Answer prompt; placeholder {instruction}"),
   judge: z.string().optional().describe("Pairwise judge prompt; placeholders {instruction} {answer1} {answer2}"),
-  selfInstruct: z.string().optional().describe("Self-Instruct prompt of the no-metadata ablation; placeholders {examples} {count}"),
+  selfInstruct: z
+    .string()
+    .optional()
+    .describe("Self-Instruct prompt of the no-metadata ablation; placeholders {examples} {count}"),
 });
 export type PromptOverrides = z.infer<typeof PromptOverridesSchema>;
 
 export const BudgetSchema = z.object({
-  maxCalls: z.number().int().min(1).nullable().default(null).describe("Call budget: stop (resumably) before answered model calls would exceed this"),
+  maxCalls: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe("Call budget: stop (resumably) before answered model calls would exceed this"),
   maxTokens: z
     .number()
     .int()
@@ -75,7 +100,9 @@ export const BudgetSchema = z.object({
     .positive()
     .nullable()
     .default(null)
-    .describe("Cost budget: stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)"),
+    .describe(
+      "Cost budget: stop (resumably) before the cost in US dollars would exceed this (models without a price count tokens only)",
+    ),
 });
 export type Budget = z.infer<typeof BudgetSchema>;
 
@@ -144,7 +171,9 @@ export const CodecConfigSchema = z.object({
     .int()
     .min(1)
     .default(20_000)
-    .describe("Longest seed instruction accepted, in characters; a longer one is rejected (file and line) before anything is spent"),
+    .describe(
+      "Longest seed instruction accepted, in characters; a longer one is rejected (file and line) before anything is spent",
+    ),
   keepSeedMetadata: z
     .boolean()
     .default(true)
@@ -183,20 +212,28 @@ export const CodecConfigSchema = z.object({
   adaptiveConcurrency: z
     .boolean()
     .default(true)
-    .describe("Per endpoint, halve the calls in flight on rate limits and rising latency, and grow them back gradually"),
+    .describe(
+      "Per endpoint, halve the calls in flight on rate limits and rising latency, and grow them back gradually",
+    ),
   timeoutSeconds: z.number().positive().default(120).describe("Longest wait for one model call before it is retried"),
   retries: z
     .number()
     .int()
     .min(0)
     .default(5)
-    .describe("Retries of one call after a 5xx, a timeout or a reset connection, with exponential backoff and jitter (429s are retried after their Retry-After and do not count)"),
+    .describe(
+      "Retries of one call after a 5xx, a timeout or a reset connection, with exponential backoff and jitter (429s are retried after their Retry-After and do not count)",
+    ),
   giveUpAfterSeconds: z
     .number()
     .positive()
     .default(300)
-    .describe("An endpoint failing this long without a single success, or a call rate-limited this long, stops the run, resumably"),
-  budget: BudgetSchema.default(BudgetSchema.parse({})).describe("Spending caps; reaching one stops the run cleanly and resumably"),
+    .describe(
+      "An endpoint failing this long without a single success, or a call rate-limited this long, stops the run, resumably",
+    ),
+  budget: BudgetSchema.default(BudgetSchema.parse({})).describe(
+    "Spending caps; reaching one stops the run cleanly and resumably",
+  ),
   prices: z
     .record(z.string(), ModelPriceSchema)
     .default({})
@@ -206,7 +243,9 @@ export const CodecConfigSchema = z.object({
     .int()
     .min(1)
     .default(1000)
-    .describe("Most instructions filtered in one wave: bounds memory; changing it can change which instructions are filtered"),
+    .describe(
+      "Most instructions filtered in one wave: bounds memory; changing it can change which instructions are filtered",
+    ),
   seed: z.number().int().default(42).describe("Seed for every random choice (pool, actions, ordering)"),
   prompts: PromptOverridesSchema.default({}).describe("Override any step's prompt template"),
   ablation: z
@@ -221,7 +260,9 @@ export const CodecConfigSchema = z.object({
     .int()
     .min(1)
     .default(1)
-    .describe("metadata-rubrics row: Self-Rubrics improvements applied to every basic instruction before it is answered"),
+    .describe(
+      "metadata-rubrics row: Self-Rubrics improvements applied to every basic instruction before it is answered",
+    ),
 });
 
 export type CodecConfigInput = z.input<typeof CodecConfigSchema>;
@@ -298,7 +339,9 @@ export function settingsProblems(config: CodecConfig): string[] {
     );
   }
   if (config.dedupeThreshold === 0) {
-    problems.push("dedupeThreshold 0 drops every instruction that shares a single word with an earlier one or a seed; use a value above 0 (1 turns the filter off)");
+    problems.push(
+      "dedupeThreshold 0 drops every instruction that shares a single word with an earlier one or a seed; use a value above 0 (1 turns the filter off)",
+    );
   }
   return problems;
 }

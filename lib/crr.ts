@@ -73,7 +73,8 @@ export function combineOrders(modelFirst: OrderVerdict, referenceFirst: OrderVer
  * Position consistency of one item: the two orders agree when they prefer the same side (or both call it
  * even). A judge without position bias agrees with itself on every item.
  */
-export const ordersAgree = (modelFirst: OrderVerdict, referenceFirst: OrderVerdict): boolean => modelFirst === referenceFirst;
+export const ordersAgree = (modelFirst: OrderVerdict, referenceFirst: OrderVerdict): boolean =>
+  modelFirst === referenceFirst;
 
 /** Capacity Recovery Ratio, in [0, 1]; null when nothing was judged. */
 export function crr(wins: number, ties: number, total: number): number | null {
@@ -134,7 +135,8 @@ export function tallyOutcomes(items: readonly TallyInput[]): EvalTotals {
   const positionPreference = { first: 0, second: 0, equal: 0 };
   for (const item of items) {
     overall = add(overall, item.outcome);
-    if (item.category !== undefined) byCategory[item.category] = add(byCategory[item.category] ?? emptyTally(), item.outcome);
+    if (item.category !== undefined)
+      byCategory[item.category] = add(byCategory[item.category] ?? emptyTally(), item.outcome);
     if (item.consistent !== undefined) {
       judged++;
       if (item.consistent) consistent++;

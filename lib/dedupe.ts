@@ -68,7 +68,9 @@ class Pool<T extends Uint32Array | Float64Array> {
   constructor(public data: T) {}
   push(values: ArrayLike<number>): void {
     if (this.length + values.length > this.data.length) {
-      const grown = new (this.data.constructor as new (size: number) => T)(Math.max(1024, 2 * (this.length + values.length)));
+      const grown = new (this.data.constructor as new (size: number) => T)(
+        Math.max(1024, 2 * (this.length + values.length)),
+      );
       grown.set(this.data.subarray(0, this.length));
       this.data = grown;
     }
@@ -171,7 +173,10 @@ export class NearDuplicateIndex {
     return { sequence, elements };
   }
 
-  private search(query: { sequence: Uint32Array; elements: Float64Array }, ignore: string | undefined): NearDuplicateMatch | undefined {
+  private search(
+    query: { sequence: Uint32Array; elements: Float64Array },
+    ignore: string | undefined,
+  ): NearDuplicateMatch | undefined {
     const { elements, sequence } = query;
     const size = elements.length;
     const minOverlap = Math.max(1, Math.ceil(this.jaccard * size - 1e-9));
@@ -299,7 +304,13 @@ export function addKeptPair(
  */
 export function addDroppedRecord(
   index: NearDuplicateIndex,
-  record: { id: string; kind: string; reason: string; instruction?: string; lineage?: { basicInstruction?: string; iterations?: unknown[] } },
+  record: {
+    id: string;
+    kind: string;
+    reason: string;
+    instruction?: string;
+    lineage?: { basicInstruction?: string; iterations?: unknown[] };
+  },
 ): void {
   if (record.kind !== "instruction") return;
   const filtered = (record.lineage?.iterations?.length ?? 0) > 0;

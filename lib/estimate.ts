@@ -64,12 +64,18 @@ export function filteringExpectation(q: number, k: number): { passes: number; ke
   return { passes, keptShare: 1 - (1 - q) ** k };
 }
 
-export function estimateRun(input: EstimateInput, config: CodecConfig, assumptions: EstimateAssumptions = DEFAULT_ASSUMPTIONS): Estimate {
+export function estimateRun(
+  input: EstimateInput,
+  config: CodecConfig,
+  assumptions: EstimateAssumptions = DEFAULT_ASSUMPTIONS,
+): Estimate {
   const central = estimateWith(input, config, assumptions);
-  const range = [Math.max(0.05, assumptions.keepPerPass - 0.2), Math.min(0.95, assumptions.keepPerPass + 0.2)].map((keepPerPass) => {
-    const other = estimateWith(input, config, { ...assumptions, keepPerPass });
-    return { keepPerPass, calls: other.total.calls, costUsd: other.total.costUsd };
-  });
+  const range = [Math.max(0.05, assumptions.keepPerPass - 0.2), Math.min(0.95, assumptions.keepPerPass + 0.2)].map(
+    (keepPerPass) => {
+      const other = estimateWith(input, config, { ...assumptions, keepPerPass });
+      return { keepPerPass, calls: other.total.calls, costUsd: other.total.costUsd };
+    },
+  );
   const { total } = central;
   const budgetStop = budgetBlock(config.budget, emptySpend(), emptySpend(), {
     calls: total.calls,
@@ -80,8 +86,16 @@ export function estimateRun(input: EstimateInput, config: CodecConfig, assumptio
   return { ...central, range, ...(budgetStop ? { budgetStop } : {}) };
 }
 
-function estimateWith(input: EstimateInput, config: CodecConfig, a: EstimateAssumptions): Omit<Estimate, "range" | "budgetStop"> {
-  const models: Record<ModelRole, string> = { strong: config.strong.model, target: config.target.model, judge: judgeSettings(config).model };
+function estimateWith(
+  input: EstimateInput,
+  config: CodecConfig,
+  a: EstimateAssumptions,
+): Omit<Estimate, "range" | "budgetStop"> {
+  const models: Record<ModelRole, string> = {
+    strong: config.strong.model,
+    target: config.target.model,
+    judge: judgeSettings(config).model,
+  };
   const steps: StepEstimate[] = [];
   const add = (step: string, role: ModelRole, calls: number, inputTokens: number, outputTokens: number) => {
     if (calls <= 0) return;
@@ -109,7 +123,13 @@ function estimateWith(input: EstimateInput, config: CodecConfig, a: EstimateAssu
     if (config.plausibilityCheck && augmented > 0) {
       // About one candidate in ten is rejected and replaced, in another round of checks.
       const batches = Math.ceil((augmented * 1.1) / config.plausibilityBatchSize);
-      add("pool-check", "strong", batches, templateTokens(config, "poolCheck") + config.plausibilityBatchSize * 20, config.plausibilityBatchSize * 25);
+      add(
+        "pool-check",
+        "strong",
+        batches,
+        templateTokens(config, "poolCheck") + config.plausibilityBatchSize * 20,
+        config.plausibilityBatchSize * 25,
+      );
     }
   }
   add("rubric-generate", "strong", pool, templateTokens(config, "rubricGenerate") + 20, config.rubricCount * 2 * 30);
@@ -127,7 +147,13 @@ function estimateWith(input: EstimateInput, config: CodecConfig, a: EstimateAssu
   add("answer-strong", "strong", instructions * passes, templateTokens(config, "answer") + meanInstruction, answer);
   add("answer-target", "target", instructions * passes, templateTokens(config, "answer") + meanInstruction, answer);
   add("judge", "judge", instructions * passes * 2, templateTokens(config, "judge") + meanInstruction + 2 * answer, 20);
-  add("action-apply", "strong", instructions * (passes - 1), templateTokens(config, "actionApply") + meanInstruction + 20, instruction * 1.5);
+  add(
+    "action-apply",
+    "strong",
+    instructions * (passes - 1),
+    templateTokens(config, "actionApply") + meanInstruction + 20,
+    instruction * 1.5,
+  );
 
   const unpriced = [...new Set(steps.filter((step) => step.costUsd === undefined).map((step) => step.model))];
   const total = steps.reduce(

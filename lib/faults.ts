@@ -55,7 +55,11 @@ export function retryAfterMs(headers: HeaderBag, now: number = Date.now()): numb
 }
 
 function statusOf(error: Record<string, unknown>): number | undefined {
-  for (const candidate of [error.status, error.statusCode, (error.response as Record<string, unknown> | undefined)?.status]) {
+  for (const candidate of [
+    error.status,
+    error.statusCode,
+    (error.response as Record<string, unknown> | undefined)?.status,
+  ]) {
     if (typeof candidate === "number" && candidate >= 100 && candidate < 600) return candidate;
   }
   // Gemini's fetch errors carry the status only in the message: "[429 Too Many Requests]".
@@ -92,7 +96,8 @@ export function classifyFault(error: unknown, now: number = Date.now()): Fault {
   if (/Timeout/i.test(name) || /timed? ?out/i.test(message)) return { kind: "timeout" };
   const code = codeOf(record);
   if ((code && CONNECTION_CODES.has(code)) || /APIConnectionError|FetchError/.test(name)) return { kind: "connection" };
-  if (/connection error|fetch failed|socket hang up|other side closed|network|ECONNRESET/i.test(message)) return { kind: "connection" };
+  if (/connection error|fetch failed|socket hang up|other side closed|network|ECONNRESET/i.test(message))
+    return { kind: "connection" };
   return { kind: "fatal" };
 }
 

@@ -42,7 +42,8 @@ export function settleWave(
     const lineage = lineageOf(outcome);
     const last = outcome.history.at(-1);
     progress = { ...progress, finished: progress.finished + 1 };
-    const repeat = outcome.status === "kept" && last ? options.repeats?.find(outcome.task.id, last.instruction) : undefined;
+    const repeat =
+      outcome.status === "kept" && last ? options.repeats?.find(outcome.task.id, last.instruction) : undefined;
     if (repeat) {
       dropped.push({
         id: outcome.task.id,
@@ -93,7 +94,8 @@ export function settleWave(
       runId: options.runId,
     });
     progress = { ...progress, droppedByReason: bump(progress.droppedByReason, reason) };
-    if (outcome.failure) progress = { ...progress, failuresByStep: bump(progress.failuresByStep, outcome.failure.step) };
+    if (outcome.failure)
+      progress = { ...progress, failuresByStep: bump(progress.failuresByStep, outcome.failure.step) };
   }
   return { kept, dropped, progress };
 }

@@ -31,10 +31,16 @@ export function yieldRate(kept: number, requested: number, floor = 0.1): number 
 }
 
 /** Per-metadata count for a top-up round (`rate` from `yieldRate`), bounded by `maxPerMetadata`. */
-export function topUpPerMetadata(remaining: number, usableMetadata: number, rate: number, maxPerMetadata: number): number {
+export function topUpPerMetadata(
+  remaining: number,
+  usableMetadata: number,
+  rate: number,
+  maxPerMetadata: number,
+): number {
   if (remaining <= 0 || usableMetadata <= 0) return 0;
   return Math.min(maxPerMetadata, Math.max(1, Math.ceil(remaining / rate / usableMetadata)));
 }
 
 /** Instructions in their deterministic dispatch order (round, then index within the metadata, then metadata rank). */
-export const inDispatchOrder = <T extends { order: number }>(tasks: readonly T[]): T[] => [...tasks].sort((a, b) => a.order - b.order);
+export const inDispatchOrder = <T extends { order: number }>(tasks: readonly T[]): T[] =>
+  [...tasks].sort((a, b) => a.order - b.order);

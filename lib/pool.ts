@@ -120,11 +120,15 @@ export interface PoolVerdict {
  * different verdicts is a problem: the reply is asked for again. Indexes are integers in 0..lines here
  * (the validating schema's range); afterwards every index is in 1..lines.
  */
-export function repairVerdicts(verdicts: readonly PoolVerdict[], lines: number): { verdicts: PoolVerdict[] } | { problem: string } {
+export function repairVerdicts(
+  verdicts: readonly PoolVerdict[],
+  lines: number,
+): { verdicts: PoolVerdict[] } | { problem: string } {
   const indexes = verdicts.map((verdict) => verdict.index);
   let repaired = [...verdicts];
   if (indexes.includes(0)) {
-    if (indexes.includes(lines)) return { problem: `line numbers run from 0 to ${lines}: lines are numbered 1 to ${lines}` };
+    if (indexes.includes(lines))
+      return { problem: `line numbers run from 0 to ${lines}: lines are numbered 1 to ${lines}` };
     repaired = repaired.map((verdict) => ({ ...verdict, index: verdict.index + 1 }));
   }
   const byLine = new Map<number, boolean>();
@@ -136,12 +140,16 @@ export function repairVerdicts(verdicts: readonly PoolVerdict[], lines: number):
     else if (earlier !== verdict.plausible) conflicts.add(verdict.index);
     byLine.set(verdict.index, verdict.plausible);
   }
-  if (conflicts.size > 0) return { problem: `two different verdicts for line(s) ${[...conflicts].sort((a, b) => a - b).join(", ")}` };
+  if (conflicts.size > 0)
+    return { problem: `two different verdicts for line(s) ${[...conflicts].sort((a, b) => a - b).join(", ")}` };
   return { verdicts: unique };
 }
 
 /** Each line's verdict, and the lines (1-based) the reply left out. */
-export function verdictsByLine(verdicts: readonly PoolVerdict[], lines: number): { byLine: Map<number, PoolVerdict>; missing: number[] } {
+export function verdictsByLine(
+  verdicts: readonly PoolVerdict[],
+  lines: number,
+): { byLine: Map<number, PoolVerdict>; missing: number[] } {
   const byLine = new Map<number, PoolVerdict>();
   for (const verdict of verdicts) if (!byLine.has(verdict.index)) byLine.set(verdict.index, verdict);
   const missing = Array.from({ length: lines }, (_, k) => k + 1).filter((line) => !byLine.has(line));
@@ -151,7 +159,8 @@ export function verdictsByLine(verdicts: readonly PoolVerdict[], lines: number):
 /** `skills:N` counts of the pool's metadata by how many skills they name (for `poolStats`). */
 export function skillCounts(entries: readonly Metadata[]): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const entry of entries) counts[`skills:${entry.skills.length}`] = (counts[`skills:${entry.skills.length}`] ?? 0) + 1;
+  for (const entry of entries)
+    counts[`skills:${entry.skills.length}`] = (counts[`skills:${entry.skills.length}`] ?? 0) + 1;
   return counts;
 }
 
@@ -184,7 +193,8 @@ export interface PoolMakeup {
 export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: number): PoolMakeup {
   const n = (key: string) => stats[key] ?? 0;
   const skillsPerMetadata: Record<string, number> = {};
-  for (const [key, value] of Object.entries(stats)) if (key.startsWith("skills:")) skillsPerMetadata[key.slice("skills:".length)] = value;
+  for (const [key, value] of Object.entries(stats))
+    if (key.startsWith("skills:")) skillsPerMetadata[key.slice("skills:".length)] = value;
   const makeup: PoolMakeup = {
     seed: n("seedMetadata"),
     augmented: n("augmented"),
@@ -200,7 +210,8 @@ export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: 
   // Failed candidates replaced by fresh ones until the pool is full change nothing in its distribution:
   // only a pool left short (or without any mixed metadata) is reported.
   const short = makeup.size < makeup.requested;
-  if (makeup.checked === 0 || makeup.failed === 0 || makeup.failed / makeup.checked < alertShare || !short) return makeup;
+  if (makeup.checked === 0 || makeup.failed === 0 || makeup.failed / makeup.checked < alertShare || !short)
+    return makeup;
   const malformed = n("checkMalformed");
   const causes = [
     malformed > 0 ? `${malformed} malformed or incomplete replies` : "",
@@ -210,6 +221,8 @@ export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: 
   makeup.warning =
     `mix-and-match was ${makeup.mixAndMatch}: the plausibility check failed for ${makeup.failed} of ${makeup.checked} mixed candidates ` +
     `(${causes.join(", ")}; the errors are in the dropped file, step pool-check), so the pool holds ` +
-    (makeup.augmented === 0 ? `only the seeds' own metadata (${makeup.size} of ${makeup.requested} requested)` : `${makeup.augmented} mixed and ${makeup.seed} seed metadata (${makeup.size} of ${makeup.requested} requested)`);
+    (makeup.augmented === 0
+      ? `only the seeds' own metadata (${makeup.size} of ${makeup.requested} requested)`
+      : `${makeup.augmented} mixed and ${makeup.seed} seed metadata (${makeup.size} of ${makeup.requested} requested)`);
   return makeup;
 }

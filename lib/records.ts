@@ -44,8 +44,14 @@ export type Scores = z.infer<typeof ScoresSchema>;
 export const IterationRecordSchema = z.object({
   iteration: z.number().describe("1-based; 1 is the basic instruction"),
   instruction: z.string(),
-  action: z.string().optional().describe("The Self-Rubrics action applied to reach this version (absent at iteration 1)"),
-  answers: z.object({ strong: z.string(), target: z.string().optional().describe("Absent in ablation rows without filtering") }),
+  action: z
+    .string()
+    .optional()
+    .describe("The Self-Rubrics action applied to reach this version (absent at iteration 1)"),
+  answers: z.object({
+    strong: z.string(),
+    target: z.string().optional().describe("Absent in ablation rows without filtering"),
+  }),
   rawScores: RawScoresSchema.optional().describe("Absent in ablation rows without filtering (no judge)"),
   scores: ScoresSchema.optional().describe("Absent in ablation rows without filtering (no judge)"),
 });
@@ -53,8 +59,12 @@ export type IterationRecord = z.infer<typeof IterationRecordSchema>;
 
 export const LineageSchema = z.object({
   metadataId: z.string(),
-  metadataOrigin: z.enum(["seed", "user", "augmented", "self-instruct"]).describe("self-instruct: no metadata (no-metadata ablation)"),
-  seedIds: z.array(z.string()).describe("Seeds the metadata came from (no-metadata ablation: the seeds shown as examples)"),
+  metadataOrigin: z
+    .enum(["seed", "user", "augmented", "self-instruct"])
+    .describe("self-instruct: no metadata (no-metadata ablation)"),
+  seedIds: z
+    .array(z.string())
+    .describe("Seeds the metadata came from (no-metadata ablation: the seeds shown as examples)"),
   basicInstruction: z.string().describe("The decoded instruction before any improvement"),
   actions: z.array(z.string()).describe("Actions applied, in order"),
   iterations: z.array(IterationRecordSchema).describe("Every filtering pass, in order"),
@@ -66,7 +76,9 @@ export const KeptPairSchema = z.object({
   id: z.string(),
   instruction: z.string(),
   response: z.string(),
-  source: z.enum(["strong", "target"]).describe("Whose answer was kept: target only when it beat the strong one by more than theta"),
+  source: z
+    .enum(["strong", "target"])
+    .describe("Whose answer was kept: target only when it beat the strong one by more than theta"),
   iteration: z.number(),
   metadata: MetadataSchema,
   scores: ScoresSchema.optional().describe("Absent in ablation rows without filtering: the pair was never judged"),
@@ -107,7 +119,10 @@ export const DroppedRecordSchema = z.object({
   step: PipelineStepSchema.optional().describe("For failures: the step whose model call failed"),
   error: z.string().optional().describe("For failures: what went wrong (never contains secrets)"),
   instruction: z.string().optional().describe("Last version of the instruction, for instruction drops"),
-  duplicateOf: z.string().optional().describe("For near-duplicates: the earlier instruction's id (or `seed:<id>`) it nearly repeats"),
+  duplicateOf: z
+    .string()
+    .optional()
+    .describe("For near-duplicates: the earlier instruction's id (or `seed:<id>`) it nearly repeats"),
   similarity: z.number().optional().describe("For near-duplicates: ROUGE-L F1 with that earlier instruction"),
   seed: z.string().optional().describe("The seed text, for seed drops"),
   metadata: MetadataSchema.optional(),

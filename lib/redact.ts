@@ -21,7 +21,9 @@ export function redactSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) out = out.split(secret).join("[redacted]");
   for (const pattern of KEY_PATTERNS) {
-    out = out.replace(pattern, (match, prefix: unknown) => (typeof prefix === "string" ? `${prefix}[redacted]` : "[redacted]"));
+    out = out.replace(pattern, (match, prefix: unknown) =>
+      typeof prefix === "string" ? `${prefix}[redacted]` : "[redacted]",
+    );
   }
   return out;
 }

@@ -35,7 +35,9 @@ export const SeedSelectionSchema = z.object({
   sampled: z.number().describe("Seeds used: the sample that is encoded"),
   merged: z
     .record(z.string(), z.array(z.string()))
-    .describe(`For each seed used, the ids of identical seeds merged into it (at most ${MERGED_IDS_LISTED} ids listed)`),
+    .describe(
+      `For each seed used, the ids of identical seeds merged into it (at most ${MERGED_IDS_LISTED} ids listed)`,
+    ),
   mergedNotListed: z.number().describe("Merged ids of used seeds left out of `merged` past the listing limit"),
 });
 export type SeedSelection = z.infer<typeof SeedSelectionSchema>;
@@ -137,7 +139,10 @@ export class SeedSelector {
 }
 
 /** The selection for an array of seeds (the graph's `prepare`); the same as feeding them to a `SeedSelector`. */
-export function selectSeeds(seeds: readonly Seed[], options: { sampleSize: number | "all"; seed: number }): { seeds: Seed[]; selection: SeedSelection } {
+export function selectSeeds(
+  seeds: readonly Seed[],
+  options: { sampleSize: number | "all"; seed: number },
+): { seeds: Seed[]; selection: SeedSelection } {
   const selector = new SeedSelector(options);
   for (const seed of seeds) selector.add(seed);
   return selector.result();

@@ -26,7 +26,12 @@ export function selfInstructBatches(
   const batches: SelfInstructBatch[] = [];
   for (let batch = 0, left = options.total; left > 0; batch++, left -= perCall) {
     const rng = createRng(options.seed, "self-instruct", options.round, batch);
-    batches.push({ round: options.round, batch, count: Math.min(perCall, left), examples: sampleWithoutReplacement(rng, seeds, examples) });
+    batches.push({
+      round: options.round,
+      batch,
+      count: Math.min(perCall, left),
+      examples: sampleWithoutReplacement(rng, seeds, examples),
+    });
   }
   return batches;
 }

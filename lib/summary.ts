@@ -137,7 +137,8 @@ export function stopReasonFor(state: RunFacts, config: CodecConfig): string {
     return "no basic instruction could be decoded (every decode call failed; see the dropped file)";
   }
   const rate = finished > 0 ? (kept / finished).toFixed(2) : "n/a";
-  const rounds = config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
+  const rounds =
+    config.topUpRounds === 0 ? "top-up is off (--top-up-rounds 0)" : `all ${config.topUpRounds} top-up rounds are used`;
   return `kept ${kept} of ${config.size}: ${rounds}; keep rate ${rate} over ${finished} filtered instructions`;
 }
 
@@ -208,15 +209,22 @@ export function buildSummary(
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
     instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
     pool: state.poolStats,
-    ...(Object.keys(state.poolStats ?? {}).length > 0 ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) } : {}),
-    ...(state.seedSelection ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } } : {}),
+    ...(Object.keys(state.poolStats ?? {}).length > 0
+      ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) }
+      : {}),
+    ...(state.seedSelection
+      ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } }
+      : {}),
     ...(inputMetadata ? { inputMetadata } : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),
     budget: config.budget,
     models: extra.models,
     warnings: extra.warnings ?? [],
-    settings: { ...settings, customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]) },
+    settings: {
+      ...settings,
+      customPrompts: Object.keys(prompts).filter((key) => prompts[key as keyof typeof prompts]),
+    },
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(extra.finishedAt).toISOString(),
     wallTimeMs: extra.finishedAt - startedAt,

@@ -1,11 +1,6 @@
 /** An instruction's trip through Contrastive Filtering: the task sent to filtering, how it ended, the running counts. */
 import { z } from "zod";
-import {
-  type DroppedRecord,
-  IterationRecordSchema,
-  MetadataSchema,
-  UsageCountsSchema,
-} from "./records.js";
+import { type DroppedRecord, IterationRecordSchema, MetadataSchema, UsageCountsSchema } from "./records.js";
 
 /** One basic instruction on its way through Contrastive Filtering: the payload sent to the instruction subgraph. */
 export const InstructionTaskSchema = z.object({

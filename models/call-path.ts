@@ -50,7 +50,17 @@ const modelOf = (ctx: CallContext, request: CallRequest) => ctx.factory.describe
 /** What identifies one call across a crash: the run's settings for it, its place in the graph, its prompt, its attempt. */
 function callKey(ctx: CallContext, call: CallAttempt): string {
   const { request } = call;
-  const identity = [modelOf(ctx, request), request.role, request.step, request.temperature, ctx.config.maxTokens, call.schemaName, call.attempt, ctx.trace ?? {}, request.messages];
+  const identity = [
+    modelOf(ctx, request),
+    request.role,
+    request.step,
+    request.temperature,
+    ctx.config.maxTokens,
+    call.schemaName,
+    call.attempt,
+    ctx.trace ?? {},
+    request.messages,
+  ];
   return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
 }
 
@@ -65,7 +75,16 @@ async function replayed(ctx: CallContext, request: CallRequest, key: string): Pr
   if (!row) return undefined;
   const { inputTokens, outputTokens, costUsd } = row;
   const outcome = row.answer.problem !== undefined ? "malformed" : "answered";
-  account(ctx, { role: request.role, step: request.step, model: modelOf(ctx, request), outcome, inputTokens, outputTokens, costUsd, replayed: true });
+  account(ctx, {
+    role: request.role,
+    step: request.step,
+    model: modelOf(ctx, request),
+    outcome,
+    inputTokens,
+    outputTokens,
+    costUsd,
+    replayed: true,
+  });
   return row.answer;
 }
 
@@ -112,7 +131,10 @@ class TransportRetries {
     if (this.failures > this.ctx.config.retries) this.giveUp(failure, this.failures);
     const { control, random = Math.random } = this.ctx.services;
     const taskSignal = this.ctx.runnable?.signal;
-    await sleep(retryDelayMs(Math.min(this.retry, 8), fault, DEFAULT_BACKOFF, random), [control.graphSignal, ...(taskSignal ? [taskSignal] : [])]);
+    await sleep(retryDelayMs(Math.min(this.retry, 8), fault, DEFAULT_BACKOFF, random), [
+      control.graphSignal,
+      ...(taskSignal ? [taskSignal] : []),
+    ]);
   }
 
   /** Rate limited without a break for the give-up time: the run stops (resumably). */
@@ -121,7 +143,10 @@ class TransportRetries {
     if (limitedForMs < this.ctx.config.giveUpAfterSeconds * 1000) return;
     const { control } = this.ctx.services;
     const model = modelOf(this.ctx, this.request);
-    control.stop({ kind: "endpoint-down", message: `${model} kept answering 429 (rate limit) to one call for ${Math.round(limitedForMs / 1000)} s` });
+    control.stop({
+      kind: "endpoint-down",
+      message: `${model} kept answering 429 (rate limit) to one call for ${Math.round(limitedForMs / 1000)} s`,
+    });
     control.throwIfStopped();
   }
 
@@ -154,7 +179,13 @@ async function sendOnce(ctx: CallContext, call: CallAttempt, key: string, lease:
 }
 
 /** A request that failed: counted by kind (ledger, journal), its lease ended with the fault. */
-function failed(ctx: CallContext, request: CallRequest, lease: CallLease, error: unknown, timedOut: boolean): TransportFailure {
+function failed(
+  ctx: CallContext,
+  request: CallRequest,
+  lease: CallLease,
+  error: unknown,
+  timedOut: boolean,
+): TransportFailure {
   const { control, ledger, journal } = ctx.services;
   if (control.requestSignal.aborted) {
     throw control.requestSignal.reason ?? new RunStoppedError({ kind: "interrupt", message: "interrupted" });
@@ -163,17 +194,38 @@ function failed(ctx: CallContext, request: CallRequest, lease: CallLease, error:
   lease.end({ kind: "fault", fault });
   ledger.recordFault(fault.kind);
   const model = modelOf(ctx, request);
-  journal?.fault({ role: request.role, step: request.step, model, kind: fault.kind, ...(fault.status ? { status: fault.status } : {}) });
+  journal?.fault({
+    role: request.role,
+    step: request.step,
+    model,
+    kind: fault.kind,
+    ...(fault.status ? { status: fault.status } : {}),
+  });
   return { fault, error, healthy: lease.healthy };
 }
 
 /** Layer 5: the answer settled in the budget, stored in the journal, and recorded in the node's accounts. */
-async function metered(ctx: CallContext, call: CallAttempt, key: string, lease: CallLease, sent: Sent, latencyMs: number): Promise<StoredAnswer> {
+async function metered(
+  ctx: CallContext,
+  call: CallAttempt,
+  key: string,
+  lease: CallLease,
+  sent: Sent,
+  latencyMs: number,
+): Promise<StoredAnswer> {
   const { role, step } = call.request;
   const model = modelOf(ctx, call.request);
   const { inputTokens, outputTokens } = sent.usage;
   const costUsd = ctx.services.ledger.costOf(model, inputTokens, outputTokens);
-  const paid = (outcome: CallRecord["outcome"]): CallRecord => ({ role, step, model, outcome, inputTokens, outputTokens, costUsd });
+  const paid = (outcome: CallRecord["outcome"]): CallRecord => ({
+    role,
+    step,
+    model,
+    outcome,
+    inputTokens,
+    outputTokens,
+    costUsd,
+  });
   let problem: string | undefined;
   try {
     problem = sent.answer.problem ?? call.validate(sent.answer);

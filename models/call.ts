@@ -13,7 +13,14 @@ import { type CallContext, type CallRequest, ModelCallError, type StructuredRequ
 import { type Sent, type Usage, answeredCall } from "./call-path.js";
 import type { StoredAnswer } from "./journal.js";
 
-export { type CallContext, type CallRequest, type CallServices, ModelAccessError, ModelCallError, type StructuredRequest } from "./call-context.js";
+export {
+  type CallContext,
+  type CallRequest,
+  type CallServices,
+  ModelAccessError,
+  ModelCallError,
+  type StructuredRequest,
+} from "./call-context.js";
 
 export function messageText(message: BaseMessage): string {
   const { content } = message;
@@ -88,7 +95,8 @@ export async function callText(ctx: CallContext, request: CallRequest): Promise<
     "",
     send,
     (answer) => (answer.text ? undefined : EMPTY),
-    (answer) => (answer.problem === undefined && answer.text ? { value: answer.text } : { problem: answer.problem ?? EMPTY }),
+    (answer) =>
+      answer.problem === undefined && answer.text ? { value: answer.text } : { problem: answer.problem ?? EMPTY },
   );
 }
 
@@ -124,7 +132,8 @@ export async function callStructured<T>(ctx: CallContext, request: StructuredReq
       // The factory's request part returns the message itself; a whole structured runnable, { raw, parsed }.
       result = isBaseMessage(output) ? { raw: output } : (output as typeof result);
     } catch (error) {
-      if (isOutputProblem(error)) return { answer: { problem: malformed(error) }, usage: { inputTokens: 0, outputTokens: 0 } };
+      if (isOutputProblem(error))
+        return { answer: { problem: malformed(error) }, usage: { inputTokens: 0, outputTokens: 0 } };
       throw error;
     }
     const usage = usageOf(result.raw);
@@ -138,5 +147,12 @@ export async function callStructured<T>(ctx: CallContext, request: StructuredReq
     const parsed = answer.problem === undefined ? request.schema.safeParse(answer.value) : undefined;
     return parsed?.success ? { value: parsed.data } : { problem: answer.problem ?? "malformed output" };
   };
-  return untilAccepted(ctx, request, request.schemaName, send, (answer) => schemaProblem(request, answer.value), accept);
+  return untilAccepted(
+    ctx,
+    request,
+    request.schemaName,
+    send,
+    (answer) => schemaProblem(request, answer.value),
+    accept,
+  );
 }

@@ -44,7 +44,8 @@ const defaultLocalBuilder: LocalModelBuilder = (model, settings) =>
 function requestPart(structured: Runnable): Runnable | undefined {
   let sequence: unknown = structured;
   // A run name is added as a binding around the sequence (Gemini).
-  if (RunnableBinding.isRunnableBinding(sequence) && sequence.bound instanceof RunnableSequence) sequence = sequence.bound;
+  if (RunnableBinding.isRunnableBinding(sequence) && sequence.bound instanceof RunnableSequence)
+    sequence = sequence.bound;
   if (!(sequence instanceof RunnableSequence) || sequence.steps.length !== 2) return undefined;
   return sequence.steps[0];
 }
@@ -100,7 +101,8 @@ export class ModelFactory {
     const override = this.options.overrides?.[role];
     if (override) {
       // The same model object under several roles (the judge defaults to the strong model) is one endpoint.
-      const first = (Object.keys(ROLE_ENV) as ModelRole[]).find((other) => this.options.overrides?.[other] === override) ?? role;
+      const first =
+        (Object.keys(ROLE_ENV) as ModelRole[]).find((other) => this.options.overrides?.[other] === override) ?? role;
       return `custom|${override._llmType()}|${first}`;
     }
     const settings = this.roles[role];
@@ -108,7 +110,10 @@ export class ModelFactory {
     let base = "local";
     if (spec.provider === "openai") base = this.baseUrl(role, settings) ?? "https://api.openai.com/v1";
     if (spec.provider === "google-genai") {
-      base = settings.baseUrl ?? this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ?? "https://generativelanguage.googleapis.com";
+      base =
+        settings.baseUrl ??
+        this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ??
+        "https://generativelanguage.googleapis.com";
     }
     // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
     return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
@@ -185,7 +190,9 @@ export class ModelFactory {
         );
       }
       if (spec.provider === "google-genai" && settings.structuredOutput === "jsonMode") {
-        throw new ModelConfigError(`The ${role} model ${settings.model}: Gemini supports jsonSchema or functionCalling, not jsonMode.`);
+        throw new ModelConfigError(
+          `The ${role} model ${settings.model}: Gemini supports jsonSchema or functionCalling, not jsonMode.`,
+        );
       }
     }
   }
@@ -221,7 +228,9 @@ export class ModelFactory {
   }
 
   private baseUrl(role: ModelRole, settings: RoleSettings): string | undefined {
-    return settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv("OPENAI_BASE_URL");
+    return (
+      settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv("OPENAI_BASE_URL")
+    );
   }
 
   private build(role: ModelRole, settings: GenerationSettings): BaseChatModel {
@@ -276,7 +285,10 @@ export function strongTargetWarnings(factory: ModelFactory, filtering: boolean):
   const strong = factory.modelIdentity("strong");
   if (strong !== factory.modelIdentity("target")) return [];
   const [strongSpec, targetSpec] = [factory.describe("strong"), factory.describe("target")];
-  const named = strongSpec === targetSpec ? `both ${strongSpec}` : `${strongSpec} and ${targetSpec} resolve to ${strong.split("|").slice(1).join("|")}`;
+  const named =
+    strongSpec === targetSpec
+      ? `both ${strongSpec}`
+      : `${strongSpec} and ${targetSpec} resolve to ${strong.split("|").slice(1).join("|")}`;
   return [
     `strong and target are the same model (${named}): CodecLM keeps what a stronger model answers better than the target, ` +
       "so score gaps will sit near 0 and most instructions will be dropped; name a smaller --target or a larger --strong",

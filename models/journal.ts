@@ -92,7 +92,16 @@ function totalsFrom(rows: RawGroup[]): JournalTotals {
     const id = `${identity.role}|${identity.step}|${identity.model}`;
     let group = byIdentity.get(id);
     if (!group) {
-      group = { ...identity, calls: 0, malformed: 0, givenUp: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, priced: true };
+      group = {
+        ...identity,
+        calls: 0,
+        malformed: 0,
+        givenUp: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        costUsd: 0,
+        priced: true,
+      };
       byIdentity.set(id, group);
       groups.push(group);
     }
@@ -116,7 +125,20 @@ const GROUP_SQL = (param: (n: number) => string) => `
 const answerKind = (row: AnswerRow) => (row.answer.problem !== undefined ? "malformed" : "answer");
 
 /** One journal row, in the column order both stores use. */
-type JournalRow = [string, string | null, string, string | null, string, string, string, number | null, number | null, number | null, number | null, string | null];
+type JournalRow = [
+  string,
+  string | null,
+  string,
+  string | null,
+  string,
+  string,
+  string,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  string | null,
+];
 
 /**
  * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
@@ -205,10 +227,12 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   async run(): Promise<RunRecord | undefined> {
-    const row = this.db.prepare(`SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = ?`).get(this.threadId) as
-      | { fingerprint: string; settings: string }
-      | undefined;
-    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+    const row = this.db
+      .prepare(`SELECT fingerprint, settings FROM codeclm_runs WHERE thread_id = ?`)
+      .get(this.threadId) as { fingerprint: string; settings: string } | undefined;
+    return row
+      ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> }
+      : undefined;
   }
 
   async recordRun(run: RunRecord): Promise<void> {
@@ -228,9 +252,7 @@ export class SqliteCallJournal implements CallJournal {
 
   async find(key: string): Promise<AnswerRow | undefined> {
     if (!this.keys.has(key)) return undefined;
-    const row = this.select.get(this.threadId, key) as
-      | StoredRow
-      | undefined;
+    const row = this.select.get(this.threadId, key) as StoredRow | undefined;
     if (!row) return undefined;
     return answerRowOf(key, row);
   }
@@ -251,7 +273,6 @@ export class SqliteCallJournal implements CallJournal {
     this.db.prepare(`DELETE FROM codeclm_runs WHERE thread_id = ?`).run(this.threadId);
   }
 }
-
 
 /**
  * The journal in Postgres. Rows are inserted in batches (all rows that arrive while the previous insert is
@@ -291,7 +312,9 @@ export class PostgresCallJournal implements CallJournal {
       [this.threadId],
     );
     const row = result.rows[0];
-    return row ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+    return row
+      ? { fingerprint: row.fingerprint, settings: JSON.parse(row.settings) as Record<string, unknown> }
+      : undefined;
   }
 
   async recordRun(run: RunRecord): Promise<void> {
@@ -307,7 +330,10 @@ export class PostgresCallJournal implements CallJournal {
       [this.threadId],
     );
     this.keys = new Set(keys.rows.map((row) => row.call_key));
-    const groups = await this.pool.query<RawGroup>(GROUP_SQL((n) => `$${n}`), [this.threadId]);
+    const groups = await this.pool.query<RawGroup>(
+      GROUP_SQL((n) => `$${n}`),
+      [this.threadId],
+    );
     return totalsFrom(groups.rows);
   }
 
@@ -325,7 +351,9 @@ export class PostgresCallJournal implements CallJournal {
 
   private enqueue(row: JournalRow, wait: boolean): Promise<void> | void {
     if (this.failure) throw this.failure;
-    const promise = wait ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } })) : undefined;
+    const promise = wait
+      ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } }))
+      : undefined;
     if (!wait) this.pending.push({ row });
     this.writing ??= this.write();
     return promise;
@@ -355,7 +383,10 @@ export class PostgresCallJournal implements CallJournal {
   }
 
   fault(row: FaultRow): void {
-    void this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null], false);
+    void this.enqueue(
+      [this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null],
+      false,
+    );
   }
 
   async flush(): Promise<void> {

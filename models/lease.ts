@@ -93,7 +93,11 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
 }
 
 /** Run `use` holding an admitted lease; the lease is ended on every path (a cancel, unless `use` ended it). */
-export async function withLease<T>(ctx: CallContext, request: CallRequest, use: (lease: CallLease) => Promise<T>): Promise<T> {
+export async function withLease<T>(
+  ctx: CallContext,
+  request: CallRequest,
+  use: (lease: CallLease) => Promise<T>,
+): Promise<T> {
   const lease = await admit(ctx, request);
   try {
     return await use(lease);

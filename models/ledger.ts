@@ -4,7 +4,13 @@
  * holds: restored from the journal on resume, read by the progress line and the summary.
  */
 import { type AccountsData, CallAccounts, type CallRecord, type Spend, addSpend, emptySpend } from "../lib/accounts.js";
-import { type BudgetLimits, type BudgetStop, type LedgerSnapshot, budgetBlock, estimatePromptTokens } from "../lib/budget.js";
+import {
+  type BudgetLimits,
+  type BudgetStop,
+  type LedgerSnapshot,
+  budgetBlock,
+  estimatePromptTokens,
+} from "../lib/budget.js";
 import type { FaultKind } from "../lib/faults.js";
 import { type PriceTable, costUsd, priceFor } from "../lib/prices.js";
 
@@ -33,9 +39,18 @@ export class SpendLedger {
   }
 
   /** Reserve the most a call can cost, or say which budget it would cross. */
-  reserve(model: string, promptChars: number, maxOutputTokens: number): { reservation: Reservation } | { stop: BudgetStop } {
+  reserve(
+    model: string,
+    promptChars: number,
+    maxOutputTokens: number,
+  ): { reservation: Reservation } | { stop: BudgetStop } {
     const inputTokens = estimatePromptTokens(promptChars);
-    const spend: Spend = { calls: 1, inputTokens, outputTokens: maxOutputTokens, costUsd: this.costOf(model, inputTokens, maxOutputTokens) ?? 0 };
+    const spend: Spend = {
+      calls: 1,
+      inputTokens,
+      outputTokens: maxOutputTokens,
+      costUsd: this.costOf(model, inputTokens, maxOutputTokens) ?? 0,
+    };
     const stop = budgetBlock(this.limits, this.accounts.spent(), this.reserved, spend);
     if (stop) return { stop };
     this.reserved = addSpend(this.reserved, spend);
@@ -73,6 +88,11 @@ export class SpendLedger {
   }
 
   snapshot(): LedgerSnapshot {
-    return { spent: this.accounts.spent(), inFlight: this.inFlight, byModel: this.accounts.byModel(), ...this.accounts.transport() };
+    return {
+      spent: this.accounts.spent(),
+      inFlight: this.inFlight,
+      byModel: this.accounts.byModel(),
+      ...this.accounts.transport(),
+    };
   }
 }

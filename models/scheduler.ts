@@ -10,9 +10,7 @@ import { type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from "../lib/bre
 import type { Fault } from "../lib/faults.js";
 
 export type SlotOutcome =
-  | { kind: "answer"; latencyMs: number; step: string }
-  | { kind: "fault"; fault: Fault }
-  | { kind: "cancel" };
+  { kind: "answer"; latencyMs: number; step: string } | { kind: "fault"; fault: Fault } | { kind: "cancel" };
 
 export interface Slot {
   readonly endpoint: string;
@@ -116,7 +114,8 @@ export class CallScheduler {
     readonly globalLimit: number,
     private readonly options: SchedulerOptions,
   ) {
-    if (!Number.isInteger(globalLimit) || globalLimit < 1) throw new Error(`concurrency must be a positive integer, got ${globalLimit}`);
+    if (!Number.isInteger(globalLimit) || globalLimit < 1)
+      throw new Error(`concurrency must be a positive integer, got ${globalLimit}`);
     this.now = options.now ?? Date.now;
   }
 
@@ -189,7 +188,8 @@ export class CallScheduler {
         const wasClosed = endpoint.breaker.state === "closed";
         endpoint.breaker.onFailure(now);
         if (wasClosed && endpoint.breaker.state === "open") endpoint.adaptive?.collapse(now);
-        else if (fault.kind === "timeout" || fault.status === 503 || fault.status === 529) endpoint.adaptive?.onOverload(now);
+        else if (fault.kind === "timeout" || fault.status === 503 || fault.status === 529)
+          endpoint.adaptive?.onOverload(now);
         break;
       }
     }
@@ -242,11 +242,14 @@ export class CallScheduler {
     if (this.stopError || at >= this.timerAt) return;
     this.clearTimer();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Number.POSITIVE_INFINITY;
-      this.pump();
-    }, Math.max(1, at - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(1, at - this.now()),
+    );
   }
 
   private checkGiveUp(now: number): void {

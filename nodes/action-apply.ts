@@ -16,7 +16,12 @@ export const ActionApplyOutputSchema = z.object({
 /** One strong-model call that rewrites `previous` with `action`; an empty or unchanged reply is malformed. */
 function improve(ctx: CallContext, task: InstructionTask, previous: string, action: string) {
   const { config } = ctx;
-  const values = { useCase: task.metadata.useCase, skills: task.metadata.skills.join(", "), instruction: previous, action };
+  const values = {
+    useCase: task.metadata.useCase,
+    skills: task.metadata.skills.join(", "),
+    instruction: previous,
+    action,
+  };
   return callStructured(ctx, {
     role: "strong",
     step: "action-apply",
@@ -33,7 +38,10 @@ function improve(ctx: CallContext, task: InstructionTask, previous: string, acti
 }
 
 /** §4.2: improve the instruction with one randomly sampled action of its metadata; the next iteration builds on it. */
-export async function actionApply(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
+export async function actionApply(
+  state: InstructionState,
+  runtime: LangGraphRunnableConfig,
+): Promise<Partial<InstructionState>> {
   const previous = currentInstruction(state);
   const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration + 1 });
   const { config } = ctx;
@@ -50,6 +58,17 @@ export async function actionApply(state: InstructionState, runtime: LangGraphRun
   const result = await attempt(() => improve(ctx, state.task, previous, action));
   const actions = [...state.actions, action];
   const usage = ctx.meter.totals;
-  if (!result.ok) return { verdict: "failed", outcomes: [failedOutcome({ ...state, actions }, "action-apply", result.error.message)], usage };
-  return { instruction: result.value.instruction.trim(), iteration: state.iteration + 1, actions, answers: undefined, usage };
+  if (!result.ok)
+    return {
+      verdict: "failed",
+      outcomes: [failedOutcome({ ...state, actions }, "action-apply", result.error.message)],
+      usage,
+    };
+  return {
+    instruction: result.value.instruction.trim(),
+    iteration: state.iteration + 1,
+    actions,
+    answers: undefined,
+    usage,
+  };
 }

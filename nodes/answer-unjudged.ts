@@ -12,7 +12,10 @@ import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
  * The answer step of the ablation rows without Contrastive Filtering (Table 3, rows 1–3): the strong model
  * answers the instruction as it stands and the pair is kept, unjudged (no target answer, no scores).
  */
-export async function answerUnjudged(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
+export async function answerUnjudged(
+  state: InstructionState,
+  runtime: LangGraphRunnableConfig,
+): Promise<Partial<InstructionState>> {
   const instruction = currentInstruction(state);
   const ctx = callContext(runtime, {
     instructionId: state.task.id,

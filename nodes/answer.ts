@@ -12,7 +12,10 @@ import { currentInstruction, failedOutcome } from "./instruction-outcome.js";
  * §4.3: the strong and the target model both answer the current instruction (free text), concurrently.
  * In ablation rows without filtering only the strong model answers, and its answer is kept unjudged.
  */
-export async function answer(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
+export async function answer(
+  state: InstructionState,
+  runtime: LangGraphRunnableConfig,
+): Promise<Partial<InstructionState>> {
   if (!filters(runOf(runtime).config.ablation)) return answerUnjudged(state, runtime);
   const instruction = currentInstruction(state);
   const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration });

@@ -76,8 +76,13 @@ interface Verdict {
 }
 
 /** One plausibility call: verdicts for the lines the reply covered, and the candidates it left out. */
-async function checkBatch(ctx: CallContext, batch: PoolEntry[]): Promise<{ verdicts: Verdict[]; missing: PoolEntry[] }> {
-  const candidates = batch.map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`).join("\n");
+async function checkBatch(
+  ctx: CallContext,
+  batch: PoolEntry[],
+): Promise<{ verdicts: Verdict[]; missing: PoolEntry[] }> {
+  const candidates = batch
+    .map((entry, index) => `${index + 1}. use case: ${entry.useCase}; skills: ${entry.skills.join(", ")}`)
+    .join("\n");
   const output = await callStructured(ctx, {
     role: "strong",
     step: "pool-check",
@@ -94,7 +99,8 @@ async function checkBatch(ctx: CallContext, batch: PoolEntry[]): Promise<{ verdi
   const repaired = repairVerdicts(output.verdicts, batch.length);
   const { byLine, missing } = verdictsByLine("verdicts" in repaired ? repaired.verdicts : [], batch.length);
   const verdicts: Verdict[] = [];
-  for (const [line, verdict] of byLine) verdicts.push({ entry: batch[line - 1]!, plausible: verdict.plausible, reason: verdict.reason });
+  for (const [line, verdict] of byLine)
+    verdicts.push({ entry: batch[line - 1]!, plausible: verdict.plausible, reason: verdict.reason });
   return { verdicts, missing: missing.map((line) => batch[line - 1]!) };
 }
 
@@ -119,7 +125,10 @@ async function checkCandidates(ctx: CallContext, candidates: PoolEntry[]): Promi
         if (result.ok) return result.value;
         const failure = result.error.message;
         const malformed = failure.includes("malformed output");
-        return { verdicts: batch.map((entry): Verdict => ({ entry, plausible: false, reason: "", failure, malformed })), missing: [] };
+        return {
+          verdicts: batch.map((entry): Verdict => ({ entry, plausible: false, reason: "", failure, malformed })),
+          missing: [],
+        };
       }),
     );
     out.push(...results.flatMap((result) => result.verdicts));
@@ -143,7 +152,10 @@ function userPool(metadata: NonNullable<CodecState["metadata"]>, skillsMax: numb
     seen.add(key);
     entries.push({ id: "", origin: "user", seedIds: [], ...normalized });
   }
-  return { pool: numberPool(entries), poolStats: { user: entries.length, size: entries.length, ...skillCounts(entries) } };
+  return {
+    pool: numberPool(entries),
+    poolStats: { user: entries.length, size: entries.length, ...skillCounts(entries) },
+  };
 }
 
 /** What the mix-and-match rounds count, for the pool's stats. */
@@ -192,7 +204,13 @@ function applyVerdicts(mix: MixState, verdicts: Verdict[], runId: string): numbe
 }
 
 /** Rounds of fresh mix-and-match candidates, each checked for plausibility (when on), until the pool is full. */
-async function mixRounds(ctx: CallContext, mix: MixState, source: ReturnType<typeof mixSource>, rng: Rng, runId: string): Promise<void> {
+async function mixRounds(
+  ctx: CallContext,
+  mix: MixState,
+  source: ReturnType<typeof mixSource>,
+  rng: Rng,
+  runId: string,
+): Promise<void> {
   const { config } = ctx;
   for (let round = 0; round < MAX_MIX_ROUNDS && mix.pool.length < config.poolSize; round++) {
     const candidates = mixAndMatch(source, {
@@ -219,9 +237,15 @@ async function mixRounds(ctx: CallContext, mix: MixState, source: ReturnType<typ
 /** The seeds' own metadata in seed order, and the part of it the pool starts from. */
 function seedMetadata(state: CodecState, config: CodecConfig, rng: Rng) {
   const seedOrder = new Map((state.seeds ?? []).map((seed, index) => [seed.id, index]));
-  const encoded: EncodedSeed[] = [...state.encoded].sort((a, b) => (seedOrder.get(a.seedId) ?? 0) - (seedOrder.get(b.seedId) ?? 0));
+  const encoded: EncodedSeed[] = [...state.encoded].sort(
+    (a, b) => (seedOrder.get(a.seedId) ?? 0) - (seedOrder.get(b.seedId) ?? 0),
+  );
   const base = seedEntries(encoded, config.skillsMax);
-  const start = !config.keepSeedMetadata ? [] : base.length > config.poolSize ? sampleWithoutReplacement(rng, base, config.poolSize) : base;
+  const start = !config.keepSeedMetadata
+    ? []
+    : base.length > config.poolSize
+      ? sampleWithoutReplacement(rng, base, config.poolSize)
+      : base;
   return { encoded, base, start };
 }
 

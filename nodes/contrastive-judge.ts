@@ -33,7 +33,10 @@ function score(ctx: CallContext, instruction: string, answer1: string, answer2: 
  * two scores are averaged. A gap beyond ±θ keeps the instruction; within it, the instruction is improved
  * until the iteration cap, then dropped.
  */
-export async function contrastiveJudge(state: InstructionState, runtime: LangGraphRunnableConfig): Promise<Partial<InstructionState>> {
+export async function contrastiveJudge(
+  state: InstructionState,
+  runtime: LangGraphRunnableConfig,
+): Promise<Partial<InstructionState>> {
   const instruction = currentInstruction(state);
   const answers = state.answers!;
   const ctx = callContext(runtime, { instructionId: state.task.id, iteration: state.iteration });
@@ -69,7 +72,11 @@ export async function contrastiveJudge(state: InstructionState, runtime: LangGra
   const outcome: InstructionOutcome = {
     task: state.task,
     status: next === "keep" ? "kept" : "dropped",
-    ...(verdict === "keep-strong" ? { source: "strong" as const } : verdict === "keep-target" ? { source: "target" as const } : {}),
+    ...(verdict === "keep-strong"
+      ? { source: "strong" as const }
+      : verdict === "keep-target"
+        ? { source: "target" as const }
+        : {}),
     instruction,
     actions: state.actions,
     history,

@@ -13,7 +13,11 @@ import type { DroppedRecord } from "../lib/records.js";
  * wave in flight, and the instructions waiting for a wave, unless they are the fresh round about to be
  * checked.
  */
-export function runIndex(runtime: LangGraphRunnableConfig, state: CodecState, options: { waitingAreFresh: boolean }): NearDuplicateIndex {
+export function runIndex(
+  runtime: LangGraphRunnableConfig,
+  state: CodecState,
+  options: { waitingAreFresh: boolean },
+): NearDuplicateIndex {
   const { dedupe } = runOf(runtime);
   if (dedupe.primed) return dedupe.index;
   const { index } = dedupe;
@@ -71,7 +75,9 @@ export async function dedupe(
   }
   if (found.size === 0) return {};
   const runId = state.runId ?? "";
-  const dropped = fresh.filter((task) => found.has(task.id)).map((task) => nearDuplicateRecord(task, found.get(task.id)!, runId));
+  const dropped = fresh
+    .filter((task) => found.has(task.id))
+    .map((task) => nearDuplicateRecord(task, found.get(task.id)!, runId));
   return {
     decoded: new Overwrite(fresh.filter((task) => !found.has(task.id))),
     dropped,

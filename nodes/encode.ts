@@ -14,7 +14,10 @@ export const EncodeOutputSchema = z.object({
 });
 
 /** §4.1 Encode: one strong-model call turns a seed instruction into a use case and at most skillsMax skills. */
-export async function encode(input: { seed: Seed; runId?: string }, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+export async function encode(
+  input: { seed: Seed; runId?: string },
+  runtime: LangGraphRunnableConfig,
+): Promise<CodecUpdate> {
   const { seed } = input;
   const ctx = callContext(runtime, { seedId: seed.id });
   const { config } = ctx;
@@ -23,7 +26,12 @@ export async function encode(input: { seed: Seed; runId?: string }, runtime: Lan
       role: "strong",
       step: "encode",
       temperature: config.temperatures.encode,
-      messages: [["human", renderPrompt("encode", config.prompts, { instruction: seed.instruction, skillsMax: config.skillsMax })]],
+      messages: [
+        [
+          "human",
+          renderPrompt("encode", config.prompts, { instruction: seed.instruction, skillsMax: config.skillsMax }),
+        ],
+      ],
       schema: EncodeOutputSchema,
       schemaName: "instruction_metadata",
       check: (value) => {

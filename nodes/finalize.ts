@@ -11,7 +11,11 @@ export async function finalize(state: CodecState, runtime: LangGraphRunnableConf
   const stopReason = stopReasonFor(state, config);
   const summary: RunSummary = buildSummary(state, config, {
     stopReason,
-    models: { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") },
+    models: {
+      strong: factory.describe("strong"),
+      target: factory.describe("target"),
+      judge: factory.describe("judge"),
+    },
     finishedAt: Date.now(),
     ledger: services.ledger.snapshot(),
     warnings: strongTargetWarnings(factory, filters(config.ablation)),

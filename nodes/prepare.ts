@@ -15,10 +15,13 @@ export async function prepare(state: CodecState, runtime: LangGraphRunnableConfi
   const seeds = state.seeds?.length ?? 0;
   const metadata = state.metadata?.length ?? 0;
   if (seeds > 0 && metadata > 0) throw new Error("Give either seed instructions or metadata, not both.");
-  if (seeds === 0 && metadata === 0) throw new Error("Give seed instructions (`seeds`) or user-written metadata (`metadata`).");
+  if (seeds === 0 && metadata === 0)
+    throw new Error("Give seed instructions (`seeds`) or user-written metadata (`metadata`).");
   const { config } = runOf(runtime);
   if (seeds === 0 && !usesMetadata(config.ablation)) {
-    throw new Error("The no-metadata ablation generates from seed examples: give seed instructions (`seeds`), not metadata.");
+    throw new Error(
+      "The no-metadata ablation generates from seed examples: give seed instructions (`seeds`), not metadata.",
+    );
   }
   const impossible = inputProblems(config, seeds > 0 ? { seeds } : { metadata });
   if (impossible.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${impossible.join("; ")}`);
@@ -30,7 +33,10 @@ export async function prepare(state: CodecState, runtime: LangGraphRunnableConfi
       `Seed "${long.id}" is ${long.instruction.length} characters long, over maxSeedChars (${config.maxSeedChars}): shorten it or raise maxSeedChars.`,
     );
   }
-  const chosen = selectSeeds(state.seeds!, { sampleSize: seedSampleSize(config.seedSample, config.poolSize), seed: config.seed });
+  const chosen = selectSeeds(state.seeds!, {
+    sampleSize: seedSampleSize(config.seedSample, config.poolSize),
+    seed: config.seed,
+  });
   // A reader that chose the seeds already (the CLI) passes what it read; choosing again keeps them all.
   const given = state.seedSelection;
   const seedSelection = given ? { ...given, sampled: chosen.seeds.length } : chosen.selection;

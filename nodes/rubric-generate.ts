@@ -15,7 +15,10 @@ export const RubricOutputSchema = z.object({
 const nonEmpty = (items: string[]) => items.map((item) => item.trim()).filter((item) => item !== "");
 
 /** §4.2 Self-Rubrics: rubrics and matching actions, generated once per metadata and reused by every instruction of it. */
-export async function rubricGenerate(input: { entry: PoolEntry; runId?: string }, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+export async function rubricGenerate(
+  input: { entry: PoolEntry; runId?: string },
+  runtime: LangGraphRunnableConfig,
+): Promise<CodecUpdate> {
   const { entry } = input;
   const ctx = callContext(runtime, { metadataId: entry.id });
   const { config } = ctx;

@@ -76,7 +76,12 @@ export function configOf(runnable: LangGraphRunnableConfig | undefined): CodecCo
 }
 
 export function factoryFor(deps: GraphDeps, config: CodecConfig): ModelFactory {
-  return ModelFactory.fromConfig(config, { overrides: deps.models, local: deps.local, env: deps.env, maxRetries: deps.maxRetries });
+  return ModelFactory.fromConfig(config, {
+    overrides: deps.models,
+    local: deps.local,
+    env: deps.env,
+    maxRetries: deps.maxRetries,
+  });
 }
 
 /** "openai|https://host/v1|gpt-4o" -> "openai:gpt-4o at https://host/v1", for messages. */
@@ -111,7 +116,8 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
   });
   control.onStop((info) => scheduler.stop(new RunStoppedError(info)));
   const settings = { strong: config.strong, target: config.target, judge: judgeSettings(config) };
-  for (const role of ROLES) scheduler.register(factory.endpoint(role), settings[role].concurrency ?? config.concurrency);
+  for (const role of ROLES)
+    scheduler.register(factory.endpoint(role), settings[role].concurrency ?? config.concurrency);
   const ledger = new SpendLedger(config.budget, config.prices, options.initial);
   return {
     scheduler,
@@ -146,7 +152,10 @@ export function withRun<O extends LangGraphRunnableConfig>(deps: GraphDeps, opti
 /** The run a node belongs to (see `withRun`). */
 export function runOf(runtime: LangGraphRunnableConfig | undefined): CodecRun {
   const run = runtime?.configurable?.[RUN_KEY] as CodecRun | undefined;
-  if (!run) throw new Error("codeclm node called outside a run: invoke the graph from createCodecGraph, or pass a run (runtimeFor)");
+  if (!run)
+    throw new Error(
+      "codeclm node called outside a run: invoke the graph from createCodecGraph, or pass a run (runtimeFor)",
+    );
   return run;
 }
 

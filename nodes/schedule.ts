@@ -12,7 +12,12 @@ export async function schedule(state: CodecState, runtime: LangGraphRunnableConf
   const { config } = runOf(runtime);
   const remaining = config.size - state.progress.kept;
   const waiting = inDispatchOrder(state.decoded);
-  const count = waveSize(remaining, waiting.length, keepRate(state.progress.kept, state.progress.finished), config.waveLimit);
+  const count = waveSize(
+    remaining,
+    waiting.length,
+    keepRate(state.progress.kept, state.progress.finished),
+    config.waveLimit,
+  );
   // Instructions sent to filtering leave `decoded`: state (and each checkpoint) does not grow with the run.
   return {
     wave: waiting.slice(0, count),

@@ -39,7 +39,10 @@ function selfInstructTasks(request: SelfInstructRequest, batchId: string, instru
  * seed instructions shown as examples, Self-Instruct style. No metadata, so the instructions carry an empty
  * use case and no skills; the seeds shown are their lineage.
  */
-export async function selfInstruct(request: SelfInstructRequest, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
+export async function selfInstruct(
+  request: SelfInstructRequest,
+  runtime: LangGraphRunnableConfig,
+): Promise<CodecUpdate> {
   const { round, batch, count, examples } = request;
   const ctx = callContext(runtime, { round, batch });
   const { config } = ctx;
@@ -49,7 +52,9 @@ export async function selfInstruct(request: SelfInstructRequest, runtime: LangGr
       role: "strong",
       step: "self-instruct",
       temperature: config.temperatures.decode,
-      messages: [["human", renderPrompt("selfInstruct", config.prompts, { examples: formatExamples(examples), count })]],
+      messages: [
+        ["human", renderPrompt("selfInstruct", config.prompts, { examples: formatExamples(examples), count })],
+      ],
       schema: DecodeOutputSchema,
       schemaName: "instructions",
       check: enoughInstructions(

@@ -70,7 +70,9 @@ export function codecStateSchema(shape: StateShape) {
     seeds: z
       .array(SeedSchema)
       .optional()
-      .describe("Seed instructions from the target distribution; after prepare, the seeds used (identical ones merged, sampled)"),
+      .describe(
+        "Seed instructions from the target distribution; after prepare, the seeds used (identical ones merged, sampled)",
+      ),
     seedSelection: SeedSelectionSchema.optional().describe(
       "How the seeds used were chosen (read, identical ones merged, sampled): given by a reader that already chose them (the CLI), else set by prepare",
     ),
@@ -82,18 +84,27 @@ export function codecStateSchema(shape: StateShape) {
     startedAt: z.number().optional(),
     encoded: z
       .array(MetadataSchema.extend({ seedId: z.string() }) satisfies z.ZodType<EncodedSeed>)
-      .describe("Metadata encoded from each seed").register(registry, { reducer: { fn: append }, default: () => [] }),
-    pool: z.array(PoolEntrySchema).describe("The metadata pool after mix-and-match").register(registry, { default: () => [] }),
-    poolStats: z.record(z.string(), z.number()).describe("How the pool was built").register(registry, { default: () => ({}) }),
+      .describe("Metadata encoded from each seed")
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
+    pool: z
+      .array(PoolEntrySchema)
+      .describe("The metadata pool after mix-and-match")
+      .register(registry, { default: () => [] }),
+    poolStats: z
+      .record(z.string(), z.number())
+      .describe("How the pool was built")
+      .register(registry, { default: () => ({}) }),
     rubrics: z
       .record(z.string(), RubricSetSchema)
-      .describe("Self-Rubrics rubrics and actions by metadata id").register(registry, {
+      .describe("Self-Rubrics rubrics and actions by metadata id")
+      .register(registry, {
         reducer: { fn: (a: Record<string, RubricSet>, b: Record<string, RubricSet>) => ({ ...a, ...b }) },
         default: () => ({}),
       }),
     round: z
       .number()
-      .describe("Current decode round").register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
+      .describe("Current decode round")
+      .register(registry, { reducer: { fn: Math.max }, default: () => 0 }),
     decoded: z
       .array(checked(InstructionTaskSchema))
       .describe("Decoded basic instructions waiting to be filtered (the ones sent to filtering leave this list)")
@@ -104,34 +115,45 @@ export function codecStateSchema(shape: StateShape) {
       .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
     requested: z
       .number()
-      .describe("Basic instructions asked of decode (or self-instruct) so far, failed calls included: top-up rounds are sized by kept / requested")
+      .describe(
+        "Basic instructions asked of decode (or self-instruct) so far, failed calls included: top-up rounds are sized by kept / requested",
+      )
       .register(registry, { reducer: { fn: (a: number, b: number) => a + b }, default: () => 0 }),
     recent: z
       .record(z.string(), z.array(z.string()))
-      .describe(`The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats (the near-duplicate filter compares with every instruction of the run)`)
+      .describe(
+        `The last ${RECENT_LIMIT} instructions decoded per metadata, shown to decode in top-up rounds to avoid repeats (the near-duplicate filter compares with every instruction of the run)`,
+      )
       .register(registry, { reducer: { fn: keepRecent }, default: () => ({}) }),
     wave: z
       .array(checked(InstructionTaskSchema))
       .describe("The instructions being filtered in the current wave")
       .register(registry, { reducer: { fn: (_: InstructionTask[], b: InstructionTask[]) => b }, default: () => [] }),
-    waveStart: z.number().describe("Instructions sent to filtering before the current wave").register(registry, { default: () => 0 }),
+    waveStart: z
+      .number()
+      .describe("Instructions sent to filtering before the current wave")
+      .register(registry, { default: () => 0 }),
     waveEnd: z
       .number()
       .describe("Instructions sent to filtering so far, the current wave included")
       .register(registry, { default: () => 0 }),
     outcomes: z
       .array(checked(InstructionOutcomeSchema))
-      .describe("Outcomes of the current wave, consumed by collect").register(registry, { reducer: { fn: append }, default: () => [] }),
+      .describe("Outcomes of the current wave, consumed by collect")
+      .register(registry, { reducer: { fn: append }, default: () => [] }),
     kept: z
       .array(checked(KeptPairSchema))
-      .describe("Kept instruction-response pairs").register(registry, { reducer: { fn: records }, default: () => [] }),
+      .describe("Kept instruction-response pairs")
+      .register(registry, { reducer: { fn: records }, default: () => [] }),
     dropped: z
       .array(checked(DroppedRecordSchema))
-      .describe("Dropped instructions, seeds and metadata, failures included").register(registry, { reducer: { fn: records }, default: () => [] }),
+      .describe("Dropped instructions, seeds and metadata, failures included")
+      .register(registry, { reducer: { fn: records }, default: () => [] }),
     progress: ProgressSchema.register(registry, { default: emptyProgress }),
     tally: z
       .record(z.string(), z.number())
-      .describe("Drops and failures before filtering (seeds, metadata), by reason and by step").register(registry, { reducer: { fn: addTallies }, default: () => ({}) }),
+      .describe("Drops and failures before filtering (seeds, metadata), by reason and by step")
+      .register(registry, { reducer: { fn: addTallies }, default: () => ({}) }),
     usage: UsageTotalsSchema.describe("Model calls and tokens by role and by step").register(registry, {
       reducer: { fn: mergeUsage },
       default: emptyUsage,

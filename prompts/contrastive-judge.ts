@@ -27,7 +27,11 @@ Rate the helpfulness, relevance, accuracy and level of detail of each answer to 
 Reply with JSON only: {"assistant1": <score>, "assistant2": <score>}`;
 
 /** Values for the judge prompt's placeholders: the three texts wrapped in their blocks, and the boundary. */
-export function judgePromptValues(instruction: string, answer1: string, answer2: string): Record<(typeof JUDGE_PLACEHOLDERS)[number] | "boundary", string> {
+export function judgePromptValues(
+  instruction: string,
+  answer1: string,
+  answer2: string,
+): Record<(typeof JUDGE_PLACEHOLDERS)[number] | "boundary", string> {
   const { boundary, wrapped } = delimitBlocks([
     { label: "INSTRUCTION", text: instruction },
     { label: "ANSWER 1", text: answer1 },

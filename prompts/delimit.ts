@@ -29,7 +29,10 @@ export const endMarker = (label: string, boundary: string): string => `<<<END ${
 
 /** Candidate codes for these texts: 16 hex digits from SHA-256 of the texts and the attempt number. */
 export function boundaryCandidate(texts: readonly string[], attempt: number): string {
-  return createHash("sha256").update(JSON.stringify([attempt, ...texts])).digest("hex").slice(0, CODE_LENGTH);
+  return createHash("sha256")
+    .update(JSON.stringify([attempt, ...texts]))
+    .digest("hex")
+    .slice(0, CODE_LENGTH);
 }
 
 /**

@@ -27,7 +27,11 @@ Rate the helpfulness, relevance, accuracy and level of detail of their responses
 First output a single line containing only two values: the scores of Assistant 1 and Assistant 2, separated by a space. On the following lines, give a comprehensive explanation of your evaluation, avoiding any bias and making sure that the order in which the responses were presented does not affect your judgment.`;
 
 /** Values for the evaluation judge's placeholders: the three texts wrapped in their blocks, and the boundary. */
-export function evalJudgeValues(question: string, answer1: string, answer2: string): Record<(typeof EVAL_JUDGE_PLACEHOLDERS)[number] | "boundary", string> {
+export function evalJudgeValues(
+  question: string,
+  answer1: string,
+  answer2: string,
+): Record<(typeof EVAL_JUDGE_PLACEHOLDERS)[number] | "boundary", string> {
   const { boundary, wrapped } = delimitBlocks([
     { label: "QUESTION", text: question },
     { label: "ANSWER 1", text: answer1 },

@@ -62,13 +62,21 @@ export function filteringPasses(data: RunReportData): Array<{ gap: number; pass:
   const add = (iterations: readonly IterationRecord[], last: PassKind) => {
     iterations.forEach((record, index) => {
       if (!record.scores) return;
-      passes.push({ gap: record.scores.gap, pass: index === iterations.length - 1 ? last : "sent back to Self-Rubrics" });
+      passes.push({
+        gap: record.scores.gap,
+        pass: index === iterations.length - 1 ? last : "sent back to Self-Rubrics",
+      });
     });
   };
   for (const pair of data.kept) add(pair.lineage.iterations, "kept");
   for (const record of data.dropped) {
     if (!record.lineage) continue;
-    const last: PassKind = record.reason === "surplus" ? "kept" : record.reason === "max-iterations" ? "dropped at the cap" : "sent back to Self-Rubrics";
+    const last: PassKind =
+      record.reason === "surplus"
+        ? "kept"
+        : record.reason === "max-iterations"
+          ? "dropped at the cap"
+          : "sent back to Self-Rubrics";
     add(record.lineage.iterations, last);
   }
   return passes;
@@ -97,7 +105,11 @@ export interface CoverageRow {
 }
 
 /** Shares of use cases (or skills) in the input metadata and in the kept data, the most frequent first. */
-export function coverage(data: RunReportData, what: "useCases" | "skills", top: number): { rows: CoverageRow[]; inputLabel?: string } {
+export function coverage(
+  data: RunReportData,
+  what: "useCases" | "skills",
+  top: number,
+): { rows: CoverageRow[]; inputLabel?: string } {
   const kept = countMetadata(data.kept.map((pair) => pair.metadata));
   const input = data.summary?.inputMetadata;
   const inputLabel = input ? (input.source === "seeds" ? "seeds" : "your metadata") : undefined;
@@ -113,13 +125,27 @@ export function coverage(data: RunReportData, what: "useCases" | "skills", top: 
     totals.set(keyOf(name), entry);
   }
   const ranked = [...totals.values()]
-    .map((entry) => ({ ...entry, weight: (inputTotal ? entry.input / inputTotal : 0) + (kept.items ? entry.kept / kept.items : 0) }))
+    .map((entry) => ({
+      ...entry,
+      weight: (inputTotal ? entry.input / inputTotal : 0) + (kept.items ? entry.kept / kept.items : 0),
+    }))
     .sort((a, b) => b.weight - a.weight || a.name.localeCompare(b.name))
     .slice(0, top);
   const rows: CoverageRow[] = [];
   for (const entry of ranked) {
-    if (inputLabel) rows.push({ name: entry.name, source: inputLabel, share: inputTotal ? entry.input / inputTotal : 0, count: entry.input });
-    rows.push({ name: entry.name, source: "kept data", share: kept.items ? entry.kept / kept.items : 0, count: entry.kept });
+    if (inputLabel)
+      rows.push({
+        name: entry.name,
+        source: inputLabel,
+        share: inputTotal ? entry.input / inputTotal : 0,
+        count: entry.input,
+      });
+    rows.push({
+      name: entry.name,
+      source: "kept data",
+      share: kept.items ? entry.kept / kept.items : 0,
+      count: entry.kept,
+    });
   }
   return { rows, ...(inputLabel ? { inputLabel } : {}) };
 }
@@ -157,7 +183,9 @@ export function usageByStep(
 }
 
 /** Wins, ties and losses overall ("all") and per category, from the items (failures apart). */
-export function outcomeSplit(data: EvalReportData): Array<{ category: string; outcome: "win" | "tie" | "loss"; count: number; order: number }> {
+export function outcomeSplit(
+  data: EvalReportData,
+): Array<{ category: string; outcome: "win" | "tie" | "loss"; count: number; order: number }> {
   const totals = totalsOf(data.items);
   const rows: Array<{ category: string; outcome: "win" | "tie" | "loss"; count: number; order: number }> = [];
   const push = (name: string, tally: { wins: number; ties: number; losses: number; total: number }) => {
@@ -174,11 +202,16 @@ export function outcomeSplit(data: EvalReportData): Array<{ category: string; ou
 // ---------------------------------------------------------------------------------------------------------------
 // Specs
 
-const spec = (body: Record<string, unknown>): TopLevelSpec => ({ config: CONFIG, width: WIDTH, ...body }) as unknown as TopLevelSpec;
+const spec = (body: Record<string, unknown>): TopLevelSpec =>
+  ({ config: CONFIG, width: WIDTH, ...body }) as unknown as TopLevelSpec;
 
 export function iterationChart(data: RunReportData): Chart {
   const values = keptPerIteration(data);
-  const base = { id: "plot-iterations", title: "Kept pairs per iteration (Figure 3)", caption: "The paper reports that more than 70% of kept data comes from iteration 1, the basic instruction." };
+  const base = {
+    id: "plot-iterations",
+    title: "Kept pairs per iteration (Figure 3)",
+    caption: "The paper reports that more than 70% of kept data comes from iteration 1, the basic instruction.",
+  };
   if (values.length === 0) return { ...base, empty: "No pair was kept." };
   return {
     ...base,
@@ -186,12 +219,20 @@ export function iterationChart(data: RunReportData): Chart {
       height: 200,
       data: { values },
       encoding: {
-        x: { field: "iteration", type: "ordinal", title: "Iteration that kept the pair (1 = basic instruction)", axis: { labelAngle: 0 } },
+        x: {
+          field: "iteration",
+          type: "ordinal",
+          title: "Iteration that kept the pair (1 = basic instruction)",
+          axis: { labelAngle: 0 },
+        },
         y: { field: "kept", type: "quantitative", title: "Kept pairs" },
       },
       layer: [
         { mark: { type: "bar", color: KEPT } },
-        { mark: { type: "text", dy: -6, fontSize: 11, color: "#333" }, encoding: { text: { field: "label", type: "nominal" } } },
+        {
+          mark: { type: "text", dy: -6, fontSize: 11, color: "#333" },
+          encoding: { text: { field: "label", type: "nominal" } },
+        },
       ],
     }),
   };
@@ -207,7 +248,13 @@ export function gapChart(data: RunReportData): Chart {
   };
   if (passes.length === 0) {
     const ablation = data.summary?.settings?.ablation;
-    return { ...base, empty: ablation && ablation !== "full" ? `No judge scores: the ${ablation} ablation does not filter.` : "No filtering pass was judged." };
+    return {
+      ...base,
+      empty:
+        ablation && ablation !== "full"
+          ? `No judge scores: the ${ablation} ablation does not filter.`
+          : "No filtering pass was judged.",
+    };
   }
   const bins = gapBins(passes);
   const extent = Math.max(theta + 1, ...bins.map((bin) => Math.abs(bin.gap) + 0.5));
@@ -221,10 +268,20 @@ export function gapChart(data: RunReportData): Chart {
           data: { values: bins },
           mark: { type: "bar" },
           encoding: {
-            x: { field: "from", type: "quantitative", title: "Score gap (strong − target)", scale: { domain: [-extent, extent] } },
+            x: {
+              field: "from",
+              type: "quantitative",
+              title: "Score gap (strong − target)",
+              scale: { domain: [-extent, extent] },
+            },
             x2: { field: "to" },
             y: { aggregate: "sum", field: "count", type: "quantitative", title: "Filtering passes", stack: "zero" },
-            color: { field: "pass", type: "nominal", title: "Decision", scale: { domain, range: [KEPT, IMPROVED, DROPPED] } },
+            color: {
+              field: "pass",
+              type: "nominal",
+              title: "Decision",
+              scale: { domain, range: [KEPT, IMPROVED, DROPPED] },
+            },
           },
         },
         {
@@ -233,9 +290,18 @@ export function gapChart(data: RunReportData): Chart {
           encoding: { x: { field: "x", type: "quantitative" } },
         },
         {
-          data: { values: [{ x: -theta, label: `−θ = −${theta}` }, { x: theta, label: `+θ = ${theta}` }] },
+          data: {
+            values: [
+              { x: -theta, label: `−θ = −${theta}` },
+              { x: theta, label: `+θ = ${theta}` },
+            ],
+          },
           mark: { type: "text", align: "left", dx: 4, baseline: "top", fontSize: 11, color: "#222" },
-          encoding: { x: { field: "x", type: "quantitative" }, y: { value: 2 }, text: { field: "label", type: "nominal" } },
+          encoding: {
+            x: { field: "x", type: "quantitative" },
+            y: { value: 2 },
+            text: { field: "label", type: "nominal" },
+          },
         },
       ],
     }),
@@ -264,17 +330,31 @@ export function coverageChart(data: RunReportData, what: "useCases" | "skills"):
       height: { step: inputLabel ? 22 : 14 },
       mark: { type: "bar" },
       encoding: {
-        y: { field: "name", type: "nominal", title: null, sort: rows.filter((row) => row.source === sources[0]).map((row) => row.name) },
+        y: {
+          field: "name",
+          type: "nominal",
+          title: null,
+          sort: rows.filter((row) => row.source === sources[0]).map((row) => row.name),
+        },
         yOffset: { field: "source", type: "nominal", sort: sources },
         x: { field: "share", type: "quantitative", title: "Share of items", axis: { format: "%", tickCount: 5 } },
-        color: { field: "source", type: "nominal", title: null, scale: { domain: sources, range: inputLabel ? ["#8e6bbf", KEPT] : [KEPT] } },
+        color: {
+          field: "source",
+          type: "nominal",
+          title: null,
+          scale: { domain: sources, range: inputLabel ? ["#8e6bbf", KEPT] : [KEPT] },
+        },
       },
     }),
   };
 }
 
 export function usageChart(byStep: StepUsage[]): Chart {
-  const base = { id: "plot-usage", title: "Calls and tokens by step", caption: "Tokens as reported by the providers; the table below has calls, failures and cost." };
+  const base = {
+    id: "plot-usage",
+    title: "Calls and tokens by step",
+    caption: "Tokens as reported by the providers; the table below has calls, failures and cost.",
+  };
   if (byStep.length === 0) return { ...base, empty: "No model call was recorded." };
   const values = byStep.flatMap((step) => [
     { step: step.step, kind: "input tokens", tokens: step.inputTokens, calls: step.calls },
@@ -294,7 +374,12 @@ export function usageChart(byStep: StepUsage[]): Chart {
           encoding: {
             y: { field: "step", type: "nominal", title: null, sort: order },
             x: { field: "tokens", type: "quantitative", title: "Tokens", stack: "zero" },
-            color: { field: "kind", type: "nominal", title: null, scale: { domain: ["input tokens", "output tokens"], range: ["#7aa6d6", KEPT] } },
+            color: {
+              field: "kind",
+              type: "nominal",
+              title: null,
+              scale: { domain: ["input tokens", "output tokens"], range: ["#7aa6d6", KEPT] },
+            },
           },
         },
         {
@@ -352,12 +437,22 @@ export function outcomeChart(data: EvalReportData): Chart {
       mark: { type: "bar" },
       encoding: {
         y: { field: "category", type: "nominal", title: null, sort: categories },
-        x: { aggregate: "sum", field: "count", type: "quantitative", stack: "normalize", title: "Share of judged items", axis: { format: "%" } },
+        x: {
+          aggregate: "sum",
+          field: "count",
+          type: "quantitative",
+          stack: "normalize",
+          title: "Share of judged items",
+          axis: { format: "%" },
+        },
         color: {
           field: "outcome",
           type: "nominal",
           title: null,
-          scale: { domain: ["win", "tie", "loss"], range: [OUTCOME_COLORS.win, OUTCOME_COLORS.tie, OUTCOME_COLORS.loss] },
+          scale: {
+            domain: ["win", "tie", "loss"],
+            range: [OUTCOME_COLORS.win, OUTCOME_COLORS.tie, OUTCOME_COLORS.loss],
+          },
         },
         order: { field: "order", type: "quantitative" },
       },

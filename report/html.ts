@@ -37,7 +37,8 @@ const preview = (text: string, length = 140) => {
   const flat = text.replace(/\s+/g, " ").trim();
   return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat;
 };
-const pre = (text: string | undefined) => (text === undefined ? '<p class="muted">(none)</p>' : `<pre>${esc(text)}</pre>`);
+const pre = (text: string | undefined) =>
+  text === undefined ? '<p class="muted">(none)</p>' : `<pre>${esc(text)}</pre>`;
 const num = (value: number) => value.toLocaleString("en-US");
 const signed = (value: number) => (value > 0 ? `+${value}` : String(value));
 
@@ -133,7 +134,9 @@ function usageTable(usage: readonly StepUsage[]): string {
         }</tr>`,
     )
     .join("");
-  const note = priced ? "" : '<p class="muted">No prices given: pass <code>--price ROLE=INPUT,OUTPUT</code> (USD per million tokens) for costs.</p>';
+  const note = priced
+    ? ""
+    : '<p class="muted">No prices given: pass <code>--price ROLE=INPUT,OUTPUT</code> (USD per million tokens) for costs.</p>';
   return `<table class="usage">${head}${rows}</table>${note}`;
 }
 
@@ -162,7 +165,10 @@ function lineageBlock(lineage: Lineage | undefined): string {
   return `<div class="label">lineage</div>${facts([
     ["metadata", `${lineage.metadataId} (${lineage.metadataOrigin})`],
     ["from seeds", lineage.seedIds.join(", ") || "–"],
-    ["actions, in order", lineage.actions.length > 0 ? lineage.actions.map((action, i) => `${i + 1}. ${action}`).join("  ") : "none"],
+    [
+      "actions, in order",
+      lineage.actions.length > 0 ? lineage.actions.map((action, i) => `${i + 1}. ${action}`).join("  ") : "none",
+    ],
   ])}<div class="label">basic instruction</div>${pre(lineage.basicInstruction)}<div class="label">filtering passes</div>${passTable(lineage.iterations)}`;
 }
 
@@ -172,7 +178,10 @@ const metadataText = (metadata: { useCase: string; skills: string[] } | undefine
 function keptRecord(pair: KeptPair): string {
   const gap = pair.scores ? `gap ${signed(pair.scores.gap)}` : "not judged";
   return `<details class="record kept" id="kept-${esc(pair.id)}"><summary><span class="badge kept">kept</span><span class="badge">iteration ${pair.iteration}</span><span class="badge">${esc(gap)}</span><span class="badge">${esc(pair.source)} answer</span> <code>${esc(pair.id)}</code> ${esc(preview(pair.instruction))}</summary><div class="body">
-${facts([["metadata", metadataText(pair.metadata)], ["run", pair.runId]])}
+${facts([
+  ["metadata", metadataText(pair.metadata)],
+  ["run", pair.runId],
+])}
 <div class="label">instruction</div>${pre(pair.instruction)}<div class="label">response (${esc(pair.source)})</div>${pre(pair.response)}
 ${lineageBlock(pair.lineage)}</div></details>`;
 }
@@ -182,17 +191,37 @@ function droppedRecord(record: DroppedRecord): string {
   return `<details class="record dropped" id="dropped-${esc(record.kind)}-${esc(record.id)}"><summary><span class="badge ${record.reason === "failure" ? "failure" : "dropped"}">${esc(record.reason)}</span><span class="badge">${esc(record.kind)}</span>${
     record.step ? `<span class="badge">${esc(record.step)}</span>` : ""
   } <code>${esc(record.id)}</code> ${esc(preview(text))}</summary><div class="body">
-${facts([["reason", record.reason], ["step", record.step], ["error", record.error], ["metadata", record.metadata ? metadataText(record.metadata) : undefined]])}
+${facts([
+  ["reason", record.reason],
+  ["step", record.step],
+  ["error", record.error],
+  ["metadata", record.metadata ? metadataText(record.metadata) : undefined],
+])}
 ${record.instruction ? `<div class="label">instruction</div>${pre(record.instruction)}` : ""}${record.seed ? `<div class="label">seed</div>${pre(record.seed)}` : ""}
 ${lineageBlock(record.lineage)}</div></details>`;
 }
 
-function recordGroup(title: string, id: string, records: readonly string[], total: number, options: PageOptions, open: boolean): string {
-  const more = total > records.length ? `<p class="muted">${num(total - records.length)} more not listed (--max-rows ${options.maxRows}); they are in the JSONL.</p>` : "";
+function recordGroup(
+  title: string,
+  id: string,
+  records: readonly string[],
+  total: number,
+  options: PageOptions,
+  open: boolean,
+): string {
+  const more =
+    total > records.length
+      ? `<p class="muted">${num(total - records.length)} more not listed (--max-rows ${options.maxRows}); they are in the JSONL.</p>`
+      : "";
   return `<details class="group" id="${esc(id)}"${open ? " open" : ""}><summary>${esc(title)} (${num(total)})</summary>${records.join("\n")}${more}</details>`;
 }
 
-export function runPage(data: RunReportData, charts: readonly RenderedChart[], usage: readonly StepUsage[], options: PageOptions): string {
+export function runPage(
+  data: RunReportData,
+  charts: readonly RenderedChart[],
+  usage: readonly StepUsage[],
+  options: PageOptions,
+): string {
   const summary = data.summary;
   const ablation = summary?.settings?.ablation;
   const dropsByReason: Record<string, number> = {};
@@ -210,10 +239,28 @@ ${stats([
 ])}
 ${facts([
   ["stop reason", summary?.stopReason],
-  ["method", ablation && ablation !== "full" ? `ablation: ${ablation} (Table 3 row; no Contrastive Filtering)` : "CodecLM (full)"],
-  ["models", summary ? `strong ${summary.models.strong}; target ${summary.models.target}; judge ${summary.models.judge}` : undefined],
-  ["θ, iterations", summary ? `θ = ${summary.settings.theta}; at most ${summary.settings.maxIterations} iterations` : undefined],
-  ["drops by reason", Object.entries(dropsByReason).map(([reason, count]) => `${reason} ${count}`).join(", ") || "none"],
+  [
+    "method",
+    ablation && ablation !== "full"
+      ? `ablation: ${ablation} (Table 3 row; no Contrastive Filtering)`
+      : "CodecLM (full)",
+  ],
+  [
+    "models",
+    summary
+      ? `strong ${summary.models.strong}; target ${summary.models.target}; judge ${summary.models.judge}`
+      : undefined,
+  ],
+  [
+    "θ, iterations",
+    summary ? `θ = ${summary.settings.theta}; at most ${summary.settings.maxIterations} iterations` : undefined,
+  ],
+  [
+    "drops by reason",
+    Object.entries(dropsByReason)
+      .map(([reason, count]) => `${reason} ${count}`)
+      .join(", ") || "none",
+  ],
   ["run id", summary?.runId],
 ])}</header>`;
   const kept = data.kept.slice(0, options.maxRows).map(keptRecord);
@@ -233,12 +280,15 @@ ${recordGroup("Dropped records", "dropped", dropped, data.dropped.length, option
 
 function judgementBlock(label: string, judgement: Judgement | undefined): string {
   if (!judgement) return `<div class="label">${esc(label)}</div><p class="muted">not judged</p>`;
-  const scores = judgement.scores ? `model ${judgement.scores.model}, reference ${judgement.scores.reference} → ${judgement.verdict}` : `no scores: ${judgement.error ?? ""}`;
+  const scores = judgement.scores
+    ? `model ${judgement.scores.model}, reference ${judgement.scores.reference} → ${judgement.verdict}`
+    : `no scores: ${judgement.error ?? ""}`;
   return `<div class="label">${esc(label)}: ${esc(scores)} (${judgement.attempts} call${judgement.attempts === 1 ? "" : "s"})</div>${pre(judgement.raw)}`;
 }
 
 function evalRecord(item: EvalItem): string {
-  const outcomeClass = item.outcome === "win" || item.outcome === "tie" || item.outcome === "loss" ? item.outcome : "failure";
+  const outcomeClass =
+    item.outcome === "win" || item.outcome === "tie" || item.outcome === "loss" ? item.outcome : "failure";
   const orders = [item.judgements.modelFirst, item.judgements.referenceFirst]
     .map((judgement) => (judgement?.scores ? `${judgement.scores.model}–${judgement.scores.reference}` : "–"))
     .join(" / ");
@@ -256,7 +306,15 @@ ${judgementBlock("judgement, reference's answer shown first", item.judgements.re
 
 export function evalPage(
   data: EvalReportData,
-  totals: { wins: number; ties: number; losses: number; crr: number | null; judgeFailures: number; answerFailures: number; positionConsistency: { rate: number | null; consistent: number; judged: number } },
+  totals: {
+    wins: number;
+    ties: number;
+    losses: number;
+    crr: number | null;
+    judgeFailures: number;
+    answerFailures: number;
+    positionConsistency: { rate: number | null; consistent: number; judged: number };
+  },
   charts: readonly RenderedChart[],
   usage: readonly StepUsage[],
   options: PageOptions,
@@ -278,7 +336,10 @@ ${facts([
   ["reference", summary?.models.reference],
   ["judge", summary?.models.judge],
   ["benchmark", summary?.benchmark],
-  ["position consistency", `${totals.positionConsistency.consistent} of ${totals.positionConsistency.judged} judged items got the same preference in both orders`],
+  [
+    "position consistency",
+    `${totals.positionConsistency.consistent} of ${totals.positionConsistency.judged} judged items got the same preference in both orders`,
+  ],
   ["wall time", summary ? `${(summary.wallTimeMs / 1000).toFixed(1)} s` : undefined],
 ])}</header>`;
   const items = data.items.slice(0, options.maxRows).map(evalRecord);

@@ -31,7 +31,13 @@ export async function buildReportHtml(data: ReportData, options: ReportOptions =
   const prices = data.kind === "run" ? effectivePrices(options.prices ?? {}, data.summary?.models) : options.prices;
   const usage = usageByStep(data.summary?.calls.byStep, prices);
   if (data.kind === "eval") {
-    return evalPage(data, totalsOf(data.items), await renderCharts(evalCharts(data, options.prices)), usage, pageOptions);
+    return evalPage(
+      data,
+      totalsOf(data.items),
+      await renderCharts(evalCharts(data, options.prices)),
+      usage,
+      pageOptions,
+    );
   }
   return runPage(data, await renderCharts(runCharts(data, options.prices)), usage, pageOptions);
 }

@@ -33,7 +33,11 @@ async function readText(path: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" && (await exists(`${path}.partial`))) {
-      throw new InputError(path, undefined, "not found, but a .partial file is beside it: the run has not finished (or crashed)");
+      throw new InputError(
+        path,
+        undefined,
+        "not found, but a .partial file is beside it: the run has not finished (or crashed)",
+      );
     }
     throw new InputError(path, undefined, code === "ENOENT" ? "file not found" : `cannot read: ${code ?? error}`);
   }
@@ -52,7 +56,11 @@ function parseLines<T>(text: string, path: string, schema: z.ZodType<T>): T[] {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new InputError(path, index + 1, `not a codeclm record: ${issue.path.join(".") || "value"}: ${issue.message}`);
+      throw new InputError(
+        path,
+        index + 1,
+        `not a codeclm record: ${issue.path.join(".") || "value"}: ${issue.message}`,
+      );
     }
     out.push(parsed.data);
   });
@@ -74,7 +82,9 @@ const looksLikeEval = (text: string): boolean => {
 export async function loadReport(path: string): Promise<ReportData> {
   const text = await readText(path);
   const paths = outputPathsFor(path);
-  const summary = (await exists(paths.summary)) ? (JSON.parse(await readText(paths.summary)) as Record<string, unknown>) : undefined;
+  const summary = (await exists(paths.summary))
+    ? (JSON.parse(await readText(paths.summary)) as Record<string, unknown>)
+    : undefined;
   if (summary?.kind === "eval" || looksLikeEval(text)) {
     return {
       kind: "eval",
@@ -83,7 +93,9 @@ export async function loadReport(path: string): Promise<ReportData> {
       ...(summary ? { summary: summary as unknown as EvalSummary } : {}),
     };
   }
-  const dropped = (await exists(paths.dropped)) ? parseLines(await readText(paths.dropped), paths.dropped, DroppedRecordSchema) : [];
+  const dropped = (await exists(paths.dropped))
+    ? parseLines(await readText(paths.dropped), paths.dropped, DroppedRecordSchema)
+    : [];
   return {
     kind: "run",
     source: path,

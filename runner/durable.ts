@@ -51,7 +51,8 @@ export interface Durable {
 export class CheckpointStoreError extends Error {}
 
 export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
-  if (spec.kind === "none") return { spec, journal: async () => undefined, forget: async () => {}, close: async () => {} };
+  if (spec.kind === "none")
+    return { spec, journal: async () => undefined, forget: async () => {}, close: async () => {} };
   return spec.kind === "sqlite" ? openSqlite(spec) : openPostgres(spec);
 }
 
@@ -112,7 +113,9 @@ async function openPostgres(spec: { kind: "postgres"; url: string }): Promise<Du
     await postgres.setup();
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new CheckpointStoreError(`cannot use the Postgres checkpoint store ${describeCheckpoint(spec)}: ${redactSecrets((error as Error).message)}`);
+    throw new CheckpointStoreError(
+      `cannot use the Postgres checkpoint store ${describeCheckpoint(spec)}: ${redactSecrets((error as Error).message)}`,
+    );
   }
   return {
     spec,

@@ -5,7 +5,14 @@ import type { ProgressSnapshot } from "./progress.js";
 
 /** What a run reports as it goes: the CLI renders these, an agent tool may ignore them. */
 export type RunEvent =
-  | { type: "start"; runId: string; resumed: boolean; size: number; checkpoint: string; recovered: { kept: number; dropped: number } }
+  | {
+      type: "start";
+      runId: string;
+      resumed: boolean;
+      size: number;
+      checkpoint: string;
+      recovered: { kept: number; dropped: number };
+    }
   | { type: "node"; node: string }
   | { type: "kept"; pairs: KeptPair[]; total: number }
   | { type: "dropped"; records: DroppedRecord[]; total: number }

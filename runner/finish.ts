@@ -25,7 +25,11 @@ export interface Ended {
   forgotten: boolean;
 }
 
-export async function endSession(session: Session, ending: Ending, store: { durable: Durable; keepCheckpoints: boolean }): Promise<Ended> {
+export async function endSession(
+  session: Session,
+  ending: Ending,
+  store: { durable: Durable; keepCheckpoints: boolean },
+): Promise<Ended> {
   const { control } = ending;
   // A node that failed stops the run through the control (graphs/guard.ts): that is a failure, not a stop.
   const failed = control.stopped?.kind === "failed";
@@ -55,7 +59,11 @@ function stoppedSummary({ plan, run, parts, view }: Session, stop: StopInfo): Ru
   const resumable = run.resumeCommand !== undefined;
   return buildSummary(view.values(), config, {
     stopReason: `stopped: ${stop.message}${resumable ? "" : " (not resumable: no checkpoints were kept)"}`,
-    models: { strong: factory.describe("strong"), target: factory.describe("target"), judge: factory.describe("judge") },
+    models: {
+      strong: factory.describe("strong"),
+      target: factory.describe("target"),
+      judge: factory.describe("judge"),
+    },
     finishedAt: Date.now(),
     stopped: true,
     ledger: parts.services.ledger.snapshot(),
@@ -72,7 +80,11 @@ async function endStopped(session: Session, stop: StopInfo): Promise<RunSummary>
   return summary;
 }
 
-async function endFinished({ run, emit }: Session, summary: RunSummary, store: { durable: Durable; keepCheckpoints: boolean }): Promise<Ended> {
+async function endFinished(
+  { run, emit }: Session,
+  summary: RunSummary,
+  store: { durable: Durable; keepCheckpoints: boolean },
+): Promise<Ended> {
   await run.journal?.flush();
   await run.files.writeSummary(summary);
   await run.state.save(summary.status, { stopReason: summary.stopReason });

@@ -95,14 +95,19 @@ export async function uploadKeptPairs(
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as KeptPair);
   const client = langsmithClient(options.env);
-  const existing = (await client.hasDataset({ datasetName: name })) ? await client.readDataset({ datasetName: name }) : undefined;
+  const existing = (await client.hasDataset({ datasetName: name }))
+    ? await client.readDataset({ datasetName: name })
+    : undefined;
   const dataset =
     existing ??
     (await client.createDataset(name, {
-      description: options.description ?? "Instruction-response pairs kept by CodecLM's Contrastive Filtering (codeclm)",
+      description:
+        options.description ?? "Instruction-response pairs kept by CodecLM's Contrastive Filtering (codeclm)",
     }));
   for (let start = 0; start < pairs.length; start += BATCH) {
-    await client.createExamples(pairs.slice(start, start + BATCH).map((pair) => ({ ...exampleOf(pair), dataset_id: dataset.id })));
+    await client.createExamples(
+      pairs.slice(start, start + BATCH).map((pair) => ({ ...exampleOf(pair), dataset_id: dataset.id })),
+    );
   }
   return { datasetId: dataset.id, examples: pairs.length, created: !existing };
 }

@@ -174,10 +174,15 @@ export async function acquireOutputLock(lockPath: string, command?: string): Pro
   if (!(await createLock(path, holder))) {
     const current = await readHolder(path);
     if (!current) {
-      throw new OutputLockedError(path, undefined, "exists and is not a codeclm lock; delete it if no codeclm process is writing there");
+      throw new OutputLockedError(
+        path,
+        undefined,
+        "exists and is not a codeclm lock; delete it if no codeclm process is writing there",
+      );
     }
     if (!isStale(current)) throw new OutputLockedError(path, current);
-    if (!(await takeOver(path, current, holder))) throw new OutputLockedError(path, (await readHolder(path)) ?? current);
+    if (!(await takeOver(path, current, holder)))
+      throw new OutputLockedError(path, (await readHolder(path)) ?? current);
   }
   installExitHook();
   releaseAtExit.add(path);

@@ -28,7 +28,11 @@ export interface OpenedRun extends RunIdentity {
 }
 
 /** Open the run the plan asks for; on failure nothing is left open. */
-export async function openRun(plan: RunPlan, durable: Durable, resumeCommand: (runId: string) => string): Promise<OpenedRun> {
+export async function openRun(
+  plan: RunPlan,
+  durable: Durable,
+  resumeCommand: (runId: string) => string,
+): Promise<OpenedRun> {
   const identity = await resolveRun(plan, durable);
   const { runId, resumed, previous } = identity;
   if (!resumed && previous && previous.runId !== runId && durable.spec.kind !== "none") {
@@ -38,13 +42,23 @@ export async function openRun(plan: RunPlan, durable: Durable, resumeCommand: (r
   const files = new RunWriter(plan.paths);
   try {
     await files.open({ append: resumed });
-    const recovered = resumed && durable.saver ? await reconcileFromCheckpoints(durable.saver, runId, files) : { kept: 0, dropped: 0 };
+    const recovered =
+      resumed && durable.saver ? await reconcileFromCheckpoints(durable.saver, runId, files) : { kept: 0, dropped: 0 };
     const journal = await durable.journal(runId);
     await journal?.recordRun({ fingerprint: plan.fingerprint, settings: dataSettings(plan.config) });
     const spentBefore = journal && resumed ? await journal.load() : undefined;
-    const dedupe = resumed ? await indexFromOutputs(plan.paths, plan.config.dedupeThreshold) : new NearDuplicateIndex(plan.config.dedupeThreshold);
+    const dedupe = resumed
+      ? await indexFromOutputs(plan.paths, plan.config.dedupeThreshold)
+      : new NearDuplicateIndex(plan.config.dedupeThreshold);
     const command = durable.spec.kind !== "none" ? resumeCommand(runId) : undefined;
-    const session = sessionState({ runId, previous, checkpoint: describeCheckpoint(durable.spec), fingerprint: plan.fingerprint, settings: dataSettings(plan.config), resume: command });
+    const session = sessionState({
+      runId,
+      previous,
+      checkpoint: describeCheckpoint(durable.spec),
+      fingerprint: plan.fingerprint,
+      settings: dataSettings(plan.config),
+      resume: command,
+    });
     const state = runStateFile(plan.paths.state, session, () => files.keptCount);
     await state.save("running");
     return { ...identity, files, recovered, journal, spentBefore, dedupe, state, resumeCommand: command };

@@ -65,7 +65,9 @@ export class OutputWriteError extends Error {
     what = "cannot write",
   ) {
     const code = (cause as NodeJS.ErrnoException)?.code;
-    super(`${what} ${path}: ${code ? `${ERRNO_TEXT[code] ?? (cause as Error).message} (${code})` : String((cause as Error)?.message ?? cause)}`);
+    super(
+      `${what} ${path}: ${code ? `${ERRNO_TEXT[code] ?? (cause as Error).message} (${code})` : String((cause as Error)?.message ?? cause)}`,
+    );
     this.code = code;
   }
 }
@@ -88,7 +90,8 @@ export async function existingOutputs(paths: OutputPaths): Promise<string[]> {
 }
 
 /** What makes a dropped record unique: the same id can be a seed, a metadata and an instruction. */
-export const droppedKey = (record: Pick<DroppedRecord, "kind" | "id" | "reason">) => `${record.kind}|${record.id}|${record.reason}`;
+export const droppedKey = (record: Pick<DroppedRecord, "kind" | "id" | "reason">) =>
+  `${record.kind}|${record.id}|${record.reason}`;
 
 /** Cut an unterminated last line (a write cut short by a crash); returns the file's new size. */
 async function cutPartialLine(path: string): Promise<number> {
@@ -116,11 +119,17 @@ async function cutPartialLine(path: string): Promise<number> {
 }
 
 /** Keys of the records already in a JSONL output (after cutting a partial last line). */
-export async function scanJsonl(path: string, keyOf: (record: Record<string, unknown>) => string): Promise<Set<string>> {
+export async function scanJsonl(
+  path: string,
+  keyOf: (record: Record<string, unknown>) => string,
+): Promise<Set<string>> {
   const keys = new Set<string>();
   if (!(await exists(path))) return keys;
   await cutPartialLine(path);
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(path, { encoding: "utf8" }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   let number = 0;
   for await (const line of lines) {
     number++;

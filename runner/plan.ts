@@ -39,7 +39,10 @@ export interface PlanRequest {
 /** Resolve and check a run's settings; impossible ones are refused here (`SettingsError`), before any file is touched. */
 export function planRun(request: PlanRequest): RunPlan {
   const config = resolveConfig(request.config);
-  const impossible = inputProblems(config, "seeds" in request.input ? { seeds: request.input.seeds.length } : { metadata: request.input.metadata.length });
+  const impossible = inputProblems(
+    config,
+    "seeds" in request.input ? { seeds: request.input.seeds.length } : { metadata: request.input.metadata.length },
+  );
   if (impossible.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${impossible.join("; ")}`);
   return {
     config,
@@ -55,7 +58,14 @@ export function planRun(request: PlanRequest): RunPlan {
 /** Every file the run writes, for creating their folders (`--out new/dir/data.jsonl` is fine). */
 export function plannedFiles(plan: RunPlan): string[] {
   const { paths, checkpoint } = plan;
-  return [paths.lock, paths.kept, paths.dropped, paths.summary, paths.state, ...(checkpoint.kind === "sqlite" ? [checkpoint.path] : [])];
+  return [
+    paths.lock,
+    paths.kept,
+    paths.dropped,
+    paths.summary,
+    paths.state,
+    ...(checkpoint.kind === "sqlite" ? [checkpoint.path] : []),
+  ];
 }
 
 /** Checkpoints go to the default SQLite file beside the output, which is removed once it holds no run. */

@@ -70,7 +70,13 @@ export function progressBasis(
   const roles = [config.strong.model, config.target.model, (config.judge ?? config.strong).model];
   const estimate = estimateRun(
     "seeds" in input
-      ? { seeds: { count: input.seeds.length, meanChars: input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length) } }
+      ? {
+          seeds: {
+            count: input.seeds.length,
+            meanChars:
+              input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length),
+          },
+        }
       : { metadata: input.metadata.length },
     config,
   );

@@ -14,8 +14,15 @@ interface Batch {
   dropped: DroppedRecord[];
 }
 
-async function checkpointBefore(saver: BaseCheckpointSaver, threadId: string, before?: RunnableConfig): Promise<CheckpointTuple | undefined> {
-  const iterator = saver.list({ configurable: { thread_id: threadId, checkpoint_ns: "" } }, { limit: 1, ...(before ? { before } : {}) });
+async function checkpointBefore(
+  saver: BaseCheckpointSaver,
+  threadId: string,
+  before?: RunnableConfig,
+): Promise<CheckpointTuple | undefined> {
+  const iterator = saver.list(
+    { configurable: { thread_id: threadId, checkpoint_ns: "" } },
+    { limit: 1, ...(before ? { before } : {}) },
+  );
   const { value } = await iterator.next();
   await iterator.return?.(undefined);
   return value ?? undefined;
@@ -26,7 +33,11 @@ async function checkpointBefore(saver: BaseCheckpointSaver, threadId: string, be
  * hold in full (records are written in the order they are decided, so everything before it is there
  * too), and append what is missing, oldest first. Returns how many records were appended.
  */
-export async function reconcileFromCheckpoints(saver: BaseCheckpointSaver, threadId: string, writer: RunWriter): Promise<{ kept: number; dropped: number }> {
+export async function reconcileFromCheckpoints(
+  saver: BaseCheckpointSaver,
+  threadId: string,
+  writer: RunWriter,
+): Promise<{ kept: number; dropped: number }> {
   const batches: Batch[] = [];
   let before: RunnableConfig | undefined;
   for (;;) {
@@ -40,7 +51,11 @@ export async function reconcileFromCheckpoints(saver: BaseCheckpointSaver, threa
     }
     if (batch.kept.length + batch.dropped.length > 0) {
       batches.push(batch);
-      if (batch.kept.every((pair) => writer.hasKept(pair.id)) && batch.dropped.every((record) => writer.hasDropped(record))) break;
+      if (
+        batch.kept.every((pair) => writer.hasKept(pair.id)) &&
+        batch.dropped.every((record) => writer.hasDropped(record))
+      )
+        break;
     }
     before = tuple.config;
   }

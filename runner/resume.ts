@@ -25,9 +25,13 @@ export async function resolveRun(plan: RunPlan, durable: Durable): Promise<RunId
   if (!plan.resume) return { runId: plan.runId ?? randomUUID(), resumed: false, previous };
   if (durable.spec.kind === "none") throw new RunSetupError("--resume needs checkpoints: --checkpoint none keeps none");
   const runId = typeof plan.resume === "string" ? plan.resume : previous?.runId;
-  if (!runId) throw new RunSetupError(`there is no run to resume for ${plan.paths.kept} (no ${plan.paths.state}); pass the run id: --resume RUN_ID`);
+  if (!runId)
+    throw new RunSetupError(
+      `there is no run to resume for ${plan.paths.kept} (no ${plan.paths.state}); pass the run id: --resume RUN_ID`,
+    );
   const same = previous?.runId === runId ? previous : undefined;
-  if (same?.status === "complete") throw new RunSetupError(`run ${runId} is complete: nothing to resume (see ${plan.paths.summary})`);
+  if (same?.status === "complete")
+    throw new RunSetupError(`run ${runId} is complete: nothing to resume (see ${plan.paths.summary})`);
   await checkSameRun(plan, durable, runId, same);
   return { runId, resumed: true, previous: same ?? previous };
 }
@@ -35,9 +39,12 @@ export async function resolveRun(plan: RunPlan, durable: Durable): Promise<RunId
 /** The run exists (checkpoints or a journal) and was started with this plan's settings and input. */
 async function checkSameRun(plan: RunPlan, durable: Durable, runId: string, same: RunState | undefined): Promise<void> {
   // What the run was started with, as its journal recorded it (or the run-state file beside the output).
-  const recorded = (await (await durable.journal(runId))?.run()) ?? (same ? { fingerprint: same.fingerprint, settings: same.settings } : undefined);
+  const recorded =
+    (await (await durable.journal(runId))?.run()) ??
+    (same ? { fingerprint: same.fingerprint, settings: same.settings } : undefined);
   const tuple = await durable.saver?.getTuple({ configurable: { thread_id: runId } });
-  if (!tuple && !recorded) throw new RunSetupError(`no checkpoints for run ${runId} in ${describeCheckpoint(durable.spec)}`);
+  if (!tuple && !recorded)
+    throw new RunSetupError(`no checkpoints for run ${runId} in ${describeCheckpoint(durable.spec)}`);
   if (recorded && recorded.fingerprint !== plan.fingerprint) {
     const changes = settingChanges(recorded.settings ?? {}, dataSettings(plan.config));
     throw new RunSetupError(

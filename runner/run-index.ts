@@ -16,7 +16,10 @@ async function* records(path: string): AsyncGenerator<Record<string, unknown>> {
   } catch {
     return;
   }
-  const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(path, { encoding: "utf8" }),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   for await (const line of lines) {
     if (line.trim() === "") continue;
     try {
@@ -28,11 +31,15 @@ async function* records(path: string): AsyncGenerator<Record<string, unknown>> {
   }
 }
 
-export async function indexFromOutputs(paths: Pick<OutputPaths, "kept" | "dropped">, threshold: number): Promise<NearDuplicateIndex> {
+export async function indexFromOutputs(
+  paths: Pick<OutputPaths, "kept" | "dropped">,
+  threshold: number,
+): Promise<NearDuplicateIndex> {
   const index = new NearDuplicateIndex(threshold);
   if (!index.enabled) return index;
   for await (const pair of records(paths.kept)) {
-    if (typeof pair.id === "string" && typeof pair.instruction === "string") addKeptPair(index, pair as Parameters<typeof addKeptPair>[1]);
+    if (typeof pair.id === "string" && typeof pair.instruction === "string")
+      addKeptPair(index, pair as Parameters<typeof addKeptPair>[1]);
   }
   for await (const record of records(paths.dropped)) {
     if (typeof record.id === "string" && typeof record.kind === "string" && typeof record.reason === "string") {

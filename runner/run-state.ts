@@ -76,14 +76,29 @@ export interface RunStateFile {
 export function runStateFile(path: string, session: RunState, keptCount: () => number): RunStateFile {
   const now = () => new Date().toISOString();
   return {
-    save: (status, extra = {}) => writeRunState(path, { ...session, ...extra, status, updatedAt: now(), kept: keptCount() }),
-    fail: (error) => saveFailedState(path, { ...session, status: "failed", error: errorMessage(error), updatedAt: now(), kept: keptCount() }),
+    save: (status, extra = {}) =>
+      writeRunState(path, { ...session, ...extra, status, updatedAt: now(), kept: keptCount() }),
+    fail: (error) =>
+      saveFailedState(path, {
+        ...session,
+        status: "failed",
+        error: errorMessage(error),
+        updatedAt: now(),
+        kept: keptCount(),
+      }),
   };
 }
 
 /** This session's entry: a continued run keeps its first start time and counts one session more. */
 export function sessionState(
-  run: { runId: string; previous?: RunState; checkpoint: string; fingerprint: string; settings: Record<string, unknown>; resume?: string },
+  run: {
+    runId: string;
+    previous?: RunState;
+    checkpoint: string;
+    fingerprint: string;
+    settings: Record<string, unknown>;
+    resume?: string;
+  },
   startedAt = new Date().toISOString(),
 ): RunState {
   const same = run.previous?.runId === run.runId ? run.previous : undefined;
@@ -101,7 +116,16 @@ export function sessionState(
 }
 
 /** Settings that may change between sessions of a run without changing its data. */
-const OPERATIONAL = new Set(["concurrency", "adaptiveConcurrency", "timeoutSeconds", "retries", "giveUpAfterSeconds", "budget", "prices", "plausibilityAlertShare"]);
+const OPERATIONAL = new Set([
+  "concurrency",
+  "adaptiveConcurrency",
+  "timeoutSeconds",
+  "retries",
+  "giveUpAfterSeconds",
+  "budget",
+  "prices",
+  "plausibilityAlertShare",
+]);
 const ROLE_OPERATIONAL = new Set(["baseUrl", "apiKeyEnv", "concurrency", "structuredOutput"]);
 
 /** The settings that shape the data, role settings reduced to their model. */
@@ -119,7 +143,9 @@ export function dataSettings(config: CodecConfig): Record<string, unknown> {
 }
 
 export function runFingerprint(config: CodecConfig, input: { seeds: Seed[] } | { metadata: Metadata[] }): string {
-  return createHash("sha256").update(JSON.stringify([dataSettings(config), input])).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify([dataSettings(config), input]))
+    .digest("hex");
 }
 
 /** What differs between two sets of data settings, as "name: old → new" lines. */

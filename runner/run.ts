@@ -109,8 +109,18 @@ async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, optio
   });
   const point = await resumePoint(parts.graph, run.runId, run.resumed);
   const session: Session = { plan, run, parts, view: point.view, emit: (event) => options.onEvent?.(event) };
-  session.emit({ type: "start", runId: run.runId, resumed: run.resumed, size: plan.config.size, checkpoint: describeCheckpoint(durable.spec), recovered: run.recovered });
-  const basis = progressBasis({ runId: run.runId, input: plan.input, config: plan.config, customModels: Boolean(options.graph?.models) }, parts.services);
+  session.emit({
+    type: "start",
+    runId: run.runId,
+    resumed: run.resumed,
+    size: plan.config.size,
+    checkpoint: describeCheckpoint(durable.spec),
+    recovered: run.recovered,
+  });
+  const basis = progressBasis(
+    { runId: run.runId, input: plan.input, config: plan.config, customModels: Boolean(options.graph?.models) },
+    parts.services,
+  );
   const snapshot = () => progressSnapshot(basis, { files: run.files, view: point.view, services: parts.services });
   const stopWatching = watchRun({
     control,
@@ -123,11 +133,19 @@ async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, optio
   let summary = point.summary;
   let failure: unknown;
   try {
-    summary ??= await driveGraph(session, { control, callbacks: options.callbacks, fromCheckpoint: point.fromCheckpoint });
+    summary ??= await driveGraph(session, {
+      control,
+      callbacks: options.callbacks,
+      fromCheckpoint: point.fromCheckpoint,
+    });
   } catch (error) {
     failure = error;
   } finally {
     stopWatching();
   }
-  return endSession(session, { control, summary, failure, snapshot }, { durable, keepCheckpoints: options.keepCheckpoints ?? false });
+  return endSession(
+    session,
+    { control, summary, failure, snapshot },
+    { durable, keepCheckpoints: options.keepCheckpoints ?? false },
+  );
 }

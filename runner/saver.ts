@@ -1,5 +1,10 @@
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { BaseCheckpointSaver, type Checkpoint, type CheckpointMetadata, type CheckpointTuple } from "@langchain/langgraph";
+import {
+  BaseCheckpointSaver,
+  type Checkpoint,
+  type CheckpointMetadata,
+  type CheckpointTuple,
+} from "@langchain/langgraph";
 
 type CheckpointListOptions = Parameters<BaseCheckpointSaver["list"]>[1];
 type ChannelVersions = Parameters<BaseCheckpointSaver["put"]>[3];
@@ -30,7 +35,12 @@ export class RerunUnstartedTasks extends BaseCheckpointSaver {
     return this.inner.list(config, options);
   }
 
-  put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
     return this.inner.put(config, checkpoint, metadata, newVersions);
   }
 

@@ -38,7 +38,18 @@ export interface RunGraphNeeds {
 /** The graph streams its records out (not kept in state) and runs with this run's services and index. */
 export function buildRunGraph(needs: RunGraphNeeds): RunGraph {
   const factory = factoryFor(needs.options ?? {}, needs.config);
-  const services = buildServices(needs.config, factory, { control: needs.control, journal: needs.journal, initial: needs.spentBefore, random: needs.random });
-  const graph = createCodecGraph({ ...needs.options, retainRecords: false, services, dedupe: needs.dedupe, checkpointer: needs.checkpointer });
+  const services = buildServices(needs.config, factory, {
+    control: needs.control,
+    journal: needs.journal,
+    initial: needs.spentBefore,
+    random: needs.random,
+  });
+  const graph = createCodecGraph({
+    ...needs.options,
+    retainRecords: false,
+    services,
+    dedupe: needs.dedupe,
+    checkpointer: needs.checkpointer,
+  });
   return { graph, services, factory };
 }

@@ -32,6 +32,7 @@ const VIEWED_KEYS = Object.keys(VIEWED) as ViewKey[];
 
 const streamingState = codecStateSchema("streaming");
 const viewSchema = streamingState.pick(VIEWED);
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- a schema kept for its type (NodeUpdate)
 const routedSchema = streamingState.pick({ ...VIEWED, kept: true, dropped: true, summary: true });
 type ViewKey = keyof typeof VIEWED;
 export type View = z.infer<typeof viewSchema>;
@@ -101,7 +102,10 @@ export class StateView {
 /** The graph's `summary` channel holds what finalize built with `buildSummary` (typed there as a plain record). */
 export function isRunSummary(value: unknown): value is RunSummary {
   if (typeof value !== "object" || value === null || !("runId" in value) || !("status" in value)) return false;
-  return typeof value.runId === "string" && (value.status === "complete" || value.status === "incomplete" || value.status === "stopped");
+  return (
+    typeof value.runId === "string" &&
+    (value.status === "complete" || value.status === "incomplete" || value.status === "stopped")
+  );
 }
 
 export interface ResumePoint {
@@ -117,9 +121,14 @@ export async function resumePoint(graph: CodecGraph, runId: string, resumed: boo
   const existing = resumed ? await graph.getState({ configurable: { thread_id: runId } }) : undefined;
   const values: unknown = existing?.values;
   const hasState = typeof values === "object" && values !== null && Object.keys(values).length > 0;
-  if (!existing || existing.config?.configurable?.checkpoint_id === undefined || !hasState) return { fromCheckpoint: false, view: StateView.starting(runId) };
+  if (!existing || existing.config?.configurable?.checkpoint_id === undefined || !hasState)
+    return { fromCheckpoint: false, view: StateView.starting(runId) };
   const view = StateView.fromValues(values);
-  if (!view) throw new RunSetupError(`the last checkpoint of run ${runId} does not hold this graph's state (written by another version of codeclm?); start a new run (--force)`);
-  const summary = existing.next.length === 0 && "summary" in values && isRunSummary(values.summary) ? values.summary : undefined;
+  if (!view)
+    throw new RunSetupError(
+      `the last checkpoint of run ${runId} does not hold this graph's state (written by another version of codeclm?); start a new run (--force)`,
+    );
+  const summary =
+    existing.next.length === 0 && "summary" in values && isRunSummary(values.summary) ? values.summary : undefined;
   return { fromCheckpoint: true, view, ...(summary ? { summary } : {}) };
 }

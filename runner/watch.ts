@@ -20,7 +20,9 @@ export interface Watch {
 /** Start watching; returns what ends it (the stop listener stays: it fires at most once, for this run). */
 export function watchRun(watch: Watch): () => void {
   const { control, signal, emit } = watch;
-  const timer = emit ? setInterval(() => emit({ type: "progress", progress: watch.snapshot() }), watch.intervalMs) : undefined;
+  const timer = emit
+    ? setInterval(() => emit({ type: "progress", progress: watch.snapshot() }), watch.intervalMs)
+    : undefined;
   timer?.unref();
   const onAbort = () => control.stop({ kind: "interrupt", message: "interrupted" });
   signal?.addEventListener("abort", onAbort, { once: true });

@@ -42,12 +42,18 @@ async function main(): Promise<void> {
   const port = asked ?? (await freePort());
   // Keys come from the shell, or from .env when there is one (graphs/studio.ts reads it): none is created.
   const cli = join(root, "node_modules", "@langchain", "langgraph-cli", "dist", "cli", "cli.mjs");
-  const child = spawn(process.execPath, [cli, "dev", "--host", "127.0.0.1", "--port", String(port), "--no-browser", ...rest], {
-    cwd: root,
-    stdio: "inherit",
-    env: { ...process.env, LANGGRAPH_CLI_NO_ANALYTICS: "1" },
-  });
-  process.stderr.write(`codeclm dev server: http://127.0.0.1:${port} (Studio: https://smith.langchain.com/studio/?baseUrl=http://127.0.0.1:${port})\n`);
+  const child = spawn(
+    process.execPath,
+    [cli, "dev", "--host", "127.0.0.1", "--port", String(port), "--no-browser", ...rest],
+    {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, LANGGRAPH_CLI_NO_ANALYTICS: "1" },
+    },
+  );
+  process.stderr.write(
+    `codeclm dev server: http://127.0.0.1:${port} (Studio: https://smith.langchain.com/studio/?baseUrl=http://127.0.0.1:${port})\n`,
+  );
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }

@@ -93,7 +93,11 @@ export const DEFAULT_MAX_TOKENS = 1024;
 export const DEFAULT_TEMPERATURE = 0.7;
 export const DEFAULT_STRUCTURED_RETRIES = 2;
 /** Default grammar bounds for strings/arrays whose schema sets none. */
-export const DEFAULT_GRAMMAR_BOUNDS: Readonly<GrammarBounds> = { maxStringLength: 2000, maxItems: 20, maxEnumRange: 100 };
+export const DEFAULT_GRAMMAR_BOUNDS: Readonly<GrammarBounds> = {
+  maxStringLength: 2000,
+  maxItems: 20,
+  maxEnumRange: 100,
+};
 
 export interface GrammarBounds {
   /** `maxLength` given to strings without one. */
@@ -177,7 +181,12 @@ interface Slot {
 /** A fixed set of context sequences handed out FIFO; waiters leave the queue when their signal aborts. */
 class SequencePool {
   private readonly free: Slot[];
-  private readonly waiters: Array<{ resolve: (slot: Slot) => void; reject: (err: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void }> = [];
+  private readonly waiters: Array<{
+    resolve: (slot: Slot) => void;
+    reject: (err: unknown) => void;
+    signal: AbortSignal | undefined;
+    onAbort: () => void;
+  }> = [];
   constructor(
     readonly context: LlamaContext,
     slots: Slot[],
@@ -258,7 +267,10 @@ function getSharedLlama(gpu: "auto" | false): Promise<Llama> {
         progressLogs: false,
       });
     } catch (err) {
-      throw new LocalModelError(`Cannot start llama.cpp (node-llama-cpp): ${errorText(err)}`, { code: "load-failed", cause: err });
+      throw new LocalModelError(`Cannot start llama.cpp (node-llama-cpp): ${errorText(err)}`, {
+        code: "load-failed",
+        cause: err,
+      });
     }
   });
 }
@@ -319,9 +331,14 @@ function getGrammar(llama: Llama, schema: Record<string, unknown>): Promise<Llam
   }
   return memo(cache, JSON.stringify(schema), async () => {
     try {
-      return await llama.createGrammarForJsonSchema(schema as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+      return await llama.createGrammarForJsonSchema(
+        schema as unknown as Parameters<Llama["createGrammarForJsonSchema"]>[0],
+      );
     } catch (err) {
-      throw new LocalModelError(`The JSON schema cannot be turned into a grammar: ${errorText(err)}`, { code: "load-failed", cause: err });
+      throw new LocalModelError(`The JSON schema cannot be turned into a grammar: ${errorText(err)}`, {
+        code: "load-failed",
+        cause: err,
+      });
     }
   });
 }
@@ -347,7 +364,8 @@ function messageText(message: BaseMessage): string {
   const parts: string[] = [];
   for (const part of content) {
     if (typeof part === "string") parts.push(part);
-    else if (part.type === "text" && typeof (part as { text?: unknown }).text === "string") parts.push((part as { text: string }).text);
+    else if (part.type === "text" && typeof (part as { text?: unknown }).text === "string")
+      parts.push((part as { text: string }).text);
     else throw new TypeError(`Local models take text only; got a "${String(part.type)}" content block`);
   }
   return parts.join("");
@@ -397,20 +415,32 @@ function finiteNumber(v: unknown): number | undefined {
  * understands: `anyOf` → `oneOf`, `definitions` → `$defs`, unsupported keywords dropped (zod still checks them),
  * bounds added to strings/arrays without any, small integer ranges as enums.
  */
-export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT_GRAMMAR_BOUNDS): Record<string, unknown> {
+export function toGrammarSchema(
+  schema: unknown,
+  bounds: GrammarBounds = DEFAULT_GRAMMAR_BOUNDS,
+): Record<string, unknown> {
   const convert = (node: unknown): Record<string, unknown> => {
     if (!isRecord(node) || Object.keys(node).length === 0) return ANY_VALUE;
     const out: Record<string, unknown> = {};
     if (typeof node["description"] === "string") out["description"] = node["description"];
-    const defs = isRecord(node["$defs"]) ? node["$defs"] : isRecord(node["definitions"]) ? node["definitions"] : undefined;
+    const defs = isRecord(node["$defs"])
+      ? node["$defs"]
+      : isRecord(node["definitions"])
+        ? node["definitions"]
+        : undefined;
     const withDefs = (o: Record<string, unknown>): Record<string, unknown> => {
       if (defs !== undefined) o["$defs"] = Object.fromEntries(Object.entries(defs).map(([k, v]) => [k, convert(v)]));
       return o;
     };
-    if (typeof node["$ref"] === "string") return withDefs({ ...out, $ref: node["$ref"].replace("#/definitions/", "#/$defs/") });
+    if (typeof node["$ref"] === "string")
+      return withDefs({ ...out, $ref: node["$ref"].replace("#/definitions/", "#/$defs/") });
     if ("const" in node) return { ...out, const: node["const"] };
     if (Array.isArray(node["enum"])) return { ...out, enum: node["enum"] };
-    const union = Array.isArray(node["anyOf"]) ? node["anyOf"] : Array.isArray(node["oneOf"]) ? node["oneOf"] : undefined;
+    const union = Array.isArray(node["anyOf"])
+      ? node["anyOf"]
+      : Array.isArray(node["oneOf"])
+        ? node["oneOf"]
+        : undefined;
     if (union !== undefined) return withDefs({ ...out, oneOf: union.map(convert) });
     if (Array.isArray(node["allOf"])) {
       const parts = node["allOf"].map(convert);
@@ -425,7 +455,8 @@ export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT
       if (types.length === 1) type = types[0];
       else return withDefs({ ...out, oneOf: types.map((t) => convert({ ...node, type: t })) });
     }
-    if (type === undefined) type = isRecord(node["properties"]) ? "object" : node["items"] !== undefined ? "array" : undefined;
+    if (type === undefined)
+      type = isRecord(node["properties"]) ? "object" : node["items"] !== undefined ? "array" : undefined;
     switch (type) {
       case "string": {
         const format = node["format"];
@@ -453,13 +484,18 @@ export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT
       case "array": {
         const res: Record<string, unknown> = { ...out, type };
         const items = node["items"];
-        const prefix = Array.isArray(node["prefixItems"]) ? node["prefixItems"] : Array.isArray(items) ? items : undefined;
+        const prefix = Array.isArray(node["prefixItems"])
+          ? node["prefixItems"]
+          : Array.isArray(items)
+            ? items
+            : undefined;
         if (prefix !== undefined) res["prefixItems"] = prefix.map(convert);
         if (isRecord(items)) res["items"] = convert(items);
         else if (prefix === undefined) res["items"] = ANY_VALUE;
         const minItems = finiteNumber(node["minItems"]);
         if (minItems !== undefined) res["minItems"] = minItems;
-        res["maxItems"] = finiteNumber(node["maxItems"]) ?? Math.max(bounds.maxItems, minItems ?? 0, prefix?.length ?? 0);
+        res["maxItems"] =
+          finiteNumber(node["maxItems"]) ?? Math.max(bounds.maxItems, minItems ?? 0, prefix?.length ?? 0);
         return withDefs(res);
       }
       case "object": {
@@ -475,7 +511,8 @@ export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT
         if (res["additionalProperties"] !== false) {
           const minProperties = finiteNumber(node["minProperties"]);
           if (minProperties !== undefined) res["minProperties"] = minProperties;
-          res["maxProperties"] = finiteNumber(node["maxProperties"]) ?? Math.max(bounds.maxItems, Object.keys(props).length);
+          res["maxProperties"] =
+            finiteNumber(node["maxProperties"]) ?? Math.max(bounds.maxItems, Object.keys(props).length);
         }
         return withDefs(res);
       }
@@ -491,7 +528,9 @@ export function toGrammarSchema(schema: unknown, bounds: GrammarBounds = DEFAULT
 
 type Validation<T> = { ok: true; value: T } | { ok: false; problem: string };
 
-function formatIssues(issues: ReadonlyArray<{ path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message: string }>): string {
+function formatIssues(
+  issues: ReadonlyArray<{ path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message: string }>,
+): string {
   return issues
     .slice(0, 8)
     .map((i) => {
@@ -529,7 +568,9 @@ function addUsage(a: UsageMetadata, b: UsageMetadata | undefined): UsageMetadata
     input_tokens: a.input_tokens + b.input_tokens,
     output_tokens: a.output_tokens + b.output_tokens,
     total_tokens: a.total_tokens + b.total_tokens,
-    input_token_details: { cache_read: (a.input_token_details?.cache_read ?? 0) + (b.input_token_details?.cache_read ?? 0) },
+    input_token_details: {
+      cache_read: (a.input_token_details?.cache_read ?? 0) + (b.input_token_details?.cache_read ?? 0),
+    },
   };
 }
 
@@ -567,23 +608,31 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
   constructor(options: LocalChatModelOptions) {
     super(options);
     if (typeof options.model !== "string" || options.model.trim() === "")
-      throw new LocalModelError("LocalChatModel needs a model: a GGUF path or a URI such as hf:OWNER/REPO/FILE.gguf", { code: "not-found" });
+      throw new LocalModelError("LocalChatModel needs a model: a GGUF path or a URI such as hf:OWNER/REPO/FILE.gguf", {
+        code: "not-found",
+      });
     const positiveInt = (name: string, v: number | undefined, fallback: number): number => {
       if (v === undefined) return fallback;
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`LocalChatModel: ${name} must be a positive integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`LocalChatModel: ${name} must be a positive integer, got ${v}`);
       return v;
     };
     this.model = options.model.trim();
     this.temperature = options.temperature ?? DEFAULT_TEMPERATURE;
-    if (!(this.temperature >= 0)) throw new RangeError(`LocalChatModel: temperature must be >= 0, got ${this.temperature}`);
+    if (!(this.temperature >= 0))
+      throw new RangeError(`LocalChatModel: temperature must be >= 0, got ${this.temperature}`);
     this.maxTokens = positiveInt("maxTokens", options.maxTokens, DEFAULT_MAX_TOKENS);
     this.threads = positiveInt("threads", options.threads, defaultLocalThreads());
-    this.contextSize = options.contextSize === undefined ? undefined : positiveInt("contextSize", options.contextSize, DEFAULT_CONTEXT_SIZE);
+    this.contextSize =
+      options.contextSize === undefined
+        ? undefined
+        : positiveInt("contextSize", options.contextSize, DEFAULT_CONTEXT_SIZE);
     this.sequences = positiveInt("sequences", options.sequences, DEFAULT_SEQUENCES);
     this.seed = options.seed;
     this.cacheDir = options.cacheDir;
     const envGpu = process.env["CODECLM_LOCAL_GPU"]?.toLowerCase();
-    this.gpu = options.gpu ?? (envGpu === "false" || envGpu === "0" || envGpu === "off" || envGpu === "cpu" ? false : "auto");
+    this.gpu =
+      options.gpu ?? (envGpu === "false" || envGpu === "0" || envGpu === "off" || envGpu === "cpu" ? false : "auto");
     this.structuredOutputRetries = options.structuredOutputRetries ?? DEFAULT_STRUCTURED_RETRIES;
     if (!Number.isInteger(this.structuredOutputRetries) || this.structuredOutputRetries < 0)
       throw new RangeError(`LocalChatModel: structuredOutputRetries must be an integer >= 0`);
@@ -630,9 +679,21 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
    * Resolves (downloading if needed), checks and loads the model and its context now instead of on the first call.
    * Rejects with a `LocalModelError` (see `resolveLocalModel` for the codes).
    */
-  async load(): Promise<{ path: string; summary: GgufSummary; contextSize: number; threads: number; sequences: number }> {
+  async load(): Promise<{
+    path: string;
+    summary: GgufSummary;
+    contextSize: number;
+    threads: number;
+    sequences: number;
+  }> {
     const rt = await this.runtime();
-    return { path: rt.path, summary: rt.summary, contextSize: rt.pool.context.contextSize, threads: this.threads, sequences: rt.pool.size };
+    return {
+      path: rt.path,
+      summary: rt.summary,
+      contextSize: rt.pool.context.contextSize,
+      threads: this.threads,
+      sequences: rt.pool.size,
+    };
   }
 
   /** The shared node-llama-cpp objects behind this instance (for benchmarks and diagnostics; do not dispose them). */
@@ -661,9 +722,15 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
     const llama = await getSharedLlama(this.gpu);
     const model = await getSharedModel(llama, this.gpu, resolved.path);
     const trained = resolved.summary.contextLength;
-    const contextSize = this.contextSize ?? (trained > 0 ? Math.min(DEFAULT_CONTEXT_SIZE, trained) : DEFAULT_CONTEXT_SIZE);
+    const contextSize =
+      this.contextSize ?? (trained > 0 ? Math.min(DEFAULT_CONTEXT_SIZE, trained) : DEFAULT_CONTEXT_SIZE);
     const key = [this.gpu, resolved.path, `t${this.threads}`, `c${contextSize}`, `s${this.sequences}`].join("\u0000");
-    const pool = await getSharedPool(model, key, { contextSize, sequences: this.sequences, threads: this.threads, file: resolved.path });
+    const pool = await getSharedPool(model, key, {
+      contextSize,
+      sequences: this.sequences,
+      threads: this.threads,
+      file: resolved.path,
+    });
     return { llama, model, pool, path: resolved.path, summary: resolved.summary };
   }
 
@@ -716,7 +783,12 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
   }
 
   private responseMetadata(r: GenerationResult): Record<string, unknown> {
-    return { model_provider: "local", model_name: this.modelName, finish_reason: r.finishReason, stop_reason: r.stopReason };
+    return {
+      model_provider: "local",
+      model_name: this.modelName,
+      finish_reason: r.finishReason,
+      stop_reason: r.stopReason,
+    };
   }
 
   async _generate(
@@ -725,10 +797,20 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
     _runManager?: CallbackManagerForLLMRun,
   ): Promise<ChatResult> {
     const r = await this.generateText(messages, options);
-    const message = new AIMessage({ content: r.text, usage_metadata: r.usage, response_metadata: this.responseMetadata(r) });
+    const message = new AIMessage({
+      content: r.text,
+      usage_metadata: r.usage,
+      response_metadata: this.responseMetadata(r),
+    });
     return {
       generations: [{ text: r.text, message, generationInfo: { finish_reason: r.finishReason } }],
-      llmOutput: { tokenUsage: { promptTokens: r.usage.input_tokens, completionTokens: r.usage.output_tokens, totalTokens: r.usage.total_tokens } },
+      llmOutput: {
+        tokenUsage: {
+          promptTokens: r.usage.input_tokens,
+          completionTokens: r.usage.output_tokens,
+          totalTokens: r.usage.total_tokens,
+        },
+      },
     };
   }
 
@@ -748,17 +830,19 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
     void this.generateText(messages, { ...options, signal }, (t) => {
       queue.push(t);
       wake?.();
-    }).then(
-      (r) => {
-        result = r;
-      },
-      (error: unknown) => {
-        failure = { error };
-      },
-    ).finally(() => {
-      done = true;
-      wake?.();
-    });
+    })
+      .then(
+        (r) => {
+          result = r;
+        },
+        (error: unknown) => {
+          failure = { error };
+        },
+      )
+      .finally(() => {
+        done = true;
+        wake?.();
+      });
     try {
       for (;;) {
         const text = queue.shift();
@@ -778,7 +862,11 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
       if (result !== undefined)
         yield new ChatGenerationChunk({
           text: "",
-          message: new AIMessageChunk({ content: "", usage_metadata: result.usage, response_metadata: this.responseMetadata(result) }),
+          message: new AIMessageChunk({
+            content: "",
+            usage_metadata: result.usage,
+            response_metadata: this.responseMetadata(result),
+          }),
           generationInfo: { finish_reason: result.finishReason },
         });
     } finally {
@@ -786,6 +874,7 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
     }
   }
 
+  /* eslint-disable @typescript-eslint/no-explicit-any -- the overloads repeat BaseChatModel.withStructuredOutput's */
   override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
     outputSchema: SerializableSchema<RunOutput> | InteropZodType<RunOutput> | Record<string, any>,
     config?: StructuredOutputMethodOptions<false>,
@@ -804,7 +893,10 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
   override withStructuredOutput<RunOutput extends Record<string, any> = Record<string, any>>(
     outputSchema: SerializableSchema<RunOutput> | InteropZodType<RunOutput> | Record<string, any>,
     config?: StructuredOutputMethodOptions<boolean>,
-  ): Runnable<BaseLanguageModelInput, RunOutput> | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
+  ):
+    | Runnable<BaseLanguageModelInput, RunOutput>
+    | Runnable<BaseLanguageModelInput, { raw: BaseMessage; parsed: RunOutput }> {
+    /* eslint-enable @typescript-eslint/no-explicit-any */
     const jsonSchema =
       isInteropZodSchema(outputSchema) || isSerializableSchema(outputSchema)
         ? (toJsonSchema(outputSchema) as Record<string, unknown>)
@@ -815,14 +907,18 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
     const includeRaw = config?.includeRaw === true;
     const retries = this.structuredOutputRetries;
 
-    const run = async (input: BaseLanguageModelInput, runConfig?: RunnableConfig): Promise<RunOutput | { raw: BaseMessage; parsed: RunOutput }> => {
+    const run = async (
+      input: BaseLanguageModelInput,
+      runConfig?: RunnableConfig,
+    ): Promise<RunOutput | { raw: BaseMessage; parsed: RunOutput }> => {
       const base = LocalChatModel._convertInputToPromptValue(input).toChatMessages();
       let messages = this.schemaInPrompt ? withSchemaInstruction(base, promptSchema) : base;
       const attempts: Array<{ text: string; problem: string }> = [];
       let usage: UsageMetadata = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
       for (let attempt = 0; attempt <= retries; attempt++) {
         const callOptions: Partial<LocalChatModelCallOptions> = { ...(runConfig ?? {}), jsonSchema: grammarSchema };
-        if (attempt > 0 && (this.seed !== undefined || this.temperature > 0)) callOptions.seed = (this.seed ?? 0) + attempt * 7919;
+        if (attempt > 0 && (this.seed !== undefined || this.temperature > 0))
+          callOptions.seed = (this.seed ?? 0) + attempt * 7919;
         const raw = await this.invoke(messages, callOptions);
         usage = addUsage(usage, raw.usage_metadata);
         const text = typeof raw.content === "string" ? raw.content : raw.text;
@@ -844,7 +940,12 @@ export class LocalChatModel extends BaseChatModel<LocalChatModelCallOptions, AIM
       throw new MalformedOutputError(
         `The local model ${this.modelName} returned malformed structured output ${attempts.length} time(s) ` +
           `(1 attempt + ${retries} retries): ${last?.problem ?? "unknown problem"}`,
-        this.runtimePromise !== undefined ? await this.runtimePromise.then((r) => r.path, () => undefined) : undefined,
+        this.runtimePromise !== undefined
+          ? await this.runtimePromise.then(
+              (r) => r.path,
+              () => undefined,
+            )
+          : undefined,
         attempts,
         usage,
       );

@@ -57,8 +57,7 @@ export interface GgufSummary {
 }
 
 export type GgufCheckResult =
-  | { ok: true; path: string; summary: GgufSummary }
-  | { ok: false; path: string; problems: string[] };
+  { ok: true; path: string; summary: GgufSummary } | { ok: false; path: string; problems: string[] };
 
 /**
  * Bytes per block and values per block of the GGML tensor types (ggml.c `type_traits`). Unknown types are not
@@ -163,12 +162,25 @@ export function supportedArchitectures(): ReadonlySet<string> {
 
 function describeType(t: number): string {
   return (
-    { [GgufType.String]: "a string", [GgufType.Array]: "an array", [GgufType.Bool]: "a boolean", [GgufType.Float32]: "a float" }[t] ??
-    "a number"
+    {
+      [GgufType.String]: "a string",
+      [GgufType.Array]: "an array",
+      [GgufType.Bool]: "a boolean",
+      [GgufType.Float32]: "a float",
+    }[t] ?? "a number"
   );
 }
 
-const INTEGER_TYPES = new Set<number>([GgufType.Uint8, GgufType.Int8, GgufType.Uint16, GgufType.Int16, GgufType.Uint32, GgufType.Int32, GgufType.Uint64, GgufType.Int64]);
+const INTEGER_TYPES = new Set<number>([
+  GgufType.Uint8,
+  GgufType.Int8,
+  GgufType.Uint16,
+  GgufType.Int16,
+  GgufType.Uint32,
+  GgufType.Int32,
+  GgufType.Uint64,
+  GgufType.Int64,
+]);
 const FLOAT_TYPES = new Set<number>([GgufType.Float32, GgufType.Float64]);
 
 type MetaValue = string | number | bigint | boolean | MetaValue[];
@@ -234,7 +246,12 @@ class GgufView {
   requireCount(key: string, opts: { min: number; max?: number; allowArray?: boolean }): number | undefined {
     const e = this.get(key);
     if (e === undefined) return this.missing(key);
-    if (e.type === GgufType.Array && opts.allowArray === true && e.elementType !== undefined && INTEGER_TYPES.has(e.elementType)) {
+    if (
+      e.type === GgufType.Array &&
+      opts.allowArray === true &&
+      e.elementType !== undefined &&
+      INTEGER_TYPES.has(e.elementType)
+    ) {
       const values = (e.value as MetaValue[]).map((v) => toNumber(v) ?? Number.NaN);
       if (values.length > 0 && Math.max(...values) >= opts.min) return Math.max(...values);
       this.problems.push(`"${key}" is an array without any value >= ${opts.min}`);
@@ -265,7 +282,8 @@ function checkArchitecture(view: GgufView): string | undefined {
     view.problems.push(`the architecture "${arch}" is not supported by the bundled llama.cpp`);
     return undefined;
   }
-  if (NON_CHAT_ARCHITECTURES.has(arch)) view.problems.push(`the architecture "${arch}" is an embedding/encoder model, not a chat model`);
+  if (NON_CHAT_ARCHITECTURES.has(arch))
+    view.problems.push(`the architecture "${arch}" is an embedding/encoder model, not a chat model`);
   return arch;
 }
 
@@ -284,7 +302,8 @@ function checkNormEpsilon(view: GgufView, arch: string): void {
     [rmsKey, rms],
     [lnKey, ln],
   ] as const)
-    if (e !== undefined && !FLOAT_TYPES.has(e.type)) view.problems.push(`"${key}" must be a float, it is ${describeType(e.type)}`);
+    if (e !== undefined && !FLOAT_TYPES.has(e.type))
+      view.problems.push(`"${key}" must be a float, it is ${describeType(e.type)}`);
 }
 
 /** The attention keys whose absence or zero value aborts llama.cpp (GGML_ASSERT), and the width they must divide. */
@@ -294,7 +313,13 @@ function checkAttention(view: GgufView, arch: string, embeddingLength: number | 
   const heads = view.requireCount(headKey, { min: 1, allowArray: true });
   const perLayer = view.get(headKey)?.type === GgufType.Array;
   const keyLength = view.get(`${arch}.attention.key_length`);
-  if (heads !== undefined && embeddingLength !== undefined && !perLayer && keyLength === undefined && embeddingLength % heads !== 0)
+  if (
+    heads !== undefined &&
+    embeddingLength !== undefined &&
+    !perLayer &&
+    keyLength === undefined &&
+    embeddingLength % heads !== 0
+  )
     view.problems.push(`"${arch}.embedding_length" (${embeddingLength}) is not divisible by "${headKey}" (${heads})`);
 }
 
@@ -337,7 +362,10 @@ function checkTokenizer(view: GgufView, tokenizerModel: string): number {
     const merges = view.get("tokenizer.ggml.merges");
     if (merges === undefined)
       view.problems.push(`the required key "tokenizer.ggml.merges" is missing (a "gpt2" BPE tokenizer needs it)`);
-    else if (merges.type !== GgufType.Array || (merges.elementType !== GgufType.String && (merges.value as MetaValue[]).length > 0))
+    else if (
+      merges.type !== GgufType.Array ||
+      (merges.elementType !== GgufType.String && (merges.value as MetaValue[]).length > 0)
+    )
       view.problems.push(`"tokenizer.ggml.merges" must be an array of strings`);
   }
   for (const key of ["tokenizer.ggml.scores", "tokenizer.ggml.token_type"]) {
@@ -356,7 +384,9 @@ function tensorEnd(view: GgufView, t: GgufTensorInfo): bigint | undefined {
   const dims = t.dimensions.map((d) => BigInt(d));
   const ne0 = dims[0] ?? 1n;
   if (ne0 % BigInt(traits.blockSize) !== 0n) {
-    view.problems.push(`tensor "${t.name}" (${traits.name}) has a first dimension ${ne0} not divisible by ${traits.blockSize}`);
+    view.problems.push(
+      `tensor "${t.name}" (${traits.name}) has a first dimension ${ne0} not divisible by ${traits.blockSize}`,
+    );
     return undefined;
   }
   const elements = dims.reduce((a, b) => a * b, 1n);
@@ -377,7 +407,8 @@ function checkTensors(view: GgufView, arch: string | undefined, wholeModel: bool
       `it is truncated: it is ${view.fileSize} bytes long but tensor "${truncatedAt.name}" needs ${truncatedAt.end} bytes ` +
         `(incomplete download? download it again)`,
     );
-  const needsEmbeddings = arch !== undefined && wholeModel && !RECURRENT_ARCHITECTURES.has(arch) && view.tensors.length > 0;
+  const needsEmbeddings =
+    arch !== undefined && wholeModel && !RECURRENT_ARCHITECTURES.has(arch) && view.tensors.length > 0;
   if (needsEmbeddings && !view.tensors.some((t) => t.name === "token_embd.weight"))
     view.problems.push(`the tensor "token_embd.weight" is missing`);
 }
@@ -387,7 +418,9 @@ function checkShapes(view: GgufView, arch: string, sizes: ArchitectureSizes, voc
   const embd = view.tensors.find((t) => t.name === "token_embd.weight");
   const shape = embd?.dimensions.map(Number) ?? [];
   if (embd !== undefined && sizes.embeddingLength !== undefined && shape[0] !== sizes.embeddingLength)
-    view.problems.push(`tensor "token_embd.weight" has width ${shape[0]} but "${arch}.embedding_length" is ${sizes.embeddingLength}`);
+    view.problems.push(
+      `tensor "token_embd.weight" has width ${shape[0]} but "${arch}.embedding_length" is ${sizes.embeddingLength}`,
+    );
   if (embd !== undefined && vocabSize > 0 && shape[1] !== vocabSize)
     view.problems.push(`tensor "token_embd.weight" has ${shape[1]} rows but the tokenizer has ${vocabSize} tokens`);
   const blocks = new Set<number>();
@@ -396,7 +429,9 @@ function checkShapes(view: GgufView, arch: string, sizes: ArchitectureSizes, voc
     if (m?.[1] !== undefined) blocks.add(Number(m[1]));
   }
   if (sizes.blockCount !== undefined && blocks.size !== sizes.blockCount)
-    view.problems.push(`"${arch}.block_count" is ${sizes.blockCount} but the file has tensors for ${blocks.size} blocks`);
+    view.problems.push(
+      `"${arch}.block_count" is ${sizes.blockCount} but the file has tensors for ${blocks.size} blocks`,
+    );
 }
 
 /** The file's size, or why it is not a GGUF file node-llama-cpp could read (missing, too short, wrong magic/version). */
@@ -452,7 +487,10 @@ async function readView(filePath: string, fileSize: number): Promise<GgufView | 
 /** Runs every check on a readable header; returns the summary when nothing is wrong. */
 function checkHeader(view: GgufView, version: number): GgufSummary | undefined {
   const arch = checkArchitecture(view);
-  const sizes: ArchitectureSizes = arch === undefined ? { contextLength: undefined, embeddingLength: undefined, blockCount: undefined } : checkArchitectureKeys(view, arch);
+  const sizes: ArchitectureSizes =
+    arch === undefined
+      ? { contextLength: undefined, embeddingLength: undefined, blockCount: undefined }
+      : checkArchitectureKeys(view, arch);
   const tokenizerModel = view.requireString("tokenizer.ggml.model");
   const vocabSize = tokenizerModel === undefined ? 0 : checkTokenizer(view, tokenizerModel);
   const wholeModel = (toNumber(view.get("split.count")?.value) ?? 1) <= 1;

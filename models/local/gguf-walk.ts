@@ -113,8 +113,10 @@ function walk(buf: Buffer, fileSize: number): KeyTypes {
   const kvCount = c.u64("the metadata count");
   // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at least 8 + 4 + 8 + 4 + 8.
   const left = BigInt(fileSize - c.pos);
-  if (kvCount * 13n > left) throw new Truncated(`the header claims ${kvCount} metadata entries, more than the file can hold`);
-  if (tensorCount * 32n > left) throw new Truncated(`the header claims ${tensorCount} tensors, more than the file can hold`);
+  if (kvCount * 13n > left)
+    throw new Truncated(`the header claims ${kvCount} metadata entries, more than the file can hold`);
+  if (tensorCount * 32n > left)
+    throw new Truncated(`the header claims ${tensorCount} tensors, more than the file can hold`);
   const keyTypes = walkMetadata(c, Number(kvCount));
   walkTensorInfos(c, Number(tensorCount));
   return keyTypes;
@@ -135,7 +137,10 @@ export async function walkGgufHeader(filePath: string, fileSize: number): Promis
         if (err instanceof Corrupt) return { ok: false, problem: `the header is corrupt: ${err.message}` };
         if (!(err instanceof NeedMore)) throw err;
         if (windowSize >= fileSize)
-          return { ok: false, problem: "the header is cut short or corrupt: the header does not fit in the file (truncated download?)" };
+          return {
+            ok: false,
+            problem: "the header is cut short or corrupt: the header does not fit in the file (truncated download?)",
+          };
       }
     }
   } finally {

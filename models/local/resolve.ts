@@ -181,7 +181,11 @@ export function downloadTargetFor(spec: string, env: NodeJS.ProcessEnv = process
     const token = env["HF_TOKEN"] ?? env["HUGGING_FACE_HUB_TOKEN"];
     if (token !== undefined && token !== "") headers["Authorization"] = `Bearer ${token}`;
     const suffix = revision === "main" ? "" : `_${sanitize(revision)}`;
-    return { url, fileName: `hf_${sanitize(owner)}_${sanitize(repo)}${suffix}_${sanitize(path.posix.basename(filePath))}`, headers };
+    return {
+      url,
+      fileName: `hf_${sanitize(owner)}_${sanitize(repo)}${suffix}_${sanitize(path.posix.basename(filePath))}`,
+      headers,
+    };
   }
   if (/^https?:\/\//i.test(spec)) {
     let parsed: URL;
@@ -249,7 +253,8 @@ function describeNetworkError(err: unknown, host: string): string {
       return `the network to ${host} is unreachable`;
     default: {
       const cause = (err as { cause?: unknown } | null)?.cause;
-      const detail = code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err));
+      const detail =
+        code ?? (cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err));
       return `${host} cannot be reached (${detail})`;
     }
   }
@@ -352,12 +357,18 @@ async function openDownload(a: Attempt, o: DownloadOptions, guard: TimeoutSignal
     await res.body?.cancel();
     throw httpError(res.status, a.url, o.spec);
   }
-  if (res.body === null) throw new LocalModelError(`Cannot download ${o.spec}: empty response from ${a.url}`, { code: "download-failed" });
+  if (res.body === null)
+    throw new LocalModelError(`Cannot download ${o.spec}: empty response from ${a.url}`, { code: "download-failed" });
   return { body: res.body as unknown as AsyncIterable<Uint8Array>, start, total };
 }
 
 /** Streams the body into the part file (appending from `start`), re-arming the stall timer on every chunk. */
-async function writeBody(opened: Exclude<Opened, string>, a: Attempt, o: DownloadOptions, guard: TimeoutSignal): Promise<void> {
+async function writeBody(
+  opened: Exclude<Opened, string>,
+  a: Attempt,
+  o: DownloadOptions,
+  guard: TimeoutSignal,
+): Promise<void> {
   const { body, start, total } = opened;
   const fh = await open(a.part, start === 0 ? "w" : "a");
   try {
@@ -380,10 +391,16 @@ async function writeBody(opened: Exclude<Opened, string>, a: Attempt, o: Downloa
 }
 
 /** The LocalModelError for an attempt that failed for good: stalled, offline, or another failure. */
-async function downloadError(err: unknown, reason: string | undefined, a: Attempt, o: DownloadOptions): Promise<LocalModelError> {
+async function downloadError(
+  err: unknown,
+  reason: string | undefined,
+  a: Attempt,
+  o: DownloadOptions,
+): Promise<LocalModelError> {
   const host = new URL(a.url).host;
   const kept = await fileSize(a.part);
-  const partNote = kept > 0 ? ` The ${kept} bytes received so far are kept in ${a.part}; the next run resumes from there.` : "";
+  const partNote =
+    kept > 0 ? ` The ${kept} bytes received so far are kept in ${a.part}; the next run resumes from there.` : "";
   if (reason === "stall")
     return new LocalModelError(
       `The download of ${o.spec} stalled: no data from ${host} for ${Math.round(o.stallTimeoutMs / 1000)} s.${partNote}`,
@@ -396,16 +413,22 @@ async function downloadError(err: unknown, reason: string | undefined, a: Attemp
     );
   const code = errorCode(err);
   // fetch rejects before any response only for network-level failures (DNS, refused, TLS, bad port...).
-  if (a.received === 0 && (!a.responded || reason === "connect" || (code !== undefined && NETWORK_ERROR_CODES.has(code))))
+  if (
+    a.received === 0 &&
+    (!a.responded || reason === "connect" || (code !== undefined && NETWORK_ERROR_CODES.has(code)))
+  )
     return new LocalModelError(
       waysForwardMessage(`downloading ${o.spec} failed because ${describeNetworkError(err, host)}`, o.cacheDir) +
         (kept > 0 ? `\n(${kept} bytes of an earlier attempt are kept in ${a.part} and will be resumed.)` : ""),
       { code: "offline", cause: err },
     );
-  return new LocalModelError(`The download of ${o.spec} failed: ${err instanceof Error ? err.message : String(err)}.${partNote}`, {
-    code: "download-failed",
-    cause: err,
-  });
+  return new LocalModelError(
+    `The download of ${o.spec} failed: ${err instanceof Error ? err.message : String(err)}.${partNote}`,
+    {
+      code: "download-failed",
+      cause: err,
+    },
+  );
 }
 
 /**
@@ -450,7 +473,12 @@ async function probe(url: string, o: DownloadOptions): Promise<void> {
   const host = new URL(url).host;
   try {
     guard.arm("connect", o.connectTimeoutMs);
-    const res = await fetch(url, { method: "HEAD", headers: o.headers, redirect: "follow", signal: guard.controller.signal });
+    const res = await fetch(url, {
+      method: "HEAD",
+      headers: o.headers,
+      redirect: "follow",
+      signal: guard.controller.signal,
+    });
     await res.body?.cancel();
   } catch (err) {
     if (guard.reason === "cancel") throw o.signal?.reason ?? err;
@@ -473,9 +501,16 @@ const inFlight = new Map<string, Promise<ResolvedLocalModel>>();
  * - "offline" (with the ways forward) when the model must be downloaded and the host is unreachable;
  * - "download-failed" for HTTP errors, stalls and broken transfers (the partial file is kept for resuming).
  */
-export async function resolveLocalModel(spec: string, options: ResolveLocalModelOptions = {}): Promise<ResolvedLocalModel> {
+export async function resolveLocalModel(
+  spec: string,
+  options: ResolveLocalModelOptions = {},
+): Promise<ResolvedLocalModel> {
   const s = stripLocalPrefix(spec.trim());
-  if (s === "") throw new LocalModelError("The local model spec is empty: pass local:/path/model.gguf or local:hf:OWNER/REPO/FILE.gguf", { code: "not-found" });
+  if (s === "")
+    throw new LocalModelError(
+      "The local model spec is empty: pass local:/path/model.gguf or local:hf:OWNER/REPO/FILE.gguf",
+      { code: "not-found" },
+    );
   if (!isModelUri(s)) {
     const filePath = path.resolve(expandHome(s));
     return { path: filePath, summary: await assertLoadableGguf(filePath), source: "path" };
@@ -490,7 +525,11 @@ export async function resolveLocalModel(spec: string, options: ResolveLocalModel
   return pending;
 }
 
-async function resolveUri(spec: string, cacheDir: string, options: ResolveLocalModelOptions): Promise<ResolvedLocalModel> {
+async function resolveUri(
+  spec: string,
+  cacheDir: string,
+  options: ResolveLocalModelOptions,
+): Promise<ResolvedLocalModel> {
   const target = downloadTargetFor(spec);
   const o: DownloadOptions = {
     headers: { ...(target?.headers ?? {}), ...(options.headers ?? {}) },
@@ -523,13 +562,17 @@ async function resolveUri(spec: string, cacheDir: string, options: ResolveLocalM
         cli: false,
         signal: options.signal,
         deleteTempFileOnCancel: false,
-        onProgress: ({ downloadedSize, totalSize }) => options.onProgress?.({ downloadedBytes: downloadedSize, totalBytes: totalSize }),
+        onProgress: ({ downloadedSize, totalSize }) =>
+          options.onProgress?.({ downloadedBytes: downloadedSize, totalBytes: totalSize }),
       });
     } catch (err) {
-      throw new LocalModelError(`Cannot resolve the model URI ${spec}: ${err instanceof Error ? err.message : String(err)}`, {
-        code: "download-failed",
-        cause: err,
-      });
+      throw new LocalModelError(
+        `Cannot resolve the model URI ${spec}: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          code: "download-failed",
+          cause: err,
+        },
+      );
     }
     return { path: resolved, summary: await assertLoadableGguf(resolved), source: "download" };
   }
@@ -550,11 +593,14 @@ async function resolveUri(spec: string, cacheDir: string, options: ResolveLocalM
     return { path: dest, summary: await assertLoadableGguf(dest), source: "download" };
   } catch (err) {
     if (err instanceof LocalModelError)
-      throw new LocalModelError(`${err.message}\nThe file was downloaded from ${target.url}; is it really a GGUF model?`, {
-        code: "invalid-gguf",
-        file: dest,
-        cause: err,
-      });
+      throw new LocalModelError(
+        `${err.message}\nThe file was downloaded from ${target.url}; is it really a GGUF model?`,
+        {
+          code: "invalid-gguf",
+          file: dest,
+          cause: err,
+        },
+      );
     throw err;
   }
 }

@@ -8,7 +8,13 @@ import { readJsonl, runCli } from "../support/cli.js";
 import { codecReply, hashText } from "../support/codec-responder.js";
 import { type ChatRequest, type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
-const STRENGTH: Record<string, number> = { target: 0, "tuned-no-metadata": 1, "tuned-metadata-only": 2, "tuned-metadata-rubrics": 3, "tuned-full": 4 };
+const STRENGTH: Record<string, number> = {
+  target: 0,
+  "tuned-no-metadata": 1,
+  "tuned-metadata-only": 2,
+  "tuned-metadata-rubrics": 3,
+  "tuned-full": 4,
+};
 
 /** Generation through codecReply; evaluation answers tagged by model; a judge under which later rows recover more. */
 function respond(request: ChatRequest) {
@@ -42,7 +48,10 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     server = await startOpenAIServer({ respond });
     dir = await mkdtemp(join(tmpdir(), "codeclm-ablate-"));
     seeds = join(dir, "seeds.txt");
-    await writeFile(seeds, "Write a limerick about a cat.\nHow do I sort a list in Python?\nExplain compound interest.\nSummarise the French Revolution.\n");
+    await writeFile(
+      seeds,
+      "Write a limerick about a cat.\nHow do I sort a list in Python?\nExplain compound interest.\nSummarise the French Revolution.\n",
+    );
     bench = join(dir, "bench.txt");
     await writeFile(bench, `${QUESTIONS.join("\n")}\n`);
   }, 180_000);
@@ -51,12 +60,30 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
   it("generate --ablation no-metadata needs only the strong model and keeps unjudged pairs", async () => {
     server.reset();
     const out = join(dir, "si.jsonl");
-    const result = await runCli(["generate", "--seeds", seeds, "--out", out, "--size", "5", "--ablation", "no-metadata", "--strong", "openai:strong", "--quiet"], env());
+    const result = await runCli(
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--out",
+        out,
+        "--size",
+        "5",
+        "--ablation",
+        "no-metadata",
+        "--strong",
+        "openai:strong",
+        "--quiet",
+      ],
+      env(),
+    );
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const kept = (await readJsonl(out)).map((line) => KeptPairSchema.parse(line));
     expect(kept).toHaveLength(5);
-    expect(kept.every((pair) => pair.scores === undefined && pair.lineage.metadataOrigin === "self-instruct")).toBe(true);
+    expect(kept.every((pair) => pair.scores === undefined && pair.lineage.metadataOrigin === "self-instruct")).toBe(
+      true,
+    );
     expect(new Set(server.requests.map((request) => request.model))).toEqual(new Set(["strong"]));
     const summary = JSON.parse(await readFile(join(dir, "si.summary.json"), "utf8"));
     expect(summary.settings.ablation).toBe("no-metadata");
@@ -64,7 +91,24 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
 
   it("generates every row, then evaluates the models tuned on them, reusing what is on disk", async () => {
     const out = join(dir, "ablation");
-    const common = ["ablate", "--seeds", seeds, "--benchmark", bench, "--size", "6", "--pool", "4", "--strong", "openai:strong", "--target", "openai:target", "--out", out, "--quiet"];
+    const common = [
+      "ablate",
+      "--seeds",
+      seeds,
+      "--benchmark",
+      bench,
+      "--size",
+      "6",
+      "--pool",
+      "4",
+      "--strong",
+      "openai:strong",
+      "--target",
+      "openai:target",
+      "--out",
+      out,
+      "--quiet",
+    ];
 
     // 1. Data only: fine-tuning is the user's; the table says what to do next.
     const first = await runCli(common, env());
@@ -77,14 +121,30 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
 
     // 2. With the tuned models: data reused, every row evaluated, the reference answering each item once.
     server.reset();
-    const second = await runCli([...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"], env());
+    const second = await runCli(
+      [...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"],
+      env(),
+    );
     expect(second.stderr).toBe("");
     expect(second.code).toBe(0);
-    const prompts = server.requests.map((request) => ({ model: request.model, text: request.messages.map((m) => m.content).join("\n") }));
-    expect(prompts.filter((p) => p.model === "strong").map((p) => p.text).sort()).toEqual([...QUESTIONS].sort());
+    const prompts = server.requests.map((request) => ({
+      model: request.model,
+      text: request.messages.map((m) => m.content).join("\n"),
+    }));
+    expect(
+      prompts
+        .filter((p) => p.model === "strong")
+        .map((p) => p.text)
+        .sort(),
+    ).toEqual([...QUESTIONS].sort());
     expect(prompts.some((p) => p.text.includes("You analyse instructions"))).toBe(false); // no regeneration
     const table = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
-    const crr = Object.fromEntries(table.rows.map((row: { row: string; evaluation: { summary: { crr: number } } }) => [row.row, row.evaluation.summary.crr]));
+    const crr = Object.fromEntries(
+      table.rows.map((row: { row: string; evaluation: { summary: { crr: number } } }) => [
+        row.row,
+        row.evaluation.summary.crr,
+      ]),
+    );
     expect(Object.keys(crr)).toEqual(["baseline", "no-metadata", "metadata-only", "metadata-rubrics", "full"]);
     // Each row's CRR is recomputed here from its own items' raw judge scores (not from the fake's strengths):
     // win = the model scored higher in both orders, loss = the reference did, else tie.
@@ -105,13 +165,18 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
       expect(crr[row]).toBeCloseTo((items.length - losses) / items.length, 10);
       expect(wins + losses).toBeLessThanOrEqual(items.length);
     }
-    expect(second.stdout).toMatch(/^full\s+\+ Contrastive Filtering \(CodecLM\)\s+6\/6\s+openai:tuned-full\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%\s+79\.82%$/m);
+    expect(second.stdout).toMatch(
+      /^full\s+\+ Contrastive Filtering \(CodecLM\)\s+6\/6\s+openai:tuned-full\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%\s+79\.82%$/m,
+    );
     expect(second.stdout).not.toContain("not evaluated");
     expect((await readdir(join(out, "full.eval"))).sort()).toEqual(["eval.jsonl", "eval.summary.json", "inputs.json"]);
 
     // 3. Everything on disk: nothing is called again.
     server.reset();
-    const third = await runCli([...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"], env());
+    const third = await runCli(
+      [...common, "--judge", "openai:judge", "--model-template", "openai:tuned-{row}", "--baseline"],
+      env(),
+    );
     expect(third.code).toBe(0);
     expect(server.counters.requests).toBe(0);
     expect(third.stdout).toBe(second.stdout);
@@ -120,9 +185,28 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
   it("reuses only what was made from the same inputs: another benchmark is evaluated anew, other seeds or settings are refused", async () => {
     const out = join(dir, "reuse");
     const koala = join(dir, "koala.txt");
-    const KOALA = Array.from({ length: 7 }, (_, i) => `Koala question ${i + 1}: how would you ${["cook", "fix", "plan"][i % 3]} thing ${i * 13}?`);
+    const KOALA = Array.from(
+      { length: 7 },
+      (_, i) => `Koala question ${i + 1}: how would you ${["cook", "fix", "plan"][i % 3]} thing ${i * 13}?`,
+    );
     await writeFile(koala, `${KOALA.join("\n")}\n`);
-    const common = ["ablate", "--seeds", seeds, "--size", "4", "--pool", "4", "--rows", "metadata-only,full", "--strong", "openai:strong", "--target", "openai:target", "--out", out];
+    const common = [
+      "ablate",
+      "--seeds",
+      seeds,
+      "--size",
+      "4",
+      "--pool",
+      "4",
+      "--rows",
+      "metadata-only,full",
+      "--strong",
+      "openai:strong",
+      "--target",
+      "openai:target",
+      "--out",
+      out,
+    ];
     const evaluate = ["--judge", "openai:judge", "--model-template", "openai:tuned-{row}"];
 
     const vicuna = await runCli([...common, "--benchmark", bench, ...evaluate, "--quiet"], env());
@@ -133,20 +217,31 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     server.reset();
     const second = await runCli([...common, "--benchmark", koala, ...evaluate], env());
     expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(/full: redoing the evaluation in .*full\.eval\/eval\.summary\.json: it was made from other inputs \(benchmark .*bench\.txt \(12 items\) → .*koala\.txt \(7 items\)\)/);
+    expect(second.stderr).toMatch(
+      /full: redoing the evaluation in .*full\.eval\/eval\.summary\.json: it was made from other inputs \(benchmark .*bench\.txt \(12 items\) → .*koala\.txt \(7 items\)\)/,
+    );
     expect(second.stderr).toContain("metadata-only: reusing");
-    const judged = server.requests.filter((request) => request.model === "judge").map((request) => request.messages.map((m) => m.content).join("\n"));
+    const judged = server.requests
+      .filter((request) => request.model === "judge")
+      .map((request) => request.messages.map((m) => m.content).join("\n"));
     expect(judged.length).toBeGreaterThan(0);
     expect(judged.every((prompt) => KOALA.some((question) => prompt.includes(question)))).toBe(true);
     const table = JSON.parse(await readFile(join(out, "ablation.json"), "utf8"));
-    for (const row of table.rows as Array<{ evaluation: { summary: { benchmark: string; totals?: unknown; items?: number } } }>) {
+    for (const row of table.rows as Array<{
+      evaluation: { summary: { benchmark: string; totals?: unknown; items?: number } };
+    }>) {
       expect(row.evaluation.summary.benchmark).toBe(koala);
     }
     expect(table.rows.map((row: { evaluation: { summary: unknown } }) => row.evaluation.summary)).not.toEqual(
       vicunaTable.rows.map((row: { evaluation: { summary: unknown } }) => row.evaluation.summary),
     );
     const inputs = JSON.parse(await readFile(join(out, "full.eval", "inputs.json"), "utf8"));
-    expect(inputs).toMatchObject({ benchmark: { label: koala, items: 7 }, model: "openai:tuned-full", reference: "openai:strong", judge: "openai:judge" });
+    expect(inputs).toMatchObject({
+      benchmark: { label: koala, items: 7 },
+      model: "openai:tuned-full",
+      reference: "openai:strong",
+      judge: "openai:judge",
+    });
 
     // The same again: nothing is called.
     server.reset();
@@ -158,14 +253,19 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
     const reseeded = await runCli([...common, "--benchmark", koala, "--seed", "9", "--quiet"], env());
     expect(reseeded.code).toBe(2);
     // every row is checked before any is generated: one message lists them all
-    expect(reseeded.stderr).toMatch(/metadata-only\.jsonl was made from other inputs \(seed: 42 → 9\); .*full\.jsonl was made from other inputs \(seed: 42 → 9\); use --force/);
+    expect(reseeded.stderr).toMatch(
+      /metadata-only\.jsonl was made from other inputs \(seed: 42 → 9\); .*full\.jsonl was made from other inputs \(seed: 42 → 9\); use --force/,
+    );
     const theta = await runCli([...common, "--benchmark", koala, "--theta", "5", "--quiet"], env());
     expect(theta.code).toBe(2);
     expect(theta.stderr).toMatch(/full\.jsonl was made from other inputs \(theta: 3 → 5\)/);
     expect(theta.stderr).not.toContain("metadata-only.jsonl");
     const otherSeeds = join(dir, "other-seeds.txt");
     await writeFile(otherSeeds, "Plan a picnic.\nExplain recursion.\n");
-    const reseed = await runCli([...common.map((arg) => (arg === seeds ? otherSeeds : arg)), "--benchmark", koala, "--quiet"], env());
+    const reseed = await runCli(
+      [...common.map((arg) => (arg === seeds ? otherSeeds : arg)), "--benchmark", koala, "--quiet"],
+      env(),
+    );
     expect(reseed.code).toBe(2);
     expect(reseed.stderr).toMatch(/was made from other inputs \(the seeds differ\)/);
     expect(server.counters.requests).toBe(0);
@@ -174,14 +274,41 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
   it("refuses usage problems before any call: an evaluation without a judge, no-metadata with metadata", async () => {
     server.reset();
     const result = await runCli(
-      ["ablate", "--seeds", seeds, "--benchmark", bench, "--strong", "openai:strong", "--target", "openai:target", "--model-for", "full=openai:tuned-full", "--out", join(dir, "nojudge")],
+      [
+        "ablate",
+        "--seeds",
+        seeds,
+        "--benchmark",
+        bench,
+        "--strong",
+        "openai:strong",
+        "--target",
+        "openai:target",
+        "--model-for",
+        "full=openai:tuned-full",
+        "--out",
+        join(dir, "nojudge"),
+      ],
       env(),
     );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--judge SPEC is required");
     const metadata = join(dir, "metadata.jsonl");
     await writeFile(metadata, '{"useCase": "qa", "skills": ["history"]}\n');
-    const noSeeds = await runCli(["generate", "--metadata", metadata, "--ablation", "no-metadata", "--strong", "openai:strong", "--out", join(dir, "nm.jsonl")], env());
+    const noSeeds = await runCli(
+      [
+        "generate",
+        "--metadata",
+        metadata,
+        "--ablation",
+        "no-metadata",
+        "--strong",
+        "openai:strong",
+        "--out",
+        join(dir, "nm.jsonl"),
+      ],
+      env(),
+    );
     expect(noSeeds.code).toBe(2);
     expect(noSeeds.stderr).toContain("--ablation no-metadata generates from seed examples");
     expect(server.counters.requests).toBe(0);

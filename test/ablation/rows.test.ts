@@ -1,7 +1,15 @@
 import { setMaxListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
-import { type Ablation, TABLE3, filters, rolesFor, unfilteredStep, usesMetadata, usesRubrics } from "../../lib/ablation.js";
+import {
+  type Ablation,
+  TABLE3,
+  filters,
+  rolesFor,
+  unfilteredStep,
+  usesMetadata,
+  usesRubrics,
+} from "../../lib/ablation.js";
 import { resolveConfig } from "../../lib/config.js";
 import { KeptPairSchema, type Seed } from "../../lib/records.js";
 import { selfInstructBatches } from "../../lib/self-instruct.js";
@@ -72,21 +80,24 @@ describe("Table 3 rows as graph paths (scripted models)", () => {
     }
   });
 
-  it.each([1, 2])("metadata-rubrics: every instruction improved %i time(s) by Self-Rubrics, then kept unjudged", async (improvements) => {
-    const { kept, steps, models } = await runRow("metadata-rubrics", { ablationImprovements: improvements });
-    expect(kept).toHaveLength(8);
-    expect(steps).toEqual(["action-apply", "answer-strong", "decode", "encode", "pool-check", "rubric-generate"]);
-    expect(models.target.calls).toHaveLength(0);
-    for (const pair of kept) {
-      expect(pair.iteration).toBe(1 + improvements);
-      expect(pair.lineage.actions).toHaveLength(improvements);
-      expect(pair.instruction.match(/\[harder:/g)).toHaveLength(improvements);
-      expect(pair.lineage.iterations).toHaveLength(1);
-      expect(pair.lineage.iterations[0]!.action).toBe(pair.lineage.actions.at(-1));
-      expect(pair.scores).toBeUndefined();
-      expect(pair.source).toBe("strong");
-    }
-  });
+  it.each([1, 2])(
+    "metadata-rubrics: every instruction improved %i time(s) by Self-Rubrics, then kept unjudged",
+    async (improvements) => {
+      const { kept, steps, models } = await runRow("metadata-rubrics", { ablationImprovements: improvements });
+      expect(kept).toHaveLength(8);
+      expect(steps).toEqual(["action-apply", "answer-strong", "decode", "encode", "pool-check", "rubric-generate"]);
+      expect(models.target.calls).toHaveLength(0);
+      for (const pair of kept) {
+        expect(pair.iteration).toBe(1 + improvements);
+        expect(pair.lineage.actions).toHaveLength(improvements);
+        expect(pair.instruction.match(/\[harder:/g)).toHaveLength(improvements);
+        expect(pair.lineage.iterations).toHaveLength(1);
+        expect(pair.lineage.iterations[0]!.action).toBe(pair.lineage.actions.at(-1));
+        expect(pair.scores).toBeUndefined();
+        expect(pair.source).toBe("strong");
+      }
+    },
+  );
 
   it("full: Contrastive Filtering judges strong against target, as before", async () => {
     const { kept, steps, models } = await runRow("full");
@@ -103,7 +114,10 @@ describe("Table 3 rows as graph paths (scripted models)", () => {
   it("no-metadata refuses user-written metadata", async () => {
     const graph = createCodecGraph({ models: scriptedModels() });
     await expect(
-      graph.invoke({ metadata: [{ useCase: "qa", skills: ["history"] }] }, { context: resolveConfig({ size: 2, ablation: "no-metadata" }) }),
+      graph.invoke(
+        { metadata: [{ useCase: "qa", skills: ["history"] }] },
+        { context: resolveConfig({ size: 2, ablation: "no-metadata" }) },
+      ),
     ).rejects.toThrow("no-metadata ablation generates from seed examples");
   });
 });
@@ -115,7 +129,13 @@ describe("ablation logic", () => {
   });
 
   it("switches the method's parts on row by row", () => {
-    expect(["no-metadata", "metadata-only", "metadata-rubrics", "full"].map((a) => [usesMetadata(a as Ablation), usesRubrics(a as Ablation), filters(a as Ablation)])).toEqual([
+    expect(
+      ["no-metadata", "metadata-only", "metadata-rubrics", "full"].map((a) => [
+        usesMetadata(a as Ablation),
+        usesRubrics(a as Ablation),
+        filters(a as Ablation),
+      ]),
+    ).toEqual([
       [false, false, false],
       [true, false, false],
       [true, true, false],
@@ -140,7 +160,9 @@ describe("ablation logic", () => {
     expect(batches.every((batch) => batch.examples.length === 6)).toBe(true);
     expect(new Set(batches[0]!.examples.map((seed) => seed.id)).size).toBe(6);
     expect(selfInstructBatches(seeds, { total: 23, round: 1, seed: 42 })).toEqual(batches);
-    expect(selfInstructBatches(seeds, { total: 23, round: 2, seed: 42 })[0]!.examples).not.toEqual(batches[0]!.examples);
+    expect(selfInstructBatches(seeds, { total: 23, round: 2, seed: 42 })[0]!.examples).not.toEqual(
+      batches[0]!.examples,
+    );
     expect(selfInstructBatches(seeds.slice(0, 2), { total: 5, round: 1, seed: 1 })[0]!.examples).toHaveLength(2);
   });
 });

@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 
-
-
-const lines = async (path: string) => (await readFile(path, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+const lines = async (path: string) =>
+  (await readFile(path, "utf8"))
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe("codeclm export (CLI)", () => {
   let dir: string;
@@ -27,7 +29,18 @@ describe("codeclm export (CLI)", () => {
 
   it("writes OpenAI chat format with a system prompt and a seeded validation split", async () => {
     const output = join(dir, "train.jsonl");
-    const args = ["export", kept, "--format", "openai-chat", "--out", output, "--system", "You are concise.", "--val-split", "0.25"];
+    const args = [
+      "export",
+      kept,
+      "--format",
+      "openai-chat",
+      "--out",
+      output,
+      "--system",
+      "You are concise.",
+      "--val-split",
+      "0.25",
+    ];
     const result = await runCli(args);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -66,7 +79,10 @@ describe("codeclm export (CLI)", () => {
 
   it("refuses a file that is not kept pairs: file and line, exit 2, nothing written", async () => {
     const bad = join(dir, "seeds.jsonl");
-    await writeFile(bad, `${JSON.stringify({ id: "1", instruction: "a", response: "b" })}\n${JSON.stringify({ id: "2", prompt: "hello" })}\n`);
+    await writeFile(
+      bad,
+      `${JSON.stringify({ id: "1", instruction: "a", response: "b" })}\n${JSON.stringify({ id: "2", prompt: "hello" })}\n`,
+    );
     const result = await runCli(["export", bad, "--format", "jsonl", "--out", join(dir, "never.jsonl")]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^codeclm: .*seeds\.jsonl:2: not a kept pair/);

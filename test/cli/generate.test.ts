@@ -7,8 +7,6 @@ import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 import { runCli } from "../support/cli.js";
 
-
-
 const readJsonl = async (path: string) =>
   (await readFile(path, "utf8"))
     .split("\n")
@@ -50,7 +48,24 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
     );
     const out = join(dir, "run1.jsonl");
     const result = await runCli(
-      ["generate", "--seeds", seeds, "--out", out, "--size", "12", "--pool", "8", "--seed", "7", "--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"],
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--out",
+        out,
+        "--size",
+        "12",
+        "--pool",
+        "8",
+        "--seed",
+        "7",
+        "--strong",
+        "openai:strong-model",
+        "--target",
+        "openai:target-model",
+        "--quiet",
+      ],
       env(),
     );
     expect(result.stderr).toBe("");
@@ -95,27 +110,46 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
     await writeFile(seeds, "Write a poem about rain\nExplain recursion\n");
     const out = join(dir, "run2.jsonl");
     await writeFile(out, "");
-    const result = await runCli(["generate", "--seeds", seeds, "--out", out, "--strong", "openai:s", "--target", "openai:target-model"], env());
+    const result = await runCli(
+      ["generate", "--seeds", seeds, "--out", out, "--strong", "openai:s", "--target", "openai:target-model"],
+      env(),
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("already exists");
   });
 
   it.each([
     ["missing file", null, "does-not-exist.jsonl", "does-not-exist.jsonl"],
-    ["not JSON", "{\"instruction\": \"ok\"}\n{broken\n", "bad.jsonl", "bad.jsonl:2"],
-    ["no instruction field", "{\"instruction\": \"ok\"}\n{\"title\": \"x\"}\n", "nofield.jsonl", "nofield.jsonl:2"],
+    ["not JSON", '{"instruction": "ok"}\n{broken\n', "bad.jsonl", "bad.jsonl:2"],
+    ["no instruction field", '{"instruction": "ok"}\n{"title": "x"}\n', "nofield.jsonl", "nofield.jsonl:2"],
     ["empty", "", "empty.jsonl", "empty.jsonl"],
-  ])("bad seeds (%s): one message naming file and line, exit 2, no model call", async (_label, content, name, expected) => {
-    const path = join(dir, name);
-    if (content !== null) await writeFile(path, content);
-    const before = server.counters.requests;
-    const result = await runCli(["generate", "--seeds", path, "--out", join(dir, `${name}.out.jsonl`), "--strong", "openai:s", "--target", "openai:t"], env());
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(expected);
-    expect(result.stderr.trim().split("\n")).toHaveLength(1);
-    expect(server.counters.requests).toBe(before);
-    expect((await readdir(dir)).some((file) => file.startsWith(`${name}.out`))).toBe(false);
-  });
+  ])(
+    "bad seeds (%s): one message naming file and line, exit 2, no model call",
+    async (_label, content, name, expected) => {
+      const path = join(dir, name);
+      if (content !== null) await writeFile(path, content);
+      const before = server.counters.requests;
+      const result = await runCli(
+        [
+          "generate",
+          "--seeds",
+          path,
+          "--out",
+          join(dir, `${name}.out.jsonl`),
+          "--strong",
+          "openai:s",
+          "--target",
+          "openai:t",
+        ],
+        env(),
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(expected);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(server.counters.requests).toBe(before);
+      expect((await readdir(dir)).some((file) => file.startsWith(`${name}.out`))).toBe(false);
+    },
+  );
 
   it("with no key and no cached local model fails fast and says what the ways forward are", async () => {
     const seeds = join(dir, "seeds3.txt");

@@ -9,10 +9,11 @@ import { runCli } from "../support/cli.js";
 /** One thread: the fast setting on small machines (see README, Local models). */
 const LOCAL_ENV = { CODECLM_LOCAL_THREADS: "1" };
 
-
-
 const lines = async (path: string) =>
-  (await readFile(path, "utf8")).split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line) as unknown);
+  (await readFile(path, "utf8"))
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as unknown);
 
 describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written at test time)", () => {
   let dir: string;
@@ -29,10 +30,29 @@ describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written
 
   it("runs the whole pipeline in-process and accounts for every call and failure", async () => {
     const out = join(dir, "local.jsonl");
-    const result = await runCli([
-      "generate", "--seeds", seeds, "--out", out, "--size", "2", "--pool", "3", "--max-output-tokens", "96",
-      "--top-up-rounds", "0", "--strong", `local:${model}`, "--target", `local:${model}`, "--quiet",
-    ], LOCAL_ENV);
+    const result = await runCli(
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--out",
+        out,
+        "--size",
+        "2",
+        "--pool",
+        "3",
+        "--max-output-tokens",
+        "96",
+        "--top-up-rounds",
+        "0",
+        "--strong",
+        `local:${model}`,
+        "--target",
+        `local:${model}`,
+        "--quiet",
+      ],
+      LOCAL_ENV,
+    );
     // A random-weight model rarely writes usable instructions: the run may end short, but it ends.
     expect([0, 3]).toContain(result.code);
     const summary = JSON.parse(await readFile(join(dir, "local.summary.json"), "utf8"));
@@ -53,7 +73,17 @@ describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written
     const broken = join(dir, "broken.gguf");
     await writeTinyLlamaGguf(broken, { omitKeys: ["llama.feed_forward_length"] });
     const result = await runCli(
-      ["generate", "--seeds", seeds, "--out", join(dir, "broken.jsonl"), "--strong", `local:${broken}`, "--target", `local:${model}`],
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--out",
+        join(dir, "broken.jsonl"),
+        "--strong",
+        `local:${broken}`,
+        "--target",
+        `local:${model}`,
+      ],
       LOCAL_ENV,
     );
     expect(result.code).toBe(2);

@@ -12,12 +12,26 @@ describe("codeclm generate refuses impossible settings: exit 2, no model call", 
   let dir: string;
   let seeds: string;
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-settings-0123456789" });
-  const base = () => ["generate", "--seeds", seeds, "--strong", "openai:strong", "--target", "openai:target", "--size", "4", "--quiet"];
+  const base = () => [
+    "generate",
+    "--seeds",
+    seeds,
+    "--strong",
+    "openai:strong",
+    "--target",
+    "openai:target",
+    "--size",
+    "4",
+    "--quiet",
+  ];
 
   beforeAll(async () => {
     server = await startOpenAIServer({
       respond: (request) => {
-        const reply = codecReply(request.model === "target" ? "target" : "strong", request.messages.map((m) => m.content).join("\n"));
+        const reply = codecReply(
+          request.model === "target" ? "target" : "strong",
+          request.messages.map((m) => m.content).join("\n"),
+        );
         return typeof reply === "string" ? { text: reply } : { json: reply };
       },
     });
@@ -44,10 +58,18 @@ describe("codeclm generate refuses impossible settings: exit 2, no model call", 
   it("--config with a misspelt key names the file, the key and the nearest known one", async () => {
     const config = join(dir, "typo.json");
     await writeFile(config, JSON.stringify({ sise: 5 }));
-    await refused(["--config", config], new RegExp(`${config}: unknown setting "sise" \\(did you mean "size"\\?\\)`), join(dir, "typo.jsonl"));
+    await refused(
+      ["--config", config],
+      new RegExp(`${config}: unknown setting "sise" \\(did you mean "size"\\?\\)`),
+      join(dir, "typo.jsonl"),
+    );
     const nested = join(dir, "nested.json");
     await writeFile(nested, JSON.stringify({ temperatures: { decod: 0.2 } }));
-    await refused(["--config", nested], /unknown setting "temperatures\.decod" \(did you mean "temperatures\.decode"\?\)/, join(dir, "nested.jsonl"));
+    await refused(
+      ["--config", nested],
+      /unknown setting "temperatures\.decod" \(did you mean "temperatures\.decode"\?\)/,
+      join(dir, "nested.jsonl"),
+    );
   });
 
   it("--dedupe-threshold 0, and a fixed per-metadata count that cannot reach --size", async () => {
@@ -60,7 +82,11 @@ describe("codeclm generate refuses impossible settings: exit 2, no model call", 
   });
 
   it("--ablation-improvements outside the metadata-rubrics row contradicts it", async () => {
-    await refused(["--ablation-improvements", "2"], /--ablation-improvements applies to --ablation metadata-rubrics only \(this run: full\)/, join(dir, "improve.jsonl"));
+    await refused(
+      ["--ablation-improvements", "2"],
+      /--ablation-improvements applies to --ablation metadata-rubrics only \(this run: full\)/,
+      join(dir, "improve.jsonl"),
+    );
   });
 
   it("--dry-run refuses them too", async () => {

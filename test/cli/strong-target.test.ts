@@ -14,7 +14,10 @@ describe("codeclm generate: strong and target must differ", () => {
   beforeAll(async () => {
     server = await startOpenAIServer({
       respond: (request) => {
-        const reply = codecReply(request.model === "target-model" ? "target" : "strong", request.messages.map((m) => m.content).join("\n"));
+        const reply = codecReply(
+          request.model === "target-model" ? "target" : "strong",
+          request.messages.map((m) => m.content).join("\n"),
+        );
         return typeof reply === "string" ? { text: reply } : { json: reply };
       },
     });
@@ -26,7 +29,28 @@ describe("codeclm generate: strong and target must differ", () => {
 
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" });
   const run = (name: string, target: string) =>
-    runCli(["generate", "--seeds", seeds, "--out", join(dir, `${name}.jsonl`), "--size", "3", "--pool", "3", "--top-up-rounds", "0", "--max-iterations", "2", "--strong", "openai:strong-model", "--target", target], env());
+    runCli(
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--out",
+        join(dir, `${name}.jsonl`),
+        "--size",
+        "3",
+        "--pool",
+        "3",
+        "--top-up-rounds",
+        "0",
+        "--max-iterations",
+        "2",
+        "--strong",
+        "openai:strong-model",
+        "--target",
+        target,
+      ],
+      env(),
+    );
 
   it("warns before the run, in the final message and in the summary when both roles are one model", async () => {
     const result = await run("same", "openai:strong-model");

@@ -15,7 +15,11 @@ describe("usage errors", () => {
   it.each([
     ["--size 0", ["generate", "--seeds", "x.jsonl", "--size", "0"], "--size"],
     ["an unknown flag", ["generate", "--seeds", "x.jsonl", "--sizee", "3"], "unknown option '--sizee'"],
-    ["--val-split 1.5", ["export", "x.jsonl", "--format", "alpaca", "--out", "y.jsonl", "--val-split", "1.5"], "--val-split"],
+    [
+      "--val-split 1.5",
+      ["export", "x.jsonl", "--format", "alpaca", "--out", "y.jsonl", "--val-split", "1.5"],
+      "--val-split",
+    ],
     ["an unknown command", ["generat"], "unknown command"],
     ["a bad choice", ["eval", "--benchmark", "b.jsonl", "--format", "xml"], "Allowed choices"],
   ])("%s: exit 2, at most a few lines, a hint and not the whole help", async (_label, args, expected) => {
@@ -61,7 +65,13 @@ describe("--help", () => {
 
   it("ablate and eval say theirs; the per-call token limit is --max-output-tokens everywhere", async () => {
     const ablate = (await runCli(["ablate", "--help"])).stdout;
-    for (const [flag, value] of [["--pool", "200"], ["--theta", "3"], ["--seed", "42"], ["--max-output-tokens", "2048"], ["--size", "100"]]) {
+    for (const [flag, value] of [
+      ["--pool", "200"],
+      ["--theta", "3"],
+      ["--seed", "42"],
+      ["--max-output-tokens", "2048"],
+      ["--size", "100"],
+    ]) {
       expect(optionLine(ablate, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
     }
     const evalHelp = (await runCli(["eval", "--help"])).stdout;
@@ -84,12 +94,19 @@ describe("--help", () => {
       expect(optionLine(generate, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
     }
     const evalHelp = (await runCli(["eval", "--help"])).stdout;
-    for (const [flag, value] of [["--answer-retries", "2"], ["--answer-temperature", "0.7"], ["--judge-temperature", "0"], ["--concurrency", "16"]]) {
+    for (const [flag, value] of [
+      ["--answer-retries", "2"],
+      ["--answer-temperature", "0.7"],
+      ["--judge-temperature", "0"],
+      ["--concurrency", "16"],
+    ]) {
       expect(optionLine(evalHelp, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
     }
     // Role flags come from RoleSettingsSchema, in every command that takes the role.
     const ablate = (await runCli(["ablate", "--help"])).stdout;
-    for (const help of [generate, ablate]) for (const flag of ["--strong-concurrency", "--strong-structured-output", "--target-api-key-env"]) expect(help).toContain(flag);
+    for (const help of [generate, ablate])
+      for (const flag of ["--strong-concurrency", "--strong-structured-output", "--target-api-key-env"])
+        expect(help).toContain(flag);
     expect(evalHelp).toContain("--judge-structured-output");
   });
 
@@ -117,7 +134,17 @@ describe("outputs into folders that do not exist", () => {
   it("generate --out new/dir/data.jsonl, then export --out and report --out into new folders", async () => {
     const env = { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
     const out = join(dir, "new", "dir", "data.jsonl");
-    const common = ["--size", "4", "--pool", "4", "--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"];
+    const common = [
+      "--size",
+      "4",
+      "--pool",
+      "4",
+      "--strong",
+      "openai:strong-model",
+      "--target",
+      "openai:target-model",
+      "--quiet",
+    ];
     const generated = await runCli(["generate", "--seeds", seeds, "--out", out, ...common], env);
     expect(generated.stderr).toBe("");
     expect(generated.code).toBe(0);
@@ -126,7 +153,18 @@ describe("outputs into folders that do not exist", () => {
     expect((await readdir(join(dir, "new", "dir"))).filter((name) => name.endsWith(".lock"))).toEqual([]);
 
     const train = join(dir, "export", "a", "train.jsonl");
-    const exported = await runCli(["export", out, "--format", "alpaca", "--out", train, "--val-split", "0.25", "--val-out", join(dir, "export", "b", "val.jsonl")]);
+    const exported = await runCli([
+      "export",
+      out,
+      "--format",
+      "alpaca",
+      "--out",
+      train,
+      "--val-split",
+      "0.25",
+      "--val-out",
+      join(dir, "export", "b", "val.jsonl"),
+    ]);
     expect(exported.stderr).toBe("");
     expect(exported.code).toBe(0);
     expect((await readFile(train, "utf8")).trim().split("\n")).toHaveLength(3);

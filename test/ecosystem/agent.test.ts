@@ -25,12 +25,16 @@ describe("CodecLM inside other graphs", () => {
     const Parent = z.object({
       request: z.string(),
       seeds: z.array(SeedSchema).optional(),
-      kept: z.array(KeptPairSchema).register(registry, { reducer: { fn: (a: KeptPair[], b: KeptPair[]) => a.concat(b) }, default: () => [] }),
+      kept: z
+        .array(KeptPairSchema)
+        .register(registry, { reducer: { fn: (a: KeptPair[], b: KeptPair[]) => a.concat(b) }, default: () => [] }),
       summary: z.record(z.string(), z.unknown()).optional(),
       report: z.string().optional(),
     });
     const parent = new StateGraph(Parent)
-      .addNode("plan", (state) => ({ seeds: state.request.split("\n").map((instruction, index) => ({ id: `r${index}`, instruction })) }))
+      .addNode("plan", (state) => ({
+        seeds: state.request.split("\n").map((instruction, index) => ({ id: `r${index}`, instruction })),
+      }))
       .addNode("codeclm", createCodecGraph({ models: scriptedModels() }))
       .addNode("describe", (state) => ({ report: `${state.kept.length} pairs, ${String(state.summary?.status)}` }))
       .addEdge(START, "plan")
@@ -38,7 +42,10 @@ describe("CodecLM inside other graphs", () => {
       .addEdge("codeclm", "describe")
       .addEdge("describe", END)
       .compile();
-    const state = await parent.invoke({ request: examples.join("\n") }, { context: resolveConfig({ size: 5, poolSize: 4, seed: 2 }), recursionLimit: 500 });
+    const state = await parent.invoke(
+      { request: examples.join("\n") },
+      { context: resolveConfig({ size: 5, poolSize: 4, seed: 2 }), recursionLimit: 500 },
+    );
     expect(state.kept).toHaveLength(5);
     expect(state.report).toBe("5 pairs, complete");
   });
@@ -65,10 +72,16 @@ describe("CodecLM inside other graphs", () => {
     const artifact = toolMessage.artifact as CodecToolArtifact;
     expect(artifact).toMatchObject({ status: "complete", kept: 4, requested: 4 });
     expect(artifact.files.kept.startsWith(outputDir)).toBe(true);
-    const lines = (await readFile(artifact.files.kept, "utf8")).trim().split("\n").map((line) => KeptPairSchema.parse(JSON.parse(line)));
+    const lines = (await readFile(artifact.files.kept, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => KeptPairSchema.parse(JSON.parse(line)));
     expect(lines).toHaveLength(4);
     expect(lines.every((pair) => pair.runId === artifact.runId)).toBe(true);
-    expect(JSON.parse(await readFile(artifact.files.summary, "utf8"))).toMatchObject({ runId: artifact.runId, kept: 4 });
+    expect(JSON.parse(await readFile(artifact.files.summary, "utf8"))).toMatchObject({
+      runId: artifact.runId,
+      kept: 4,
+    });
     // The agent saw the tool's answer and relayed it.
     expect(String(state.messages.at(-1)!.content)).toContain("Generated 4 tailored training examples.");
     expect(llm.callCount).toBe(2);

@@ -31,7 +31,16 @@ async function run(dedupeThreshold: number) {
   const graph = createCodecGraph({ models });
   const state = await graph.invoke(
     { seeds },
-    { context: resolveConfig({ size: 6, poolSize: 3, instructionsPerMetadata: 4, topUpRounds: 0, seed: 11, dedupeThreshold }) },
+    {
+      context: resolveConfig({
+        size: 6,
+        poolSize: 3,
+        instructionsPerMetadata: 4,
+        topUpRounds: 0,
+        seed: 11,
+        dedupeThreshold,
+      }),
+    },
   );
   const answered = models.target.calls.map((call) => call.prompt);
   return { state, answered };
@@ -40,10 +49,14 @@ async function run(dedupeThreshold: number) {
 describe("near-duplicate filter in a run", () => {
   it("drops near-repeats before any answer or judge call, records why, and counts them in the summary", async () => {
     const { state, answered } = await run(0.7);
-    const duplicates = state.dropped.filter((record) => record.reason === "near-duplicate").map((record) => DroppedRecordSchema.parse(record));
+    const duplicates = state.dropped
+      .filter((record) => record.reason === "near-duplicate")
+      .map((record) => DroppedRecordSchema.parse(record));
     const filtered = new Set([
       ...state.kept.map((pair) => pair.id),
-      ...state.dropped.filter((record) => record.kind === "instruction" && record.reason !== "near-duplicate").map((record) => record.id),
+      ...state.dropped
+        .filter((record) => record.kind === "instruction" && record.reason !== "near-duplicate")
+        .map((record) => record.id),
     ]);
     expect(duplicates.length).toBe(6); // 3 metadata x 4 instructions, every second one a repeat
     for (const record of duplicates) {
@@ -64,7 +77,11 @@ describe("near-duplicate filter in a run", () => {
   it("is deterministic, and a threshold of 1 turns it off", async () => {
     const first = await run(0.7);
     const second = await run(0.7);
-    const ids = (state: typeof first.state) => state.dropped.filter((r) => r.reason === "near-duplicate").map((r) => r.id).sort();
+    const ids = (state: typeof first.state) =>
+      state.dropped
+        .filter((r) => r.reason === "near-duplicate")
+        .map((r) => r.id)
+        .sort();
     expect(ids(second.state)).toEqual(ids(first.state));
     const off = await run(1);
     expect(ids(off.state)).toEqual([]);
@@ -89,7 +106,9 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
   }
 
   /** No two kept pairs share an instruction or a basic instruction, exactly or nearly (ROUGE-L > 0.7). */
-  function expectNoRepeatsAmongKept(kept: Array<{ id: string; instruction: string; lineage: { basicInstruction: string } }>) {
+  function expectNoRepeatsAmongKept(
+    kept: Array<{ id: string; instruction: string; lineage: { basicInstruction: string } }>,
+  ) {
     const norm = (text: string) => text.trim().toLowerCase();
     expect(new Set(kept.map((pair) => norm(pair.instruction))).size).toBe(kept.length);
     expect(new Set(kept.map((pair) => norm(pair.lineage.basicInstruction))).size).toBe(kept.length);
@@ -106,7 +125,11 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
 
   it("full method: every repeat, across rounds and metadata, exact or near, is dropped; the summary counts them", async () => {
     const { state, repeats, improvedRepeats } = await repeatingRun({ size: 24, poolSize: 6, topUpRounds: 4 }, 0.3);
-    const summary = state.summary as { status: string; dropped: Record<string, number>; instructions: { rounds: number } };
+    const summary = state.summary as {
+      status: string;
+      dropped: Record<string, number>;
+      instructions: { rounds: number };
+    };
     expect(summary.status).toBe("complete");
     expect(state.kept).toHaveLength(24);
     // The model really repeated itself in every way.
@@ -127,7 +150,11 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
 
   it("no-metadata row: a later self-instruct round is compared with the earlier ones", async () => {
     const { state, repeats } = await repeatingRun({ size: 30, ablation: "no-metadata", topUpRounds: 4 });
-    const summary = state.summary as { status: string; dropped: Record<string, number>; instructions: { rounds: number } };
+    const summary = state.summary as {
+      status: string;
+      dropped: Record<string, number>;
+      instructions: { rounds: number };
+    };
     expect(summary.instructions.rounds).toBeGreaterThanOrEqual(2);
     expect(repeats.filter((repeat) => repeat.acrossCalls && repeat.kind === "exact").length).toBeGreaterThan(0);
     expectNoRepeatsAmongKept(state.kept);
@@ -138,7 +165,14 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
   it("top-up rounds make up for near-duplicates: a row without filtering reaches its size", async () => {
     // metadata-only keeps every instruction it filters, so the keep rate of filtering says 1.0; 30% of each
     // reply repeats. Sized by kept / filtered, one top-up round asks for 3 per metadata and ends short.
-    const { state, repeats } = await repeatingRun({ size: 30, poolSize: 3, keepSeedMetadata: true, plausibilityCheck: false, ablation: "metadata-only", topUpRounds: 1 });
+    const { state, repeats } = await repeatingRun({
+      size: 30,
+      poolSize: 3,
+      keepSeedMetadata: true,
+      plausibilityCheck: false,
+      ablation: "metadata-only",
+      topUpRounds: 1,
+    });
     const summary = state.summary as { status: string; kept: number; dropped: Record<string, number> };
     expect(repeats.length).toBeGreaterThan(0);
     expect(summary.kept).toBe(30);

@@ -24,7 +24,9 @@ const ENVIRONMENTAL = /EADDRINUSE|EACCES|EPERM|ENOSPC|EMFILE/;
 /** The files a clone has (tracked ones, as they are in the working tree), node_modules linked. */
 async function freshClone(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "codeclm-clone-"));
-  const files = execFileSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" }).split("\0").filter((file) => file !== "");
+  const files = execFileSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" })
+    .split("\0")
+    .filter((file) => file !== "");
   for (const file of files) {
     if (file.startsWith("data/") || !existsSync(join(root, file))) continue;
     await mkdir(dirname(join(dir, file)), { recursive: true });
@@ -43,12 +45,22 @@ interface Server {
 /** `npx @langchain/langgraph-cli dev`: npx runs the installed package's bin. */
 async function startNpxDev(cwd: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn("npx", ["--no-install", "@langchain/langgraph-cli", "dev", "--host", "127.0.0.1", "--port", String(port), "--no-browser"], {
-    cwd,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", BROWSER: "none", LANGGRAPH_CLI_NO_ANALYTICS: "1" },
-  });
+  const child = spawn(
+    "npx",
+    ["--no-install", "@langchain/langgraph-cli", "dev", "--host", "127.0.0.1", "--port", String(port), "--no-browser"],
+    {
+      cwd,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        NO_COLOR: "1",
+        BROWSER: "none",
+        LANGGRAPH_CLI_NO_ANALYTICS: "1",
+      },
+    },
+  );
   let output = "";
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
@@ -112,9 +124,20 @@ describe("npx @langchain/langgraph-cli dev on a fresh clone", () => {
     const thread = await client.threads.create();
     const before = models.counters.completed;
     const result = (await client.runs.wait(thread.thread_id, assistant!.assistant_id, {
-      input: { seeds: [{ id: "s1", instruction: "Write a short poem about the sea." }, { id: "s2", instruction: "Explain binary search." }] },
+      input: {
+        seeds: [
+          { id: "s1", instruction: "Write a short poem about the sea." },
+          { id: "s2", instruction: "Explain binary search." },
+        ],
+      },
       // No base URL or key here: they come from .env.
-      context: { strong: { model: "openai:strong-model" }, target: { model: "openai:target-model" }, size: 2, poolSize: 2, seed: 3 },
+      context: {
+        strong: { model: "openai:strong-model" },
+        target: { model: "openai:target-model" },
+        size: 2,
+        poolSize: 2,
+        seed: 3,
+      },
     })) as { summary?: { status: string; kept: number } };
     expect(result.summary).toMatchObject({ status: "complete", kept: 2 });
     expect(models.counters.completed).toBeGreaterThan(before);

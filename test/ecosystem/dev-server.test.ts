@@ -67,20 +67,23 @@ describe("LangGraph dev server (npm run dev)", () => {
   const hadApiDir = existsSync(join(root, ".langgraph_api"));
   const hadEnv = existsSync(join(root, ".env"));
 
-  beforeAll(async () => {
-    models = await startCodecServer();
-    // A missing CLI or any other failure to start fails the test (it used to skip); a port race is retried.
-    for (let attempt = 1; ; attempt++) {
-      server = await startDevServer();
-      const state = await waitReady(server);
-      if (state === "ready") return;
-      const log = server.log();
-      await stopDevServer(server);
-      if (!PORT_RACE.test(log) || attempt === PORT_ATTEMPTS) {
-        throw new Error(`the dev server did not come up (${state}, attempt ${attempt}):\n${log.slice(-4000)}`);
+  beforeAll(
+    async () => {
+      models = await startCodecServer();
+      // A missing CLI or any other failure to start fails the test (it used to skip); a port race is retried.
+      for (let attempt = 1; ; attempt++) {
+        server = await startDevServer();
+        const state = await waitReady(server);
+        if (state === "ready") return;
+        const log = server.log();
+        await stopDevServer(server);
+        if (!PORT_RACE.test(log) || attempt === PORT_ATTEMPTS) {
+          throw new Error(`the dev server did not come up (${state}, attempt ${attempt}):\n${log.slice(-4000)}`);
+        }
       }
-    }
-  }, PORT_ATTEMPTS * (READY_MS + 15_000));
+    },
+    PORT_ATTEMPTS * (READY_MS + 15_000),
+  );
 
   afterAll(async () => {
     await stopDevServer(server);
@@ -113,7 +116,15 @@ describe("LangGraph dev server (npm run dev)", () => {
     // The drawing, with the per-instruction loop visible.
     const drawn = await client.assistants.getGraph(assistant.assistant_id, { xray: 1 });
     const ids = drawn.nodes.map((node) => String(node.id));
-    for (const name of ["encode", "build-pool", "decode", "rubric-generate", "instruction:answer", "instruction:contrastive-judge", "instruction:action-apply"]) {
+    for (const name of [
+      "encode",
+      "build-pool",
+      "decode",
+      "rubric-generate",
+      "instruction:answer",
+      "instruction:contrastive-judge",
+      "instruction:action-apply",
+    ]) {
       expect(ids).toContain(name);
     }
 
@@ -139,11 +150,23 @@ describe("LangGraph dev server (npm run dev)", () => {
     const updatedNodes = new Set(
       events.filter((event) => event.event === "updates").flatMap((event) => Object.keys(event.data as object)),
     );
-    for (const node of ["prepare", "encode", "build-pool", "decode", "rubric-generate", "schedule", "instruction", "collect", "finalize"]) {
+    for (const node of [
+      "prepare",
+      "encode",
+      "build-pool",
+      "decode",
+      "rubric-generate",
+      "schedule",
+      "instruction",
+      "collect",
+      "finalize",
+    ]) {
       expect(updatedNodes).toContain(node);
     }
 
-    const state = await client.threads.getState<{ kept: unknown[]; summary: Record<string, unknown> }>(thread.thread_id);
+    const state = await client.threads.getState<{ kept: unknown[]; summary: Record<string, unknown> }>(
+      thread.thread_id,
+    );
     const kept = state.values.kept.map((pair) => KeptPairSchema.parse(pair));
     expect(kept).toHaveLength(4);
     expect(state.values.summary).toMatchObject({ status: "complete", kept: 4, requested: 4 });
@@ -165,7 +188,9 @@ describe("LangGraph dev server (npm run dev)", () => {
       const thread = await client.threads.create();
       const before = models.counters.completed;
       const result = await client.runs.wait(thread.thread_id, assistant!.assistant_id, { input, context });
-      const state = await client.threads.getState<{ summary?: { status: string; spend?: { calls: number } } }>(thread.thread_id);
+      const state = await client.threads.getState<{ summary?: { status: string; spend?: { calls: number } } }>(
+        thread.thread_id,
+      );
       return { calls: models.counters.completed - before, summary: state.values.summary, result };
     };
     // What one run needs, then a budget that holds one run but not two.

@@ -8,7 +8,10 @@ import { codecStateSchema, instructionStateSchema } from "../../nodes/state.js";
 describe("the drawn graph reads like the paper's Figure 2", () => {
   it("names every step, shows the per-instruction loop (xray) and labels every conditional edge", async () => {
     const drawn = await createCodecGraph().getGraphAsync({ xray: 1 });
-    const json = drawn.toJSON() as { nodes: Array<{ id: string }>; edges: Array<{ source: string; target: string; data?: string; conditional?: boolean }> };
+    const json = drawn.toJSON() as {
+      nodes: Array<{ id: string }>;
+      edges: Array<{ source: string; target: string; data?: string; conditional?: boolean }>;
+    };
     const ids = json.nodes.map((node) => node.id);
     for (const name of [
       "prepare",
@@ -26,7 +29,8 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
     ]) {
       expect(ids).toContain(name);
     }
-    const edge = (source: string, target: string) => json.edges.filter((e) => e.source === source && e.target === target);
+    const edge = (source: string, target: string) =>
+      json.edges.filter((e) => e.source === source && e.target === target);
     const label = (source: string, target: string) => edge(source, target).map((e) => e.data);
 
     // Every conditional edge carries a label.
@@ -74,7 +78,8 @@ describe("configOf", () => {
 });
 
 describe("the state's two named shapes", () => {
-  const reducerOf = (schema: z.ZodType) => (registry.get(schema) as { reducer?: { fn: (a: unknown[], b: unknown[]) => unknown[] } }).reducer!.fn;
+  const reducerOf = (schema: z.ZodType) =>
+    (registry.get(schema) as { reducer?: { fn: (a: unknown[], b: unknown[]) => unknown[] } }).reducer!.fn;
 
   it("full keeps kept pairs and drops in state; streaming lets them pass through", () => {
     const full = codecStateSchema("full");
@@ -92,4 +97,3 @@ describe("the state's two named shapes", () => {
     expect(instructionStateSchema("full").shape.task.safeParse({}).success).toBe(false);
   });
 });
-

@@ -11,8 +11,6 @@ import { type FakeLangSmith, type TracedRun, startFakeLangSmith } from "../suppo
 import type { FakeOpenAIServer } from "../support/openai-server.js";
 import { runCli } from "../support/cli.js";
 
-
-
 const OPENAI_KEY = "sk-test-langsmith-OPENAI-0123456789";
 const LANGSMITH_KEY = "lsv2_pt_test_SECRET_0123456789abcdef";
 
@@ -27,14 +25,33 @@ describe("LangSmith", () => {
     langsmith = await startFakeLangSmith();
     dir = await mkdtemp(join(tmpdir(), "codeclm-langsmith-"));
     seeds = join(dir, "seeds.txt");
-    await writeFile(seeds, "Write a limerick about a cat who learns to code.\nExplain compound interest to a teenager.\n");
+    await writeFile(
+      seeds,
+      "Write a limerick about a cat who learns to code.\nExplain compound interest to a teenager.\n",
+    );
   });
   afterAll(async () => {
     await models.close();
     await langsmith.close();
   });
 
-  const base = (out: string) => ["generate", "--seeds", seeds, "--out", out, "--size", "6", "--pool", "4", "--seed", "5", "--strong", "openai:strong-model", "--target", "openai:target-model"];
+  const base = (out: string) => [
+    "generate",
+    "--seeds",
+    seeds,
+    "--out",
+    out,
+    "--size",
+    "6",
+    "--pool",
+    "4",
+    "--seed",
+    "5",
+    "--strong",
+    "openai:strong-model",
+    "--target",
+    "openai:target-model",
+  ];
 
   it("traces every model call under the run's root run (named by step, tagged by role and model, with ids), flushed before exit, and uploads the kept pairs as a dataset", async () => {
     const out = join(dir, "traced.jsonl");
@@ -47,7 +64,10 @@ describe("LangSmith", () => {
       LANGSMITH_PROJECT: "codeclm-tests",
     });
     expect(result.code, result.stderr).toBe(0);
-    const summary = JSON.parse(await readFile(join(dir, "traced.summary.json"), "utf8")) as { runId: string; calls: { total: { calls: number } } };
+    const summary = JSON.parse(await readFile(join(dir, "traced.summary.json"), "utf8")) as {
+      runId: string;
+      calls: { total: { calls: number } };
+    };
     expect(result.stderr).toContain(`root run ${summary.runId}`);
 
     // The root run is the graph run, and its id is the summary's runId.
@@ -75,7 +95,15 @@ describe("LangSmith", () => {
     expect(llmRuns).toHaveLength(summary.calls.total.calls);
     const stepOf = (run: TracedRun) => run.tags?.find((tag) => tag.startsWith("step:"))?.slice(5);
     const steps = new Set(llmRuns.map(stepOf));
-    for (const step of ["encode", "decode", "rubric-generate", "action-apply", "answer-strong", "answer-target", "judge"]) {
+    for (const step of [
+      "encode",
+      "decode",
+      "rubric-generate",
+      "action-apply",
+      "answer-strong",
+      "answer-target",
+      "judge",
+    ]) {
       expect(steps, step).toContain(step);
     }
     for (const run of llmRuns) {
@@ -85,7 +113,8 @@ describe("LangSmith", () => {
       expect(run.tags).toContain(`model:openai:${role === "target" ? "target-model" : "strong-model"}`);
       // The run named after the step is the call itself (text) or wraps it (structured output: model + parser).
       let named: TracedRun | undefined = run;
-      for (let depth = 0; named && named.name !== step && depth < 3; depth++) named = byId.get(named.parent_run_id ?? "");
+      for (let depth = 0; named && named.name !== step && depth < 3; depth++)
+        named = byId.get(named.parent_run_id ?? "");
       expect(named?.name, `${run.name} (${step})`).toBe(step);
       expect(named?.tags).toContain(`role:${role}`);
       const metadata = run.extra?.metadata ?? {};
@@ -106,7 +135,10 @@ describe("LangSmith", () => {
 
     // The kept pairs, as a dataset.
     expect(langsmith.datasets.map((dataset) => dataset.name)).toEqual(["codeclm-test"]);
-    const kept = (await readFile(out, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { id: string; instruction: string; response: string });
+    const kept = (await readFile(out, "utf8"))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id: string; instruction: string; response: string });
     expect(langsmith.examples).toHaveLength(kept.length);
     const example = langsmith.examples.find((item) => item.metadata?.pairId === kept[0]!.id)!;
     expect(example.inputs).toEqual({ instruction: kept[0]!.instruction });
@@ -116,13 +148,21 @@ describe("LangSmith", () => {
 
   it("stays off without LANGSMITH_TRACING=true, and --langsmith-dataset without a key stops before any model call", async () => {
     const before = langsmith.bodies.length;
-    const env = { OPENAI_BASE_URL: models.url, OPENAI_API_KEY: OPENAI_KEY, LANGSMITH_ENDPOINT: langsmith.url, LANGSMITH_API_KEY: LANGSMITH_KEY };
+    const env = {
+      OPENAI_BASE_URL: models.url,
+      OPENAI_API_KEY: OPENAI_KEY,
+      LANGSMITH_ENDPOINT: langsmith.url,
+      LANGSMITH_API_KEY: LANGSMITH_KEY,
+    };
     const result = await runCli([...base(join(dir, "untraced.jsonl")), "--quiet"], env);
     expect(result.code, result.stderr).toBe(0);
     expect(langsmith.bodies.length).toBe(before);
 
     const requests = models.counters.requests;
-    const noKey = await runCli([...base(join(dir, "nokey.jsonl")), "--langsmith-dataset", "x"], { OPENAI_BASE_URL: models.url, OPENAI_API_KEY: OPENAI_KEY });
+    const noKey = await runCli([...base(join(dir, "nokey.jsonl")), "--langsmith-dataset", "x"], {
+      OPENAI_BASE_URL: models.url,
+      OPENAI_API_KEY: OPENAI_KEY,
+    });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("LANGSMITH_API_KEY");
     expect(models.counters.requests).toBe(requests);

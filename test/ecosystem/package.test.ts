@@ -13,7 +13,12 @@ import { afterAll, describe, expect, it } from "vitest";
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-const env = { ...process.env, npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" };
+const env = {
+  ...process.env,
+  npm_config_audit: "false",
+  npm_config_fund: "false",
+  npm_config_update_notifier: "false",
+};
 
 const CONSUMER = `import { type KeptPair, createCodecGraph, createCodecTool, resolveConfig, toTrainingRecord } from "codeclm";
 const graph = createCodecGraph();
@@ -35,16 +40,40 @@ describe("the npm package", () => {
     scratch.push(packDir, project);
     const { version } = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { version: string };
 
-    const packed = await run(npm, ["pack", "--json", "--pack-destination", packDir], { cwd: root, env, maxBuffer: 16 << 20 });
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const packed = await run(npm, ["pack", "--json", "--pack-destination", packDir], {
+      cwd: root,
+      env,
+      maxBuffer: 16 << 20,
+    });
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{
+      filename: string;
+      files: Array<{ path: string }>;
+    }>;
     const files = info!.files.map((file) => file.path);
-    for (const path of ["package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/cli/main.js", "dist/agent/tool.d.ts"]) {
+    for (const path of [
+      "package.json",
+      "README.md",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/cli/main.js",
+      "dist/agent/tool.d.ts",
+    ]) {
       expect(files).toContain(path);
     }
     // The evaluation sets ship with their README (sources, licences), and nothing else outside dist/.
-    for (const path of ["data/benchmarks/README.md", "data/benchmarks/vicuna-80.jsonl", "data/benchmarks/evol-instruct-218.jsonl"]) expect(files).toContain(path);
+    for (const path of [
+      "data/benchmarks/README.md",
+      "data/benchmarks/vicuna-80.jsonl",
+      "data/benchmarks/evol-instruct-218.jsonl",
+    ])
+      expect(files).toContain(path);
     expect(
-      files.filter((path) => !path.startsWith("dist/") && !path.startsWith("data/benchmarks/") && !["package.json", "README.md", "LICENSE"].includes(path)),
+      files.filter(
+        (path) =>
+          !path.startsWith("dist/") &&
+          !path.startsWith("data/benchmarks/") &&
+          !["package.json", "README.md", "LICENSE"].includes(path),
+      ),
     ).toEqual([]);
     expect(files.some((path) => /\.test\.|^dist\/test\//.test(path))).toBe(false);
 
@@ -65,22 +94,44 @@ describe("the npm package", () => {
 
     const imported = await run(
       process.execPath,
-      ["-e", "import('codeclm').then((m) => console.log(JSON.stringify([typeof m.createCodecGraph, typeof m.createCodecTool, typeof m.runToFiles, m.EXPORT_FORMATS])))"],
+      [
+        "-e",
+        "import('codeclm').then((m) => console.log(JSON.stringify([typeof m.createCodecGraph, typeof m.createCodecTool, typeof m.runToFiles, m.EXPORT_FORMATS])))",
+      ],
       { cwd: project, env },
     );
-    expect(JSON.parse(imported.stdout)).toEqual(["function", "function", "function", ["openai-chat", "alpaca", "sharegpt", "jsonl"]]);
+    expect(JSON.parse(imported.stdout)).toEqual([
+      "function",
+      "function",
+      "function",
+      ["openai-chat", "alpaca", "sharegpt", "jsonl"],
+    ]);
 
     // Built-in evaluation sets resolve inside the installed package (dist/io/ -> data/benchmarks/).
     const vicuna = await run(
       process.execPath,
-      ["-e", "import('codeclm').then(async (m) => console.log((await m.readSeeds(m.resolveBenchmark('vicuna'))).length))"],
+      [
+        "-e",
+        "import('codeclm').then(async (m) => console.log((await m.readSeeds(m.resolveBenchmark('vicuna'))).length))",
+      ],
       { cwd: project, env },
     );
     expect(vicuna.stdout.trim()).toBe("80");
 
     // The shipped declarations type a consumer's code (and catch its mistakes).
     await writeFile(join(project, "consumer.ts"), CONSUMER);
-    const tsconfig = { compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ["consumer.ts"] };
+    const tsconfig = {
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files: ["consumer.ts"],
+    };
     await writeFile(join(project, "tsconfig.json"), JSON.stringify(tsconfig));
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
     await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project, env });

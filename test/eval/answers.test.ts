@@ -12,8 +12,20 @@ const jsonl = (records: unknown[]) => records.map((record) => JSON.stringify(rec
 
 describe("parseAnswers", () => {
   it("matches by id, numbers and strings alike, with the usual answer fields", () => {
-    const answers = parseAnswers(jsonl([{ question_id: 2, response: "Breathe." }, { id: "1", answer: "Plan." }]), "a.jsonl", BENCHMARK);
-    expect(answers).toEqual(new Map([["1", "Plan."], ["2", "Breathe."]]));
+    const answers = parseAnswers(
+      jsonl([
+        { question_id: 2, response: "Breathe." },
+        { id: "1", answer: "Plan." },
+      ]),
+      "a.jsonl",
+      BENCHMARK,
+    );
+    expect(answers).toEqual(
+      new Map([
+        ["1", "Plan."],
+        ["2", "Breathe."],
+      ]),
+    );
   });
 
   it("reads FastChat model answers (choices[0].turns[0])", () => {
@@ -29,17 +41,36 @@ describe("parseAnswers", () => {
       { instruction: "What are the most effective  ways to deal with stress?", output: "Sleep." },
       { instruction: "How can I improve my time management skills?", output: "Prioritise." },
     ]);
-    expect(parseAnswers(text, "alpaca.json", BENCHMARK)).toEqual(new Map([["1", "Prioritise."], ["2", "Sleep."]]));
+    expect(parseAnswers(text, "alpaca.json", BENCHMARK)).toEqual(
+      new Map([
+        ["1", "Prioritise."],
+        ["2", "Sleep."],
+      ]),
+    );
   });
 
   it("honours --answer-field", () => {
-    const text = jsonl([{ id: 1, generated: "A" }, { id: 2, generated: "B" }]);
+    const text = jsonl([
+      { id: 1, generated: "A" },
+      { id: 2, generated: "B" },
+    ]);
     expect(parseAnswers(text, "x.jsonl", BENCHMARK, { field: "generated" }).get("2")).toBe("B");
   });
 
   it.each([
-    ["a missing answer", jsonl([{ id: 1, answer: "x" }]), 'no answer for 1 of the 2 benchmark item(s) (matched by id): "2"'],
-    ["a duplicate id", jsonl([{ id: 1, answer: "x" }, { id: 1, answer: "y" }]), 'x.jsonl:2: a second answer for id "1"'],
+    [
+      "a missing answer",
+      jsonl([{ id: 1, answer: "x" }]),
+      'no answer for 1 of the 2 benchmark item(s) (matched by id): "2"',
+    ],
+    [
+      "a duplicate id",
+      jsonl([
+        { id: 1, answer: "x" },
+        { id: 1, answer: "y" },
+      ]),
+      'x.jsonl:2: a second answer for id "1"',
+    ],
     ["no answer field", jsonl([{ id: 1, reply: "x" }]), "x.jsonl:1: no answer field"],
     ["a non-string answer", jsonl([{ id: 1, answer: 3 }]), 'the answer field "answer" must be a string'],
     ["an empty file", "", "no answers found"],

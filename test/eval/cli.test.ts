@@ -34,13 +34,22 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
     const summary = JSON.parse(await readFile(join(out, "eval.summary.json"), "utf8"));
     expect(summary.wins + summary.ties + summary.losses).toBe(80);
     expect(summary.crr).toBeCloseTo((summary.wins + summary.ties) / 80);
-    expect(Object.keys(summary.byCategory).sort()).toEqual(
-      ["coding", "common-sense", "counterfactual", "fermi", "generic", "knowledge", "math", "roleplay", "writing"],
-    );
+    expect(Object.keys(summary.byCategory).sort()).toEqual([
+      "coding",
+      "common-sense",
+      "counterfactual",
+      "fermi",
+      "generic",
+      "knowledge",
+      "math",
+      "roleplay",
+      "writing",
+    ]);
     expect(result.stdout).toMatch(/^all\s+\d+\s+\d+\s+\d+\s+0\s+\d+\.\d\d%$/m);
     expect(result.stdout).toContain("position consistency");
     expect(result.stdout).toContain("wins = openai:tuned scored higher than openai:strong in both answer orders");
-    for (const name of ["eval.jsonl", "eval.summary.json"]) expect(await readFile(join(out, name), "utf8")).not.toContain(SECRET);
+    for (const name of ["eval.jsonl", "eval.summary.json"])
+      expect(await readFile(join(out, name), "utf8")).not.toContain(SECRET);
   });
 
   it("takes both sides' answers from files: only the judge is called", async () => {
@@ -49,11 +58,29 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
     const answers = join(dir, "answers.jsonl");
     await writeFile(answers, '{"id":"q1","output":"[model] 7"}\n{"id":"q2","output":"[model] red"}\n');
     const reference = join(dir, "reference.json");
-    await writeFile(reference, JSON.stringify([{ id: "q1", answer: "[reference] 2" }, { id: "q2", answer: "[reference] blue" }]));
+    await writeFile(
+      reference,
+      JSON.stringify([
+        { id: "q1", answer: "[reference] 2" },
+        { id: "q2", answer: "[reference] blue" },
+      ]),
+    );
     server.reset();
     const out = join(dir, "files");
     const result = await runCli(
-      ["eval", "--benchmark", bench, "--answers", answers, "--reference-answers", reference, "--judge", "openai:judge", "--out", out],
+      [
+        "eval",
+        "--benchmark",
+        bench,
+        "--answers",
+        answers,
+        "--reference-answers",
+        reference,
+        "--judge",
+        "openai:judge",
+        "--out",
+        out,
+      ],
       env(),
     );
     expect(result.code).toBe(0);
@@ -65,7 +92,11 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
   it.each([
     ["no judge", ["--model", "openai:a", "--reference", "openai:b"], "--judge SPEC is required"],
     ["no model", ["--reference", "openai:b", "--judge", "openai:j"], "give the model under test"],
-    ["model and answers", ["--model", "openai:a", "--answers", "x.jsonl", "--reference", "openai:b", "--judge", "openai:j"], "not both"],
+    [
+      "model and answers",
+      ["--model", "openai:a", "--answers", "x.jsonl", "--reference", "openai:b", "--judge", "openai:j"],
+      "not both",
+    ],
   ])("usage problems (%s) exit 2 before any model call", async (_label, args, message) => {
     const bench = join(dir, "one.txt");
     await writeFile(bench, "Say hi\n");
@@ -82,7 +113,22 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
     const answers = join(dir, "partial.jsonl");
     await writeFile(answers, '{"id":"seed-1","answer":"hi"}\n');
     server.reset();
-    const result = await runCli(["eval", "--benchmark", bench, "--answers", answers, "--reference", "openai:strong", "--judge", "openai:judge", "--out", join(dir, "bad2")], env());
+    const result = await runCli(
+      [
+        "eval",
+        "--benchmark",
+        bench,
+        "--answers",
+        answers,
+        "--reference",
+        "openai:strong",
+        "--judge",
+        "openai:judge",
+        "--out",
+        join(dir, "bad2"),
+      ],
+      env(),
+    );
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('no answer for 1 of the 2 benchmark item(s) (matched by id): "seed-2"');
     expect(server.counters.requests).toBe(0);

@@ -107,7 +107,15 @@ describe("CRR arithmetic", () => {
       { outcome: "answer-failure" },
       { outcome: "tie", category: "b", consistent: true, preferredPositions: ["equal", "equal"] },
     ]);
-    expect(totals).toMatchObject({ wins: 1, ties: 2, losses: 1, total: 4, judgeFailures: 1, answerFailures: 1, items: 6 });
+    expect(totals).toMatchObject({
+      wins: 1,
+      ties: 2,
+      losses: 1,
+      total: 4,
+      judgeFailures: 1,
+      answerFailures: 1,
+      items: 6,
+    });
     expect(totals.crr).toBe(0.75);
     expect(totals.byCategory.a).toMatchObject({ wins: 1, ties: 1, losses: 0, total: 2, crr: 1 });
     expect(totals.byCategory.b).toMatchObject({ wins: 0, ties: 1, losses: 1, total: 2, crr: 0.5, judgeFailures: 1 });

@@ -33,13 +33,20 @@ describe("evaluate through the OpenAI-compatible test server", () => {
   });
 
   beforeAll(async () => {
-    server = await startOpenAIServer({ respond: evalResponder({ modelName: "tuned", referenceName: "strong", judgeName: "judge" }) });
+    server = await startOpenAIServer({
+      respond: evalResponder({ modelName: "tuned", referenceName: "strong", judgeName: "judge" }),
+    });
   });
   afterAll(async () => server.close());
 
   it("answers with both models, judges twice with positions swapped, and applies the wins-twice rule", async () => {
     server.reset();
-    const { items, summary } = await evaluate({ benchmark: BENCHMARK, config, env: env(), benchmarkLabel: "bench.jsonl" });
+    const { items, summary } = await evaluate({
+      benchmark: BENCHMARK,
+      config,
+      env: env(),
+      benchmarkLabel: "bench.jsonl",
+    });
     const byId = new Map(items.map((item) => [item.id, item]));
     expect(items.map((item) => item.id)).toEqual(BENCHMARK.map((item) => item.id));
     expect(byId.get("1")!.outcome).toBe("win");
@@ -59,10 +66,27 @@ describe("evaluate through the OpenAI-compatible test server", () => {
     const win = byId.get("1")!;
     expect(win.answers.model).toMatch(/^\[model\]/);
     expect(win.answers.reference).toMatch(/^\[reference\]/);
-    expect(win.judgements.modelFirst).toMatchObject({ shownFirst: "model", raw: expect.stringMatching(/^8 6\n/), scores: { model: 8, reference: 6 } });
-    expect(win.judgements.referenceFirst).toMatchObject({ shownFirst: "reference", raw: expect.stringMatching(/^6, 8\n/), scores: { model: 8, reference: 6 } });
+    expect(win.judgements.modelFirst).toMatchObject({
+      shownFirst: "model",
+      raw: expect.stringMatching(/^8 6\n/),
+      scores: { model: 8, reference: 6 },
+    });
+    expect(win.judgements.referenceFirst).toMatchObject({
+      shownFirst: "reference",
+      raw: expect.stringMatching(/^6, 8\n/),
+      scores: { model: 8, reference: 6 },
+    });
 
-    expect(summary).toMatchObject({ wins: 2, ties: 3, losses: 1, total: 6, judgeFailures: 1, answerFailures: 0, items: 7, status: "incomplete" });
+    expect(summary).toMatchObject({
+      wins: 2,
+      ties: 3,
+      losses: 1,
+      total: 6,
+      judgeFailures: 1,
+      answerFailures: 0,
+      items: 7,
+      status: "incomplete",
+    });
     expect(summary.crr).toBeCloseTo(5 / 6);
     expect(summary.byCategory.coding).toMatchObject({ wins: 0, ties: 2, losses: 0, crr: 1 });
     expect(summary.byCategory.math).toMatchObject({ wins: 1, ties: 1, losses: 0, judgeFailures: 1, total: 2 });
@@ -75,8 +99,12 @@ describe("evaluate through the OpenAI-compatible test server", () => {
     // The swap on the wire: each pair was shown once in each order, the judge at temperature 0.
     const judgeRequests = server.requests.filter((request) => request.model === "judge");
     for (const request of judgeRequests) expect(request.temperature).toBe(0);
-    const forItem1 = judgeRequests.filter((request) => request.messages.some((m) => m.content.includes("[win] Write a haiku")));
-    const firsts = forItem1.map((request) => /^(\[\w+\])/.exec(readBlocks(request.messages.at(-1)!.content)?.get("ANSWER 1") ?? "")?.[1]);
+    const forItem1 = judgeRequests.filter((request) =>
+      request.messages.some((m) => m.content.includes("[win] Write a haiku")),
+    );
+    const firsts = forItem1.map(
+      (request) => /^(\[\w+\])/.exec(readBlocks(request.messages.at(-1)!.content)?.get("ANSWER 1") ?? "")?.[1],
+    );
     expect(firsts.sort()).toEqual(["[model]", "[reference]"]);
     expect(forItem1[0]!.messages[0]!.role).toBe("system");
   });
@@ -123,7 +151,8 @@ describe("evaluate through the OpenAI-compatible test server", () => {
   it("records an answer that keeps failing as an answer failure, excluded from CRR", async () => {
     const failing = await startOpenAIServer({
       respond: evalResponder({ modelName: "tuned", referenceName: "strong", judgeName: "judge" }),
-      fault: (request) => (request.model === "tuned" && request.messages.some((m) => m.content.includes("sonnet")) ? "500" : undefined),
+      fault: (request) =>
+        request.model === "tuned" && request.messages.some((m) => m.content.includes("sonnet")) ? "500" : undefined,
     });
     try {
       const { items, summary } = await evaluate({

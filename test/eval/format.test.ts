@@ -26,12 +26,15 @@ const summary = (): EvalSummary => ({
 
 describe("terminal tables", () => {
   it("right-aligns numeric columns and left-aligns text", () => {
-    expect(textTable(["name", "n"], [["a", "1"], ["long name", "100"]]).split("\n")).toEqual([
-      "name         n",
-      "---------  ---",
-      "a            1",
-      "long name  100",
-    ]);
+    expect(
+      textTable(
+        ["name", "n"],
+        [
+          ["a", "1"],
+          ["long name", "100"],
+        ],
+      ).split("\n"),
+    ).toEqual(["name         n", "---------  ---", "a            1", "long name  100"]);
   });
 
   it("prints the evaluation overall, per category, with the failures it left out", () => {
@@ -49,13 +52,27 @@ describe("terminal tables", () => {
       reference: "openai:strong",
       judge: "openai:judge",
       rows: [
-        { row: "no-metadata", label: "Self-Instruct style", paperCrr: 72.02, data: { path: "d/no-metadata.jsonl", kept: 10, requested: 10, status: "complete", reused: false }, notEvaluated: "fine-tune" },
-        { row: "full", label: "+ Contrastive Filtering (CodecLM)", paperCrr: 79.82, data: { path: "d/full.jsonl", kept: 9, requested: 10, status: "incomplete", reused: true }, evaluation: { path: "x", summary: summary(), reused: false } },
+        {
+          row: "no-metadata",
+          label: "Self-Instruct style",
+          paperCrr: 72.02,
+          data: { path: "d/no-metadata.jsonl", kept: 10, requested: 10, status: "complete", reused: false },
+          notEvaluated: "fine-tune",
+        },
+        {
+          row: "full",
+          label: "+ Contrastive Filtering (CodecLM)",
+          paperCrr: 79.82,
+          data: { path: "d/full.jsonl", kept: 9, requested: 10, status: "incomplete", reused: true },
+          evaluation: { path: "x", summary: summary(), reused: false },
+        },
       ],
     };
     const text = formatAblationTable(result);
     expect(text).toMatch(/^no-metadata\s+Self-Instruct style\s+10\/10\s+not evaluated\s+-\s+-\s+-\s+-\s+-\s+72\.02%$/m);
-    expect(text).toMatch(/^full\s+\+ Contrastive Filtering \(CodecLM\)\s+9\/10\s+openai:tuned\s+1\s+1\s+1\s+1\s+66\.67%\s+79\.82%$/m);
+    expect(text).toMatch(
+      /^full\s+\+ Contrastive Filtering \(CodecLM\)\s+9\/10\s+openai:tuned\s+1\s+1\s+1\s+1\s+66\.67%\s+79\.82%$/m,
+    );
     expect(text).toContain("no-metadata: not evaluated: fine-tune");
   });
 });

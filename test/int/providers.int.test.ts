@@ -23,7 +23,12 @@ interface FinalState {
   stopReason: string;
 }
 
-async function smallRun(provider: string, strong: string, target: string, env: Record<string, string>): Promise<FinalState> {
+async function smallRun(
+  provider: string,
+  strong: string,
+  target: string,
+  env: Record<string, string>,
+): Promise<FinalState> {
   const context: CodecConfigInput = {
     strong: { model: `${provider}:${strong}` },
     target: { model: `${provider}:${target}` },
@@ -35,7 +40,10 @@ async function smallRun(provider: string, strong: string, target: string, env: R
     concurrency: 4,
     budget: { maxCalls: 120, maxCostUsd: 0.25 },
   };
-  const state = await createCodecGraph({ env }).invoke({ seeds: SEEDS }, { context: context as unknown as CodecConfig });
+  const state = await createCodecGraph({ env }).invoke(
+    { seeds: SEEDS },
+    { context: context as unknown as CodecConfig },
+  );
   return state as unknown as FinalState;
 }
 
@@ -69,7 +77,10 @@ describe.skipIf(!openaiKey)("a small real run through OpenAI", () => {
       "openai",
       process.env.CODECLM_INT_OPENAI_STRONG ?? "gpt-4o-mini",
       process.env.CODECLM_INT_OPENAI_TARGET ?? "gpt-4.1-nano",
-      { OPENAI_API_KEY: openaiKey!, ...(process.env.OPENAI_BASE_URL ? { OPENAI_BASE_URL: process.env.OPENAI_BASE_URL } : {}) },
+      {
+        OPENAI_API_KEY: openaiKey!,
+        ...(process.env.OPENAI_BASE_URL ? { OPENAI_BASE_URL: process.env.OPENAI_BASE_URL } : {}),
+      },
     );
     expectSound(state);
     expect(JSON.stringify(state)).not.toContain(openaiKey!.slice(-12));

@@ -14,7 +14,12 @@ import type { CodecConfigInput } from "../../lib/config.js";
 import { metadataKey } from "../../lib/pool.js";
 import type { DroppedRecord, KeptPair, Seed } from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
-import { type AdversarialOptions, STOCK_INSTRUCTIONS, type VerdictFault, createAdversary } from "../support/codec-responder.js";
+import {
+  type AdversarialOptions,
+  STOCK_INSTRUCTIONS,
+  type VerdictFault,
+  createAdversary,
+} from "../support/codec-responder.js";
 import { readJsonl, runCli } from "../support/cli.js";
 import { startCodecServer } from "../support/codec-server.js";
 import { startGeminiServer } from "../support/gemini-server.js";
@@ -22,8 +27,11 @@ import { HAND_COMPUTED_ROUGE_L, oracleRougeL as rougeL } from "../support/rouge-
 import { adversarialModels, scriptedModels } from "../support/scripted-model.js";
 import { type FinalState, asContext, seeds } from "../support/graph-fixtures.js";
 
-
-async function run(options: Parameters<typeof createCodecGraph>[0], input: { seeds: Seed[] }, context: CodecConfigInput): Promise<FinalState> {
+async function run(
+  options: Parameters<typeof createCodecGraph>[0],
+  input: { seeds: Seed[] },
+  context: CodecConfigInput,
+): Promise<FinalState> {
   return (await createCodecGraph(options).invoke(input, { context: asContext(context) })) as unknown as FinalState;
 }
 
@@ -75,8 +83,10 @@ function expectNoNearDuplicates(state: FinalState, inputSeeds: Seed[], threshold
   const texts = state.kept.map((pair) => pair.lineage.basicInstruction);
   const pairs: string[] = [];
   for (let i = 0; i < texts.length; i++) {
-    for (const seed of inputSeeds) if (rougeL(texts[i]!, seed.instruction) > threshold) pairs.push(`${texts[i]} ~ seed ${seed.id}`);
-    for (let j = i + 1; j < texts.length; j++) if (rougeL(texts[i]!, texts[j]!) > threshold) pairs.push(`${texts[i]} ~ ${texts[j]}`);
+    for (const seed of inputSeeds)
+      if (rougeL(texts[i]!, seed.instruction) > threshold) pairs.push(`${texts[i]} ~ seed ${seed.id}`);
+    for (let j = i + 1; j < texts.length; j++)
+      if (rougeL(texts[i]!, texts[j]!) > threshold) pairs.push(`${texts[i]} ~ ${texts[j]}`);
   }
   expect(pairs).toEqual([]);
 }
@@ -103,10 +113,16 @@ describe("adversarial responder: repeated instructions", () => {
   it("a strong model that repeats 30% of its instructions (earlier rounds, other metadata, exact and near) never gets a repeat kept", async () => {
     const inputSeeds = seeds(10);
     const adversary = createAdversary({ repeatRate: 0.3 });
-    const state = await run({ models: adversarialModels(adversary) }, { seeds: inputSeeds }, { size: 40, poolSize: 10, seed: 3 });
+    const state = await run(
+      { models: adversarialModels(adversary) },
+      { seeds: inputSeeds },
+      { size: 40, poolSize: 10, seed: 3 },
+    );
     // the adversary really did each kind of repeat
-    for (const kind of ["stock:exact", "stock:near"]) expect(adversary.counts[`repeat:${kind}`] ?? 0, kind).toBeGreaterThan(0);
-    const earlierRounds = (adversary.counts["repeat:earlier-round:exact"] ?? 0) + (adversary.counts["repeat:earlier-round:near"] ?? 0);
+    for (const kind of ["stock:exact", "stock:near"])
+      expect(adversary.counts[`repeat:${kind}`] ?? 0, kind).toBeGreaterThan(0);
+    const earlierRounds =
+      (adversary.counts["repeat:earlier-round:exact"] ?? 0) + (adversary.counts["repeat:earlier-round:near"] ?? 0);
     expect(earlierRounds).toBeGreaterThan(0);
     expect(state.summary.instructions.rounds).toBeGreaterThan(1);
     expectTrustworthy(state, 40);
@@ -156,19 +172,26 @@ describe("adversarial responder: broken plausibility verdicts", () => {
   const verdictFaults: VerdictFault[] = ["missing", "zero-based", "duplicate", "float", "string"];
   const context = { size: 12, poolSize: 10, seed: 6 };
 
-  it.each(verdictFaults)("a reply with %s indices is retried; the pool is the one well-formed replies give", async (fault) => {
-    const reference = await run({ models: scriptedModels() }, { seeds: seeds(5) }, context);
-    const adversary = createAdversary({ verdicts: [fault], rate: 1, badAttempts: 1 });
-    const state = await run({ models: adversarialModels(adversary) }, { seeds: seeds(5) }, context);
-    expect(adversary.counts[`verdicts:${fault}`]).toBeGreaterThan(0);
-    expect(state.pool.map(metadataKey)).toEqual(reference.pool.map(metadataKey));
-    expect(state.pool.filter((entry) => entry.origin === "augmented").length).toBeGreaterThan(0);
-    expect(state.dropped.filter((record) => record.step === "pool-check")).toEqual([]);
-    expectTrustworthy(state, 12);
-  });
+  it.each(verdictFaults)(
+    "a reply with %s indices is retried; the pool is the one well-formed replies give",
+    async (fault) => {
+      const reference = await run({ models: scriptedModels() }, { seeds: seeds(5) }, context);
+      const adversary = createAdversary({ verdicts: [fault], rate: 1, badAttempts: 1 });
+      const state = await run({ models: adversarialModels(adversary) }, { seeds: seeds(5) }, context);
+      expect(adversary.counts[`verdicts:${fault}`]).toBeGreaterThan(0);
+      expect(state.pool.map(metadataKey)).toEqual(reference.pool.map(metadataKey));
+      expect(state.pool.filter((entry) => entry.origin === "augmented").length).toBeGreaterThan(0);
+      expect(state.dropped.filter((record) => record.step === "pool-check")).toEqual([]);
+      expectTrustworthy(state, 12);
+    },
+  );
 
   it("a check that never answers well is recorded by step, and the run says mix-and-match was off", async () => {
-    const adversary = createAdversary({ verdicts: ["zero-based", "string", "duplicate"], rate: 1, badAttempts: Infinity });
+    const adversary = createAdversary({
+      verdicts: ["zero-based", "string", "duplicate"],
+      rate: 1,
+      badAttempts: Infinity,
+    });
     const state = await run({ models: adversarialModels(adversary) }, { seeds: seeds(5) }, context);
     const failed = state.dropped.filter((record) => record.step === "pool-check");
     expect(failed.length).toBeGreaterThan(0);
@@ -228,7 +251,11 @@ describe("adversarial responder over HTTP", () => {
     const adversary = createAdversary({ scores: ["out-of-range", "string"], rate: 1, badAttempts: 1 });
     const server = await startCodecServer({ adversary });
     servers.push(server);
-    const state = await run({ env: {}, maxRetries: 0 }, { seeds: seeds(4) }, { ...roles(server.url), size: 8, poolSize: 4, seed: 2 });
+    const state = await run(
+      { env: {}, maxRetries: 0 },
+      { seeds: seeds(4) },
+      { ...roles(server.url), size: 8, poolSize: 4, seed: 2 },
+    );
     expect(adversary.counts["scores:out-of-range"]).toBeGreaterThan(0);
     expect(adversary.counts["scores:string"]).toBeGreaterThan(0);
     expectTrustworthy(state, 8);
@@ -248,7 +275,11 @@ describe("adversarial responder over HTTP", () => {
     const adversary = createAdversary({ scores: ["out-of-range", "string"], rate: 0.3, badAttempts: Infinity });
     const server = await startCodecServer({ adversary });
     servers.push(server);
-    const state = await run({ env: {}, maxRetries: 0 }, { seeds: seeds(4) }, { ...roles(server.url), size: 8, poolSize: 4, seed: 2 });
+    const state = await run(
+      { env: {}, maxRetries: 0 },
+      { seeds: seeds(4) },
+      { ...roles(server.url), size: 8, poolSize: 4, seed: 2 },
+    );
     const failures = state.dropped.filter((record) => record.reason === "failure");
     expect(failures.length).toBeGreaterThan(0);
     for (const record of failures) expect(record.step).toBe("judge");
@@ -258,7 +289,11 @@ describe("adversarial responder over HTTP", () => {
   it("everything at once, with repeats: exactly size kept, no repeat, failures by step", async () => {
     const inputSeeds = seeds(8);
     const adversary = createAdversary(EVERY_MISBEHAVIOUR);
-    const server = await startCodecServer({ adversary, faults: { rate: 0.05, kinds: ["500", "503", "malformed-json"] }, seed: 3 });
+    const server = await startCodecServer({
+      adversary,
+      faults: { rate: 0.05, kinds: ["500", "503", "malformed-json"] },
+      seed: 3,
+    });
     servers.push(server);
     const state = await run(
       { env: {}, maxRetries: 0 },
@@ -284,7 +319,10 @@ describe("adversarial responder over HTTP", () => {
       const value = adversary.reply(role, request.messages.map((message) => message.content).join("\n"));
       return typeof value === "string" ? { text: value } : { json: value };
     };
-    const gemini = await startGeminiServer({ respond: (request) => reply("strong", request), models: ["gemini-2.5-flash"] });
+    const gemini = await startGeminiServer({
+      respond: (request) => reply("strong", request),
+      models: ["gemini-2.5-flash"],
+    });
     const openai = await startCodecServer({ adversary });
     servers.push(gemini, openai);
     const state = await run(
@@ -316,8 +354,21 @@ describe("adversarial responder under the CLI", () => {
     try {
       const out = join(dir, "data.jsonl");
       const result = await runCli(
-        ["generate", "--seeds", seedsFile, "--out", out, "--size", "40", "--pool", "12", "--seed", "2", "--concurrency", "8"]
-          .concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"]),
+        [
+          "generate",
+          "--seeds",
+          seedsFile,
+          "--out",
+          out,
+          "--size",
+          "40",
+          "--pool",
+          "12",
+          "--seed",
+          "2",
+          "--concurrency",
+          "8",
+        ].concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"]),
         { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-adversarial-0123456789" },
       );
       expect(result.stderr).toBe("");
@@ -325,7 +376,10 @@ describe("adversarial responder under the CLI", () => {
       const kept = (await readJsonl(out)) as KeptPair[];
       const dropped = (await readJsonl(join(dir, "data.dropped.jsonl"))) as DroppedRecord[];
       const summary = JSON.parse(await readFile(join(dir, "data.summary.json"), "utf8")) as RunSummary;
-      expectTrustworthy({ kept, dropped, summary, stopReason: summary.stopReason ?? "", pool: [], runId: summary.runId }, 40);
+      expectTrustworthy(
+        { kept, dropped, summary, stopReason: summary.stopReason ?? "", pool: [], runId: summary.runId },
+        40,
+      );
       expect(kept).toHaveLength(40);
       expectNoNearDuplicates({ kept } as FinalState, inputSeeds);
     } finally {

@@ -4,7 +4,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
 import type { CodecConfigInput } from "../../lib/config.js";
 import { metadataKey } from "../../lib/pool.js";
-import { type DroppedRecord, DroppedRecordSchema, type KeptPair, KeptPairSchema, type Metadata, type Seed } from "../../lib/records.js";
+import {
+  type DroppedRecord,
+  DroppedRecordSchema,
+  type KeptPair,
+  KeptPairSchema,
+  type Metadata,
+  type Seed,
+} from "../../lib/records.js";
 import type { RunSummary } from "../../lib/summary.js";
 import { readBlocks } from "../../prompts/delimit.js";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
@@ -16,7 +23,6 @@ import { type FinalState, asContext, seeds } from "../support/graph-fixtures.js"
 const isJudgePrompt = (prompt: string) => readBlocks(prompt)?.has("ANSWER 1") ?? false;
 
 const THETA = 3;
-
 
 async function run(
   options: Parameters<typeof createCodecGraph>[0],
@@ -63,12 +69,14 @@ function expectValidKept(pair: KeptPair, options: { maxIterations?: number; skil
   expect(lineage.iterations.map((it) => it.iteration)).toEqual(Array.from({ length: pair.iteration }, (_, i) => i + 1));
   expect(lineage.iterations[0]!.instruction).toBe(lineage.basicInstruction);
   expect(lineage.iterations[0]!.action).toBeUndefined();
-  for (let i = 1; i < lineage.iterations.length; i++) expect(lineage.iterations[i]!.action).toBe(lineage.actions[i - 1]);
+  for (let i = 1; i < lineage.iterations.length; i++)
+    expect(lineage.iterations[i]!.action).toBe(lineage.actions[i - 1]);
   const last = lineage.iterations.at(-1)!;
   expect(last.instruction).toBe(pair.instruction);
   expect(last.scores).toEqual(pair.scores);
   // every earlier pass was inside the band, which is why it was improved
-  for (const earlier of lineage.iterations.slice(0, -1)) expect(Math.abs(earlier.scores!.gap)).toBeLessThanOrEqual(THETA);
+  for (const earlier of lineage.iterations.slice(0, -1))
+    expect(Math.abs(earlier.scores!.gap)).toBeLessThanOrEqual(THETA);
   if (pair.iteration === 1) expect(pair.instruction).toBe(lineage.basicInstruction);
   else expect(pair.instruction).not.toBe(lineage.basicInstruction);
 }
@@ -139,7 +147,11 @@ describe("whole graph with scripted models", () => {
   });
 
   it("respects a smaller iteration cap", async () => {
-    const state = await run({ models: scriptedModels() }, { seeds: seeds(6) }, { size: 15, poolSize: 8, seed: 2, maxIterations: 2 });
+    const state = await run(
+      { models: scriptedModels() },
+      { seeds: seeds(6) },
+      { size: 15, poolSize: 8, seed: 2, maxIterations: 2 },
+    );
     expect(state.kept).toHaveLength(15);
     for (const pair of state.kept) expectValidKept(pair, { maxIterations: 2 });
     expect(state.kept.some((pair) => pair.iteration === 2)).toBe(true);
@@ -176,7 +188,10 @@ describe("whole graph with scripted models", () => {
   it("rejects input with both seeds and metadata, with neither, and an invalid configuration", async () => {
     const graph = createCodecGraph({ models: scriptedModels() });
     await expect(
-      graph.invoke({ seeds: seeds(1), metadata: [{ useCase: "qa", skills: ["x"] }] }, { context: asContext({ size: 1 }) }),
+      graph.invoke(
+        { seeds: seeds(1), metadata: [{ useCase: "qa", skills: ["x"] }] },
+        { context: asContext({ size: 1 }) },
+      ),
     ).rejects.toThrow(/either seed instructions or metadata, not both/);
     await expect(graph.invoke({}, { context: asContext({ size: 1 }) })).rejects.toThrow(/Give seed instructions/);
     await expect(graph.invoke({ seeds: seeds(1) }, { context: asContext({ size: 0 }) })).rejects.toThrow(/size/);
@@ -189,7 +204,10 @@ describe("whole graph with scripted models", () => {
     const streamedKept: KeptPair[] = [];
     const streamedDropped: DroppedRecord[] = [];
     let final: Record<string, unknown> = {};
-    for await (const chunk of await graph.stream({ seeds: seeds(6) }, { context: asContext(context), streamMode: ["updates", "values"] })) {
+    for await (const chunk of await graph.stream(
+      { seeds: seeds(6) },
+      { context: asContext(context), streamMode: ["updates", "values"] },
+    )) {
       const [mode, payload] = chunk as [string, Record<string, unknown>];
       if (mode === "values") {
         final = payload;
@@ -274,9 +292,15 @@ describe("whole graph with scripted models", () => {
   it("says so when no basic instruction could be decoded", async () => {
     const { target } = scriptedModels();
     const strong = new ScriptedChatModel((prompt) =>
-      prompt.includes("diverse instructions that a user might give") ? { instructions: [] } : codecReply("strong", prompt),
+      prompt.includes("diverse instructions that a user might give")
+        ? { instructions: [] }
+        : codecReply("strong", prompt),
     );
-    const state = await run({ models: { strong, target } }, { seeds: seeds(3) }, { size: 4, poolSize: 3, topUpRounds: 1 });
+    const state = await run(
+      { models: { strong, target } },
+      { seeds: seeds(3) },
+      { size: 4, poolSize: 3, topUpRounds: 1 },
+    );
     expect(state.kept).toEqual([]);
     expect(state.stopReason).toMatch(/no basic instruction could be decoded/);
     const failures = state.dropped.filter((d) => d.step === "decode");
@@ -288,7 +312,11 @@ describe("whole graph with scripted models", () => {
 
   it("records failures when every model call fails, writes no empty rows, and ends", async () => {
     const failing = () => new ScriptedChatModel(() => new Error("503 upstream unavailable"));
-    const state = await run({ models: { strong: failing(), target: failing() } }, { seeds: seeds(5) }, { size: 10, poolSize: 5 });
+    const state = await run(
+      { models: { strong: failing(), target: failing() } },
+      { seeds: seeds(5) },
+      { size: 10, poolSize: 5 },
+    );
     expect(state.kept).toEqual([]);
     expect(state.summary.status).toBe("incomplete");
     expect(state.stopReason).toMatch(/no seed could be encoded/);
@@ -307,7 +335,11 @@ describe("whole graph with scripted models", () => {
   it("records instruction failures when only the target fails, then gives up", async () => {
     const { strong } = scriptedModels();
     const target = new ScriptedChatModel(() => new Error("connection reset"));
-    const state = await run({ models: { strong, target } }, { seeds: seeds(4) }, { size: 6, poolSize: 4, topUpRounds: 1 });
+    const state = await run(
+      { models: { strong, target } },
+      { seeds: seeds(4) },
+      { size: 6, poolSize: 4, topUpRounds: 1 },
+    );
     expect(state.kept).toEqual([]);
     expect(state.summary.status).toBe("incomplete");
     const failed = state.dropped.filter((d) => d.kind === "instruction");
@@ -327,7 +359,11 @@ describe("whole graph with scripted models", () => {
     const strong = new ScriptedChatModel((prompt) =>
       prompt.includes("rubrics: specific criteria") ? new Error("rubric service down") : codecReply("strong", prompt),
     );
-    const state = await run({ models: { strong, target } }, { seeds: seeds(4) }, { size: 8, poolSize: 4, topUpRounds: 1 });
+    const state = await run(
+      { models: { strong, target } },
+      { seeds: seeds(4) },
+      { size: 8, poolSize: 4, topUpRounds: 1 },
+    );
     expect(state.kept.length).toBeGreaterThan(0);
     for (const pair of state.kept) expect(pair.iteration).toBe(1);
     expect(state.dropped.filter((d) => d.step === "rubric-generate" && d.kind === "metadata")).toHaveLength(4);
@@ -372,7 +408,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-const byRole = (summary: RunSummary, role: string) => summary.calls.byRole[role] ?? { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0 };
+const byRole = (summary: RunSummary, role: string) =>
+  summary.calls.byRole[role] ?? { calls: 0, failedCalls: 0, inputTokens: 0, outputTokens: 0 };
 
 describe("whole graph through ChatOpenAI and the OpenAI protocol server", () => {
   for (const method of [undefined, "functionCalling", "jsonMode"] as const) {
@@ -380,7 +417,11 @@ describe("whole graph through ChatOpenAI and the OpenAI protocol server", () => 
       const responder = codecResponder((model) => (model === TARGET_MODEL ? "target" : "strong"));
       const server = await startOpenAIServer({ respond: responder.respond, models: [STRONG_MODEL, TARGET_MODEL] });
       servers.push(server);
-      const role = (name: string) => ({ model: `openai:${name}`, baseUrl: server.url, ...(method ? { structuredOutput: method } : {}) });
+      const role = (name: string) => ({
+        model: `openai:${name}`,
+        baseUrl: server.url,
+        ...(method ? { structuredOutput: method } : {}),
+      });
       const state = await run(
         { env: {}, maxRetries: 0 },
         { seeds: seeds(3) },
@@ -388,24 +429,37 @@ describe("whole graph through ChatOpenAI and the OpenAI protocol server", () => 
       );
       expect(state.kept).toHaveLength(8);
       for (const pair of state.kept) expectValidKept(pair);
-      expect(state.summary.models).toEqual({ strong: `openai:${STRONG_MODEL}`, target: `openai:${TARGET_MODEL}`, judge: `openai:${STRONG_MODEL}` });
+      expect(state.summary.models).toEqual({
+        strong: `openai:${STRONG_MODEL}`,
+        target: `openai:${TARGET_MODEL}`,
+        judge: `openai:${STRONG_MODEL}`,
+      });
       expectConsistentSummary(state);
 
       // the server saw both models; structured steps in the requested mode, answers as plain text
       const models = new Set(server.requests.map((r) => r.model));
       expect(models).toEqual(new Set([STRONG_MODEL, TARGET_MODEL]));
-      const expectedMode = method === "functionCalling" ? "tools" : method === "jsonMode" ? "json_object" : "json_schema";
+      const expectedMode =
+        method === "functionCalling" ? "tools" : method === "jsonMode" ? "json_object" : "json_schema";
       const strongRequests = server.requests.filter((r) => r.model === STRONG_MODEL);
       expect(strongRequests.some((r) => r.mode === expectedMode)).toBe(true);
       expect(new Set(strongRequests.map((r) => r.mode))).toEqual(new Set([expectedMode, "text"]));
       for (const r of server.requests.filter((x) => x.model === TARGET_MODEL)) expect(r.mode).toBe("text");
       for (const r of server.requests) expect(r.stream).toBe(false);
-      if (method === "functionCalling") for (const r of strongRequests.filter((x) => x.mode === "tools")) expect(r.toolForced).toBe(true);
+      if (method === "functionCalling")
+        for (const r of strongRequests.filter((x) => x.mode === "tools")) expect(r.toolForced).toBe(true);
       if (!method) {
         const names = new Set(strongRequests.filter((r) => r.mode === "json_schema").map((r) => r.schemaName));
         // every structured step went over the wire (pool-check: 3 seeds mixed up to 6; action-apply: some gaps were small)
         expect(names).toEqual(
-          new Set(["instruction_metadata", "plausibility_verdicts", "rubrics_and_actions", "instructions", "pairwise_scores", "improved_instruction"]),
+          new Set([
+            "instruction_metadata",
+            "plausibility_verdicts",
+            "rubrics_and_actions",
+            "instructions",
+            "pairwise_scores",
+            "improved_instruction",
+          ]),
         );
       }
 
@@ -421,7 +475,12 @@ describe("whole graph through ChatOpenAI and the OpenAI protocol server", () => 
         inputTokens: strongTokens.input + targetTokens.input,
         outputTokens: strongTokens.output + targetTokens.output,
       });
-      expect(byRole(summary, "target")).toEqual({ calls: targetTokens.requests, failedCalls: 0, inputTokens: targetTokens.input, outputTokens: targetTokens.output });
+      expect(byRole(summary, "target")).toEqual({
+        calls: targetTokens.requests,
+        failedCalls: 0,
+        inputTokens: targetTokens.input,
+        outputTokens: targetTokens.output,
+      });
       const strongSide = byRole(summary, "strong");
       const judgeSide = byRole(summary, "judge");
       expect(strongSide.inputTokens + judgeSide.inputTokens).toBe(strongTokens.input);
@@ -591,7 +650,12 @@ describe("secrets never reach the outputs", () => {
   }
 
   const assertNoSecret = (state: FinalState, secret: string) => {
-    const text = JSON.stringify({ kept: state.kept, dropped: state.dropped, summary: state.summary, stopReason: state.stopReason });
+    const text = JSON.stringify({
+      kept: state.kept,
+      dropped: state.dropped,
+      summary: state.summary,
+      stopReason: state.stopReason,
+    });
     expect(text).not.toContain(secret);
     expect(text).not.toContain(secret.slice(-12));
   };

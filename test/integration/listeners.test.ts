@@ -22,8 +22,14 @@ describe("abort listeners", () => {
     expect(before).toBe(10); // a fresh worker: Node's default, nothing raised it yet
     const models = scriptedModels();
     const graph = createCodecGraph({ models });
-    const seeds = Array.from({ length: 8 }, (_, i) => ({ id: `s${i}`, instruction: `Seed task number ${i}: explain topic ${i} in detail.` }));
-    const state = await graph.invoke({ seeds }, { context: resolveConfig({ size: 40, poolSize: 8, seed: 3, concurrency: 32 }) });
+    const seeds = Array.from({ length: 8 }, (_, i) => ({
+      id: `s${i}`,
+      instruction: `Seed task number ${i}: explain topic ${i} in detail.`,
+    }));
+    const state = await graph.invoke(
+      { seeds },
+      { context: resolveConfig({ size: 40, poolSize: 8, seed: 3, concurrency: 32 }) },
+    );
     expect(state.summary).toMatchObject({ kept: 40 });
     // Tasks of one wave really ran side by side (more than Node's default cap of 10).
     expect(models.strong.calls.length).toBeGreaterThan(40);

@@ -75,14 +75,23 @@ describe("call services belong to one run", () => {
     const calls = () => models.strong.calls.length + models.target.calls.length;
     const graph = createCodecGraph({ models });
     const run = newRun({ models }, resolveConfig(settings));
-    const first = await callsOf(() => graph.invoke({ seeds }, { context: run.config, configurable: { [RUN_KEY]: run } }), calls);
+    const first = await callsOf(
+      () => graph.invoke({ seeds }, { context: run.config, configurable: { [RUN_KEY]: run } }),
+      calls,
+    );
     expect(first.ok).toBe(true);
     expect(first.calls).toBeGreaterThan(0);
     expect(run.services.ledger.snapshot().spent.calls).toBe(first.calls);
     // The same run given again is the same budget, ledger and near-duplicate index, not a fresh one.
     const limited = newRun({ models }, resolveConfig({ ...settings, budget: { maxCalls: first.calls + 2 } }));
-    await callsOf(() => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }), calls);
-    const again = await callsOf(() => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }), calls);
+    await callsOf(
+      () => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }),
+      calls,
+    );
+    const again = await callsOf(
+      () => graph.invoke({ seeds }, { context: limited.config, configurable: { [RUN_KEY]: limited } }),
+      calls,
+    );
     expect(again.calls).toBeLessThanOrEqual(2);
     expect(limited.services.ledger.snapshot().spent.calls).toBeLessThanOrEqual(first.calls + 2);
   });

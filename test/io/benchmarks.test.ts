@@ -23,19 +23,30 @@ beforeAll(async () => {
 });
 
 describe("built-in evaluation sets", () => {
-  it.each(BENCHMARK_NAMES)("%s resolves to its file in the package, with its item count, byte-identical to upstream", async (name) => {
-    const path = resolveBenchmark(name, BENCHMARK_NAMES);
-    expect(path.startsWith(benchmarksDir())).toBe(true);
-    expect(await readSeeds(path)).toHaveLength(BENCHMARKS[name].items);
-    const bytes = await readFile(path);
-    const blob = createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
-    expect(blob).toBe(UPSTREAM_BLOBS[BENCHMARKS[name].file]);
-  });
+  it.each(BENCHMARK_NAMES)(
+    "%s resolves to its file in the package, with its item count, byte-identical to upstream",
+    async (name) => {
+      const path = resolveBenchmark(name, BENCHMARK_NAMES);
+      expect(path.startsWith(benchmarksDir())).toBe(true);
+      expect(await readSeeds(path)).toHaveLength(BENCHMARKS[name].items);
+      const bytes = await readFile(path);
+      const blob = createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+      expect(blob).toBe(UPSTREAM_BLOBS[BENCHMARKS[name].file]);
+    },
+  );
 
   it("the package's data README gives every set's source and licence", async () => {
     const readme = await readFile(join(benchmarksDir(), "README.md"), "utf8");
     for (const info of Object.values(BENCHMARKS)) expect(readme).toContain(info.file);
-    for (const text of ["Apache-2.0", "CC BY-NC 4.0", "not be used for training", "FastChat", "koala-test-set", "self-instruct", "WizardLM"]) {
+    for (const text of [
+      "Apache-2.0",
+      "CC BY-NC 4.0",
+      "not be used for training",
+      "FastChat",
+      "koala-test-set",
+      "self-instruct",
+      "WizardLM",
+    ]) {
       expect(readme).toContain(text);
     }
     expect(readme).not.toContain("shared");
@@ -47,7 +58,9 @@ describe("built-in evaluation sets", () => {
     expect(resolveBenchmark(own)).toBe(own);
     expect(resolveBenchmark(join(dir, "missing.jsonl"))).toBe(join(dir, "missing.jsonl"));
     expect(() => resolveBenchmark("vicunaa")).toThrow(InputError);
-    expect(() => resolveBenchmark("vicunaa")).toThrow(/not a built-in set \(vicuna, koala, self-instruct, evol-instruct, mt-bench\)/);
+    expect(() => resolveBenchmark("vicunaa")).toThrow(
+      /not a built-in set \(vicuna, koala, self-instruct, evol-instruct, mt-bench\)/,
+    );
     const cwd = process.cwd();
     try {
       process.chdir(dir);
@@ -86,7 +99,11 @@ describe("a warning when seeds come from a test set", () => {
     const seedTasks = resolveBenchmark("self-instruct-seed", BENCHMARK_NAMES);
     expect(await testSetWarning("self-instruct-seed", seedTasks, await readSeeds(seedTasks))).toBeUndefined();
     const mtBench = resolveBenchmark("mt-bench");
-    expect(await testSetWarning("mt-bench", mtBench, await readSeeds(mtBench))).toMatch(/of the 80 seeds used from mt-bench, 2 from the Vicuna test set/);
-    expect(await testSetWarning("mine.jsonl", join(dir, "mine.jsonl"), [{ id: "a", instruction: "Say hi" }])).toBeUndefined();
+    expect(await testSetWarning("mt-bench", mtBench, await readSeeds(mtBench))).toMatch(
+      /of the 80 seeds used from mt-bench, 2 from the Vicuna test set/,
+    );
+    expect(
+      await testSetWarning("mine.jsonl", join(dir, "mine.jsonl"), [{ id: "a", instruction: "Say hi" }]),
+    ).toBeUndefined();
   });
 });

@@ -16,7 +16,12 @@ async function read(name: string, content: string, options: ReadMetadataOptions 
 const expectPathError = (path: string, expected: ExpectedInputError, options: ReadMetadataOptions = opts) =>
   expectInputError(path, () => readMetadata(path, options), expected);
 
-async function expectError(name: string, content: string | Uint8Array, expected: ExpectedInputError, options: ReadMetadataOptions = opts) {
+async function expectError(
+  name: string,
+  content: string | Uint8Array,
+  expected: ExpectedInputError,
+  options: ReadMetadataOptions = opts,
+) {
   return expectPathError(await fixture(name, content), expected, options);
 }
 
@@ -48,9 +53,13 @@ describe("readMetadata: accepted input", () => {
   });
 
   it('reads { "data": [...] } and a single object, and sniffs unknown extensions', async () => {
-    expect(await read("m.json", '{"data": [{"useCase": "a", "skills": ["b"]}]}')).toEqual([{ useCase: "a", skills: ["b"] }]);
+    expect(await read("m.json", '{"data": [{"useCase": "a", "skills": ["b"]}]}')).toEqual([
+      { useCase: "a", skills: ["b"] },
+    ]);
     expect(await read("one.json", '{\n "useCase": "a",\n "skills": "b"\n}')).toEqual([{ useCase: "a", skills: ["b"] }]);
-    expect(await read("m.meta", jsonl({ useCase: "a", skills: ["b"] }, { useCase: "c", skills: ["d"] }))).toHaveLength(2);
+    expect(await read("m.meta", jsonl({ useCase: "a", skills: ["b"] }, { useCase: "c", skills: ["d"] }))).toHaveLength(
+      2,
+    );
     expect(await read("m.meta", '[{"useCase": "a", "skills": ["b"]}]')).toHaveLength(1);
   });
 
@@ -114,7 +123,10 @@ describe("readMetadata: bad input", () => {
     ["an array", '["a", ["b"]]'],
     ["null", "null"],
   ])("a record that is %s", async (what, literal) => {
-    await expectError("r.jsonl", `${jsonl({ useCase: "a", skills: ["b"] })}${literal}\n`, { line: 2, contains: [what, "useCase"] });
+    await expectError("r.jsonl", `${jsonl({ useCase: "a", skills: ["b"] })}${literal}\n`, {
+      line: 2,
+      contains: [what, "useCase"],
+    });
   });
 
   it("missing useCase lists the fields", async () => {
@@ -125,27 +137,56 @@ describe("readMetadata: bad input", () => {
   });
 
   it("empty or non-string useCase", async () => {
-    await expectError("u.jsonl", jsonl({ useCase: "  ", skills: ["b"] }), { line: 1, contains: ['"useCase" is empty'] });
-    await expectError("u.jsonl", jsonl({ use_case: "", skills: ["b"] }), { line: 1, contains: ['"use_case" is empty'] });
+    await expectError("u.jsonl", jsonl({ useCase: "  ", skills: ["b"] }), {
+      line: 1,
+      contains: ['"useCase" is empty'],
+    });
+    await expectError("u.jsonl", jsonl({ use_case: "", skills: ["b"] }), {
+      line: 1,
+      contains: ['"use_case" is empty'],
+    });
     await expectError("u.jsonl", jsonl({ useCase: 3, skills: ["b"] }), { line: 1, contains: ["must be a string"] });
   });
 
   it("missing, empty or malformed skills", async () => {
     await expectError("s.jsonl", jsonl({ useCase: "a" }), { line: 1, contains: ['no "skills" field', "useCase"] });
-    await expectError("s.jsonl", jsonl({ useCase: "a", skills: [] }), { line: 1, contains: ['"skills" is empty', "1 to 3"] });
+    await expectError("s.jsonl", jsonl({ useCase: "a", skills: [] }), {
+      line: 1,
+      contains: ['"skills" is empty', "1 to 3"],
+    });
     await expectError("s.jsonl", jsonl({ useCase: "a", skills: "" }), { line: 1, contains: ["skill 1 is empty"] });
-    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["x", " "] }), { line: 1, contains: ["skill 2 is empty"] });
+    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["x", " "] }), {
+      line: 1,
+      contains: ["skill 2 is empty"],
+    });
     await expectError("s.jsonl", jsonl({ useCase: "a", skills: "x,,y" }), { line: 1, contains: ["skill 2 is empty"] });
-    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["x", 5] }), { line: 1, contains: ["skill 2 must be a string"] });
+    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["x", 5] }), {
+      line: 1,
+      contains: ["skill 2 must be a string"],
+    });
     await expectError("s.jsonl", jsonl({ useCase: "a", skills: { x: 1 } }), { line: 1, contains: ["comma-separated"] });
-    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["SQL", "sql"] }), { line: 1, contains: ["listed twice"] });
+    await expectError("s.jsonl", jsonl({ useCase: "a", skills: ["SQL", "sql"] }), {
+      line: 1,
+      contains: ["listed twice"],
+    });
   });
 
   it("more than skillsMax skills is an error naming the line, not a truncation", async () => {
-    const text = jsonl({ useCase: "a", skills: ["1"] }, { useCase: "b", skills: ["1", "2"] }, { useCase: "c", skills: "1, 2, 3, 4" });
+    const text = jsonl(
+      { useCase: "a", skills: ["1"] },
+      { useCase: "b", skills: ["1", "2"] },
+      { useCase: "c", skills: "1, 2, 3, 4" },
+    );
     await expectError("many.jsonl", text, { line: 3, contains: ["4 skills", "at most 3"] });
     await expectError("many.jsonl", text, { line: 2, contains: ["2 skills", "at most 1"] }, { skillsMax: 1 });
-    const arr = JSON.stringify([{ useCase: "a", skills: ["1"] }, { useCase: "b", skills: ["1", "2", "3", "4"] }], null, 2);
+    const arr = JSON.stringify(
+      [
+        { useCase: "a", skills: ["1"] },
+        { useCase: "b", skills: ["1", "2", "3", "4"] },
+      ],
+      null,
+      2,
+    );
     await expectError("many.json", arr, { line: 8, contains: ["4 skills"] });
   });
 

@@ -1,10 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { InputError, decodeInputBytes } from "../../io/input-error.js";
-import { detectSeedFormat, parseSeeds, readSeedSample, readSeeds, streamSeeds, type ReadSeedsOptions } from "../../io/seeds.js";
+import {
+  detectSeedFormat,
+  parseSeeds,
+  readSeedSample,
+  readSeeds,
+  streamSeeds,
+  type ReadSeedsOptions,
+} from "../../io/seeds.js";
 import { selectSeeds } from "../../lib/seed-sample.js";
 import { type ExpectedInputError, expectInputError, inputFixtures } from "../support/input-files.js";
 
@@ -15,7 +22,12 @@ async function read(name: string, content: string | Uint8Array, options?: ReadSe
   return readSeeds(await fixture(name, content), options);
 }
 
-async function expectError(name: string, content: string | Uint8Array, expected: ExpectedInputError, options?: ReadSeedsOptions) {
+async function expectError(
+  name: string,
+  content: string | Uint8Array,
+  expected: ExpectedInputError,
+  options?: ReadSeedsOptions,
+) {
   return expectPathError(await fixture(name, content), expected, options);
 }
 
@@ -62,7 +74,11 @@ describe("formats", () => {
   });
 
   it("reads a pretty-printed JSON array of objects; generated ids use the element position", async () => {
-    const text = JSON.stringify([{ instruction: "One" }, { instruction: "Two", id: "x" }, { instruction: "Three" }], null, 2);
+    const text = JSON.stringify(
+      [{ instruction: "One" }, { instruction: "Two", id: "x" }, { instruction: "Three" }],
+      null,
+      2,
+    );
     const seeds = await read("s.json", text);
     expect(seeds).toEqual([
       { id: "seed-1", instruction: "One" },
@@ -231,9 +247,13 @@ describe("instruction field", () => {
   });
 
   it("--field picks an exact key, and takes the first element of an array", async () => {
-    const seeds = await read("f.jsonl", jsonl({ instruction: "no", query: "yes" }, { instruction: "no", query: ["yes2", "x"] }), {
-      field: "query",
-    });
+    const seeds = await read(
+      "f.jsonl",
+      jsonl({ instruction: "no", query: "yes" }, { instruction: "no", query: ["yes2", "x"] }),
+      {
+        field: "query",
+      },
+    );
     expect(seeds.map((s) => s.instruction)).toEqual(["yes", "yes2"]);
   });
 
@@ -261,7 +281,14 @@ describe("instruction field", () => {
       jsonl(
         { id: "t1", instruction: "Rewrite the sentence.", instances: [{ input: " The cat sat. \r\n", output: "o" }] },
         { id: "t2", instruction: "Tell a joke.", instances: [{ input: "", output: "o" }] },
-        { id: "t3", instruction: "Sum.", instances: [{ input: "1 2", output: "3" }, { input: "4 5", output: "9" }] },
+        {
+          id: "t3",
+          instruction: "Sum.",
+          instances: [
+            { input: "1 2", output: "3" },
+            { input: "4 5", output: "9" },
+          ],
+        },
         { id: "t4", instruction: "No instances.", instances: [] },
       ),
     );
@@ -274,7 +301,10 @@ describe("instruction field", () => {
   });
 
   it("appends an Alpaca-style top-level input", async () => {
-    const seeds = await read("alp.json", JSON.stringify([{ instruction: "Translate to French.", input: "Hello", output: "Bonjour" }]));
+    const seeds = await read(
+      "alp.json",
+      JSON.stringify([{ instruction: "Translate to French.", input: "Hello", output: "Bonjour" }]),
+    );
     expect(seeds[0]?.instruction).toBe("Translate to French.\n\nHello");
     const csv = await read("alp.csv", "instruction,input\nTranslate.,Hi\nJoke.,\n");
     expect(csv.map((s) => s.instruction)).toEqual(["Translate.\n\nHi", "Joke."]);
@@ -313,10 +343,14 @@ describe("ids and categories", () => {
   });
 
   it("rejects duplicate ids, naming both lines", async () => {
-    await expectError("dup.jsonl", jsonl({ id: "a", instruction: "x" }, { id: "b", instruction: "y" }, { id: "a", instruction: "z" }), {
-      line: 3,
-      contains: ['duplicate id "a"', "line 1"],
-    });
+    await expectError(
+      "dup.jsonl",
+      jsonl({ id: "a", instruction: "x" }, { id: "b", instruction: "y" }, { id: "a", instruction: "z" }),
+      {
+        line: 3,
+        contains: ['duplicate id "a"', "line 1"],
+      },
+    );
     await expectError("dup.csv", "id,instruction\n7,x\n\n7,y\n", { line: 4, contains: ['duplicate id "7"', "line 2"] });
     await expectError("dup.json", '[\n {"idx": 1, "Instruction": "a"},\n {"idx": 1, "Instruction": "b"}\n]', {
       line: 3,
@@ -350,36 +384,53 @@ describe("bad input", () => {
     await expectPathError(sub, { line: null, contains: ["is a directory"] });
   });
 
-  it.skipIf(process.platform === "win32")("no read permission (as root, read by a child running as nobody)", async () => {
-    const path = await fixture("locked.jsonl", jsonl({ instruction: "x" }));
-    await chmod(path, 0o000);
-    try {
-      if (process.getuid?.() !== 0) {
-        await expectPathError(path, { line: null, contains: ["permission denied"] });
-        return;
+  it.skipIf(process.platform === "win32")(
+    "no read permission (as root, read by a child running as nobody)",
+    async () => {
+      const path = await fixture("locked.jsonl", jsonl({ instruction: "x" }));
+      await chmod(path, 0o000);
+      try {
+        if (process.getuid?.() !== 0) {
+          await expectPathError(path, { line: null, contains: ["permission denied"] });
+          return;
+        }
+        // Root reads any file: read it from a child that has dropped to nobody (setpriv, util-linux).
+        await chmod(folder(), 0o755);
+        const script = [
+          `import { readSeeds } from ${JSON.stringify(join(root, "io", "seeds.ts"))};`,
+          `try { await readSeeds(${JSON.stringify(path)}); console.log(JSON.stringify({ read: true })); }`,
+          `catch (e) { console.log(JSON.stringify({ name: e.constructor.name, file: e.file, line: e.line ?? null, message: e.message })); }`,
+        ].join("\n");
+        const child = spawnSync(
+          "setpriv",
+          [
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            process.execPath,
+            "--import",
+            "tsx",
+            "--input-type=module",
+            "-e",
+            script,
+          ],
+          {
+            cwd: root,
+            encoding: "utf8",
+            env: { PATH: process.env.PATH ?? "", HOME: "/tmp", TSX_TSCONFIG_PATH: join(root, "tsconfig.json") },
+          },
+        );
+        expect(child.error, "setpriv (util-linux) must be installed to run this as root").toBeUndefined();
+        expect(child.stderr).toBe("");
+        const result = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
+        expect(result).toMatchObject({ name: "InputError", file: path, line: null });
+        expect(String(result.message).startsWith(`${path}: `)).toBe(true);
+        expect(String(result.message)).toContain("permission denied");
+      } finally {
+        await chmod(path, 0o644);
       }
-      // Root reads any file: read it from a child that has dropped to nobody (setpriv, util-linux).
-      await chmod(folder(), 0o755);
-      const script = [
-        `import { readSeeds } from ${JSON.stringify(join(root, "io", "seeds.ts"))};`,
-        `try { await readSeeds(${JSON.stringify(path)}); console.log(JSON.stringify({ read: true })); }`,
-        `catch (e) { console.log(JSON.stringify({ name: e.constructor.name, file: e.file, line: e.line ?? null, message: e.message })); }`,
-      ].join("\n");
-      const child = spawnSync(
-        "setpriv",
-        ["--reuid=nobody", "--regid=nogroup", "--clear-groups", process.execPath, "--import", "tsx", "--input-type=module", "-e", script],
-        { cwd: root, encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: "/tmp", TSX_TSCONFIG_PATH: join(root, "tsconfig.json") } },
-      );
-      expect(child.error, "setpriv (util-linux) must be installed to run this as root").toBeUndefined();
-      expect(child.stderr).toBe("");
-      const result = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>;
-      expect(result).toMatchObject({ name: "InputError", file: path, line: null });
-      expect(String(result.message).startsWith(`${path}: `)).toBe(true);
-      expect(String(result.message)).toContain("permission denied");
-    } finally {
-      await chmod(path, 0o644);
-    }
-  });
+    },
+  );
 
   it.each([
     ["empty.jsonl", ""],
@@ -408,7 +459,10 @@ describe("bad input", () => {
 
   it("a JSONL file that is really a pretty-printed JSON array gets a hint", async () => {
     await expectError("arr.jsonl", '[\n  {"instruction": "x"}\n]\n', { line: 1, contains: ["--format json"] });
-    await expectError("arr2.jsonl", '[{"instruction": "x"}]\n', { line: 1, contains: ["got an array", "--format json"] });
+    await expectError("arr2.jsonl", '[{"instruction": "x"}]\n', {
+      line: 1,
+      contains: ["got an array", "--format json"],
+    });
   });
 
   it("a JSON file that does not parse: line computed from the parser's position", async () => {
@@ -418,7 +472,10 @@ describe("bad input", () => {
   });
 
   it("a broken pretty-printed JSON object is reported where it breaks, not as JSONL line 1", async () => {
-    await expectError("obj.json", '{\n  "instruction": "a",\n  "id": 1,,\n}\n', { line: 3, contains: ["not valid JSON"] });
+    await expectError("obj.json", '{\n  "instruction": "a",\n  "id": 1,,\n}\n', {
+      line: 3,
+      contains: ["not valid JSON"],
+    });
     await expectError("obj.in", '{\n  "instruction": "a"\n  "id": 1\n}\n', { line: 3, contains: ["not valid JSON"] });
   });
 
@@ -430,7 +487,12 @@ describe("bad input", () => {
   });
 
   it("JSONL forced as JSON gets a hint", async () => {
-    await expectError("forced.jsonl", jsonl({ instruction: "a" }, { instruction: "b" }), { line: 2, contains: ["JSONL"] }, { format: "json" });
+    await expectError(
+      "forced.jsonl",
+      jsonl({ instruction: "a" }, { instruction: "b" }),
+      { line: 2, contains: ["JSONL"] },
+      { format: "json" },
+    );
   });
 
   it("a top-level JSON value that is not an array or object", async () => {
@@ -463,7 +525,10 @@ describe("bad input", () => {
   });
 
   it("a top-level JSON object without instructions says an array was expected", async () => {
-    await expectError("obj.json", '{\n "seeds": [{"instruction": "x"}]\n}', { line: 1, contains: ["seeds", "array of records"] });
+    await expectError("obj.json", '{\n "seeds": [{"instruction": "x"}]\n}', {
+      line: 1,
+      contains: ["seeds", "array of records"],
+    });
   });
 
   it.each([
@@ -479,8 +544,14 @@ describe("bad input", () => {
   it("an empty string record, an empty turns array, a non-string instruction", async () => {
     await expectError("es.json", '["ok",\n""]', { line: 2, contains: ["empty"] });
     await expectError("et.jsonl", jsonl({ turns: [] }), { line: 1, contains: ['"turns" is an empty array'] });
-    await expectError("ns.jsonl", jsonl({ instruction: 42 }), { line: 1, contains: ['"instruction" must be a string', "a number"] });
-    await expectError("nt.jsonl", jsonl({ turns: [{ a: 1 }] }), { line: 1, contains: ['first element of "turns"', "an object"] });
+    await expectError("ns.jsonl", jsonl({ instruction: 42 }), {
+      line: 1,
+      contains: ['"instruction" must be a string', "a number"],
+    });
+    await expectError("nt.jsonl", jsonl({ turns: [{ a: 1 }] }), {
+      line: 1,
+      contains: ['first element of "turns"', "an object"],
+    });
   });
 
   it("an empty line in plain text never errors, but an empty CSV instruction cell does", async () => {
@@ -510,7 +581,10 @@ describe("bad input", () => {
   });
 
   it("a CSV row with more fields than the header (unquoted comma)", async () => {
-    await expectError("extra.csv", "id,instruction\n1,Hello, world\n", { line: 2, contains: ["3 fields", "2 columns"] });
+    await expectError("extra.csv", "id,instruction\n1,Hello, world\n", {
+      line: 2,
+      contains: ["3 fields", "2 columns"],
+    });
   });
 
   it("--field given but absent (JSON and CSV)", async () => {
@@ -520,8 +594,18 @@ describe("bad input", () => {
       { line: 1, contains: ['"query"', "--field", "instruction, Query", 'did you mean "Query"'] },
       { field: "query" },
     );
-    await expectError("nf.csv", "instruction,body\nx,y\n", { line: 1, contains: ['"query"', "instruction, body"] }, { field: "query" });
-    await expectError("nf2.jsonl", jsonl({ query: "a" }, { instruction: "b" }), { line: 2, contains: ['"query"'] }, { field: "query" });
+    await expectError(
+      "nf.csv",
+      "instruction,body\nx,y\n",
+      { line: 1, contains: ['"query"', "instruction, body"] },
+      { field: "query" },
+    );
+    await expectError(
+      "nf2.jsonl",
+      jsonl({ query: "a" }, { instruction: "b" }),
+      { line: 2, contains: ['"query"'] },
+      { field: "query" },
+    );
   });
 
   it("an empty --field", async () => {
@@ -529,7 +613,10 @@ describe("bad input", () => {
   });
 
   it("binary data with NUL bytes", async () => {
-    await expectError("bin.jsonl", Buffer.from([0x7b, 0x7d, 0x0a, 0x00, 0x01, 0x02]), { line: 2, contains: ["NUL", "binary"] });
+    await expectError("bin.jsonl", Buffer.from([0x7b, 0x7d, 0x0a, 0x00, 0x01, 0x02]), {
+      line: 2,
+      contains: ["NUL", "binary"],
+    });
     expect(() => parseSeeds("a\nb\0c", "mem.txt")).toThrow(/mem\.txt:2: .*NUL/);
   });
 
@@ -537,10 +624,14 @@ describe("bad input", () => {
     await expectError("c.jsonl.gz", Buffer.from([0x1f, 0x8b, 0x08, 0x00]), { line: null, contains: ["gzip"] });
     await expectError("c.xlsx", Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00]), { line: null, contains: ["ZIP", "CSV"] });
     await expectError("u16.txt", Buffer.from("\uFEFFhello", "utf16le"), { line: null, contains: ["UTF-16"] });
-    await expectError("latin1.txt", Buffer.concat([Buffer.from("ok\nfine\ncaf"), Buffer.from([0xe9]), Buffer.from("\n")]), {
-      line: 3,
-      contains: ["not valid UTF-8"],
-    });
+    await expectError(
+      "latin1.txt",
+      Buffer.concat([Buffer.from("ok\nfine\ncaf"), Buffer.from([0xe9]), Buffer.from("\n")]),
+      {
+        line: 3,
+        contains: ["not valid UTF-8"],
+      },
+    );
     expect(decodeInputBytes(Buffer.from("\uFEFFhé", "utf8"), "x")).toBe("hé");
   });
 
@@ -555,19 +646,33 @@ describe("large files", () => {
   it("parses 20,000 JSONL lines and 5,000 CSV rows quickly", async () => {
     const n = 20_000;
     const body = Array.from({ length: n }, (_, i) =>
-      JSON.stringify({ id: `t${i}`, instruction: `Instruction number ${i} with some more words in it.`, category: "c" }),
+      JSON.stringify({
+        id: `t${i}`,
+        instruction: `Instruction number ${i} with some more words in it.`,
+        category: "c",
+      }),
     ).join("\r\n");
     const start = performance.now();
     const seeds = await read("big.jsonl", body);
     expect(seeds).toHaveLength(n);
-    expect(seeds[n - 1]).toEqual({ id: `t${n - 1}`, instruction: `Instruction number ${n - 1} with some more words in it.`, category: "c" });
+    expect(seeds[n - 1]).toEqual({
+      id: `t${n - 1}`,
+      instruction: `Instruction number ${n - 1} with some more words in it.`,
+      category: "c",
+    });
 
-    const csv = ["id,instruction", ...Array.from({ length: 5000 }, (_, i) => `${i},"Row ${i}, quoted ""text"""`)].join("\n");
+    const csv = ["id,instruction", ...Array.from({ length: 5000 }, (_, i) => `${i},"Row ${i}, quoted ""text"""`)].join(
+      "\n",
+    );
     const rows = await read("big.csv", csv);
     expect(rows).toHaveLength(5000);
     expect(rows[4999]?.instruction).toBe('Row 4999, quoted "text"');
 
-    const arr = JSON.stringify(Array.from({ length: n }, (_, i) => ({ instruction: `x${i}` })), null, 1);
+    const arr = JSON.stringify(
+      Array.from({ length: n }, (_, i) => ({ instruction: `x${i}` })),
+      null,
+      1,
+    );
     const fromArray = await read("big.json", arr);
     expect(fromArray).toHaveLength(n);
     // Linear, not quadratic: a generous bound that holds on a loaded 2-core machine (the reads take ~1 s idle).
@@ -613,7 +718,10 @@ describe("streaming (files larger than one read)", () => {
 
   it("a CSV file's bad bytes past the first block are named by their line, and reading stops early cleanly", async () => {
     const rows = Array.from({ length: 40_000 }, (_, i) => `r${i},Row ${i} ${"x".repeat(30)}`);
-    const bytes = Buffer.concat([Buffer.from(`id,instruction\n${rows.join("\n")}\n`), Buffer.from([0x61, 0x2c, 0xff, 0x0a])]);
+    const bytes = Buffer.concat([
+      Buffer.from(`id,instruction\n${rows.join("\n")}\n`),
+      Buffer.from([0x61, 0x2c, 0xff, 0x0a]),
+    ]);
     await expectError("late-utf8.csv", bytes, { line: 40_002, contains: ["UTF-8"] });
     const path = await fixture("early-stop.csv", `id,instruction\n${rows.join("\n")}\n`);
     const first: string[] = [];
@@ -622,25 +730,37 @@ describe("streaming (files larger than one read)", () => {
   });
 
   it("a quote inside an unquoted CSV field is an error naming line and column (RFC 4180)", async () => {
-    await expectError("inner-quote.csv", 'id,instruction\n1,say 5" tall\n', { line: 2, contains: ["column 2", "in quotes"] });
+    await expectError("inner-quote.csv", 'id,instruction\n1,say 5" tall\n', {
+      line: 2,
+      contains: ["column 2", "in quotes"],
+    });
   });
 
   it("a bad line past the first block is named by its line", async () => {
-    const good = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ instruction: `Seed ${i} ${"x".repeat(30)}` }));
+    const good = Array.from({ length: 40_000 }, (_, i) =>
+      JSON.stringify({ instruction: `Seed ${i} ${"x".repeat(30)}` }),
+    );
     await expectError("late.jsonl", `${good.join("\n")}\n{not json\n`, { line: 40_001, contains: ["not valid JSON"] });
     const bytes = Buffer.concat([Buffer.from(`${good.join("\n")}\n`), Buffer.from([0x7b, 0xff, 0x7d, 0x0a])]);
     await expectError("late-utf8.jsonl", bytes, { line: 40_001, contains: ["UTF-8"] });
-    await expectError("late-dup.jsonl", `${good.join("\n")}\n${JSON.stringify({ id: "seed-3", instruction: "again" })}\n`, {
-      line: 40_001,
-      contains: ['duplicate id "seed-3"', "line 3"],
-    });
+    await expectError(
+      "late-dup.jsonl",
+      `${good.join("\n")}\n${JSON.stringify({ id: "seed-3", instruction: "again" })}\n`,
+      {
+        line: 40_001,
+        contains: ['duplicate id "seed-3"', "line 3"],
+      },
+    );
   });
 });
 
 describe("readSeedSample: the seeds a run uses, from a file of any size", () => {
   it("merges identical seeds and samples as the file streams, as selectSeeds does on the whole list", async () => {
     const lines = [
-      ...Array.from({ length: 10 }, (_, i) => ({ id: `copy${i}`, instruction: i % 2 ? "Summarise  this article." : "Summarise this article." })),
+      ...Array.from({ length: 10 }, (_, i) => ({
+        id: `copy${i}`,
+        instruction: i % 2 ? "Summarise  this article." : "Summarise this article.",
+      })),
       ...Array.from({ length: 5 }, (_, i) => ({ id: `other${i}`, instruction: `Other task ${i}` })),
     ];
     const path = await fixture("dups.jsonl", jsonl(...lines));
@@ -659,7 +779,9 @@ describe("readSeedSample: the seeds a run uses, from a file of any size", () => 
   it("rejects a seed longer than the limit by file and line", async () => {
     const path = await fixture("long.jsonl", jsonl({ instruction: "short" }, { instruction: "x".repeat(5001) }));
     await expect(readSeedSample(path, { sampleSize: "all", seed: 1, maxChars: 5000 })).rejects.toThrow(
-      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: the instruction is 5001 characters long, over the limit of 5000`),
+      new RegExp(
+        `${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:2: the instruction is 5001 characters long, over the limit of 5000`,
+      ),
     );
   });
 });
@@ -688,7 +810,11 @@ describe("the evaluation sets shipped in data/benchmarks", () => {
 
   it("keeps ids and categories from each benchmark's own fields", async () => {
     const vicuna = await readSeeds(join(dataDir, "vicuna-80.jsonl"));
-    expect(vicuna[0]).toEqual({ id: "1", instruction: "How can I improve my time management skills?", category: "generic" });
+    expect(vicuna[0]).toEqual({
+      id: "1",
+      instruction: "How can I improve my time management skills?",
+      category: "generic",
+    });
     const mt = await readSeeds(join(dataDir, "mt-bench-80.jsonl"));
     expect(mt[0]?.id).toBe("81");
     expect(mt[0]?.category).toBe("writing");

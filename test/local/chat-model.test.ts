@@ -207,7 +207,9 @@ describe("LocalChatModel.withStructuredOutput", () => {
     const counter = new RunCounter();
     const result = await model
       .withStructuredOutput(Profile, { includeRaw: true, name: "profile" })
-      .invoke([new SystemMessage("You write profiles."), new HumanMessage("One profile please.")], { callbacks: [counter] });
+      .invoke([new SystemMessage("You write profiles."), new HumanMessage("One profile please.")], {
+        callbacks: [counter],
+      });
     expect(Profile.parse(result.parsed)).toEqual(result.parsed);
     const attempts = (result.raw.response_metadata as Record<string, unknown>)["structured_output_attempts"] as number;
     expect(attempts).toBeGreaterThanOrEqual(1);
@@ -220,7 +222,12 @@ describe("LocalChatModel.withStructuredOutput", () => {
   });
 
   it("retries a schema the grammar allows but zod refines away, then throws MalformedOutputError", async () => {
-    const Impossible = z.object({ code: z.string().max(8).refine((s) => s === "never-produced-123", "must be the secret code") });
+    const Impossible = z.object({
+      code: z
+        .string()
+        .max(8)
+        .refine((s) => s === "never-produced-123", "must be the secret code"),
+    });
     const model = tiny({ maxTokens: 200, structuredOutputRetries: 2 });
     const counter = new RunCounter();
     const err = await model
@@ -239,13 +246,19 @@ describe("LocalChatModel.withStructuredOutput", () => {
     expect(e.usage.total_tokens).toBe(e.usage.input_tokens + e.usage.output_tokens);
 
     const once = tiny({ maxTokens: 200, structuredOutputRetries: 0 });
-    const err0 = (await once.withStructuredOutput(Impossible).invoke("Give the code").catch((x: unknown) => x)) as MalformedOutputError;
+    const err0 = (await once
+      .withStructuredOutput(Impossible)
+      .invoke("Give the code")
+      .catch((x: unknown) => x)) as MalformedOutputError;
     expect(err0.attempts).toHaveLength(1);
   });
 
   it("reports output cut off by maxTokens as malformed JSON", async () => {
     const model = tiny({ maxTokens: 8, structuredOutputRetries: 1 });
-    const err = (await model.withStructuredOutput(Profile).invoke("x").catch((e: unknown) => e)) as MalformedOutputError;
+    const err = (await model
+      .withStructuredOutput(Profile)
+      .invoke("x")
+      .catch((e: unknown) => e)) as MalformedOutputError;
     expect(err).toBeInstanceOf(MalformedOutputError);
     expect(err.message).toContain("not valid JSON");
   });
@@ -254,7 +267,13 @@ describe("LocalChatModel.withStructuredOutput", () => {
     const Rich = z.object({
       kind: z.literal("rubric"),
       criteria: z
-        .array(z.object({ name: z.string().min(1).max(12), weight: z.number().int().min(1).max(3), note: z.string().max(10).optional() }))
+        .array(
+          z.object({
+            name: z.string().min(1).max(12),
+            weight: z.number().int().min(1).max(3),
+            note: z.string().max(10).optional(),
+          }),
+        )
         .min(1)
         .max(2),
       flags: z.record(z.string().max(6), z.boolean()),
@@ -299,14 +318,22 @@ describe("toGrammarSchema", () => {
     };
     expect(g.properties["text"]).toMatchObject({ type: "string", maxLength: 100 });
     expect(g.properties["short"]).toMatchObject({ type: "string", maxLength: 5 });
-    expect(g.properties["items"]).toMatchObject({ type: "array", maxItems: 7, items: { type: "string", maxLength: 100 } });
+    expect(g.properties["items"]).toMatchObject({
+      type: "array",
+      maxItems: 7,
+      items: { type: "string", maxLength: 100 },
+    });
     expect(g.properties["rating"]).toEqual({ enum: [1, 2, 3, 4, 5] });
     expect(g.properties["big"]).toEqual({ type: "integer" });
     expect(g.properties["maybe"]).toEqual({ oneOf: [{ type: "string", maxLength: 100 }, { type: "null" }] });
     expect(g.properties["when"]).toMatchObject({ type: "string", format: "date-time" });
     expect(JSON.stringify(g)).not.toContain("$schema");
 
-    const record = toGrammarSchema(z.toJSONSchema(z.record(z.string(), z.boolean())), { maxStringLength: 50, maxItems: 4, maxEnumRange: 10 });
+    const record = toGrammarSchema(z.toJSONSchema(z.record(z.string(), z.boolean())), {
+      maxStringLength: 50,
+      maxItems: 4,
+      maxEnumRange: 10,
+    });
     expect(record).toMatchObject({ type: "object", additionalProperties: { type: "boolean" }, maxProperties: 4 });
     const open = toGrammarSchema({ type: "object", properties: { a: { type: "string" } } });
     expect(open["additionalProperties"]).toBe(false);

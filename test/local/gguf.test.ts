@@ -123,7 +123,12 @@ describe("checkGguf", () => {
   });
 
   it("accepts files without optional keys", async () => {
-    for (const key of ["llama.rope.dimension_count", "llama.attention.head_count_kv", "tokenizer.chat_template", "tokenizer.ggml.pre"]) {
+    for (const key of [
+      "llama.rope.dimension_count",
+      "llama.attention.head_count_kv",
+      "tokenizer.chat_template",
+      "tokenizer.ggml.pre",
+    ]) {
       const p = path.join(dir, `optional-${key}.gguf`);
       await writeTinyLlamaGguf(p, { omitKeys: [key] });
       expect((await checkGguf(p)).ok, key).toBe(true);
@@ -131,14 +136,34 @@ describe("checkGguf", () => {
   });
 
   it.each([
-    ["a zero head count", { "llama.attention.head_count": { type: "u32", value: 0 } }, "head_count\" is 0"],
-    ["a zero feed-forward length", { "llama.feed_forward_length": { type: "u32", value: 0 } }, "feed_forward_length\" is 0"],
-    ["a zero block count", { "llama.block_count": { type: "u32", value: 0 } }, "block_count\" is 0"],
-    ["a width not divisible by the heads", { "llama.attention.head_count": { type: "u32", value: 3 } }, "not divisible"],
-    ["a head count stored as a string", { "llama.attention.head_count": { type: "string", value: "4" } }, "must be an integer"],
-    ["an unknown architecture", { "general.architecture": { type: "string", value: "nosucharch" } }, "\"nosucharch\" is not supported"],
+    ["a zero head count", { "llama.attention.head_count": { type: "u32", value: 0 } }, 'head_count" is 0'],
+    [
+      "a zero feed-forward length",
+      { "llama.feed_forward_length": { type: "u32", value: 0 } },
+      'feed_forward_length" is 0',
+    ],
+    ["a zero block count", { "llama.block_count": { type: "u32", value: 0 } }, 'block_count" is 0'],
+    [
+      "a width not divisible by the heads",
+      { "llama.attention.head_count": { type: "u32", value: 3 } },
+      "not divisible",
+    ],
+    [
+      "a head count stored as a string",
+      { "llama.attention.head_count": { type: "string", value: "4" } },
+      "must be an integer",
+    ],
+    [
+      "an unknown architecture",
+      { "general.architecture": { type: "string", value: "nosucharch" } },
+      '"nosucharch" is not supported',
+    ],
     ["an unknown tokenizer", { "tokenizer.ggml.model": { type: "string", value: "weird" } }, "does not know"],
-    ["a block count that does not match the tensors", { "llama.block_count": { type: "u32", value: 3 } }, "tensors for 2 blocks"],
+    [
+      "a block count that does not match the tensors",
+      { "llama.block_count": { type: "u32", value: 3 } },
+      "tensors for 2 blocks",
+    ],
   ] as const)("refuses %s", async (_name, overrideKeys, expected) => {
     const p = path.join(dir, `bad-${_name.replace(/\W+/g, "-")}.gguf`);
     await writeTinyLlamaGguf(p, { overrideKeys });
@@ -153,7 +178,8 @@ describe("checkGguf", () => {
     await writeFile(p, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
     const r = await checkGguf(p);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.problems.join("\n")).toMatch(/truncated: it is \d+ bytes long but tensor "[^"]+" needs \d+ bytes/);
+    if (!r.ok)
+      expect(r.problems.join("\n")).toMatch(/truncated: it is \d+ bytes long but tensor "[^"]+" needs \d+ bytes/);
   });
 
   it("refuses a file truncated in the header (where node-llama-cpp's reader sees zeros)", async () => {

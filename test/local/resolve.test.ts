@@ -120,7 +120,14 @@ beforeAll(async () => {
   gguf = await readFile((await writeTinyLlamaGguf(path.join(dir, "src", "tiny.gguf"))).path);
   // ~3 MB: large enough for the transfer to span many chunks.
   bigGguf = await readFile(
-    (await writeTinyLlamaGguf(path.join(dir, "src", "big.gguf"), { layers: 4, embeddingLength: 128, feedForwardLength: 512, seed: 7 })).path,
+    (
+      await writeTinyLlamaGguf(path.join(dir, "src", "big.gguf"), {
+        layers: 4,
+        embeddingLength: 128,
+        feedForwardLength: 512,
+        seed: 7,
+      })
+    ).path,
   );
 });
 
@@ -138,7 +145,11 @@ const freshCache = (): Promise<string> => mkdtemp(path.join(dir, "cache-"));
 describe("resolveLocalModel: paths", () => {
   it("checks a plain path (with or without local:) and reports a missing or broken one", async () => {
     const p = path.join(dir, "src", "tiny.gguf");
-    await expect(resolveLocalModel(p)).resolves.toMatchObject({ path: p, source: "path", summary: { architecture: "llama" } });
+    await expect(resolveLocalModel(p)).resolves.toMatchObject({
+      path: p,
+      source: "path",
+      summary: { architecture: "llama" },
+    });
     await expect(resolveLocalModel(`local:${p}`)).resolves.toMatchObject({ path: p });
     const missing = await resolveLocalModel(path.join(dir, "nope.gguf")).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(LocalModelError);
@@ -162,7 +173,9 @@ describe("resolveLocalModel: downloads", () => {
     expect((await readFile(first.path)).equals(gguf)).toBe(true);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toEqual({ downloadedBytes: gguf.length, totalBytes: gguf.length });
-    expect(progress.every((p, i) => i === 0 || p.downloadedBytes >= (progress[i - 1]?.downloadedBytes ?? 0))).toBe(true);
+    expect(progress.every((p, i) => i === 0 || p.downloadedBytes >= (progress[i - 1]?.downloadedBytes ?? 0))).toBe(
+      true,
+    );
 
     await server.close();
     const second = await resolveLocalModel(url, { cacheDir });
@@ -192,7 +205,9 @@ describe("resolveLocalModel: downloads", () => {
     server.plan.push({ kind: "stall", after: third });
     const cacheDir = await freshCache();
     const started = Date.now();
-    const err = await resolveLocalModel(server.url("/big.gguf"), { cacheDir, stallTimeoutMs: 400 }).catch((e: unknown) => e);
+    const err = await resolveLocalModel(server.url("/big.gguf"), { cacheDir, stallTimeoutMs: 400 }).catch(
+      (e: unknown) => e,
+    );
     // Generous on a loaded machine, yet far below the 60 s default stall timeout a regression would wait.
     expect(Date.now() - started).toBeLessThan(FAST_MS);
     expect(err).toBeInstanceOf(LocalModelError);
@@ -243,8 +258,12 @@ describe("resolveLocalModel: downloads", () => {
       if (saved === undefined) delete process.env["HF_ENDPOINT"];
       else process.env["HF_ENDPOINT"] = saved;
     }
-    expect(downloadTargetFor("hf:o/r/sub/dir/m.gguf#v2", {})?.url).toBe("https://huggingface.co/o/r/resolve/v2/sub/dir/m.gguf");
-    expect(downloadTargetFor("hf:o/r/m.gguf", { HF_TOKEN: "secret" })?.headers).toEqual({ Authorization: "Bearer secret" });
+    expect(downloadTargetFor("hf:o/r/sub/dir/m.gguf#v2", {})?.url).toBe(
+      "https://huggingface.co/o/r/resolve/v2/sub/dir/m.gguf",
+    );
+    expect(downloadTargetFor("hf:o/r/m.gguf", { HF_TOKEN: "secret" })?.headers).toEqual({
+      Authorization: "Bearer secret",
+    });
     expect(downloadTargetFor(DEFAULT_LOCAL_MODEL, {})?.url).toBe(
       "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct-GGUF/resolve/main/qwen2.5-1.5b-instruct-q4_k_m.gguf",
     );
@@ -253,13 +272,19 @@ describe("resolveLocalModel: downloads", () => {
   it("reports HTTP errors with a hint, and a downloaded non-GGUF as invalid", async () => {
     const server = await startServer({ "/page.gguf": Buffer.from("<html>login required</html>".repeat(4)) });
     const cacheDir = await freshCache();
-    const e404 = (await resolveLocalModel(server.url("/missing.gguf"), { cacheDir }).catch((e: unknown) => e)) as LocalModelError;
+    const e404 = (await resolveLocalModel(server.url("/missing.gguf"), { cacheDir }).catch(
+      (e: unknown) => e,
+    )) as LocalModelError;
     expect(e404.code).toBe("download-failed");
     expect(e404.message).toContain("HTTP 404");
     server.plan.push({ kind: "status", status: 401 });
-    const e401 = (await resolveLocalModel(server.url("/page.gguf"), { cacheDir }).catch((e: unknown) => e)) as LocalModelError;
+    const e401 = (await resolveLocalModel(server.url("/page.gguf"), { cacheDir }).catch(
+      (e: unknown) => e,
+    )) as LocalModelError;
     expect(e401.message).toContain("HF_TOKEN");
-    const html = (await resolveLocalModel(server.url("/page.gguf"), { cacheDir }).catch((e: unknown) => e)) as LocalModelError;
+    const html = (await resolveLocalModel(server.url("/page.gguf"), { cacheDir }).catch(
+      (e: unknown) => e,
+    )) as LocalModelError;
     expect(html.code).toBe("invalid-gguf");
     expect(html.message).toContain("not a GGUF file");
   });
@@ -282,7 +307,9 @@ describe("resolveLocalModel: offline", () => {
   it("fails fast with the ways forward when the host refuses connections", async () => {
     const port = await closedPort();
     const started = Date.now();
-    const err = await resolveLocalModel(`http://127.0.0.1:${port}/m.gguf`, { cacheDir: await freshCache() }).catch((e: unknown) => e);
+    const err = await resolveLocalModel(`http://127.0.0.1:${port}/m.gguf`, { cacheDir: await freshCache() }).catch(
+      (e: unknown) => e,
+    );
     expect(Date.now() - started).toBeLessThan(FAST_MS);
     expect(err).toBeInstanceOf(LocalModelError);
     expect((err as LocalModelError).code).toBe("offline");
@@ -336,7 +363,9 @@ describe("resolveLocalModel: offline", () => {
     process.env["HF_ENDPOINT"] = `http://127.0.0.1:${port}`;
     try {
       const started = Date.now();
-      const err = await resolveLocalModel("hf:acme/some-model-GGUF:Q4_K_M", { cacheDir: await freshCache() }).catch((e: unknown) => e);
+      const err = await resolveLocalModel("hf:acme/some-model-GGUF:Q4_K_M", { cacheDir: await freshCache() }).catch(
+        (e: unknown) => e,
+      );
       expect(Date.now() - started).toBeLessThan(FAST_MS);
       expect((err as LocalModelError).code).toBe("offline");
       expectWaysForward((err as Error).message);
@@ -361,7 +390,14 @@ describe("resolveLocalModel: offline", () => {
       const cacheDir = await freshCache();
       const name = downloadTargetFor(DEFAULT_LOCAL_MODEL)?.fileName ?? "";
       await writeFile(path.join(cacheDir, name), gguf); // stands in for the real download
-      const model = new LocalChatModel({ model: DEFAULT_LOCAL_MODEL, cacheDir, gpu: false, threads: 1, maxTokens: 4, temperature: 0 });
+      const model = new LocalChatModel({
+        model: DEFAULT_LOCAL_MODEL,
+        cacheDir,
+        gpu: false,
+        threads: 1,
+        maxTokens: 4,
+        temperature: 0,
+      });
       const loaded = await model.load();
       expect(loaded.path).toBe(path.join(cacheDir, name));
       const answer = await model.invoke("hi");

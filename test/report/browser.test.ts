@@ -19,10 +19,21 @@ import { ScriptedChatModel, scriptedModels } from "../support/scripted-model.js"
 import { SEEDS, makeEval, makeRun } from "./fixtures.js";
 
 const CHROMIUM = process.env.CODECLM_CHROMIUM ?? "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 /** Screenshots land here (outside the repository): set CODECLM_SCREENSHOT_DIR to choose. */
 const SHOTS = process.env.CODECLM_SCREENSHOT_DIR ?? join(tmpdir(), "codeclm-report-screenshots");
-const skip = skipUnless(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CODECLM_CHROMIUM)`);
+const skip = skipUnless(
+  existsSync(CHROMIUM),
+  `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CODECLM_CHROMIUM)`,
+);
 
 /** A seed id that closes a double- or single-quoted attribute and opens event handlers if not escaped. */
 const ATTRIBUTE_BREAKER = `s-x" onmouseover="alert(1)" autofocus onfocus="alert(2)' onclick='alert(3)`;
@@ -49,9 +60,18 @@ describe.skipIf(skip)("the report in headless Chromium, JavaScript off, no netwo
   }
 
   it("draws every plot of a run, opens records without script, and loads nothing", async () => {
-    const html = await writeReport(await makeRun(dir), { prices: { strong: { input: 2.5, output: 10 }, target: { input: 0.15, output: 0.6 } } });
+    const html = await writeReport(await makeRun(dir), {
+      prices: { strong: { input: 2.5, output: 10 }, target: { input: 0.15, output: 0.6 } },
+    });
     const { page, context, external } = await open(html);
-    for (const id of ["plot-iterations", "plot-gaps", "plot-coverage-use-cases", "plot-coverage-skills", "plot-usage", "plot-cost"]) {
+    for (const id of [
+      "plot-iterations",
+      "plot-gaps",
+      "plot-coverage-use-cases",
+      "plot-coverage-skills",
+      "plot-usage",
+      "plot-cost",
+    ]) {
       const svg = page.locator(`figure#${id} svg`);
       await expect(svg.count()).resolves.toBe(1);
       const box = await svg.boundingBox();
@@ -80,13 +100,22 @@ describe.skipIf(skip)("the report in headless Chromium, JavaScript off, no netwo
     // Encoding that seed fails, so a dropped record carries its id into the page's id attributes.
     const hostileSeed = { id: ATTRIBUTE_BREAKER, instruction: "A seed whose encoding fails, for the report's sake." };
     const strong = new ScriptedChatModel((prompt) =>
-      prompt.includes("You analyse instructions") && prompt.includes(hostileSeed.instruction) ? new Error("refused") : codecReply("strong", prompt),
+      prompt.includes("You analyse instructions") && prompt.includes(hostileSeed.instruction)
+        ? new Error("refused")
+        : codecReply("strong", prompt),
     );
     const paths = outputPathsFor(join(dir, "attr", "run.jsonl"));
     await mkdir(join(dir, "attr"), { recursive: true });
     await runToFiles({
       input: { seeds: [...SEEDS.slice(0, 4), hostileSeed] },
-      config: { size: 8, poolSize: 6, seed: 5, concurrency: 4, strong: { model: "openai:strong" }, target: { model: "openai:target" } },
+      config: {
+        size: 8,
+        poolSize: 6,
+        seed: 5,
+        concurrency: 4,
+        strong: { model: "openai:strong" },
+        target: { model: "openai:target" },
+      },
       paths,
       graph: { models: { strong, target: scriptedModels().target } },
     });
@@ -96,11 +125,15 @@ describe.skipIf(skip)("the report in headless Chromium, JavaScript off, no netwo
       .locator("*")
       .evaluateAll((elements) =>
         elements.flatMap((element) =>
-          [...element.attributes].filter((attribute) => /^on/i.test(attribute.name) || attribute.name === "autofocus").map((attribute) => attribute.name),
+          [...element.attributes]
+            .filter((attribute) => /^on/i.test(attribute.name) || attribute.name === "autofocus")
+            .map((attribute) => attribute.name),
         ),
       );
     expect(handlers).toEqual([]);
-    const ids = await page.locator("details.record.dropped").evaluateAll((elements) => elements.map((element) => element.id));
+    const ids = await page
+      .locator("details.record.dropped")
+      .evaluateAll((elements) => elements.map((element) => element.id));
     expect(ids).toContain(`dropped-seed-${ATTRIBUTE_BREAKER}`);
     expect(await page.getByText(ATTRIBUTE_BREAKER, { exact: true }).count()).toBeGreaterThan(0);
     expect(external()).toEqual([]);

@@ -29,7 +29,15 @@ export async function makeRun(dir: string, name = "run", ablation: Ablation = "f
   const paths = outputPathsFor(join(dir, `${name}.jsonl`));
   await runToFiles({
     input: { seeds: SEEDS },
-    config: { size, poolSize: 10, seed: 5, concurrency: 4, ablation, strong: { model: "openai:strong" }, target: { model: "openai:target" } },
+    config: {
+      size,
+      poolSize: 10,
+      seed: 5,
+      concurrency: 4,
+      ablation,
+      strong: { model: "openai:strong" },
+      target: { model: "openai:target" },
+    },
     paths,
     graph: { models: scriptedModels() },
   });
@@ -48,12 +56,18 @@ export const BENCHMARK: Seed[] = [
 /** An evaluation's files in `dir`; returns eval.jsonl's path. */
 export async function makeEval(dir: string): Promise<string> {
   const respond = evalResponder({ modelName: "m", referenceName: "r", judgeName: "j" });
-  const as = (name: string) => new ScriptedChatModel((prompt) => respond({ model: name, messages: [{ role: "user", content: prompt }] }));
+  const as = (name: string) =>
+    new ScriptedChatModel((prompt) => respond({ model: name, messages: [{ role: "user", content: prompt }] }));
   const paths = evalPathsFor(dir);
   await runEvalToFiles({
     benchmark: BENCHMARK,
     benchmarkLabel: "bench.jsonl",
-    config: resolveEvalConfig({ model: { model: "openai:m" }, reference: { model: "openai:r" }, judge: { model: "openai:j" }, judgeRetries: 1 }),
+    config: resolveEvalConfig({
+      model: { model: "openai:m" },
+      reference: { model: "openai:r" },
+      judge: { model: "openai:j" },
+      judgeRetries: 1,
+    }),
     models: { model: as("m"), reference: as("r"), judge: as("j") },
     paths,
   });

@@ -94,7 +94,9 @@ describe("report data", () => {
     const keptShares = rows.filter((row) => row.source === "kept data").reduce((sum, row) => sum + row.share, 0);
     expect(seedShares).toBeCloseTo(1);
     expect(keptShares).toBeCloseTo(1);
-    const pairs: KeptPair[] = run.kept.slice(0, 2).map((pair, i) => ({ ...pair, metadata: { useCase: i ? "Poetry" : "poetry", skills: [] } }));
+    const pairs: KeptPair[] = run.kept
+      .slice(0, 2)
+      .map((pair, i) => ({ ...pair, metadata: { useCase: i ? "Poetry" : "poetry", skills: [] } }));
     const merged = coverage({ ...run, kept: pairs, summary: undefined }, "useCases", 5);
     expect(merged).toEqual({ rows: [{ name: "poetry", source: "kept data", share: 1, count: 2 }] });
   });
@@ -105,18 +107,27 @@ describe("report data", () => {
       "answer-target": { calls: 1, failedCalls: 0, inputTokens: 0, outputTokens: 1_000_000 },
       decode: { calls: 1, failedCalls: 1, inputTokens: 10, outputTokens: 10 },
     };
-    const prices = effectivePrices({ strong: { input: 2, output: 8 }, target: { input: 0.1, output: 0.4 } }, { strong: "s", judge: "s" });
+    const prices = effectivePrices(
+      { strong: { input: 2, output: 8 }, target: { input: 0.1, output: 0.4 } },
+      { strong: "s", judge: "s" },
+    );
     const usage = usageByStep(byStep, prices);
     expect(usage.find((step) => step.step === "judge")!.cost).toBe(2);
     expect(usage.find((step) => step.step === "answer-target")!.cost).toBeCloseTo(0.4);
-    expect(usageByStep(byStep, effectivePrices({ strong: { input: 2, output: 8 } }, { strong: "s", judge: "j" })).find((s) => s.step === "judge")!.cost).toBeUndefined();
+    expect(
+      usageByStep(byStep, effectivePrices({ strong: { input: 2, output: 8 } }, { strong: "s", judge: "j" })).find(
+        (s) => s.step === "judge",
+      )!.cost,
+    ).toBeUndefined();
     expect(usageByStep(byStep).every((step) => step.cost === undefined)).toBe(true);
   });
 
   it("splits an evaluation into wins, ties and losses, overall and per category", async () => {
     const ev = (await loadReport(evalPath)) as EvalReportData;
     const split = outcomeSplit(ev);
-    const all = Object.fromEntries(split.filter((row) => row.category.startsWith("all")).map((row) => [row.outcome, row.count]));
+    const all = Object.fromEntries(
+      split.filter((row) => row.category.startsWith("all")).map((row) => [row.outcome, row.count]),
+    );
     expect(all).toEqual({ win: 3, tie: 2, loss: 2 });
     expect(split.find((row) => row.category.startsWith("all"))!.category).toBe("all (n=7)");
   });
@@ -127,22 +138,34 @@ describe("the page", () => {
     const run = (await loadReport(runPath)) as RunReportData;
     // Hostile text where a run can carry it: an instruction, a response, a use case (drawn in a plot), an id.
     const [first, ...rest] = run.kept;
-    const hostile = { ...first!, id: HOSTILE, instruction: HOSTILE, response: HOSTILE, metadata: { useCase: HOSTILE, skills: [HOSTILE] } };
+    const hostile = {
+      ...first!,
+      id: HOSTILE,
+      instruction: HOSTILE,
+      response: HOSTILE,
+      metadata: { useCase: HOSTILE, skills: [HOSTILE] },
+    };
     const html = await buildReportHtml({ ...run, kept: [hostile, ...rest] }, { now: new Date(0) });
     expect(html).toContain("Content-Security-Policy");
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/<img/i);
     expect(html).not.toMatch(/\s(?:src|href)="(?!#)/i);
     expect(html).not.toMatch(/<link/i);
-    for (const id of ["plot-iterations", "plot-gaps", "plot-coverage-use-cases", "plot-coverage-skills", "plot-usage"]) {
+    for (const id of [
+      "plot-iterations",
+      "plot-gaps",
+      "plot-coverage-use-cases",
+      "plot-coverage-skills",
+      "plot-usage",
+    ]) {
       const figure = new RegExp(`<figure id="${id}" class="plot"><h3>[^<]*</h3><svg `);
       expect(html).toMatch(figure);
     }
     expect(html).toContain(escapeHtml(HOSTILE));
     const plot = /<figure id="plot-coverage-use-cases"[\s\S]*?<\/figure>/.exec(html)![0];
     expect(plot).toContain("&lt;script&gt;"); // drawn in the plot, escaped by Vega
-    expect(html).toContain("<details class=\"record kept\"");
-    expect(html).toContain("<details class=\"group\" id=\"dropped\"");
+    expect(html).toContain('<details class="record kept"');
+    expect(html).toContain('<details class="group" id="dropped"');
   });
 
   it("says why a plot is empty for an ablation row without filtering", async () => {

@@ -10,7 +10,18 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { codecReply } from "../support/codec-responder.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
-import { completeLines, keptIds, killStartedClis, readJson, readRecords, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
+import {
+  completeLines,
+  keptIds,
+  killStartedClis,
+  readJson,
+  readRecords,
+  runCli,
+  startCli,
+  startCodecServer,
+  waitFor,
+  writeSeeds,
+} from "./support.js";
 
 // A test that fails half-way leaves no CLI running against the shared server (it would skew the next test's counts).
 afterEach(async () => killStartedClis());
@@ -61,7 +72,11 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
   }
 
   beforeAll(async () => {
-    server = await startCodecServer({ latencyMs: { mean: 12, jitter: 4 }, recordRequests: false, fault: () => (frozen ? "hang" : undefined) });
+    server = await startCodecServer({
+      latencyMs: { mean: 12, jitter: 4 },
+      recordRequests: false,
+      fault: () => (frozen ? "hang" : undefined),
+    });
     dir = await mkdtemp(join(tmpdir(), "codeclm-scale-"));
     seeds = await writeSeeds(dir);
     const out = join(dir, "reference.jsonl");
@@ -90,7 +105,11 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
 
     // 1. Killed mid-wave, before any pair is decided.
     const first = startCli(args(out, "--quiet"), env());
-    await waitFor(() => server.counters.completed - start >= reference.calls * 0.35, 120_000, "calls of the first session");
+    await waitFor(
+      () => server.counters.completed - start >= reference.calls * 0.35,
+      120_000,
+      "calls of the first session",
+    );
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");
     const state = await readJson(join(dir, "killed.run.json"));
@@ -196,7 +215,9 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     expect(inputChanged.code).toBe(2);
     expect(inputChanged.stderr).toMatch(/input|seed/i);
     // another target model
-    const withOtherTarget = args(out, "--quiet", "--resume").map((arg) => (arg === "openai:target-model" ? "openai:other-target" : arg));
+    const withOtherTarget = args(out, "--quiet", "--resume").map((arg) =>
+      arg === "openai:target-model" ? "openai:other-target" : arg,
+    );
     const modelChanged = await runCli(withOtherTarget, env());
     expect(modelChanged.code).toBe(2);
     expect(modelChanged.stderr).toContain("other-target");
@@ -218,7 +239,11 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     frozen = true;
     await waitFor(() => server.counters.inFlight > 0, 60_000, "a call in flight");
     run.child.kill("SIGINT");
-    await waitFor(() => stderr.includes("stopping: waiting for the calls in flight to finish"), 60_000, "the first Ctrl-C's message");
+    await waitFor(
+      () => stderr.includes("stopping: waiting for the calls in flight to finish"),
+      60_000,
+      "the first Ctrl-C's message",
+    );
     run.child.kill("SIGINT");
     const result = await run.done;
     frozen = false;
@@ -254,7 +279,22 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
   it("--dry-run estimates calls, tokens and cost without calling anything", async () => {
     const before = server.counters.requests;
     const result = await runCli(
-      ["generate", "--seeds", seeds, "--size", "1000", "--strong", "openai:gpt-4o", "--target", "openai:gpt-4o-mini", "--dry-run", "--max-cost", "1", "--max-calls", "100000"],
+      [
+        "generate",
+        "--seeds",
+        seeds,
+        "--size",
+        "1000",
+        "--strong",
+        "openai:gpt-4o",
+        "--target",
+        "openai:gpt-4o-mini",
+        "--dry-run",
+        "--max-cost",
+        "1",
+        "--max-calls",
+        "100000",
+      ],
       {},
     );
     expect(result.code).toBe(0);
@@ -266,7 +306,9 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
     const total = /total\s+(\d+)\s+\d+\s+\d+\s+\$(\d+\.\d\d)/.exec(result.stdout)!;
     expect(result.stdout).toContain(`Budget: --max-cost $1.00 is below the estimate of $${total[2]}`);
     expect(result.stdout).toMatch(/the run would stop \(resumably\) about \d+% of the way/);
-    expect(result.stdout).toContain(`Budget: --max-calls 100,000 covers the estimate of ${Number(total[1]).toLocaleString("en-US")}`);
+    expect(result.stdout).toContain(
+      `Budget: --max-calls 100,000 covers the estimate of ${Number(total[1]).toLocaleString("en-US")}`,
+    );
     expect(result.stdout).not.toContain("crossed by the next call");
   }, 120_000);
 });
@@ -286,8 +328,21 @@ describe("codeclm generate: --max-tokens and --max-cost hold across concurrency 
   const reference = { kept: [] as unknown[], tokens: 0, cost: 0 };
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-budget-0123456789" });
   const args = (out: string, ...more: string[]) =>
-    ["generate", "--seeds", seeds, "--out", out, "--size", "60", "--pool", "12", "--seed", "9", "--concurrency", "8"]
-      .concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"], more);
+    [
+      "generate",
+      "--seeds",
+      seeds,
+      "--out",
+      out,
+      "--size",
+      "60",
+      "--pool",
+      "12",
+      "--seed",
+      "9",
+      "--concurrency",
+      "8",
+    ].concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"], more);
 
   beforeAll(async () => {
     server = await startCodecServer({
@@ -318,7 +373,10 @@ describe("codeclm generate: --max-tokens and --max-cost hold across concurrency 
   }, 180_000);
   afterAll(async () => server?.close());
 
-  const spentSince = (mark: { tokens: number; cost: number }) => ({ tokens: ledger.input + ledger.output - mark.tokens, cost: cost - mark.cost });
+  const spentSince = (mark: { tokens: number; cost: number }) => ({
+    tokens: ledger.input + ledger.output - mark.tokens,
+    cost: cost - mark.cost,
+  });
   const markNow = () => ({ tokens: ledger.input + ledger.output, cost });
 
   it("--max-tokens: each session stops under its budget (counted by the server), and the resumed output equals a run without one", async () => {
@@ -326,7 +384,10 @@ describe("codeclm generate: --max-tokens and --max-cost hold across concurrency 
     const mark = markNow();
     const budgets = [0.3, 0.6].map((share) => Math.floor(reference.tokens * share));
     for (const budget of budgets) {
-      const stopped = await runCli(args(out, "--max-tokens", String(budget), ...(budget === budgets[0] ? [] : ["--resume"])), env());
+      const stopped = await runCli(
+        args(out, "--max-tokens", String(budget), ...(budget === budgets[0] ? [] : ["--resume"])),
+        env(),
+      );
       expect(stopped.code).toBe(4);
       expect(stopped.stdout).toContain("token budget");
       // The budget covers the whole run, across sessions: never crossed, whatever the concurrency.

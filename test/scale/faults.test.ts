@@ -17,7 +17,10 @@ import type { FakeOpenAIServer, FaultKind } from "../support/openai-server.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 import { keptIds, readJson, readJsonl, readRecords, startCodecServer } from "./support.js";
 
-const seeds: Seed[] = Array.from({ length: 12 }, (_, i) => ({ id: `s${i}`, instruction: `Seed ${i}: write about topic ${i % 5} in style ${i}` }));
+const seeds: Seed[] = Array.from({ length: 12 }, (_, i) => ({
+  id: `s${i}`,
+  instruction: `Seed ${i}: write about topic ${i % 5} in style ${i}`,
+}));
 const KEY = "sk-test-faults-0123456789abcdef";
 const waitUntil = async (condition: () => boolean) => {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -95,7 +98,14 @@ describe("runs under faults", () => {
       await expectReferenceOutput("faults");
 
       const injected = server.counters.faults;
-      expect(injected["429"] + injected["500"] + injected["503"] + injected.drop + injected.hang + injected["malformed-json"]).toBeGreaterThan(60);
+      expect(
+        injected["429"] +
+          injected["500"] +
+          injected["503"] +
+          injected.drop +
+          injected.hang +
+          injected["malformed-json"],
+      ).toBeGreaterThan(60);
       for (const kind of kinds) expect(injected[kind]).toBeGreaterThan(0);
       const { transport, spend } = summary;
       expect(transport?.faults["rate-limit"] ?? 0).toBe(injected["429"]);
@@ -143,7 +153,11 @@ describe("runs under faults", () => {
         await expectReferenceOutput(`limited-${adaptive}`);
         expect(summary.transport?.faults["rate-limit"]).toBe(server.counters.faults["429"]);
         const lowest = Math.min(...limits);
-        return { rateLimited: server.counters.faults["429"], lowest, after: Math.max(...limits.slice(limits.indexOf(lowest))) };
+        return {
+          rateLimited: server.counters.faults["429"],
+          lowest,
+          after: Math.max(...limits.slice(limits.indexOf(lowest))),
+        };
       } finally {
         await server.close();
       }
@@ -176,10 +190,14 @@ describe("runs under faults", () => {
       });
       const stopped = await pending;
       expect(stopped.status).toBe("stopped");
-      expect(stopped.stopReason).toMatch(/openai:strong-model at http:\/\/127\.0\.0\.1:\d+\/v1 kept failing for \d+ s without a single success/);
+      expect(stopped.stopReason).toMatch(
+        /openai:strong-model at http:\/\/127\.0\.0\.1:\d+\/v1 kept failing for \d+ s without a single success/,
+      );
       expect(stopped.transport?.faults.server).toBeGreaterThan(0);
       expect(stopped.transport?.givenUp).toBe(0); // the outage cost no instruction
-      expect((await readJsonl(join(dir, "outage.dropped.jsonl"))).filter((record) => record.reason === "failure")).toEqual([]);
+      expect(
+        (await readJsonl(join(dir, "outage.dropped.jsonl"))).filter((record) => record.reason === "failure"),
+      ).toEqual([]);
       // Few requests hit the dead endpoint: the breaker paused it and probed one call at a time.
       expect(server.counters.faults["500"]).toBeLessThan(60);
 
@@ -193,72 +211,91 @@ describe("runs under faults", () => {
     }
   }, 180_000);
 
-  it.each(["400", "422"] as const)("a %s (bad request) is not retried: recorded as a failure of its step; the run still keeps N", async (kind) => {
-    const promptOf = (request: { messages: Array<{ content: string }> }) => request.messages.map((message) => message.content).join("\n");
-    const refused = new Set<string>();
-    const server = await startCodecServer({
-      recordRequests: true,
-      // Some target answers are refused, every time they are asked.
-      fault: (request) => {
-        if (request.model !== "target-model" || hashText(promptOf(request)) % 8 !== 0) return undefined;
-        refused.add(promptOf(request));
-        return kind;
-      },
-    });
-    try {
-      const summary = await runToFiles(options(server, dir, `bad-request-${kind}`, { checkpoint: { kind: "none" } }));
-      expect(summary.status).toBe("complete");
-      expect(await keptIds(join(dir, `bad-request-${kind}.jsonl`))).toHaveLength(60);
-      const failures = (await readJsonl(join(dir, `bad-request-${kind}.dropped.jsonl`))).filter((record) => record.reason === "failure");
-      expect(refused.size).toBeGreaterThan(0);
-      expect(failures).toHaveLength(refused.size);
-      for (const record of failures) {
-        expect(record.step).toBe("answer-target");
-        expect(String(record.error)).toContain(kind);
+  it.each(["400", "422"] as const)(
+    "a %s (bad request) is not retried: recorded as a failure of its step; the run still keeps N",
+    async (kind) => {
+      const promptOf = (request: { messages: Array<{ content: string }> }) =>
+        request.messages.map((message) => message.content).join("\n");
+      const refused = new Set<string>();
+      const server = await startCodecServer({
+        recordRequests: true,
+        // Some target answers are refused, every time they are asked.
+        fault: (request) => {
+          if (request.model !== "target-model" || hashText(promptOf(request)) % 8 !== 0) return undefined;
+          refused.add(promptOf(request));
+          return kind;
+        },
+      });
+      try {
+        const summary = await runToFiles(options(server, dir, `bad-request-${kind}`, { checkpoint: { kind: "none" } }));
+        expect(summary.status).toBe("complete");
+        expect(await keptIds(join(dir, `bad-request-${kind}.jsonl`))).toHaveLength(60);
+        const failures = (await readJsonl(join(dir, `bad-request-${kind}.dropped.jsonl`))).filter(
+          (record) => record.reason === "failure",
+        );
+        expect(refused.size).toBeGreaterThan(0);
+        expect(failures).toHaveLength(refused.size);
+        for (const record of failures) {
+          expect(record.step).toBe("answer-target");
+          expect(String(record.error)).toContain(kind);
+        }
+        expect(summary.failures).toEqual({ "answer-target": refused.size });
+        // Not retried: each refused prompt reached the server once.
+        const asked = server.requests.filter(
+          (request) => refused.has(promptOf(request)) && request.model === "target-model",
+        );
+        expect(asked).toHaveLength(refused.size);
+        expect(summary.transport?.faults.fatal).toBe(refused.size);
+      } finally {
+        await server.close();
       }
-      expect(summary.failures).toEqual({ "answer-target": refused.size });
-      // Not retried: each refused prompt reached the server once.
-      const asked = server.requests.filter((request) => refused.has(promptOf(request)) && request.model === "target-model");
-      expect(asked).toHaveLength(refused.size);
-      expect(summary.transport?.faults.fatal).toBe(refused.size);
-    } finally {
-      await server.close();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 
-  it.each(["401", "403", "404"] as const)("a %s (key, access, model) fails the run at once, resumably; after the fix --resume completes it", async (kind) => {
-    let refusing = false;
-    const server = await startCodecServer({ recordRequests: false, fault: () => (refusing ? kind : undefined) });
-    try {
-      const run = options(server, dir, `refused-${kind}`);
-      const pending = runToFiles(run).catch((error: Error) => error);
-      await waitUntil(() => server.counters.completed >= reference.calls * 0.3);
-      refusing = true;
-      const failed = await pending;
-      expect(failed).toBeInstanceOf(Error);
-      expect((failed as Error).message).toContain(`refused the call (HTTP ${kind})`);
-      const refusedCalls = server.counters.faults[kind];
-      // Fails the run, not the instructions: about the calls in flight were refused (a few more may start
-      // before the failure reaches the scheduler), and none became a failed instruction.
-      expect(refusedCalls).toBeGreaterThan(0);
-      expect(refusedCalls).toBeLessThanOrEqual(2 * config().concurrency!);
-      expect((await readJsonl(join(dir, `refused-${kind}.dropped.jsonl`))).filter((record) => record.reason === "failure")).toEqual([]);
-      const state = await readJson(join(dir, `refused-${kind}.run.json`));
-      expect(state.status).toBe("failed");
-      expect(state.error).toContain(`HTTP ${kind}`);
+  it.each(["401", "403", "404"] as const)(
+    "a %s (key, access, model) fails the run at once, resumably; after the fix --resume completes it",
+    async (kind) => {
+      let refusing = false;
+      const server = await startCodecServer({ recordRequests: false, fault: () => (refusing ? kind : undefined) });
+      try {
+        const run = options(server, dir, `refused-${kind}`);
+        const pending = runToFiles(run).catch((error: Error) => error);
+        await waitUntil(() => server.counters.completed >= reference.calls * 0.3);
+        refusing = true;
+        const failed = await pending;
+        expect(failed).toBeInstanceOf(Error);
+        expect((failed as Error).message).toContain(`refused the call (HTTP ${kind})`);
+        const refusedCalls = server.counters.faults[kind];
+        // Fails the run, not the instructions: about the calls in flight were refused (a few more may start
+        // before the failure reaches the scheduler), and none became a failed instruction.
+        expect(refusedCalls).toBeGreaterThan(0);
+        expect(refusedCalls).toBeLessThanOrEqual(2 * config().concurrency!);
+        expect(
+          (await readJsonl(join(dir, `refused-${kind}.dropped.jsonl`))).filter((record) => record.reason === "failure"),
+        ).toEqual([]);
+        const state = await readJson(join(dir, `refused-${kind}.run.json`));
+        expect(state.status).toBe("failed");
+        expect(state.error).toContain(`HTTP ${kind}`);
 
-      refusing = false;
-      const resumed = await runToFiles({ ...run, resume: true });
-      expect(resumed.status).toBe("complete");
-      await expectReferenceOutput(`refused-${kind}`);
-    } finally {
-      await server.close();
-    }
-  }, 180_000);
+        refusing = false;
+        const resumed = await runToFiles({ ...run, resume: true });
+        expect(resumed.status).toBe("complete");
+        await expectReferenceOutput(`refused-${kind}`);
+      } finally {
+        await server.close();
+      }
+    },
+    180_000,
+  );
 
   it("a 429 that lasts past --give-up-after stops the run resumably, costs no instruction, and --resume completes it", async () => {
     let limited = false;
-    const server = await startCodecServer({ recordRequests: false, retryAfterSeconds: 0.1, fault: () => (limited ? "429" : undefined) });
+    const server = await startCodecServer({
+      recordRequests: false,
+      retryAfterSeconds: 0.1,
+      fault: () => (limited ? "429" : undefined),
+    });
     try {
       const run = options(server, dir, "rate-limited", { config: config({ giveUpAfterSeconds: 1 }) });
       const pending = runToFiles(run);
@@ -269,7 +306,9 @@ describe("runs under faults", () => {
       expect(stopped.stopReason).toMatch(/429|rate limit/i);
       expect(server.counters.faults["429"]).toBeGreaterThan(0);
       expect(stopped.transport?.faults["rate-limit"]).toBe(server.counters.faults["429"]);
-      expect((await readJsonl(join(dir, "rate-limited.dropped.jsonl"))).filter((record) => record.reason === "failure")).toEqual([]);
+      expect(
+        (await readJsonl(join(dir, "rate-limited.dropped.jsonl"))).filter((record) => record.reason === "failure"),
+      ).toEqual([]);
       expect((await readJson(join(dir, "rate-limited.run.json"))).status).toBe("stopped");
 
       limited = false;
@@ -288,12 +327,18 @@ describe("runs under faults", () => {
       strong: new ScriptedChatModel((prompt) => codecReply("strong", prompt)),
       target: new ScriptedChatModel((prompt) => {
         targetCalls++;
-        if (targetCalls > revokeAfter) return Object.assign(new Error("401 Incorrect API key provided"), { status: 401 });
+        if (targetCalls > revokeAfter)
+          return Object.assign(new Error("401 Incorrect API key provided"), { status: 401 });
         return codecReply("target", prompt);
       }),
     });
     const base = { input: { seeds }, config: config() };
-    const expected = await runToFiles({ ...base, paths: outputPathsFor(join(dir, "scripted.jsonl")), graph: { models: models() }, checkpoint: { kind: "none" } });
+    const expected = await runToFiles({
+      ...base,
+      paths: outputPathsFor(join(dir, "scripted.jsonl")),
+      graph: { models: models() },
+      checkpoint: { kind: "none" },
+    });
     expect(expected.status).toBe("complete");
     const total = targetCalls;
     targetCalls = 0;
@@ -312,7 +357,9 @@ describe("runs under faults", () => {
     expect(resumed.status).toBe("complete");
     // Every task of the wave that was running or waiting when the node failed ran again: same output.
     expect(await readRecords(join(dir, "revoked.jsonl"))).toEqual(await readRecords(join(dir, "scripted.jsonl")));
-    expect(await readRecords(join(dir, "revoked.dropped.jsonl"))).toEqual(await readRecords(join(dir, "scripted.dropped.jsonl")));
+    expect(await readRecords(join(dir, "revoked.dropped.jsonl"))).toEqual(
+      await readRecords(join(dir, "scripted.dropped.jsonl")),
+    );
     expect(resumed.instructions.filtered).toBe(expected.instructions.filtered);
   }, 180_000);
 

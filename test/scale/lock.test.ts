@@ -52,7 +52,14 @@ describe("the output lock (in process)", () => {
     const pid = child.pid!;
     await new Promise((resolve) => child.on("exit", resolve));
     expect(isStale({ pid, host: hostname(), since: "x" })).toBe(true);
-    expect(isStale({ pid: process.ppid, host: hostname(), since: "x", ...(processStartTime(process.ppid) ? { processStart: processStartTime(process.ppid) } : {}) })).toBe(false);
+    expect(
+      isStale({
+        pid: process.ppid,
+        host: hostname(),
+        since: "x",
+        ...(processStartTime(process.ppid) ? { processStart: processStartTime(process.ppid) } : {}),
+      }),
+    ).toBe(false);
     expect(isStale({ pid, host: "elsewhere.example", since: "x" })).toBe(false);
     if (processStartTime(process.ppid)) {
       // The pid was reused by a process started at another time.
@@ -64,14 +71,18 @@ describe("the output lock (in process)", () => {
     expect(JSON.parse(await readFile(path, "utf8")).pid).toBe(process.pid);
     await taken.release();
     await writeFile(path, JSON.stringify({ pid: 4242, host: "elsewhere.example", since: "2020-01-01T00:00:00.000Z" }));
-    await expect(acquireOutputLock(path)).rejects.toThrow(/pid 4242 on elsewhere\.example, since 2020-01-01.*delete .*b\.lock/);
+    await expect(acquireOutputLock(path)).rejects.toThrow(
+      /pid 4242 on elsewhere\.example, since 2020-01-01.*delete .*b\.lock/,
+    );
   });
 
   it("a failed whole-file write removes its temporary file and names the file", async () => {
     if (!existsSync("/dev/full")) return;
     const path = join(dir, "state.json");
     await symlink("/dev/full", `${path}.tmp-${process.pid}`);
-    await expect(writeJsonAtomic(path, { a: 1 })).rejects.toThrow(`cannot write ${path}: no space left on the device (ENOSPC)`);
+    await expect(writeJsonAtomic(path, { a: 1 })).rejects.toThrow(
+      `cannot write ${path}: no space left on the device (ENOSPC)`,
+    );
     expect((await readdir(dir)).filter((name) => name.includes(".tmp-"))).toEqual([]);
   });
 });
@@ -82,8 +93,25 @@ describe("codeclm generate: one writer per output", () => {
   let seeds: string;
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-lock" });
   const args = (out: string, ...more: string[]) => [
-    "generate", "--seeds", seeds, "--out", out, "--size", String(SIZE), "--pool", "10", "--seed", "3", "--concurrency", "4",
-    "--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet", ...more,
+    "generate",
+    "--seeds",
+    seeds,
+    "--out",
+    out,
+    "--size",
+    String(SIZE),
+    "--pool",
+    "10",
+    "--seed",
+    "3",
+    "--concurrency",
+    "4",
+    "--strong",
+    "openai:strong-model",
+    "--target",
+    "openai:target-model",
+    "--quiet",
+    ...more,
   ];
 
   beforeAll(async () => {
@@ -106,30 +134,38 @@ describe("codeclm generate: one writer per output", () => {
     expect(existsSync(join(dir, "twin.lock"))).toBe(false);
   }, 120_000);
 
-  it("a --resume or --force started while the run writes is refused; the run ends complete, no duplicate, no cut line", { timeout: 180_000 }, async () => {
-    const out = join(dir, "busy.jsonl");
-    // Slower answers: the run must still be writing while three more processes start.
-    const slow = await startCodecServer({ latencyMs: { mean: 150, jitter: 20 }, recordRequests: false });
-    const slowEnv = { ...env(), OPENAI_BASE_URL: slow.url };
-    const first = startCli(args(out), slowEnv);
-    // Pairs are decided late in a run (after the filtering passes): start the others once it is well under way.
-    await waitFor(() => existsSync(join(dir, "busy.lock")) && slow.counters.completed >= 20, 60_000, "the run to be under way");
-    const holder = JSON.parse(await readFile(join(dir, "busy.lock"), "utf8"));
-    expect(holder.pid).toBe(first.child.pid);
-    const extras = [["--resume"], ["--force"], []];
-    const others = await Promise.all(extras.map((extra) => runCli(args(out, ...extra), slowEnv)));
-    expect(first.child.exitCode).toBeNull(); // refused while the first still ran
-    for (const [k, second] of others.entries()) {
-      expect(second.code, extras[k]!.join(" ")).toBe(2);
-      expect(second.stderr).toContain(`pid ${first.child.pid} on ${hostname()}, since ${holder.since}`);
-      expect(second.stderr.trim().split("\n")).toHaveLength(1);
-    }
-    const result = await first.done;
-    await slow.close();
-    expect(result.code).toBe(0);
-    expect(await wholeLines(out)).toHaveLength(SIZE);
-    expect((await readJson(join(dir, "busy.summary.json"))).status).toBe("complete");
-  });
+  it(
+    "a --resume or --force started while the run writes is refused; the run ends complete, no duplicate, no cut line",
+    { timeout: 180_000 },
+    async () => {
+      const out = join(dir, "busy.jsonl");
+      // Slower answers: the run must still be writing while three more processes start.
+      const slow = await startCodecServer({ latencyMs: { mean: 150, jitter: 20 }, recordRequests: false });
+      const slowEnv = { ...env(), OPENAI_BASE_URL: slow.url };
+      const first = startCli(args(out), slowEnv);
+      // Pairs are decided late in a run (after the filtering passes): start the others once it is well under way.
+      await waitFor(
+        () => existsSync(join(dir, "busy.lock")) && slow.counters.completed >= 20,
+        60_000,
+        "the run to be under way",
+      );
+      const holder = JSON.parse(await readFile(join(dir, "busy.lock"), "utf8"));
+      expect(holder.pid).toBe(first.child.pid);
+      const extras = [["--resume"], ["--force"], []];
+      const others = await Promise.all(extras.map((extra) => runCli(args(out, ...extra), slowEnv)));
+      expect(first.child.exitCode).toBeNull(); // refused while the first still ran
+      for (const [k, second] of others.entries()) {
+        expect(second.code, extras[k]!.join(" ")).toBe(2);
+        expect(second.stderr).toContain(`pid ${first.child.pid} on ${hostname()}, since ${holder.since}`);
+        expect(second.stderr.trim().split("\n")).toHaveLength(1);
+      }
+      const result = await first.done;
+      await slow.close();
+      expect(result.code).toBe(0);
+      expect(await wholeLines(out)).toHaveLength(SIZE);
+      expect((await readJson(join(dir, "busy.summary.json"))).status).toBe("complete");
+    },
+  );
 
   it("after kill -9 the lock is stale: --resume takes it over and completes", async () => {
     const out = join(dir, "killed.jsonl");
@@ -147,12 +183,17 @@ describe("codeclm generate: one writer per output", () => {
 
   it("SIGTERM stops cleanly with its own message and exit 143", async () => {
     const out = join(dir, "term.jsonl");
-    const run = startCli(args(out).filter((arg) => arg !== "--quiet"), env());
+    const run = startCli(
+      args(out).filter((arg) => arg !== "--quiet"),
+      env(),
+    );
     await waitFor(() => existsSync(join(dir, "term.run.json")), 60_000, "the run to start");
     run.child.kill("SIGTERM");
     const result = await run.done;
     expect(result.code).toBe(143);
-    expect(result.stderr).toContain("SIGTERM received, stopping: waiting for the calls in flight to finish (SIGTERM again to cancel them)");
+    expect(result.stderr).toContain(
+      "SIGTERM received, stopping: waiting for the calls in flight to finish (SIGTERM again to cancel them)",
+    );
     expect(result.stderr).not.toContain("Ctrl-C");
     expect((await readJson(join(dir, "term.run.json"))).status).toBe("stopped");
     expect(result.stdout).toMatch(/resume with: codeclm generate .* --resume/);

@@ -40,7 +40,10 @@ const skip = skipUnless(
     : `CODECLM_TEST_POSTGRES_URL is set but does not answer: ${problem}`,
   { required: configured !== undefined },
 );
-const seeds: Seed[] = Array.from({ length: 8 }, (_, i) => ({ id: `p${i}`, instruction: `Postgres seed ${i} about subject ${i % 3}` }));
+const seeds: Seed[] = Array.from({ length: 8 }, (_, i) => ({
+  id: `p${i}`,
+  instruction: `Postgres seed ${i} about subject ${i % 3}`,
+}));
 
 describe.skipIf(skip)("Postgres checkpoints (--checkpoint postgres://…)", () => {
   let server: FakeOpenAIServer;
@@ -54,7 +57,13 @@ describe.skipIf(skip)("Postgres checkpoints (--checkpoint postgres://…)", () =
 
   const run = (name: string, extra: Partial<RunOptions> = {}): RunOptions => ({
     input: { seeds },
-    config: { size: 40, poolSize: 10, seed: 3, strong: { model: "openai:strong-model" }, target: { model: "openai:target-model" } },
+    config: {
+      size: 40,
+      poolSize: 10,
+      seed: 3,
+      strong: { model: "openai:strong-model" },
+      target: { model: "openai:target-model" },
+    },
     paths: outputPathsFor(join(dir, `${name}.jsonl`)),
     graph: { env: { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-pg-0123456789" } },
     checkpoint: { kind: "postgres", url },
@@ -86,9 +95,13 @@ describe.skipIf(skip)("Postgres checkpoints (--checkpoint postgres://…)", () =
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const left = await client.query("SELECT COUNT(*)::int AS n FROM codeclm_calls WHERE thread_id = $1", [resumed.runId]);
+      const left = await client.query("SELECT COUNT(*)::int AS n FROM codeclm_calls WHERE thread_id = $1", [
+        resumed.runId,
+      ]);
       expect(left.rows[0].n).toBe(0);
-      const checkpoints = await client.query("SELECT COUNT(*)::int AS n FROM checkpoints WHERE thread_id = $1", [resumed.runId]);
+      const checkpoints = await client.query("SELECT COUNT(*)::int AS n FROM checkpoints WHERE thread_id = $1", [
+        resumed.runId,
+      ]);
       expect(checkpoints.rows[0].n).toBe(0);
     } finally {
       await client.end();

@@ -21,10 +21,20 @@ export function startCodecServer(options: Partial<OpenAIServerOptions> = {}): Pr
 
 export async function writeSeeds(dir: string, count = 20): Promise<string> {
   const path = join(dir, "seeds.jsonl");
-  const topics = ["a limerick about cats", "moving averages in pandas", "compound interest", "the French Revolution", "binary search", "a haiku about rain", "sourdough bread"];
+  const topics = [
+    "a limerick about cats",
+    "moving averages in pandas",
+    "compound interest",
+    "the French Revolution",
+    "binary search",
+    "a haiku about rain",
+    "sourdough bread",
+  ];
   await writeFile(
     path,
-    Array.from({ length: count }, (_, i) => JSON.stringify({ id: `s${i}`, instruction: `Seed ${i}: explain ${topics[i % topics.length]} (${i})` })).join("\n"),
+    Array.from({ length: count }, (_, i) =>
+      JSON.stringify({ id: `s${i}`, instruction: `Seed ${i}: explain ${topics[i % topics.length]} (${i})` }),
+    ).join("\n"),
   );
   return path;
 }
@@ -66,8 +76,8 @@ export function startCli(args: string[], env: Record<string, string>): CliRun {
   let stderr = "";
   child.stdout!.on("data", (chunk) => (stdout += chunk));
   child.stderr!.on("data", (chunk) => (stderr += chunk));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
   return { child, done };
 }
@@ -116,10 +126,15 @@ export async function completeLines(path: string): Promise<number> {
 }
 
 export const keptIds = async (path: string) => (await readJsonl(path)).map((record) => String(record.id));
-export const droppedKeys = async (path: string) => (await readJsonl(path)).map((record) => `${record.kind}|${record.id}|${record.reason}`);
+export const droppedKeys = async (path: string) =>
+  (await readJsonl(path)).map((record) => `${record.kind}|${record.id}|${record.reason}`);
 export const readJson = async (path: string) => JSON.parse(await readFile(path, "utf8")) as Record<string, any>;
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = "condition"): Promise<void> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  what = "condition",
+): Promise<void> {
   const start = Date.now();
   while (!(await condition())) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -7,7 +7,10 @@ export const root = fileURLToPath(new URL("../..", import.meta.url));
 const tsx = join(root, "node_modules", ".bin", "tsx");
 
 /** Runs `codeclm ARGS` from source with only the given environment (plus PATH and HOME). */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(tsx, [join(root, "cli/main.ts"), ...args], {
       cwd: root,

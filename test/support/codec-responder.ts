@@ -23,7 +23,16 @@ const lineAfter = (text: string, label: string): string => {
 };
 
 const USE_CASES = ["creative writing", "code generation", "general knowledge QA", "financial advice", "data analysis"];
-const SKILLS = ["storytelling", "python", "statistics", "personal finance", "history", "algorithms", "persuasion", "chemistry"];
+const SKILLS = [
+  "storytelling",
+  "python",
+  "statistics",
+  "personal finance",
+  "history",
+  "algorithms",
+  "persuasion",
+  "chemistry",
+];
 
 /** Words that make each decoded instruction read differently (the near-duplicate filter looks at the text). */
 const TOPIC_WORDS = Array.from({ length: 128 }, (_, k) => `topic${k.toString(36)}`);
@@ -54,7 +63,11 @@ export interface ScriptOptions {
 }
 
 /** The reply for one prompt: a JSON value for structured steps, text for answers. */
-export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOptions = {}): string | Record<string, unknown> {
+export function codecReply(
+  role: ScriptedRole,
+  prompt: string,
+  options: ScriptOptions = {},
+): string | Record<string, unknown> {
   if (prompt.includes("You analyse instructions")) {
     const instruction = prompt.slice(prompt.lastIndexOf("Instruction:") + "Instruction:".length).trim();
     const h = hashText(instruction);
@@ -80,14 +93,18 @@ export function codecReply(role: ScriptedRole, prompt: string, options: ScriptOp
     return {
       instructions: Array.from(
         { length: count },
-        (_, k) => `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})${topicOf(prompt, k)}`,
+        (_, k) =>
+          `Task ${k + 1}.${round} for ${useCase} using ${skills} (${hashText(prompt) % 997})${topicOf(prompt, k)}`,
       ),
     };
   }
   if (prompt.includes("Here are examples of instructions that users give")) {
     const count = Number(/Write (\d+) new instructions/.exec(prompt)?.[1] ?? "1");
     return {
-      instructions: Array.from({ length: count }, (_, k) => `Self-instructed task ${k + 1} (${hashText(prompt) % 9973})${topicOf(prompt, k)}`),
+      instructions: Array.from(
+        { length: count },
+        (_, k) => `Self-instructed task ${k + 1} (${hashText(prompt) % 9973})${topicOf(prompt, k)}`,
+      ),
     };
   }
   if (prompt.includes("rubrics: specific criteria")) {
@@ -211,7 +228,8 @@ export function createAdversary(options: AdversarialOptions = {}): Adversary {
   const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
   const selected = (key: string) => hashText(`adversary\u0000${key}`) % 1000 < rate * 1000;
   let attempt = 0;
-  const misbehaves = (role: ScriptedRole, prompt: string) => selected(`${role}\u0000${prompt}`) && attempt <= badAttempts;
+  const misbehaves = (role: ScriptedRole, prompt: string) =>
+    selected(`${role}\u0000${prompt}`) && attempt <= badAttempts;
   const repeatRate = options.repeatRate ?? 0;
   const repeatKind = options.repeatKind ?? "both";
 
@@ -227,7 +245,9 @@ export function createAdversary(options: AdversarialOptions = {}): Adversary {
       const from = options.repeatFrom ?? "both";
       if (from === "earlier" && earlier.length === 0) return text;
       const fromEarlier = earlier.length > 0 && (from === "earlier" || (from === "both" && ((h >>> 10) & 1) === 0));
-      const source = fromEarlier ? earlier[(h >>> 12) % earlier.length]! : STOCK_INSTRUCTIONS[(h >>> 12) % STOCK_INSTRUCTIONS.length]!;
+      const source = fromEarlier
+        ? earlier[(h >>> 12) % earlier.length]!
+        : STOCK_INSTRUCTIONS[(h >>> 12) % STOCK_INSTRUCTIONS.length]!;
       if (used.has(source)) return text;
       used.add(source);
       count(`repeat:${fromEarlier ? "earlier-round" : "stock"}:${near ? "near" : "exact"}`);
@@ -247,14 +267,23 @@ export function createAdversary(options: AdversarialOptions = {}): Adversary {
     if (prompt.includes("combined at random") && options.verdicts?.length && misbehaves(role, prompt)) {
       const fault = pick(options.verdicts, prompt);
       count(`verdicts:${fault}`);
-      return { verdicts: brokenVerdicts(fault, (good as { verdicts: Array<{ index: number; plausible: boolean; reason: string }> }).verdicts) };
+      return {
+        verdicts: brokenVerdicts(
+          fault,
+          (good as { verdicts: Array<{ index: number; plausible: boolean; reason: string }> }).verdicts,
+        ),
+      };
     }
     if (prompt.includes("rubrics: specific criteria") && options.fewerActions && misbehaves(role, prompt)) {
       const actions = (good as { actions: string[] }).actions;
       count("fewer-actions");
       return { ...(good as object), actions: actions.slice(0, Math.floor(actions.length / 2)) };
     }
-    if (prompt.includes("Rewrite an instruction for an AI assistant") && options.unchangedImprovements && misbehaves(role, prompt)) {
+    if (
+      prompt.includes("Rewrite an instruction for an AI assistant") &&
+      options.unchangedImprovements &&
+      misbehaves(role, prompt)
+    ) {
       count("unchanged-improvement");
       return { instruction: ` ${lineAfter(prompt, "Instruction:")} ` };
     }
@@ -262,7 +291,9 @@ export function createAdversary(options: AdversarialOptions = {}): Adversary {
       const fault = pick(options.scores, prompt);
       count(`scores:${fault}`);
       const { assistant1, assistant2 } = good as { assistant1: number; assistant2: number };
-      return fault === "string" ? { assistant1: String(assistant1), assistant2: String(assistant2) } : { assistant1: assistant1 + 10, assistant2: 0 };
+      return fault === "string"
+        ? { assistant1: String(assistant1), assistant2: String(assistant2) }
+        : { assistant1: assistant1 + 10, assistant2: 0 };
     }
     if (typeof good === "string" && options.emptyAnswers && misbehaves(role, prompt)) {
       count("empty-answer");

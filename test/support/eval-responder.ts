@@ -34,7 +34,8 @@ export function evalResponder(options: EvalResponderOptions) {
     const first = blocks?.get("ANSWER 1") ?? "";
     const modelFirst = first.startsWith("[model]");
     const scenario = scenarioOf(question);
-    const byOrder = (model: number, reference: number) => (modelFirst ? `${model} ${reference}` : `${reference}, ${model}`);
+    const byOrder = (model: number, reference: number) =>
+      modelFirst ? `${model} ${reference}` : `${reference}, ${model}`;
     const explanation = "\nAssistant 1 was more thorough; Assistant 2 missed details.";
     switch (scenario) {
       case "win":

@@ -57,7 +57,13 @@ function partsText(parts: unknown): string {
   return out;
 }
 
-function parseGemini(body: JsonObject, req: IncomingMessage, path: string, index: number, query: string): GeminiRequest {
+function parseGemini(
+  body: JsonObject,
+  req: IncomingMessage,
+  path: string,
+  index: number,
+  query: string,
+): GeminiRequest {
   const m = CHAT_PATH.exec(path);
   if (m === null) throw new Error(`Unexpected path ${path}`);
   const [, apiVersion = "v1beta", model = "", task] = m;
@@ -79,7 +85,9 @@ function parseGemini(body: JsonObject, req: IncomingMessage, path: string, index
       ? body.toolConfig.functionCallingConfig
       : {};
   const fcMode = asString(fcc.mode);
-  const allowed = Array.isArray(fcc.allowedFunctionNames) ? fcc.allowedFunctionNames.filter((n) => typeof n === "string") : [];
+  const allowed = Array.isArray(fcc.allowedFunctionNames)
+    ? fcc.allowedFunctionNames.filter((n) => typeof n === "string")
+    : [];
   const declarations: JsonObject[] = [];
   if (Array.isArray(body.tools)) {
     for (const t of body.tools) {
@@ -158,7 +166,11 @@ function encodeGemini(
   seq: number,
 ): Encoded {
   const u = usageFor(req, reply);
-  const usageMetadata = { promptTokenCount: u.input, candidatesTokenCount: u.output, totalTokenCount: u.input + u.output };
+  const usageMetadata = {
+    promptTokenCount: u.input,
+    candidatesTokenCount: u.output,
+    totalTokenCount: u.input + u.output,
+  };
   const finishReason = reply.finishReason ?? "STOP";
   const responseId = `fake-${seq}`;
   const modelVersion = req.model;
@@ -177,7 +189,12 @@ function encodeGemini(
     // functionCall args are an object on the wire, so a malformed reply corrupts the whole JSON document.
     const wire = malformed ? truncatePayload(text) : text;
     if (!req.stream) {
-      return { status: 200, headers: { "content-type": "application/json; charset=UTF-8" }, chunks: [wire], sse: false };
+      return {
+        status: 200,
+        headers: { "content-type": "application/json; charset=UTF-8" },
+        chunks: [wire],
+        sse: false,
+      };
     }
     return { status: 200, headers: SSE_HEADERS, chunks: [`data: ${wire}\r\n\r\n`], sse: true };
   }

@@ -18,7 +18,6 @@ import path from "node:path";
 import { mulberry32 } from "../../lib/rng.js";
 import { GgufType } from "../../models/local/gguf-types.js";
 
-
 /** A metadata value with an explicit GGUF type, so integers can be written as u32/i32/u64 as llama.cpp expects. */
 export type GgufValue =
   | { type: "u32"; value: number }
@@ -255,7 +254,10 @@ function tinyMetadata(options: TinyLlamaGgufOptions, shape: TinyShape): Map<stri
   meta.set("general.architecture", { type: "string", value: "llama" });
   meta.set("general.name", { type: "string", value: options.name ?? "codeclm-tiny-llama" });
   meta.set("general.alignment", { type: "u32", value: ALIGNMENT });
-  meta.set("general.file_type", { type: "u32", value: options.weightType === "q8_0" ? 7 /* MOSTLY_Q8_0 */ : 0 /* ALL_F32 */ });
+  meta.set("general.file_type", {
+    type: "u32",
+    value: options.weightType === "q8_0" ? 7 /* MOSTLY_Q8_0 */ : 0 /* ALL_F32 */,
+  });
   meta.set("llama.context_length", { type: "u32", value: nCtx });
   meta.set("llama.embedding_length", { type: "u32", value: nEmbd });
   meta.set("llama.block_count", { type: "u32", value: nLayer });
@@ -317,7 +319,8 @@ function tinyWeights(options: TinyLlamaGgufOptions, shape: TinyShape): TensorSpe
   // After RMS norm, dimension 0 is about sqrt(nEmbd) (≈ 8 at width 64): its weight sets the per-token bias.
   const scale = 1 / Math.sqrt(nEmbd);
   if (biasOutput)
-    for (let t = 0; t < nVocab; t++) output[t * nEmbd] = outputBias(t, shape.special.imEnd, options.eosBias ?? -4) * scale;
+    for (let t = 0; t < nVocab; t++)
+      output[t * nEmbd] = outputBias(t, shape.special.imEnd, options.eosBias ?? -4) * scale;
   tensors.push({ name: "output.weight", dims: [nEmbd, nVocab], data: output });
 
   // Blocks: keep the residual contributions small so the bias dimension dominates the final norm.

@@ -17,7 +17,8 @@ const TOPICS = [
   "How do I balance a chemical equation? Use combustion of propane.",
   "Write a short mystery story opening set on a night train.",
 ];
-export const seeds = (n: number): Seed[] => TOPICS.slice(0, n).map((instruction, i) => ({ id: `seed-${i}`, instruction }));
+export const seeds = (n: number): Seed[] =>
+  TOPICS.slice(0, n).map((instruction, i) => ({ id: `seed-${i}`, instruction }));
 
 export interface FinalState {
   kept: KeptPair[];

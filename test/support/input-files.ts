@@ -41,7 +41,11 @@ export interface ExpectedInputError {
 }
 
 /** Asserts that `read` fails with an InputError naming `path` and (optionally) the line, and returns it. */
-export async function expectInputError(path: string, read: () => Promise<unknown>, expected: ExpectedInputError): Promise<InputError> {
+export async function expectInputError(
+  path: string,
+  read: () => Promise<unknown>,
+  expected: ExpectedInputError,
+): Promise<InputError> {
   const caught = await read().then(
     () => undefined,
     (err: unknown) => err,

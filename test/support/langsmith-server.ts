@@ -48,7 +48,10 @@ export interface FakeLangSmith {
 
 function merge(runs: Map<string, TracedRun>, run: TracedRun): void {
   const existing = runs.get(run.id) ?? { id: run.id };
-  runs.set(run.id, { ...existing, ...Object.fromEntries(Object.entries(run).filter(([, value]) => value !== undefined)) });
+  runs.set(run.id, {
+    ...existing,
+    ...Object.fromEntries(Object.entries(run).filter(([, value]) => value !== undefined)),
+  });
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -108,7 +111,14 @@ export async function startFakeLangSmith(): Promise<FakeLangSmith> {
         return send(res, 200, {
           version: "0.10.0",
           instance_flags: { dataset_examples_multipart_enabled: true },
-          batch_ingest_config: { use_multipart_endpoint: true, size_limit: 100, size_limit_bytes: 20_971_520, scale_up_nthreads_limit: 16, scale_up_qsize_trigger: 1000, scale_down_nempty_trigger: 4 },
+          batch_ingest_config: {
+            use_multipart_endpoint: true,
+            size_limit: 100,
+            size_limit_bytes: 20_971_520,
+            scale_up_nthreads_limit: 16,
+            scale_up_qsize_trigger: 1000,
+            scale_down_nempty_trigger: 4,
+          },
         });
       }
       if (method === "POST" && path === "/runs/multipart") {
@@ -131,12 +141,22 @@ export async function startFakeLangSmith(): Promise<FakeLangSmith> {
       }
       if (method === "GET" && path === "/datasets") {
         const name = url.searchParams.get("name");
-        return send(res, 200, datasets.filter((dataset) => name === null || dataset.name === name));
+        return send(
+          res,
+          200,
+          datasets.filter((dataset) => name === null || dataset.name === name),
+        );
       }
       if (method === "POST" && path === "/datasets") {
         const request = JSON.parse(text) as { name: string; description?: string };
-        if (datasets.some((dataset) => dataset.name === request.name)) return send(res, 409, { detail: "Dataset already exists" });
-        const dataset = { id: randomUUID(), name: request.name, description: request.description, created_at: new Date().toISOString() };
+        if (datasets.some((dataset) => dataset.name === request.name))
+          return send(res, 409, { detail: "Dataset already exists" });
+        const dataset = {
+          id: randomUUID(),
+          name: request.name,
+          description: request.description,
+          created_at: new Date().toISOString(),
+        };
         datasets.push(dataset);
         return send(res, 200, dataset);
       }
@@ -163,7 +183,9 @@ export async function startFakeLangSmith(): Promise<FakeLangSmith> {
       const example = /^\/examples\/([^/]+)$/.exec(path);
       if (method === "GET" && example) {
         const found = examples.find((item) => item.id === example[1]);
-        return found ? send(res, 200, { ...found, created_at: new Date().toISOString() }) : send(res, 404, { detail: "not found" });
+        return found
+          ? send(res, 200, { ...found, created_at: new Date().toISOString() })
+          : send(res, 404, { detail: "not found" });
       }
       send(res, 404, { detail: `no route for ${method} ${path}` });
     } catch (error) {

@@ -308,7 +308,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    req.on("end", () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")),
+    );
     req.on("error", reject);
   });
 }
@@ -483,7 +485,10 @@ export async function startFakeServer<Req extends BaseChatRequest>(
       reply = normalizeReply(await options.respond(parsed));
     } catch (e) {
       counters.responderErrors++;
-      send(res, adapter.encodeError("500", `Responder threw: ${e instanceof Error ? e.message : String(e)}`, retryAfter));
+      send(
+        res,
+        adapter.encodeError("500", `Responder threw: ${e instanceof Error ? e.message : String(e)}`, retryAfter),
+      );
       return;
     }
     if (closed || res.destroyed) return;
@@ -692,7 +697,12 @@ function encodeOpenAI(
     for (const p of pieces) {
       chunks.push(
         event([
-          { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: p } }] }, logprobs: null, finish_reason: null },
+          {
+            index: 0,
+            delta: { tool_calls: [{ index: 0, function: { arguments: p } }] },
+            logprobs: null,
+            finish_reason: null,
+          },
         ]),
       );
     }

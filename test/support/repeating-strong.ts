@@ -67,7 +67,9 @@ export function repeatingModels(options: RepeatingOptions = {}) {
       const of = fromEarlier ? earlier[(h >>> 1) % earlier.length]! : out[(h >>> 1) % originals]!;
       // A word-for-word repeat is possible only of what the prompt does not already list (decode drops those itself).
       // Never what the prompt lists or this reply already holds: decode drops exact twins itself.
-      const taken = (text: string) => prompt.toLowerCase().includes(text.toLowerCase()) || out.some((item) => item.toLowerCase() === text.toLowerCase());
+      const taken = (text: string) =>
+        prompt.toLowerCase().includes(text.toLowerCase()) ||
+        out.some((item) => item.toLowerCase() === text.toLowerCase());
       const exact = fromEarlier && mixed(`${prompt}\u0000${k}\u0000exact`) % 2 === 0 && !taken(of);
       const text = exact ? of : NEAR_EDITS.map((edit) => nearly(of, edit)).find((variant) => !taken(variant));
       if (text === undefined) {
@@ -94,7 +96,11 @@ export function repeatingModels(options: RepeatingOptions = {}) {
       }
     }
     const value = codecReply("strong", prompt);
-    if ((isDecode(prompt) || isSelfInstruct(prompt)) && typeof value === "object" && Array.isArray(value.instructions)) {
+    if (
+      (isDecode(prompt) || isSelfInstruct(prompt)) &&
+      typeof value === "object" &&
+      Array.isArray(value.instructions)
+    ) {
       return { instructions: repeatSome(prompt, value.instructions as string[]) };
     }
     return value;

@@ -15,7 +15,8 @@ export function oracleRougeL(a: string, b: string): number {
   let previous = new Array<number>(tb.length + 1).fill(0);
   for (const x of ta) {
     const current = [0];
-    for (let j = 1; j <= tb.length; j++) current[j] = x === tb[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
+    for (let j = 1; j <= tb.length; j++)
+      current[j] = x === tb[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
     previous = current;
   }
   const lcs = previous[tb.length]!;

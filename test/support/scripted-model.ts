@@ -12,7 +12,9 @@ export interface ScriptedCall {
 }
 
 const promptOf = (messages: BaseMessage[]) =>
-  messages.map((message) => (typeof message.content === "string" ? message.content : JSON.stringify(message.content))).join("\n");
+  messages
+    .map((message) => (typeof message.content === "string" ? message.content : JSON.stringify(message.content)))
+    .join("\n");
 
 /**
  * A chat model whose reply is a function of the prompt. Structured output behaves like JSON mode: the
@@ -37,7 +39,11 @@ export class ScriptedChatModel extends BaseChatModel {
     const text = typeof reply === "string" ? reply : JSON.stringify(reply);
     const message = new AIMessage({
       content: text,
-      usage_metadata: { input_tokens: Math.ceil(prompt.length / 4), output_tokens: Math.ceil(text.length / 4), total_tokens: 0 },
+      usage_metadata: {
+        input_tokens: Math.ceil(prompt.length / 4),
+        output_tokens: Math.ceil(text.length / 4),
+        total_tokens: 0,
+      },
     });
     return { generations: [{ text, message }] };
   }

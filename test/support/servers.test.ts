@@ -112,11 +112,16 @@ describe("OpenAI server with the real ChatOpenAI", () => {
 
   it("serves withStructuredOutput in its default json_schema mode", async () => {
     const server = await openai();
-    const out = await chatOpenAI(server).withStructuredOutput(Pair, { name: "pair", includeRaw: true }).invoke("make one");
+    const out = await chatOpenAI(server)
+      .withStructuredOutput(Pair, { name: "pair", includeRaw: true })
+      .invoke("make one");
     expect(out.parsed).toEqual(PAIR);
     expect((out.raw as AIMessage).usage_metadata?.total_tokens).toBeGreaterThan(0);
     expect(server.requests[0]).toMatchObject({ mode: "json_schema", schemaName: "pair" });
-    expect(server.requests[0]!.schema).toMatchObject({ type: "object", properties: { instruction: { type: "string" } } });
+    expect(server.requests[0]!.schema).toMatchObject({
+      type: "object",
+      properties: { instruction: { type: "string" } },
+    });
   });
 
   it("serves withStructuredOutput with functionCalling", async () => {
@@ -195,21 +200,31 @@ describe("OpenAI server faults, latency, concurrency", () => {
     expect(server.counters.completed).toBe(0);
   });
 
-  it.each(["400", "401", "403", "404", "422"] as const)("answers an injected %s with OpenAI's error body; ChatOpenAI surfaces the status", async (kind) => {
-    const server = await openai({ fault: () => kind });
-    const res = await post(`${server.url}/chat/completions`, chatBody());
-    expect(res.status).toBe(Number(kind));
-    expect(await res.json()).toMatchObject({ error: { type: "invalid_request_error", message: expect.stringContaining("injected fault") } });
-    // (LangChain's own retries would repeat a 422; codeclm turns client retries off and applies README's policy.)
-    const error = (await chatOpenAI(server, { maxRetries: 0 }).invoke("x").catch((e: unknown) => e)) as { status?: number };
-    expect(error).toBeInstanceOf(Error);
-    expect(error.status).toBe(Number(kind));
-    expect(server.counters.faults[kind]).toBe(2);
-    expect(server.counters.completed).toBe(0);
-  });
+  it.each(["400", "401", "403", "404", "422"] as const)(
+    "answers an injected %s with OpenAI's error body; ChatOpenAI surfaces the status",
+    async (kind) => {
+      const server = await openai({ fault: () => kind });
+      const res = await post(`${server.url}/chat/completions`, chatBody());
+      expect(res.status).toBe(Number(kind));
+      expect(await res.json()).toMatchObject({
+        error: { type: "invalid_request_error", message: expect.stringContaining("injected fault") },
+      });
+      // (LangChain's own retries would repeat a 422; codeclm turns client retries off and applies README's policy.)
+      const error = (await chatOpenAI(server, { maxRetries: 0 })
+        .invoke("x")
+        .catch((e: unknown) => e)) as { status?: number };
+      expect(error).toBeInstanceOf(Error);
+      expect(error.status).toBe(Number(kind));
+      expect(server.counters.faults[kind]).toBe(2);
+      expect(server.counters.completed).toBe(0);
+    },
+  );
 
   it("cuts a stream short but ends it cleanly; cuts a plain reply's JSON body", async () => {
-    const server = await openai({ fault: () => "truncated-stream", respond: () => ({ text: "one two three four five six seven eight" }) });
+    const server = await openai({
+      fault: () => "truncated-stream",
+      respond: () => ({ text: "one two three four five six seven eight" }),
+    });
     const res = await post(`${server.url}/chat/completions`, chatBody({ stream: true }));
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -277,7 +292,8 @@ describe("OpenAI server faults, latency, concurrency", () => {
     const results = await Promise.all(
       Array.from({ length: 400 }, (_, i) =>
         post(`${server.url}/chat/completions`, chatBody({ messages: [{ role: "user", content: `n${i}` }] })).then(
-          async (r) => ((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content,
+          async (r) =>
+            ((await r.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]?.message.content,
         ),
       ),
     );
@@ -381,14 +397,20 @@ describe("Gemini server with the real ChatGoogleGenerativeAI", () => {
     await expect(model.invoke("x")).rejects.toThrow(/fetch failed/);
     expect(server.counters.faults).toMatchObject({ "429": 1, "malformed-json": 2, drop: 1 });
 
-    const raw = await post(`${server.url}/v1beta/models/gemini-2.5-flash:generateContent?key=abc12345`, JSON.stringify({ contents: [] }));
+    const raw = await post(
+      `${server.url}/v1beta/models/gemini-2.5-flash:generateContent?key=abc12345`,
+      JSON.stringify({ contents: [] }),
+    );
     expect(raw.status).toBe(200);
     expect(server.requests[4]!.auth).toEqual({ present: true, last4: "2345" });
   });
 
   it("answers 429 with Retry-After and Google-style error JSON", async () => {
     const server = await gemini({ fault: () => "429", retryAfterSeconds: 3 });
-    const res = await post(`${server.url}/v1beta/models/gemini-2.5-flash:generateContent`, JSON.stringify({ contents: [] }));
+    const res = await post(
+      `${server.url}/v1beta/models/gemini-2.5-flash:generateContent`,
+      JSON.stringify({ contents: [] }),
+    );
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("3");
     expect(await res.json()).toMatchObject({ error: { code: 429, status: "RESOURCE_EXHAUSTED" } });

@@ -1,13 +1,27 @@
 import { createRng, pickOne, randomInt } from "../../lib/rng.js";
 
-const OPENERS = ["Write", "Explain", "Describe", "Summarise", "Compare", "List", "Create", "Design", "Analyse", "Draft"];
+const OPENERS = [
+  "Write",
+  "Explain",
+  "Describe",
+  "Summarise",
+  "Compare",
+  "List",
+  "Create",
+  "Design",
+  "Analyse",
+  "Draft",
+];
 const GLUE = ["a", "the", "of", "for", "and", "with", "to", "in", "about", "that", "how", "why", "your", "on", "using"];
 
 /**
  * `count` instruction-like texts with a Zipf-like vocabulary, of which about `duplicateRate` are
  * light edits (a word or two swapped or added) of an earlier one: a stand-in for decoded instructions.
  */
-export function syntheticInstructions(count: number, options: { seed?: number; duplicateRate?: number; vocabulary?: number } = {}): string[] {
+export function syntheticInstructions(
+  count: number,
+  options: { seed?: number; duplicateRate?: number; vocabulary?: number } = {},
+): string[] {
   const rng = createRng(options.seed ?? 1, "synthetic-instructions");
   const vocabulary = Array.from({ length: options.vocabulary ?? 6000 }, (_, k) => `w${k.toString(36)}`);
   const zipf = () => vocabulary[Math.min(vocabulary.length - 1, Math.floor(Math.pow(rng(), 2.2) * vocabulary.length))]!;

@@ -20,7 +20,9 @@ describe("CallAccounts: one record per call, read as usage, spending and transpo
     const accounts = new CallAccounts();
     accounts.record(call());
     accounts.record(call({ outcome: "malformed", inputTokens: 4, outputTokens: 1, costUsd: 0.25 }));
-    accounts.record(call({ role: "target", step: "answer-target", model: "openai:b", outcome: "given-up", costUsd: null }));
+    accounts.record(
+      call({ role: "target", step: "answer-target", model: "openai:b", outcome: "given-up", costUsd: null }),
+    );
     accounts.record(call({ step: "decode", replayed: true, inputTokens: 100, outputTokens: 100 }));
     accounts.fault("rate-limit");
     accounts.fault("rate-limit");
@@ -32,7 +34,9 @@ describe("CallAccounts: one record per call, read as usage, spending and transpo
     // The replayed call was paid in an earlier session: not spent again.
     expect(accounts.spent()).toEqual({ calls: 2, inputTokens: 14, outputTokens: 3, costUsd: 0.75 });
     // A model that only had calls given up was paid nothing and is not listed.
-    expect(accounts.byModel()).toEqual({ "openai:a": { calls: 2, inputTokens: 14, outputTokens: 3, costUsd: 0.75, priced: true, malformed: 1 } });
+    expect(accounts.byModel()).toEqual({
+      "openai:a": { calls: 2, inputTokens: 14, outputTokens: 3, costUsd: 0.75, priced: true, malformed: 1 },
+    });
     expect(accounts.transport()).toEqual({ faults: { "rate-limit": 2 }, malformed: 1, givenUp: 1, replayed: 1 });
   });
 
@@ -40,7 +44,12 @@ describe("CallAccounts: one record per call, read as usage, spending and transpo
     const accounts = new CallAccounts();
     accounts.record(call());
     accounts.record(call({ model: "openai:free", costUsd: null }));
-    const spend = spendSummary({ spent: accounts.spent(), inFlight: 0, byModel: accounts.byModel(), ...accounts.transport() });
+    const spend = spendSummary({
+      spent: accounts.spent(),
+      inFlight: 0,
+      byModel: accounts.byModel(),
+      ...accounts.transport(),
+    });
     expect(spend.costComplete).toBe(false);
     expect(spend.byModel["openai:free"]!.costUsd).toBeNull();
     expect(spend.byModel["openai:a"]!.costUsd).toBe(0.5);
@@ -71,8 +80,20 @@ describe("SpendLedger over the run's accounts", () => {
     expect("stop" in second && second.stop.kind).toBe("calls");
     ledger.accounts.record(call({ replayed: true }));
     const snapshot = ledger.snapshot();
-    expect(snapshot).toMatchObject({ spent: { calls: 1, inputTokens: 200, outputTokens: 50 }, inFlight: 1, replayed: 1, givenUp: 0 });
+    expect(snapshot).toMatchObject({
+      spent: { calls: 1, inputTokens: 200, outputTokens: 50 },
+      inFlight: 1,
+      replayed: 1,
+      givenUp: 0,
+    });
     expect(transportSummary(snapshot)).toEqual({ faults: {}, malformed: 0, givenUp: 0, replayed: 1 });
-    expect(budgetBlock({ maxCalls: null, maxTokens: 260, maxCostUsd: null }, snapshot.spent, { calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 }, { calls: 1, inputTokens: 5, outputTokens: 5, costUsd: 0 })).toBeUndefined();
+    expect(
+      budgetBlock(
+        { maxCalls: null, maxTokens: 260, maxCostUsd: null },
+        snapshot.spent,
+        { calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+        { calls: 1, inputTokens: 5, outputTokens: 5, costUsd: 0 },
+      ),
+    ).toBeUndefined();
   });
 });

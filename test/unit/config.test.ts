@@ -50,7 +50,12 @@ describe("resolveConfig defaults", () => {
   });
 
   it("keeps given values and fills the rest, nested temperatures included", () => {
-    const config = resolveConfig({ size: 7, theta: 2.5, temperatures: { judge: 0.2 }, judge: { model: "openai:judge-x" } });
+    const config = resolveConfig({
+      size: 7,
+      theta: 2.5,
+      temperatures: { judge: 0.2 },
+      judge: { model: "openai:judge-x" },
+    });
     expect(config).toMatchObject({ size: 7, theta: 2.5, maxIterations: 4 });
     expect(config.temperatures).toMatchObject({ judge: 0.2, encode: 0.7, decode: 0.7 });
     expect(judgeSettings(config)).toEqual({ model: "openai:judge-x" });
@@ -72,7 +77,11 @@ describe("resolveConfig rejects invalid values", () => {
     ["concurrency 1 (LangGraph runs nothing)", { concurrency: 1 }, /concurrency/],
     ["temperature above 2", { temperatures: { judge: 3 } }, /temperatures\.judge/],
     ["unknown action sampling", { actionSampling: "sometimes" }, /actionSampling/],
-    ["unknown structured output", { strong: { model: "openai:x", structuredOutput: "xml" } }, /strong\.structuredOutput/],
+    [
+      "unknown structured output",
+      { strong: { model: "openai:x", structuredOutput: "xml" } },
+      /strong\.structuredOutput/,
+    ],
     ["non-string model", { target: { model: 5 } }, /target\.model/],
     ["string size", { size: "10" }, /size/],
     ["maxTokens below 16", { maxTokens: 8 }, /maxTokens/],
@@ -90,7 +99,9 @@ describe("prompt overrides", () => {
     expect(() => resolveConfig({ prompts: { decode: "Write {count} instructions for {useCase}." } })).toThrow(
       /prompts\.decode lacks \{skills\}/,
     );
-    expect(() => resolveConfig({ prompts: { judge: "Score {answer1} and {answer2}." } })).toThrow(/prompts\.judge lacks \{instruction\}/);
+    expect(() => resolveConfig({ prompts: { judge: "Score {answer1} and {answer2}." } })).toThrow(
+      /prompts\.judge lacks \{instruction\}/,
+    );
   });
 
   it("lists every missing placeholder of every bad override", () => {
@@ -101,7 +112,9 @@ describe("prompt overrides", () => {
   it("accepts a complete override (optional {avoid} may be left out) and treats blank as built-in", () => {
     const config = resolveConfig({ prompts: { decode: "{count} for {useCase} / {skills}", answer: "  " } });
     expect(config.prompts.decode).toBe("{count} for {useCase} / {skills}");
-    expect(renderPrompt("decode", config.prompts, { count: 2, useCase: "qa", skills: "x, y", avoid: "" })).toBe("2 for qa / x, y");
+    expect(renderPrompt("decode", config.prompts, { count: 2, useCase: "qa", skills: "x, y", avoid: "" })).toBe(
+      "2 for qa / x, y",
+    );
     expect(renderPrompt("answer", config.prompts, { instruction: "Hi {count}" })).toBe("Hi {count}");
   });
 
@@ -121,7 +134,9 @@ describe("CodecConfigSchema", () => {
 
 describe("settings validated by meaning (issue 9)", () => {
   it("refuses a theta no gap on the 1-10 scale can exceed", () => {
-    expect(() => resolveConfig({ theta: 11 })).toThrow(/theta 11 can never be exceeded: scores are 1-10, so no gap is larger than 9/);
+    expect(() => resolveConfig({ theta: 11 })).toThrow(
+      /theta 11 can never be exceeded: scores are 1-10, so no gap is larger than 9/,
+    );
     expect(() => resolveConfig({ theta: 9 })).toThrow(SettingsError);
     expect(resolveConfig({ theta: 8.5 }).theta).toBe(8.5);
   });
@@ -133,12 +148,23 @@ describe("settings validated by meaning (issue 9)", () => {
 
   it("names an unknown key and the nearest known one, at every level", () => {
     expect(() => resolveConfig({ sise: 5 })).toThrow(/unknown setting "sise" \(did you mean "size"\?\)/);
-    expect(() => resolveConfig({ strong: { model: "openai:x", modle: "y" } })).toThrow(/unknown setting "strong\.modle" \(did you mean "strong\.model"\?\)/);
-    expect(() => resolveConfig({ temperatures: { juge: 0 } })).toThrow(/"temperatures\.juge" \(did you mean "temperatures\.judge"\?\)/);
-    expect(() => resolveConfig({ budget: { maxCall: 3 } })).toThrow(/"budget\.maxCall" \(did you mean "budget\.maxCalls"\?\)/);
-    expect(() => resolveConfig({ prompts: { decod: "x" } })).toThrow(/"prompts\.decod" \(did you mean "prompts\.decode"\?\)/);
+    expect(() => resolveConfig({ strong: { model: "openai:x", modle: "y" } })).toThrow(
+      /unknown setting "strong\.modle" \(did you mean "strong\.model"\?\)/,
+    );
+    expect(() => resolveConfig({ temperatures: { juge: 0 } })).toThrow(
+      /"temperatures\.juge" \(did you mean "temperatures\.judge"\?\)/,
+    );
+    expect(() => resolveConfig({ budget: { maxCall: 3 } })).toThrow(
+      /"budget\.maxCall" \(did you mean "budget\.maxCalls"\?\)/,
+    );
+    expect(() => resolveConfig({ prompts: { decod: "x" } })).toThrow(
+      /"prompts\.decod" \(did you mean "prompts\.decode"\?\)/,
+    );
     // prices are keyed by model: any key is allowed there, but not inside a price
-    expect(resolveConfig({ prices: { "openai:mine": { input: 1, output: 2 } } }).prices["openai:mine"]).toEqual({ input: 1, output: 2 });
+    expect(resolveConfig({ prices: { "openai:mine": { input: 1, output: 2 } } }).prices["openai:mine"]).toEqual({
+      input: 1,
+      output: 2,
+    });
     expect(unknownSettings({ prices: { "openai:mine": { input: 1, output: 2, cache: 3 } } })).toEqual([]);
     expect(unknownSettings({ judge: null, size: 3 })).toEqual([]);
   });
@@ -151,9 +177,17 @@ describe("settings validated by meaning (issue 9)", () => {
   });
 
   it("refuses a fixed per-metadata count that can never reach size, by input", () => {
-    const config = resolveConfig({ size: 100, poolSize: 10, instructionsPerMetadata: 2, topUpRounds: 1, topUpMaxPerMetadata: 5 });
+    const config = resolveConfig({
+      size: 100,
+      poolSize: 10,
+      instructionsPerMetadata: 2,
+      topUpRounds: 1,
+      topUpMaxPerMetadata: 5,
+    });
     expect(decodeCapacity(config, 10)).toBe(70);
-    expect(inputProblems(config, { seeds: 24 })).toEqual([expect.stringMatching(/size 100 cannot be reached: .* decodes at most 70 instructions/)]);
+    expect(inputProblems(config, { seeds: 24 })).toEqual([
+      expect.stringMatching(/size 100 cannot be reached: .* decodes at most 70 instructions/),
+    ]);
     expect(inputProblems(config, { metadata: 15 })).toEqual([]);
     expect(inputProblems(resolveConfig({ size: 100, poolSize: 10 }), { seeds: 3 })).toEqual([]); // ceil(size / pool) per metadata
     expect(inputProblems({ ...config, ablation: "no-metadata" }, { seeds: 3 })).toEqual([]);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type DedupeItem, NearDuplicateIndex, findNearDuplicates, lcsLength, rougeL, rougeLText, tokenize } from "../../lib/dedupe.js";
+import {
+  type DedupeItem,
+  NearDuplicateIndex,
+  findNearDuplicates,
+  lcsLength,
+  rougeL,
+  rougeLText,
+  tokenize,
+} from "../../lib/dedupe.js";
 import { HAND_COMPUTED_ROUGE_L, oracleRougeL, oracleTokens } from "../support/rouge-oracle.js";
 import { syntheticInstructions } from "../support/synthetic-instructions.js";
 
@@ -81,7 +89,15 @@ describe("findNearDuplicates", () => {
     expect(findNearDuplicates(items, 0.7)).toHaveLength(1);
     expect(findNearDuplicates(items, 0.75)).toHaveLength(0);
     expect(findNearDuplicates([...items, { id: "c", text: "a b c d" }], 1)).toEqual([]);
-    expect(findNearDuplicates([{ id: "e", text: "" }, { id: "f", text: "!!" }], 0)).toEqual([]);
+    expect(
+      findNearDuplicates(
+        [
+          { id: "e", text: "" },
+          { id: "f", text: "!!" },
+        ],
+        0,
+      ),
+    ).toEqual([]);
   });
 
   it("gives exactly what comparing every pair gives, at several thresholds", () => {
@@ -98,7 +114,10 @@ describe("findNearDuplicates", () => {
   it("handles 10,000 instructions in well under the time of one model call per instruction", () => {
     const texts = syntheticInstructions(10_000, { seed: 9, duplicateRate: 0.1 });
     const started = performance.now();
-    const found = findNearDuplicates(texts.map((text, index) => ({ id: String(index), text })), 0.7);
+    const found = findNearDuplicates(
+      texts.map((text, index) => ({ id: String(index), text })),
+      0.7,
+    );
     const elapsed = performance.now() - started;
     expect(found.length).toBeGreaterThan(500);
     expect(elapsed).toBeLessThan(10_000);
@@ -112,9 +131,14 @@ describe("NearDuplicateIndex (a run's instructions, one at a time)", () => {
     const index = new NearDuplicateIndex(0.7);
     index.add("seed:1", sea);
     expect(index.addUnlessDuplicate("m1-r1-0", "Explain how a hash map handles collisions in Python")).toBeUndefined();
-    expect(index.addUnlessDuplicate("m2-r2-0", "write a short poem about the sea at night for a child, please")).toMatchObject({ id: "m2-r2-0", of: "seed:1" });
+    expect(
+      index.addUnlessDuplicate("m2-r2-0", "write a short poem about the sea at night for a child, please"),
+    ).toMatchObject({ id: "m2-r2-0", of: "seed:1" });
     expect(index.has("m2-r2-0")).toBe(false); // a near-duplicate is not compared with later
-    expect(index.find("Explain how a hash map handles collisions in Python!")).toMatchObject({ of: "m1-r1-0", similarity: 1 });
+    expect(index.find("Explain how a hash map handles collisions in Python!")).toMatchObject({
+      of: "m1-r1-0",
+      similarity: 1,
+    });
     // An improved instruction is no repeat of its own basic one.
     expect(index.find("Explain how a hash map handles collisions in Python", "m1-r1-0")).toBeUndefined();
     expect(index.size).toBe(2);

@@ -6,7 +6,8 @@ import { classifyFault, retryAfterMs, retryDelayMs } from "../../lib/faults.js";
 import { costUsd, priceFor } from "../../lib/prices.js";
 
 describe("classifyFault", () => {
-  const withStatus = (status: number, headers?: Record<string, string>) => Object.assign(new Error(`${status} x`), { status, headers });
+  const withStatus = (status: number, headers?: Record<string, string>) =>
+    Object.assign(new Error(`${status} x`), { status, headers });
 
   it("sorts HTTP statuses into retryable kinds and fatal ones", () => {
     expect(classifyFault(withStatus(429))).toEqual({ kind: "rate-limit", status: 429 });
@@ -19,7 +20,11 @@ describe("classifyFault", () => {
 
   it("reads Retry-After from a Headers object or a plain record, in seconds, ms or as a date", () => {
     const headers = new Headers({ "retry-after": "2" });
-    expect(classifyFault(Object.assign(new Error("429"), { status: 429, headers }))).toEqual({ kind: "rate-limit", status: 429, retryAfterMs: 2000 });
+    expect(classifyFault(Object.assign(new Error("429"), { status: 429, headers }))).toEqual({
+      kind: "rate-limit",
+      status: 429,
+      retryAfterMs: 2000,
+    });
     expect(retryAfterMs({ "Retry-After-Ms": "150" })).toBe(150);
     expect(retryAfterMs({ "retry-after": new Date(10_000).toUTCString() }, 4_000)).toBe(6_000);
     expect(retryAfterMs({ "retry-after": "soon" })).toBeUndefined();
@@ -31,8 +36,12 @@ describe("classifyFault", () => {
     expect(classifyFault(timeout).kind).toBe("timeout");
     class APIConnectionError extends Error {}
     expect(classifyFault(new APIConnectionError("Connection error.")).kind).toBe("connection");
-    expect(classifyFault(Object.assign(new Error("socket"), { cause: { code: "ECONNRESET" } })).kind).toBe("connection");
-    expect(classifyFault(new Error("[GoogleGenerativeAI Error]: fetch failed [503 Service Unavailable] overloaded")).kind).toBe("server");
+    expect(classifyFault(Object.assign(new Error("socket"), { cause: { code: "ECONNRESET" } })).kind).toBe(
+      "connection",
+    );
+    expect(
+      classifyFault(new Error("[GoogleGenerativeAI Error]: fetch failed [503 Service Unavailable] overloaded")).kind,
+    ).toBe("server");
     expect(classifyFault(new TypeError("x is not a function")).kind).toBe("fatal");
   });
 
@@ -138,7 +147,10 @@ describe("prices and budgets", () => {
     expect(priceFor("google-genai:models/gemini-2.5-pro")?.input).toBe(1.25);
     expect(priceFor("openai:llama3.1:8b")).toBeUndefined();
     expect(priceFor("local:/models/x.gguf")).toBeUndefined();
-    expect(priceFor("openai:my-model", { "openai:my-model": { input: 1, output: 2 } })).toEqual({ input: 1, output: 2 });
+    expect(priceFor("openai:my-model", { "openai:my-model": { input: 1, output: 2 } })).toEqual({
+      input: 1,
+      output: 2,
+    });
     expect(priceFor("openai:gpt-4o", { "gpt-4o": { input: 0, output: 0 } })).toEqual({ input: 0, output: 0 });
     expect(costUsd(priceFor("openai:gpt-4o"), 1_000_000, 100_000)).toBeCloseTo(3.5);
     expect(costUsd(undefined, 10, 10)).toBeUndefined();
@@ -149,9 +161,22 @@ describe("prices and budgets", () => {
     const one = { calls: 1, inputTokens: 100, outputTokens: 100, costUsd: 0.1 };
     expect(budgetBlock(limits, emptySpend(), emptySpend(), one)).toBeUndefined();
     expect(budgetBlock(limits, { ...emptySpend(), calls: 9 }, { ...emptySpend(), calls: 1 }, one)?.kind).toBe("calls");
-    expect(budgetBlock(limits, { calls: 1, inputTokens: 500, outputTokens: 300, costUsd: 0 }, emptySpend(), one)).toBeUndefined(); // exactly at the cap
-    expect(budgetBlock(limits, { calls: 1, inputTokens: 500, outputTokens: 301, costUsd: 0 }, emptySpend(), one)?.kind).toBe("tokens");
-    expect(budgetBlock(limits, { calls: 1, inputTokens: 0, outputTokens: 0, costUsd: 0.95 }, emptySpend(), one)?.message).toContain("$1.00");
-    expect(budgetBlock({ maxCalls: null, maxTokens: null, maxCostUsd: null }, { calls: 1e9, inputTokens: 1e12, outputTokens: 0, costUsd: 1e9 }, emptySpend(), one)).toBeUndefined();
+    expect(
+      budgetBlock(limits, { calls: 1, inputTokens: 500, outputTokens: 300, costUsd: 0 }, emptySpend(), one),
+    ).toBeUndefined(); // exactly at the cap
+    expect(
+      budgetBlock(limits, { calls: 1, inputTokens: 500, outputTokens: 301, costUsd: 0 }, emptySpend(), one)?.kind,
+    ).toBe("tokens");
+    expect(
+      budgetBlock(limits, { calls: 1, inputTokens: 0, outputTokens: 0, costUsd: 0.95 }, emptySpend(), one)?.message,
+    ).toContain("$1.00");
+    expect(
+      budgetBlock(
+        { maxCalls: null, maxTokens: null, maxCostUsd: null },
+        { calls: 1e9, inputTokens: 1e12, outputTokens: 0, costUsd: 1e9 },
+        emptySpend(),
+        one,
+      ),
+    ).toBeUndefined();
   });
 });

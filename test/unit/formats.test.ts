@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../io/input-error.js";
-import { parseKeptPairs, serialise, splitValidation, toTrainingRecord, validationCount, validationPathFor } from "../../io/formats.js";
+import {
+  parseKeptPairs,
+  serialise,
+  splitValidation,
+  toTrainingRecord,
+  validationCount,
+  validationPathFor,
+} from "../../io/formats.js";
 
 const pair = { id: "m1-r1-0", instruction: "Write a haiku about rain.", response: "Soft rain on the roof..." };
 
@@ -22,7 +29,11 @@ describe("training formats", () => {
   });
 
   it("alpaca: instruction, empty input, output (system as LLaMA-Factory's column)", () => {
-    expect(toTrainingRecord(pair, "alpaca")).toEqual({ instruction: pair.instruction, input: "", output: pair.response });
+    expect(toTrainingRecord(pair, "alpaca")).toEqual({
+      instruction: pair.instruction,
+      input: "",
+      output: pair.response,
+    });
     expect(toTrainingRecord(pair, "alpaca", "Be brief.")).toMatchObject({ system: "Be brief." });
   });
 
@@ -43,7 +54,12 @@ describe("training formats", () => {
 
   it("serialises as JSONL, or a JSON array", () => {
     const records = [toTrainingRecord(pair, "jsonl"), toTrainingRecord(pair, "jsonl")];
-    expect(serialise(records, false).trim().split("\n").map((line) => JSON.parse(line))).toEqual(records);
+    expect(
+      serialise(records, false)
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line)),
+    ).toEqual(records);
     expect(JSON.parse(serialise(records, true))).toEqual(records);
   });
 });
@@ -86,9 +102,21 @@ describe("parseKeptPairs", () => {
   it.each([
     ["not JSON", `${JSON.stringify(pair)}\n{oops\n`, "kept.jsonl:2: not valid JSON"],
     ["a JSON array", `[${JSON.stringify(pair)}]`, "kept.jsonl:1: a JSON array: expected JSONL"],
-    ["no response", `${JSON.stringify({ instruction: "a" })}\n`, 'kept.jsonl:1: not a kept pair from `codeclm generate`: "response"'],
-    ["a seed file", `${JSON.stringify({ id: "1", prompt: "hi" })}\n`, 'kept.jsonl:1: not a kept pair from `codeclm generate`: "instruction"'],
-    ["the dropped file", `${JSON.stringify({ id: "1", reason: "max-iterations", instruction: "x" })}\n`, "kept.jsonl:1: this is a dropped record"],
+    [
+      "no response",
+      `${JSON.stringify({ instruction: "a" })}\n`,
+      'kept.jsonl:1: not a kept pair from `codeclm generate`: "response"',
+    ],
+    [
+      "a seed file",
+      `${JSON.stringify({ id: "1", prompt: "hi" })}\n`,
+      'kept.jsonl:1: not a kept pair from `codeclm generate`: "instruction"',
+    ],
+    [
+      "the dropped file",
+      `${JSON.stringify({ id: "1", reason: "max-iterations", instruction: "x" })}\n`,
+      "kept.jsonl:1: this is a dropped record",
+    ],
     ["a string", `"text"\n`, "kept.jsonl:1: expected a kept pair"],
     ["empty", "\n\n", "kept.jsonl: holds no kept pairs"],
   ])("rejects %s with the file and line", (_label, text, message) => {

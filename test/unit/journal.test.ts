@@ -50,7 +50,12 @@ describe("the journal's totals are the run's call accounts, restored on resume",
     // The next session: the same calls are answered from the journal; the model is not asked.
     const second = new ScriptedChatModel(() => ({ value: 99 }));
     const b = await session(db, second);
-    expect(b.ctx.services.ledger.snapshot()).toMatchObject({ spent: paid.spent, byModel: paid.byModel, malformed: 1, faults: { server: 1 } });
+    expect(b.ctx.services.ledger.snapshot()).toMatchObject({
+      spent: paid.spent,
+      byModel: paid.byModel,
+      malformed: 1,
+      faults: { server: 1 },
+    });
     expect(await callStructured(b.ctx, request(1))).toEqual({ value: 1 });
     expect(await callStructured(b.ctx, request(2))).toEqual({ value: 2 });
     expect(second.calls).toHaveLength(0);

@@ -41,7 +41,12 @@ function importsOf(file: string): string[] {
 }
 
 describe("folder layers", () => {
-  const files = [...LAYERS.flat().filter((name) => name !== "index.ts").flatMap((name) => sourceFiles(join(root, name))), join(root, "index.ts")];
+  const files = [
+    ...LAYERS.flat()
+      .filter((name) => name !== "index.ts")
+      .flatMap((name) => sourceFiles(join(root, name))),
+    join(root, "index.ts"),
+  ];
 
   it("every source folder has a layer", () => {
     const folders = readdirSync(root).filter(

@@ -13,13 +13,22 @@ import { ScriptedChatModel } from "../support/scripted-model.js";
 describe("parseModelSpec", () => {
   it("splits provider and model", () => {
     expect(parseModelSpec("openai:gpt-4o-mini")).toEqual({ provider: "openai", model: "gpt-4o-mini" });
-    expect(parseModelSpec("google-genai:gemini-2.5-flash")).toEqual({ provider: "google-genai", model: "gemini-2.5-flash" });
+    expect(parseModelSpec("google-genai:gemini-2.5-flash")).toEqual({
+      provider: "google-genai",
+      model: "gemini-2.5-flash",
+    });
     expect(parseModelSpec("local:/models/tiny.gguf")).toEqual({ provider: "local", model: "/models/tiny.gguf" });
   });
 
   it("keeps colons inside the model part", () => {
-    expect(parseModelSpec("local:hf:owner/repo/file.gguf")).toEqual({ provider: "local", model: "hf:owner/repo/file.gguf" });
-    expect(parseModelSpec("openai:ft:gpt-4o-mini:org:custom:id")).toEqual({ provider: "openai", model: "ft:gpt-4o-mini:org:custom:id" });
+    expect(parseModelSpec("local:hf:owner/repo/file.gguf")).toEqual({
+      provider: "local",
+      model: "hf:owner/repo/file.gguf",
+    });
+    expect(parseModelSpec("openai:ft:gpt-4o-mini:org:custom:id")).toEqual({
+      provider: "openai",
+      model: "ft:gpt-4o-mini:org:custom:id",
+    });
   });
 
   it("trims the model part", () => {
@@ -27,7 +36,16 @@ describe("parseModelSpec", () => {
   });
 
   it("rejects specs without a known provider or a model", () => {
-    for (const spec of ["gpt-4o", "openai:", "openai:   ", "anthropic:claude", "OpenAI:gpt-4o", "", ":gpt-4o", "gemini-2.5-flash"]) {
+    for (const spec of [
+      "gpt-4o",
+      "openai:",
+      "openai:   ",
+      "anthropic:claude",
+      "OpenAI:gpt-4o",
+      "",
+      ":gpt-4o",
+      "gemini-2.5-flash",
+    ]) {
       expect(() => parseModelSpec(spec), spec).toThrow(/provider:model/);
     }
   });
@@ -60,17 +78,28 @@ describe("ModelFactory.validate", () => {
 
   it("needs no key when each role has a base URL (setting or env)", () => {
     expect(() =>
-      factoryFor({ strong: { model: "openai:a", baseUrl: LOCAL_URL }, target: { model: "openai:b", baseUrl: LOCAL_URL } }, {}).validate(),
+      factoryFor(
+        { strong: { model: "openai:a", baseUrl: LOCAL_URL }, target: { model: "openai:b", baseUrl: LOCAL_URL } },
+        {},
+      ).validate(),
     ).not.toThrow();
     expect(() => factoryFor({}, { OPENAI_BASE_URL: LOCAL_URL }).validate()).not.toThrow();
     expect(() =>
-      factoryFor({}, { CODECLM_STRONG_BASE_URL: LOCAL_URL, CODECLM_TARGET_BASE_URL: LOCAL_URL, CODECLM_JUDGE_BASE_URL: LOCAL_URL }).validate(),
+      factoryFor(
+        {},
+        { CODECLM_STRONG_BASE_URL: LOCAL_URL, CODECLM_TARGET_BASE_URL: LOCAL_URL, CODECLM_JUDGE_BASE_URL: LOCAL_URL },
+      ).validate(),
     ).not.toThrow();
   });
 
   it("names the role whose key is missing", () => {
-    const factory = factoryFor({ strong: { model: "openai:a", baseUrl: LOCAL_URL }, target: { model: "openai:b" } }, {});
-    expect(() => factory.validate()).toThrow(/The target model openai:b needs an OpenAI API key.*CODECLM_TARGET_API_KEY/);
+    const factory = factoryFor(
+      { strong: { model: "openai:a", baseUrl: LOCAL_URL }, target: { model: "openai:b" } },
+      {},
+    );
+    expect(() => factory.validate()).toThrow(
+      /The target model openai:b needs an OpenAI API key.*CODECLM_TARGET_API_KEY/,
+    );
   });
 
   it("reads a per-role key from apiKeyEnv, then CODECLM_<ROLE>_API_KEY", () => {
@@ -127,7 +156,10 @@ describe("ModelFactory.validate", () => {
   });
 
   it("needs a Gemini key for google-genai roles", () => {
-    const config: CodecConfigInput = { strong: { model: "google-genai:gemini-2.5-flash" }, target: { model: "openai:b", baseUrl: LOCAL_URL } };
+    const config: CodecConfigInput = {
+      strong: { model: "google-genai:gemini-2.5-flash" },
+      target: { model: "openai:b", baseUrl: LOCAL_URL },
+    };
     expect(() => factoryFor(config, {}).validate()).toThrow(/needs a Gemini API key: set GOOGLE_API_KEY/);
     expect(() => factoryFor(config, { GOOGLE_API_KEY: "g" }).validate()).not.toThrow();
     expect(() => factoryFor(config, { GEMINI_API_KEY: "g" }).validate()).not.toThrow();
@@ -138,21 +170,34 @@ describe("ModelFactory.validate", () => {
       strong: { model: "google-genai:gemini-2.5-flash", structuredOutput: "jsonMode" },
       target: { model: "openai:b", baseUrl: LOCAL_URL },
     };
-    expect(() => factoryFor(config, { GOOGLE_API_KEY: "g" }).validate()).toThrow(/Gemini supports jsonSchema or functionCalling, not jsonMode/);
-    const ok = { ...config, strong: { model: "google-genai:gemini-2.5-flash", structuredOutput: "functionCalling" as const } };
+    expect(() => factoryFor(config, { GOOGLE_API_KEY: "g" }).validate()).toThrow(
+      /Gemini supports jsonSchema or functionCalling, not jsonMode/,
+    );
+    const ok = {
+      ...config,
+      strong: { model: "google-genai:gemini-2.5-flash", structuredOutput: "functionCalling" as const },
+    };
     expect(() => factoryFor(ok, { GOOGLE_API_KEY: "g" }).validate()).not.toThrow();
   });
 
   it("rejects a bad spec; a local model needs no key and no builder (the built-in one is used)", () => {
-    expect(() => factoryFor({ strong: { model: "gpt-4o" } }, { OPENAI_API_KEY: "k" }).validate()).toThrow(/The strong model: .*provider:model/);
-    const local: CodecConfigInput = { strong: { model: "local:hf:owner/repo/file.gguf" }, target: { model: "openai:b", baseUrl: LOCAL_URL } };
+    expect(() => factoryFor({ strong: { model: "gpt-4o" } }, { OPENAI_API_KEY: "k" }).validate()).toThrow(
+      /The strong model: .*provider:model/,
+    );
+    const local: CodecConfigInput = {
+      strong: { model: "local:hf:owner/repo/file.gguf" },
+      target: { model: "openai:b", baseUrl: LOCAL_URL },
+    };
     expect(() => factoryFor(local, {}).validate()).not.toThrow();
     expect(() => factoryFor(local, {}, { local: true }).validate()).not.toThrow();
   });
 
   it("skips roles replaced by ready-made models", () => {
     const scripted = new ScriptedChatModel(() => "x");
-    const factory = ModelFactory.fromConfig(resolveConfig({}), { env: {}, overrides: { strong: scripted, target: scripted } });
+    const factory = ModelFactory.fromConfig(resolveConfig({}), {
+      env: {},
+      overrides: { strong: scripted, target: scripted },
+    });
     expect(() => factory.validate()).not.toThrow();
     expect(factory.get("judge", { temperature: 0, maxTokens: 16 })).toBe(scripted);
     expect(factory.describe("judge")).toBe("custom:scripted");
@@ -178,7 +223,10 @@ describe("ModelFactory.get", () => {
   });
 
   it("gives a keyless local OpenAI-compatible server a placeholder key", () => {
-    const factory = new ModelFactory(roles({ model: "openai:s", baseUrl: LOCAL_URL }, { model: "openai:t", baseUrl: LOCAL_URL }), { env: {} });
+    const factory = new ModelFactory(
+      roles({ model: "openai:s", baseUrl: LOCAL_URL }, { model: "openai:t", baseUrl: LOCAL_URL }),
+      { env: {} },
+    );
     const model = factory.get("target", { temperature: 0, maxTokens: 16 }) as ChatOpenAI;
     expect(model.apiKey).toBeTruthy();
   });
@@ -189,9 +237,12 @@ describe("ModelFactory.get", () => {
   });
 
   it("builds ChatGoogleGenerativeAI with the env key and base URL", () => {
-    const factory = new ModelFactory(roles({ model: "google-genai:gemini-2.5-flash", baseUrl: "http://127.0.0.1:9" }, { model: "openai:t" }), {
-      env: { GOOGLE_API_KEY: "gkey-123456" },
-    });
+    const factory = new ModelFactory(
+      roles({ model: "google-genai:gemini-2.5-flash", baseUrl: "http://127.0.0.1:9" }, { model: "openai:t" }),
+      {
+        env: { GOOGLE_API_KEY: "gkey-123456" },
+      },
+    );
     const model = factory.get("strong", { temperature: 0.2, maxTokens: 50 }) as ChatGoogleGenerativeAI;
     expect(model).toBeInstanceOf(ChatGoogleGenerativeAI);
     expect(model.apiKey).toBe("gkey-123456");
@@ -216,7 +267,10 @@ describe("callStructured / callText", () => {
   const Schema = z.object({ value: z.number() });
 
   function context(model: ScriptedChatModel, config: CodecConfigInput = {}): CallContext {
-    const factory = ModelFactory.fromConfig(resolveConfig(config), { env: {}, overrides: { strong: model, target: model } });
+    const factory = ModelFactory.fromConfig(resolveConfig(config), {
+      env: {},
+      overrides: { strong: model, target: model },
+    });
     return {
       factory,
       services: buildServices(resolveConfig(config), factory),
@@ -249,14 +303,19 @@ describe("callStructured / callText", () => {
     const error = await callStructured(ctx, request()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelCallError);
     expect(error).toMatchObject({ step: "encode", role: "strong", attempts: 2 });
-    expect((error as Error).message).toMatch(/encode \(strong model\) failed after 2 attempts: malformed output: value/);
+    expect((error as Error).message).toMatch(
+      /encode \(strong model\) failed after 2 attempts: malformed output: value/,
+    );
     expect(model.calls).toHaveLength(2);
   });
 
   it("retries when the check rejects the value", async () => {
     const model = new ScriptedChatModel((_p, i) => ({ value: i }));
     const ctx = context(model);
-    const out = await callStructured(ctx, request((v) => (v.value < 2 ? "too small" : undefined)));
+    const out = await callStructured(
+      ctx,
+      request((v) => (v.value < 2 ? "too small" : undefined)),
+    );
     expect(out).toEqual({ value: 2 });
   });
 
@@ -280,9 +339,9 @@ describe("callStructured / callText", () => {
   it("callText returns the text, retries empty answers, and meters tokens", async () => {
     const model = new ScriptedChatModel((_p, i) => (i === 0 ? "   " : "an answer"));
     const ctx = context(model);
-    await expect(callText(ctx, { role: "target", step: "answer-target", messages: [["human", "q"]], temperature: 0.7 })).resolves.toBe(
-      "an answer",
-    );
+    await expect(
+      callText(ctx, { role: "target", step: "answer-target", messages: [["human", "q"]], temperature: 0.7 }),
+    ).resolves.toBe("an answer");
     expect(ctx.meter.totals.byRole.target).toMatchObject({ calls: 2, failedCalls: 1 });
     expect(ctx.meter.totals.byRole.target!.outputTokens).toBeGreaterThan(0);
   });

@@ -30,7 +30,11 @@ function iteration(n: number, strong: number, target: number, instruction = `v${
 
 const kept = (order: number, iterations = 1, source: "strong" | "target" = "strong"): InstructionOutcome => {
   const history = Array.from({ length: iterations }, (_, i) =>
-    i === iterations - 1 ? (source === "strong" ? iteration(i + 1, 9, 2) : iteration(i + 1, 2, 9)) : iteration(i + 1, 6, 5),
+    i === iterations - 1
+      ? source === "strong"
+        ? iteration(i + 1, 9, 2)
+        : iteration(i + 1, 2, 9)
+      : iteration(i + 1, 6, 5),
   );
   return {
     task: task(order),
@@ -87,7 +91,11 @@ describe("settleWave", () => {
   });
 
   it("turns kept outcomes past size into surplus drops, first in dispatch order wins", () => {
-    const { kept: pairs, dropped, progress } = settleWave([kept(3), kept(1), kept(2)], {
+    const {
+      kept: pairs,
+      dropped,
+      progress,
+    } = settleWave([kept(3), kept(1), kept(2)], {
       size: 2,
       progress: emptyProgress(),
       runId: "r",
@@ -108,7 +116,11 @@ describe("settleWave", () => {
 
   it("records max-iteration drops with their full history", () => {
     const { dropped, progress } = settleWave([droppedAtCap(1)], { size: 5, progress: emptyProgress(), runId: "r" });
-    expect(dropped[0]).toMatchObject({ reason: "max-iterations", instruction: "v4", lineage: { actions: ["a1", "a2", "a3"] } });
+    expect(dropped[0]).toMatchObject({
+      reason: "max-iterations",
+      instruction: "v4",
+      lineage: { actions: ["a1", "a2", "a3"] },
+    });
     expect(dropped[0]!.lineage!.iterations).toHaveLength(4);
     expect(dropped[0]!.step).toBeUndefined();
     expect(progress.droppedByReason).toEqual({ "max-iterations": 1 });
@@ -134,10 +146,11 @@ describe("settleWave", () => {
   });
 
   it("tallies keptPerIteration and reverseKept", () => {
-    const { progress } = settleWave(
-      [kept(1, 1), kept(2, 1, "target"), kept(3, 2), kept(4, 4), kept(5, 4, "target")],
-      { size: 10, progress: emptyProgress(), runId: "r" },
-    );
+    const { progress } = settleWave([kept(1, 1), kept(2, 1, "target"), kept(3, 2), kept(4, 4), kept(5, 4, "target")], {
+      size: 10,
+      progress: emptyProgress(),
+      runId: "r",
+    });
     expect(progress.keptPerIteration).toEqual({ "1": 2, "2": 1, "4": 2 });
     expect(progress.reverseKept).toBe(2);
     expect(progress.kept).toBe(5);
@@ -165,10 +178,20 @@ describe("settleWave with the run's near-duplicate check", () => {
       },
     };
     // t1's improved instruction is "v2", which another instruction of the run already holds; t2 and t3 are new.
-    const result = settleWave([kept(1, 2), kept(2), kept(3, 3)], { size: 2, progress: emptyProgress(), runId: "r", repeats });
+    const result = settleWave([kept(1, 2), kept(2), kept(3, 3)], {
+      size: 2,
+      progress: emptyProgress(),
+      runId: "r",
+      repeats,
+    });
     expect(result.kept.map((pair) => pair.id)).toEqual(["t2", "t3"]);
     const repeat = result.dropped.find((record) => record.id === "t1")!;
-    expect(repeat).toMatchObject({ reason: "near-duplicate", duplicateOf: "other-basic", similarity: 1, instruction: "v2" });
+    expect(repeat).toMatchObject({
+      reason: "near-duplicate",
+      duplicateOf: "other-basic",
+      similarity: 1,
+      instruction: "v2",
+    });
     expect(repeat.lineage?.iterations).toHaveLength(2);
     expect(result.progress.droppedByReason["near-duplicate"]).toBe(1);
     expect(result.progress.finished).toBe(3);

@@ -64,7 +64,12 @@ describe("seedEntries", () => {
       3,
     );
     expect(entries).toHaveLength(2);
-    expect(entries[0]).toMatchObject({ origin: "seed", seedIds: ["a", "c"], useCase: "QA", skills: ["history", "dates"] });
+    expect(entries[0]).toMatchObject({
+      origin: "seed",
+      seedIds: ["a", "c"],
+      useCase: "QA",
+      skills: ["history", "dates"],
+    });
     expect(entries[1]).toMatchObject({ origin: "seed", seedIds: ["b"] });
   });
 
@@ -163,7 +168,10 @@ describe("mixAndMatch", () => {
     const rng = createRng(1);
     expect(mixAndMatch(mixSource([], 3), { count: 5, skillsMax: 3, rng, taken: new Set() })).toEqual([]);
     expect(
-      mixAndMatch({ useCases: [{ useCase: "qa", seedId: "a" }], skills: new Map() }, { count: 5, skillsMax: 3, rng, taken: new Set() }),
+      mixAndMatch(
+        { useCases: [{ useCase: "qa", seedId: "a" }], skills: new Map() },
+        { count: 5, skillsMax: 3, rng, taken: new Set() },
+      ),
     ).toEqual([]);
     expect(mixAndMatch(source, { count: 0, skillsMax: 3, rng, taken: new Set() })).toEqual([]);
   });

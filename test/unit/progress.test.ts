@@ -26,7 +26,15 @@ const snapshot = (extra: Partial<ProgressSnapshot> = {}): ProgressSnapshot => ({
   expectedCalls: 1000,
   callsAtStart: 0,
   endpoints: [
-    { key: "openai|https://api.openai.com/v1|gpt-4o", limit: 8, max: 16, active: 8, queued: 30, breaker: "closed", lastChange: "rate-limit" },
+    {
+      key: "openai|https://api.openai.com/v1|gpt-4o",
+      limit: 8,
+      max: 16,
+      active: 8,
+      queued: 30,
+      breaker: "closed",
+      lastChange: "rate-limit",
+    },
     { key: "openai|https://api.openai.com/v1|gpt-4o-mini", limit: 16, max: 16, active: 8, queued: 0, breaker: "open" },
   ],
   ...extra,
@@ -69,9 +77,20 @@ describe("progress display", () => {
 
 describe("resume command", () => {
   it("repeats the arguments with --resume, drops --force, --dry-run and an earlier --resume, and leaves passwords out", () => {
-    expect(resumeCommandFrom(["generate", "--seeds", "my seeds.jsonl", "--force", "--resume", "abc", "--out", "o.jsonl", "--max-cost", "5"])).toBe(
-      "codeclm generate --seeds 'my seeds.jsonl' --out o.jsonl --max-cost 5 --resume",
-    );
+    expect(
+      resumeCommandFrom([
+        "generate",
+        "--seeds",
+        "my seeds.jsonl",
+        "--force",
+        "--resume",
+        "abc",
+        "--out",
+        "o.jsonl",
+        "--max-cost",
+        "5",
+      ]),
+    ).toBe("codeclm generate --seeds 'my seeds.jsonl' --out o.jsonl --max-cost 5 --resume");
     expect(resumeCommandFrom(["generate", "--checkpoint", "postgres://bob:s3cret@db:5432/x", "--resume"])).toBe(
       "codeclm generate --checkpoint postgres://bob@db:5432/x --resume",
     );
@@ -96,7 +115,13 @@ describe("the printed Postgres resume command runs once PGPASSWORD is set", () =
     process.env.PGPASSWORD = "s3cret";
     try {
       const params = new ConnectionParameters({ connectionString: url });
-      expect(params).toMatchObject({ user: "bob", password: "s3cret", host: "db.example", port: 5432, database: "codec" });
+      expect(params).toMatchObject({
+        user: "bob",
+        password: "s3cret",
+        host: "db.example",
+        port: 5432,
+        database: "codec",
+      });
     } finally {
       if (saved === undefined) delete process.env.PGPASSWORD;
       else process.env.PGPASSWORD = saved;

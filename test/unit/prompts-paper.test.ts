@@ -7,7 +7,7 @@ import { missingPlaceholders } from "../../prompts/template.js";
 
 /** The few-shot examples' answers: every JSON line of the encode prompt. */
 const examples = ENCODE_PROMPT.split("\n")
-  .filter((line) => line.startsWith("{\"use_case\""))
+  .filter((line) => line.startsWith('{"use_case"'))
   .map((line) => EncodeOutputSchema.parse(JSON.parse(line)));
 
 describe("encode prompt (§4.1, Fig. 7)", () => {

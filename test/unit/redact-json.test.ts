@@ -70,7 +70,10 @@ describe("parseJsonLoose", () => {
   });
 
   it("takes one object out of surrounding prose", () => {
-    expect(parseJsonLoose('Sure! {"assistant1": 8, "assistant2": 4} Hope that helps.')).toEqual({ assistant1: 8, assistant2: 4 });
+    expect(parseJsonLoose('Sure! {"assistant1": 8, "assistant2": 4} Hope that helps.')).toEqual({
+      assistant1: 8,
+      assistant2: 4,
+    });
   });
 
   it("keeps braces inside strings", () => {

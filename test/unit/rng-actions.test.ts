@@ -92,7 +92,11 @@ describe("pickAction", () => {
   });
 
   it("works with a single action and refuses none", () => {
-    expect(pickAction(["only"], { seed: 1, instructionId: "a", improvement: 2, sampling: "without-replacement" })).toBe("only");
-    expect(() => pickAction([], { seed: 1, instructionId: "a", improvement: 0, sampling: "with-replacement" })).toThrow(/no actions/);
+    expect(pickAction(["only"], { seed: 1, instructionId: "a", improvement: 2, sampling: "without-replacement" })).toBe(
+      "only",
+    );
+    expect(() => pickAction([], { seed: 1, instructionId: "a", improvement: 0, sampling: "with-replacement" })).toThrow(
+      /no actions/,
+    );
   });
 });

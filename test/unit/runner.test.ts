@@ -27,7 +27,9 @@ describe("runner plan", () => {
     const dir = await mkdtemp(join(tmpdir(), "codeclm-runner-plan-"));
     const models = scriptedModels();
     const paths = outputPathsFor(join(dir, "new", "folder", "out.jsonl"));
-    await expect(runToFiles({ input: { seeds: SEEDS }, config: { theta: 11 }, paths, graph: { models } })).rejects.toThrow(/theta 11 can never be exceeded/);
+    await expect(
+      runToFiles({ input: { seeds: SEEDS }, config: { theta: 11 }, paths, graph: { models } }),
+    ).rejects.toThrow(/theta 11 can never be exceeded/);
     expect(await readdir(dir)).toEqual([]);
   });
 });
@@ -36,7 +38,13 @@ describe("state view", () => {
   it("combines node updates with the graph's reducers (sums, maxima, merged tallies; last value otherwise)", () => {
     const view = new StateView();
     view.apply({ decodedCount: 3, round: 2, tally: { "failed:encode": 1 }, waveStart: 0, waveEnd: 5 });
-    view.apply({ decodedCount: 4, round: 1, tally: { "failed:encode": 2, "dropped:near-duplicate": 1 }, waveStart: 5, waveEnd: 9 });
+    view.apply({
+      decodedCount: 4,
+      round: 1,
+      tally: { "failed:encode": 2, "dropped:near-duplicate": 1 },
+      waveStart: 5,
+      waveEnd: 9,
+    });
     const progress = { ...emptyProgress(), kept: 2, finished: 4 };
     view.apply({ progress, poolStats: { seedsEncoded: 3 } });
     const values = view.values();
@@ -52,7 +60,15 @@ describe("state view", () => {
 
   it("restores a checkpoint's values as they are (not reduced again), and refuses values that are not the graph's state", () => {
     const usage = emptyUsage();
-    const view = StateView.fromValues({ runId: "r1", decodedCount: 5, round: 3, tally: { "failed:decode": 2 }, usage, wave: [], kept: [] });
+    const view = StateView.fromValues({
+      runId: "r1",
+      decodedCount: 5,
+      round: 3,
+      tally: { "failed:decode": 2 },
+      usage,
+      wave: [],
+      kept: [],
+    });
     if (!view) throw new Error("the checkpoint's values were refused");
     view.apply({ decodedCount: 1, tally: { "failed:decode": 1 } });
     const values = view.values();

@@ -22,7 +22,11 @@ async function fanOut(wrap: boolean, abortAt = 2): Promise<number[]> {
       return { done: [input.i] };
     })
     .addEdge(START, "start")
-    .addConditionalEdges("start", (state) => Array.from({ length: state.n }, (_, i) => new Send("work", { i: i + 1 })), ["work"])
+    .addConditionalEdges(
+      "start",
+      (state) => Array.from({ length: state.n }, (_, i) => new Send("work", { i: i + 1 })),
+      ["work"],
+    )
     .addEdge("work", END)
     .compile({ checkpointer: wrap ? new RerunUnstartedTasks(new MemorySaver()) : new MemorySaver() });
   const config = { configurable: { thread_id: "t" }, maxConcurrency: 2 };
@@ -34,7 +38,10 @@ async function fanOut(wrap: boolean, abortAt = 2): Promise<number[]> {
 }
 
 describe("RerunUnstartedTasks", () => {
-  it.each([2, 3, 5])("every fan-out task runs exactly once across an abort (at task %i) and a resume", async (abortAt) => {
-    expect(await fanOut(true, abortAt)).toEqual([1, 2, 3, 4, 5, 6]);
-  });
+  it.each([2, 3, 5])(
+    "every fan-out task runs exactly once across an abort (at task %i) and a resume",
+    async (abortAt) => {
+      expect(await fanOut(true, abortAt)).toEqual([1, 2, 3, 4, 5, 6]);
+    },
+  );
 });

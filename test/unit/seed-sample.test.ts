@@ -1,4 +1,3 @@
-import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import type { CodecState } from "../../nodes/state.js";
 import type { CodecConfigInput } from "../../lib/config.js";
@@ -122,7 +121,10 @@ describe("prepare narrows the seeds before the encode fan-out", () => {
   });
 
   it('seedSample "all" keeps every distinct seed', async () => {
-    const update = await prepare(state([...seedsOf(80), { id: "again", instruction: "Seed number 3" }]), runnable({ seedSample: "all", poolSize: 20 }));
+    const update = await prepare(
+      state([...seedsOf(80), { id: "again", instruction: "Seed number 3" }]),
+      runnable({ seedSample: "all", poolSize: 20 }),
+    );
     expect(update.seeds).toHaveLength(80);
     expect(update.seedSelection).toMatchObject({ read: 81, unique: 80, duplicates: 1, merged: { s3: ["again"] } });
   });
@@ -136,7 +138,9 @@ describe("prepare narrows the seeds before the encode fan-out", () => {
 
   it("rejects a seed longer than maxSeedChars, naming it", async () => {
     const seeds = [...seedsOf(3), { id: "huge", instruction: "x".repeat(101) }];
-    await expect(prepare(state(seeds), runnable({ maxSeedChars: 100 }))).rejects.toThrow(/Seed "huge" is 101 characters long, over maxSeedChars \(100\)/);
+    await expect(prepare(state(seeds), runnable({ maxSeedChars: 100 }))).rejects.toThrow(
+      /Seed "huge" is 101 characters long, over maxSeedChars \(100\)/,
+    );
   });
 });
 
@@ -148,7 +152,10 @@ describe("the graph given seeds directly (library, Studio) encodes only the seed
     ];
     const models = scriptedModels();
     const context = { size: 3, poolSize: 8, plausibilityCheck: false, seed: 5 } as unknown as CodecConfig;
-    const out = (await createCodecGraph({ models }).invoke({ seeds }, { context })) as unknown as { seeds: Seed[]; summary: RunSummary };
+    const out = (await createCodecGraph({ models }).invoke({ seeds }, { context })) as unknown as {
+      seeds: Seed[];
+      summary: RunSummary;
+    };
     const sample = selectSeeds(seeds, { sampleSize: 50, seed: 5 });
     expect(out.seeds).toEqual(sample.seeds);
     expect(out.summary.calls.byStep.encode?.calls).toBe(50);

@@ -17,18 +17,33 @@ import {
 } from "../../models/local/resolve.js";
 import { ScriptedChatModel } from "../support/scripted-model.js";
 
-const warningsFor = (strong: string, target: string, env: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
-  strongTargetWarnings(ModelFactory.fromConfig(resolveConfig({ strong: { model: strong }, target: { model: target }, ...extra }), { env }), true);
+const warningsFor = (
+  strong: string,
+  target: string,
+  env: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+) =>
+  strongTargetWarnings(
+    ModelFactory.fromConfig(resolveConfig({ strong: { model: strong }, target: { model: target }, ...extra }), { env }),
+    true,
+  );
 
 describe("the embedded default is a pair: a larger strong model and a smaller target of one family", () => {
   it("uses Qwen2.5-1.5B-Instruct as strong and Qwen2.5-0.5B-Instruct as target when no key is set", () => {
     const roles = defaultRoles({});
     expect(roles.strong.model).not.toBe(roles.target.model);
-    expect(expandLocalDefault(roles.strong.model)).toBe("hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf");
-    expect(expandLocalDefault(roles.target.model)).toBe("hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf");
+    expect(expandLocalDefault(roles.strong.model)).toBe(
+      "hf:Qwen/Qwen2.5-1.5B-Instruct-GGUF/qwen2.5-1.5b-instruct-q4_k_m.gguf",
+    );
+    expect(expandLocalDefault(roles.target.model)).toBe(
+      "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf",
+    );
     expect(roles.because).toMatch(/pair/);
     // Hosted pairs are unchanged.
-    expect(defaultRoles({ OPENAI_API_KEY: "x" })).toMatchObject({ strong: { model: "openai:gpt-4o" }, target: { model: "openai:gpt-4o-mini" } });
+    expect(defaultRoles({ OPENAI_API_KEY: "x" })).toMatchObject({
+      strong: { model: "openai:gpt-4o" },
+      target: { model: "openai:gpt-4o-mini" },
+    });
   });
 
   it("keeps local:default as the strong model; the embedded names reach the chat model as their files", () => {
@@ -39,7 +54,14 @@ describe("the embedded default is a pair: a larger strong model and a smaller ta
     expect(downloadTargetFor(DEFAULT_LOCAL_TARGET_MODEL, {})?.url).toBe(
       "https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/resolve/main/qwen2.5-0.5b-instruct-q4_k_m.gguf",
     );
-    expect(strongTargetWarnings(ModelFactory.fromConfig(resolveConfig({ strong: defaultRoles({}).strong, target: defaultRoles({}).target }), { env: {} }), true)).toEqual([]);
+    expect(
+      strongTargetWarnings(
+        ModelFactory.fromConfig(resolveConfig({ strong: defaultRoles({}).strong, target: defaultRoles({}).target }), {
+          env: {},
+        }),
+        true,
+      ),
+    ).toEqual([]);
   });
 
   it("offline with nothing cached, the message lists both files of the pair", () => {
@@ -72,33 +94,60 @@ describe("local specs that load the same file are one model", () => {
 
 describe("strong and target must differ", () => {
   it("warns when both roles reach the same model, whatever the spelling", () => {
-    expect(warningsFor("local:default", "local:default")[0]).toMatch(/strong and target are the same model \(both local:default\)/);
+    expect(warningsFor("local:default", "local:default")[0]).toMatch(
+      /strong and target are the same model \(both local:default\)/,
+    );
     const [spelt] = warningsFor("local:default", `local:${DEFAULT_LOCAL_STRONG_MODEL}`);
     expect(spelt).toMatch(/local:default and local:hf:Qwen.* resolve to .*qwen2\.5-1\.5b-instruct-q4_k_m\.gguf/);
     expect(spelt).toMatch(/gaps will sit near 0/);
     expect(warningsFor("openai:m", "openai:m", { OPENAI_BASE_URL: "http://host:8000/v1" })).toHaveLength(1);
     expect(
-      warningsFor("openai:m", "openai:m", {}, { strong: { model: "openai:m", baseUrl: "http://h/v1/" }, target: { model: "openai:m", baseUrl: "http://h/v1" } }),
+      warningsFor(
+        "openai:m",
+        "openai:m",
+        {},
+        {
+          strong: { model: "openai:m", baseUrl: "http://h/v1/" },
+          target: { model: "openai:m", baseUrl: "http://h/v1" },
+        },
+      ),
     ).toHaveLength(1);
   });
 
   it("does not warn for different models, endpoints or files", () => {
     expect(warningsFor("openai:gpt-4o", "openai:gpt-4o-mini")).toEqual([]);
-    expect(warningsFor("openai:m", "openai:m", {}, { strong: { model: "openai:m", baseUrl: "http://a/v1" }, target: { model: "openai:m", baseUrl: "http://b/v1" } })).toEqual([]);
+    expect(
+      warningsFor(
+        "openai:m",
+        "openai:m",
+        {},
+        {
+          strong: { model: "openai:m", baseUrl: "http://a/v1" },
+          target: { model: "openai:m", baseUrl: "http://b/v1" },
+        },
+      ),
+    ).toEqual([]);
     expect(warningsFor("openai:m", "google-genai:m", { GOOGLE_API_KEY: "k" })).toEqual([]);
     expect(warningsFor("local:default-strong", "local:default-target")).toEqual([]);
   });
 
   it("does not warn for rows without filtering (they never call the target)", () => {
-    const factory = ModelFactory.fromConfig(resolveConfig({ strong: { model: "openai:m" }, target: { model: "openai:m" } }), { env: {} });
+    const factory = ModelFactory.fromConfig(
+      resolveConfig({ strong: { model: "openai:m" }, target: { model: "openai:m" } }),
+      { env: {} },
+    );
     expect(strongTargetWarnings(factory, false)).toEqual([]);
   });
 
   it("treats one model object under both roles as one model, two objects as two", () => {
     const config = resolveConfig({ strong: { model: "openai:a" }, target: { model: "openai:b" } });
     const one = new ScriptedChatModel(() => "x");
-    expect(strongTargetWarnings(ModelFactory.fromConfig(config, { overrides: { strong: one, target: one } }), true)).toHaveLength(1);
+    expect(
+      strongTargetWarnings(ModelFactory.fromConfig(config, { overrides: { strong: one, target: one } }), true),
+    ).toHaveLength(1);
     const other = new ScriptedChatModel(() => "x");
-    expect(strongTargetWarnings(ModelFactory.fromConfig(config, { overrides: { strong: one, target: other } }), true)).toEqual([]);
+    expect(
+      strongTargetWarnings(ModelFactory.fromConfig(config, { overrides: { strong: one, target: other } }), true),
+    ).toEqual([]);
   });
 });

@@ -59,7 +59,9 @@ describe("stopReasonFor", () => {
   const config = resolveConfig({ size: 10, topUpRounds: 2 });
 
   it("says the size was reached", () => {
-    expect(stopReasonFor(state({ progress: { ...emptyProgress(), kept: 10 } }), config)).toMatch(/reached the requested size \(10/);
+    expect(stopReasonFor(state({ progress: { ...emptyProgress(), kept: 10 } }), config)).toMatch(
+      /reached the requested size \(10/,
+    );
   });
 
   it("says no seed could be encoded", () => {
@@ -75,11 +77,17 @@ describe("stopReasonFor", () => {
   });
 
   it("says the top-up rounds ran out, with the keep rate", () => {
-    const reason = stopReasonFor(state({ decoded: oneTask, decodedCount: 1, progress: { ...emptyProgress(), kept: 3, finished: 12 } }), config);
+    const reason = stopReasonFor(
+      state({ decoded: oneTask, decodedCount: 1, progress: { ...emptyProgress(), kept: 3, finished: 12 } }),
+      config,
+    );
     expect(reason).toMatch(/kept 3 of 10/);
     expect(reason).toMatch(/all 2 top-up rounds are used/);
     expect(reason).toMatch(/keep rate 0\.25 over 12/);
-    const off = stopReasonFor(state({ decoded: oneTask, decodedCount: 1 }), resolveConfig({ size: 10, topUpRounds: 0 }));
+    const off = stopReasonFor(
+      state({ decoded: oneTask, decodedCount: 1 }),
+      resolveConfig({ size: 10, topUpRounds: 0 }),
+    );
     expect(off).toMatch(/top-up is off/);
   });
 });
