@@ -79,6 +79,7 @@ export function settleWave(
         kept: progress.kept + 1,
         keptPerIteration: bump(progress.keptPerIteration, String(last.iteration)),
         reverseKept: progress.reverseKept + (outcome.source === "target" ? 1 : 0),
+        keptByMetadata: bump(progress.keptByMetadata ?? {}, lineage.metadataId),
       };
       continue;
     }

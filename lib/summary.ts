@@ -6,6 +6,7 @@ import { keepRate } from "./plan.js";
 import { type EncodedSeed, type PoolMakeup, poolMakeup } from "./pool.js";
 import type { Metadata, PoolEntry, Seed, UsageCounts } from "./records.js";
 import type { Progress } from "./tasks.js";
+import { type Tailoring, runTailoring } from "./tailoring.js";
 import type { SeedSelection } from "./seed-sample.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
@@ -51,6 +52,8 @@ export interface RunSummary {
   seeds?: SeedSelection & { encoded: number };
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
+  /** How well the kept data's and the pool's metadata match the input's (JS divergence, coverage); absent without metadata. */
+  tailoring?: Tailoring;
   calls: UsageTotals & { total: UsageCounts };
   spend?: SpendSummary;
   transport?: TransportSummary;
@@ -216,6 +219,9 @@ export function buildSummary(
       ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } }
       : {}),
     ...(inputMetadata ? { inputMetadata } : {}),
+    ...(inputMetadata
+      ? { tailoring: runTailoring(inputMetadata, state.pool ?? [], state.progress.keptByMetadata ?? {}) }
+      : {}),
     calls: { ...state.usage, total: totalCounts(state.usage) },
     ...(extra.ledger ? { spend: spendSummary(extra.ledger), transport: transportSummary(extra.ledger) } : {}),
     budget: config.budget,

@@ -36,6 +36,10 @@ export const ProgressSchema = z.object({
   finished: z.number().describe("Instructions that left filtering (kept, dropped or failed)"),
   keptPerIteration: z.record(z.string(), z.number()).describe("Kept pairs by the iteration that kept them (Figure 3)"),
   reverseKept: z.number().describe("Pairs kept with the target's answer (gap < -theta)"),
+  keptByMetadata: z
+    .record(z.string(), z.number())
+    .optional()
+    .describe("Kept pairs by pool metadata id (the summary's tailoring measure)"),
   droppedByReason: z.record(z.string(), z.number()),
   failuresByStep: z.record(z.string(), z.number()),
 });
@@ -46,6 +50,7 @@ export const emptyProgress = (): Progress => ({
   finished: 0,
   keptPerIteration: {},
   reverseKept: 0,
+  keptByMetadata: {},
   droppedByReason: {},
   failuresByStep: {},
 });
