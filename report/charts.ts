@@ -7,6 +7,7 @@ import type { EvalSummary } from "../eval/records.js";
 import { totalsOf } from "../eval/run.js";
 import type { DroppedRecord, IterationRecord, KeptPair, Lineage } from "../lib/records.js";
 import { countMetadata } from "../lib/summary.js";
+import type { Tailoring } from "../lib/tailoring.js";
 import type { EvalReportData, RunReportData } from "./load.js";
 
 export interface Chart {
@@ -308,6 +309,22 @@ export function gapChart(data: RunReportData): Chart {
   };
 }
 
+const share = (value: number | null) => (value === null ? "–" : `${Math.round(100 * value)}%`);
+const bits = (value: number | null) => (value === null ? "–" : value.toFixed(3));
+
+/** The summary's tailoring measure for one kind of name, in words (appended to the coverage plot's caption). */
+export function tailoringNote(tailoring: Tailoring | undefined, what: "useCases" | "skills"): string {
+  if (!tailoring) return "";
+  const key = what === "useCases" ? "useCase" : "skill";
+  const reference = tailoring.reference === "seeds" ? "the seeds" : "your metadata";
+  const { pool } = tailoring;
+  return (
+    ` Tailoring: Jensen–Shannon divergence from ${reference} ${bits(tailoring[`${key}Divergence`])} for the kept data, ` +
+    `${bits(pool[`${key}Divergence`])} for the pool (0 = same distribution, 1 = disjoint); the kept data covers ` +
+    `${share(tailoring[`${key}Coverage`])} of ${reference}' ${what === "useCases" ? "use cases" : "skills"}, the pool ${share(pool[`${key}Coverage`])}.`
+  );
+}
+
 export function coverageChart(data: RunReportData, what: "useCases" | "skills"): Chart {
   const top = what === "useCases" ? 12 : 15;
   const { rows, inputLabel } = coverage(data, what, top);
@@ -319,6 +336,7 @@ export function coverageChart(data: RunReportData, what: "useCases" | "skills"):
       ? `Share of ${inputLabel === "seeds" ? "seeds" : "your metadata"} and of kept pairs with each of the ${top} most frequent ${noun}.`
       : `Share of kept pairs with each of the ${top} most frequent ${noun} (the summary holds no input metadata).`,
   };
+  base.caption += tailoringNote(data.summary?.tailoring, what);
   if (rows.every((row) => row.source === "kept data" && row.count === 0) || rows.length === 0) {
     return { ...base, empty: `No ${noun}: the pairs of this run carry no metadata.` };
   }

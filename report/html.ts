@@ -6,6 +6,7 @@
 import type { EvalItem, Judgement } from "../eval/records.js";
 import { percent } from "../lib/crr.js";
 import type { DroppedRecord, IterationRecord, KeptPair, Lineage } from "../lib/records.js";
+import type { Tailoring, TailoringMeasure } from "../lib/tailoring.js";
 import type { StepUsage } from "./charts.js";
 import type { EvalReportData, RunReportData } from "./load.js";
 
@@ -120,6 +121,17 @@ function figures(charts: readonly RenderedChart[]): string {
         }<figcaption>${esc(chart.caption)}</figcaption></figure>`,
     )
     .join("\n")}</div>`;
+}
+
+/** The summary's tailoring measure beside the coverage plots (the paper's Figure 4 relates it to CRR). */
+function tailoringTable(tailoring: Tailoring | undefined): string {
+  if (!tailoring) return "";
+  const fixed = (value: number | null) => (value === null ? "–" : value.toFixed(3));
+  const row = (label: string, measure: TailoringMeasure) =>
+    `<tr><td>${esc(label)}</td><td class="n">${num(measure.items)}</td><td class="n">${fixed(measure.useCaseDivergence)}</td><td class="n">${fixed(measure.skillDivergence)}</td><td class="n">${percent(measure.useCaseCoverage)}</td><td class="n">${percent(measure.skillCoverage)}</td></tr>`;
+  const reference = tailoring.reference === "seeds" ? "the seeds' encoded metadata" : "your metadata";
+  return `<table class="usage" id="tailoring"><caption>Tailoring: how the metadata match ${esc(reference)} (Jensen–Shannon divergence, base 2: 0 = same distribution, 1 = disjoint; coverage: share of its use cases and skills present)</caption>
+<tr><th></th><th class="n">items</th><th class="n">use-case divergence</th><th class="n">skill divergence</th><th class="n">use cases covered</th><th class="n">skills covered</th></tr>${row("kept data", tailoring)}${row("pool", tailoring.pool)}</table>`;
 }
 
 function usageTable(usage: readonly StepUsage[]): string {
@@ -267,6 +279,7 @@ ${facts([
   const dropped = data.dropped.slice(0, options.maxRows).map(droppedRecord);
   const body = `${header}<main>
 <h2 id="plots">Plots</h2>${figures(charts)}
+${tailoringTable(summary?.tailoring)}
 <h2 id="usage">Calls and tokens by step</h2>${usageTable(usage)}
 <h2>Examples</h2><p class="muted">Open a row for the pair, its metadata and its lineage: the basic instruction, each action applied and each filtering pass with its scores.</p>
 ${recordGroup("Kept pairs", "kept", kept, data.kept.length, options, true)}

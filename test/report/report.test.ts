@@ -210,3 +210,21 @@ describe("the page", () => {
     expect(bad.stderr).toContain("--price takes ROLE=INPUT,OUTPUT");
   });
 });
+
+describe("tailoring in the report", () => {
+  it("shows the summary's tailoring beside the coverage plots", async () => {
+    const run = (await loadReport(runPath)) as RunReportData;
+    const tailoring = run.summary?.tailoring;
+    expect(tailoring?.reference).toBe("seeds");
+    for (const value of [tailoring?.useCaseDivergence, tailoring?.skillDivergence, tailoring?.pool.skillDivergence]) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(1);
+    }
+    expect(tailoring?.items).toBe(24);
+    const html = await buildReportHtml(run, { now: new Date(0) });
+    const table = /<table class="usage" id="tailoring">[\s\S]*?<\/table>/.exec(html)![0];
+    expect(table).toContain(`<td class="n">${tailoring!.useCaseDivergence!.toFixed(3)}</td>`);
+    const plot = /<figure id="plot-coverage-skills"[\s\S]*?<\/figure>/.exec(html)![0];
+    expect(plot).toContain(`Jensen–Shannon divergence from the seeds ${tailoring!.skillDivergence!.toFixed(3)}`);
+  });
+});
