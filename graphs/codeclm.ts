@@ -9,6 +9,7 @@ import { dedupe } from "../nodes/dedupe.js";
 import { encode } from "../nodes/encode.js";
 import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
+import { reviewPool } from "../nodes/review-pool.js";
 import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
 import { selfInstruct } from "../nodes/self-instruct.js";
@@ -30,7 +31,7 @@ export interface CodecGraphOptions extends GraphDeps {
 export const RECURSION_LIMIT = 10_000;
 
 /**
- * CodecLM (Figure 2): seeds -> encode -> metadata pool -> decode + Self-Rubrics -> Contrastive Filtering,
+ * CodecLM (Figure 2): seeds -> encode -> metadata pool (-> a person's review) -> decode + Self-Rubrics -> Contrastive Filtering,
  * with low-gap instructions looping through action-apply until the iteration cap. The ablation rows of
  * Table 3 take other paths: no-metadata goes prepare -> self-instruct -> schedule; metadata-only skips
  * rubric-generate; rows without filtering keep the strong answer unjudged (see instruction.ts).
@@ -51,6 +52,7 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("encode", guarded(encode))
     .addNode("self-instruct", guarded(selfInstruct))
     .addNode("build-pool", guarded(buildPool))
+    .addNode("review-pool", reviewPool)
     .addNode("rubric-generate", guarded(rubricGenerate))
     .addNode("decode", guarded(decode))
     .addNode("dedupe", dedupe)
@@ -67,8 +69,10 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
       }),
     )
     .addEdge("encode", "build-pool")
+    // A person may look at the pool before anything is decoded (on with reviewPool; else it passes through).
+    .addEdge("build-pool", "review-pool")
     .addConditionalEdges(
-      labelled("build-pool", afterBuildPool, {
+      labelled("review-pool", afterBuildPool, {
         "rubric-generate": "each metadata",
         decode: "basic instructions",
         finalize: "empty pool",

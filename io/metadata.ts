@@ -6,7 +6,8 @@
  * comma-separated string. Other fields are ignored. Every problem is an `InputError` (`FILE:LINE: ...`) thrown
  * before anything is returned.
  */
-import type { Metadata } from "../lib/records.js";
+import { type ReviewedEntry, ReviewProblem, reviewedPool } from "../lib/review.js";
+import { type Metadata, type PoolEntry, PoolEntrySchema } from "../lib/records.js";
 import { InputError, readInputText } from "./input-error.js";
 import { cleanText, normalizeNewlines, parseJsonRecords } from "./record-reader.js";
 
@@ -131,4 +132,54 @@ export async function readMetadata(path: string, options: ReadMetadataOptions): 
   checkSkillsMax(options.skillsMax);
   const text = await readInputText(path);
   return parseMetadata(text, path, options);
+}
+
+const ORIGINS = PoolEntrySchema.shape.origin.options;
+
+/** One entry of a reviewed pool: its metadata (checked as above) and, when it has one, its id, origin and seeds. */
+function reviewEntryOf(value: unknown, line: number, file: string, skillsMax: number): ReviewedEntry {
+  const metadata = recordToMetadata(value, line, file, skillsMax);
+  const obj = value as Record<string, unknown>;
+  const entry: ReviewedEntry = { metadata, line };
+  if (obj.id !== undefined && obj.id !== null && obj.id !== "") {
+    if (typeof obj.id !== "string") throw new InputError(file, line, `"id" must be a string, got ${describeType(obj.id)}`);
+    entry.id = obj.id;
+  }
+  if (obj.origin !== undefined && obj.origin !== null) {
+    if (typeof obj.origin !== "string" || !(ORIGINS as readonly string[]).includes(obj.origin))
+      throw new InputError(file, line, `"origin" must be one of ${ORIGINS.join(", ")}`);
+    entry.origin = obj.origin as PoolEntry["origin"];
+  }
+  if (obj.seedIds !== undefined && obj.seedIds !== null) {
+    if (!Array.isArray(obj.seedIds) || obj.seedIds.some((id) => typeof id !== "string"))
+      throw new InputError(file, line, `"seedIds" must be an array of strings`);
+    entry.seedIds = obj.seedIds as string[];
+  }
+  return entry;
+}
+
+/** A reviewed pool from records with their lines; every problem is an `InputError` naming `file` and the line. */
+export function poolFromRecords(
+  records: ReadonlyArray<{ value: unknown; line: number }>,
+  file: string,
+  skillsMax: number,
+): { pool: PoolEntry[]; added: number } {
+  checkSkillsMax(skillsMax);
+  const entries = records.map((record) => reviewEntryOf(record.value, record.line, file, skillsMax));
+  try {
+    return reviewedPool(entries);
+  } catch (error) {
+    if (error instanceof ReviewProblem) throw new InputError(file, error.line, error.reason);
+    throw error;
+  }
+}
+
+/**
+ * Reads a pool file (`OUT.pool.jsonl`, written by `generate --review-pool`, edited by a person): one
+ * metadata per line, `{"id", "useCase", "skills", "origin", "seedIds"}`; a line without an id is new.
+ */
+export async function readPoolFile(path: string, skillsMax: number): Promise<{ pool: PoolEntry[]; added: number }> {
+  const text = normalizeNewlines(await readInputText(path));
+  const { records } = parseJsonRecords(text, path, "jsonl");
+  return poolFromRecords(records, path, skillsMax);
 }
