@@ -309,10 +309,11 @@ async function generateHoldingLock(
 export const signalExitCode = (signal: NodeJS.Signals | undefined): number =>
   signal === "SIGTERM" ? 143 : signal === "SIGHUP" ? 129 : 130;
 
-/** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 130 Ctrl-C, 143 SIGTERM. */
+/** Exit codes: 0 complete, 3 ended short of --size, 4 stopped (budget, outage; resumable), 5 waiting for the pool's review (--review-pool), 130 Ctrl-C, 143 SIGTERM. */
 export function exitCodeFor(summary: RunSummary, stopKind?: string, signal?: NodeJS.Signals): number {
   if (summary.status === "complete") return 0;
   if (summary.status === "incomplete") return 3;
+  if (stopKind === "review") return 5;
   return stopKind === "interrupt" ? signalExitCode(signal) : 4;
 }
 

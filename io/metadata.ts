@@ -142,7 +142,8 @@ function reviewEntryOf(value: unknown, line: number, file: string, skillsMax: nu
   const obj = value as Record<string, unknown>;
   const entry: ReviewedEntry = { metadata, line };
   if (obj.id !== undefined && obj.id !== null && obj.id !== "") {
-    if (typeof obj.id !== "string") throw new InputError(file, line, `"id" must be a string, got ${describeType(obj.id)}`);
+    if (typeof obj.id !== "string")
+      throw new InputError(file, line, `"id" must be a string, got ${describeType(obj.id)}`);
     entry.id = obj.id;
   }
   if (obj.origin !== undefined && obj.origin !== null) {
@@ -178,8 +179,11 @@ export function poolFromRecords(
  * Reads a pool file (`OUT.pool.jsonl`, written by `generate --review-pool`, edited by a person): one
  * metadata per line, `{"id", "useCase", "skills", "origin", "seedIds"}`; a line without an id is new.
  */
-export async function readPoolFile(path: string, skillsMax: number): Promise<{ pool: PoolEntry[]; added: number }> {
+export async function readPoolFile(
+  path: string,
+  skillsMax: number,
+): Promise<{ pool: PoolEntry[]; added: number; records: unknown[] }> {
   const text = normalizeNewlines(await readInputText(path));
   const { records } = parseJsonRecords(text, path, "jsonl");
-  return poolFromRecords(records, path, skillsMax);
+  return { ...poolFromRecords(records, path, skillsMax), records: records.map((record) => record.value) };
 }

@@ -183,7 +183,12 @@ export const CodecConfigSchema = z.object({
     .default(true)
     .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
   plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
-  reviewPool: z.boolean().default(false).describe("Stop after the metadata pool is built, for a person to review it (LangGraph interrupt; the CLI writes OUT.pool.jsonl and exits 5); needs a checkpointer"),
+  reviewPool: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Stop after the metadata pool is built, for a person to review it (LangGraph interrupt; the CLI writes OUT.pool.jsonl and exits 5); needs a checkpointer",
+    ),
   plausibilityAlertShare: z
     .number()
     .min(0)

@@ -35,7 +35,8 @@ function nextFreeId(used: Set<string>, from: number): { id: string; next: number
 
 /** The pool a review holds, in its order, and how many entries are new; repeated ids or metadata and an empty review are problems. */
 export function reviewedPool(entries: readonly ReviewedEntry[]): { pool: PoolEntry[]; added: number } {
-  if (entries.length === 0) throw new ReviewProblem(undefined, "the reviewed pool is empty: keep at least one metadata");
+  if (entries.length === 0)
+    throw new ReviewProblem(undefined, "the reviewed pool is empty: keep at least one metadata");
   const used = new Set<string>();
   const byKey = new Map<string, number>();
   for (const entry of entries) {

@@ -7,7 +7,7 @@
 
 import { setMaxListeners } from "node:events";
 
-export type StopKind = "budget" | "endpoint-down" | "interrupt" | "failed";
+export type StopKind = "budget" | "endpoint-down" | "interrupt" | "failed" | "review";
 
 export interface StopInfo {
   kind: StopKind;

@@ -32,7 +32,8 @@ function editedPool(answer: unknown, skillsMax: number) {
       skillsMax,
     );
   } catch (error) {
-    if (error instanceof InputError) throw new Error(error.line ? `${WHERE} ${error.line}: ${error.reason}` : error.reason);
+    if (error instanceof InputError)
+      throw new Error(error.line ? `${WHERE} ${error.line}: ${error.reason}` : error.reason);
     throw error;
   }
 }

@@ -17,6 +17,8 @@ export interface OutputPaths {
   checkpoint: string;
   /** `OUT.lock`: held by the one process writing these outputs (runner/lock.ts). */
   lock: string;
+  /** `OUT.pool.jsonl`: the metadata pool written for a person's review (`--review-pool`), read back on resume. */
+  pool: string;
 }
 
 /** `data.jsonl` → `data.dropped.jsonl`, `data.summary.json`, `data.run.json`, `data.checkpoint.sqlite` beside it. */
@@ -29,6 +31,7 @@ export function outputPathsFor(out: string, overrides: Partial<OutputPaths> = {}
     state: overrides.state ?? `${base}.run.json`,
     checkpoint: overrides.checkpoint ?? `${base}.checkpoint.sqlite`,
     lock: overrides.lock ?? `${base}.lock`,
+    pool: overrides.pool ?? `${base}.pool.jsonl`,
   };
 }
 

@@ -125,6 +125,8 @@ const OPERATIONAL = new Set([
   "budget",
   "prices",
   "plausibilityAlertShare",
+  // Whether to stop for a review does not shape the data: the reviewed pool does, and the checkpoints hold it.
+  "reviewPool",
 ]);
 const ROLE_OPERATIONAL = new Set(["baseUrl", "apiKeyEnv", "concurrency", "structuredOutput"]);
 

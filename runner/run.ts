@@ -16,6 +16,8 @@ import { type RunGraphOptions, buildRunGraph } from "./services.js";
 import type { Session } from "./session.js";
 import { resumePoint } from "./state-view.js";
 import { watchRun } from "./watch.js";
+import { readPoolFile } from "../io/metadata.js";
+import { reviewToResume } from "./review.js";
 
 export type { RunEvent } from "./events.js";
 export type { ProgressSnapshot } from "./progress.js";
@@ -76,12 +78,14 @@ async function writeRun(plan: RunPlan, options: RunOptions): Promise<RunSummary>
   // LangGraph composes one abort signal per superstep that every running task listens on: hundreds at a
   // time here, which is expected, not a leak. Node would warn past 10.
   setMaxListeners(0);
+  // The edited pool of a run that stopped for its review is checked before anything is opened or spent.
+  const reviewed = await reviewToResume(plan);
   const durable = await openDurable(plan.checkpoint);
   let run: OpenedRun | undefined;
   let forgotten = false;
   try {
     run = await openRun(plan, durable, options.resumeCommand ?? ((runId) => `runToFiles({ ..., resume: "${runId}" })`));
-    const ended = await runSession(plan, run, durable, options);
+    const ended = await runSession(plan, run, durable, { ...options, reviewed });
     forgotten = ended.forgotten;
     return ended.summary;
   } catch (error) {
@@ -95,7 +99,12 @@ async function writeRun(plan: RunPlan, options: RunOptions): Promise<RunSummary>
 }
 
 /** Build the run's graph, drive it with progress and stop handling, then end the session. */
-async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, options: RunOptions): Promise<Ended> {
+async function runSession(
+  plan: RunPlan,
+  run: OpenedRun,
+  durable: Durable,
+  options: RunOptions & { reviewed?: unknown[] | undefined },
+): Promise<Ended> {
   const control = options.control ?? new RunControl();
   const parts = buildRunGraph({
     config: plan.config,
@@ -137,6 +146,9 @@ async function runSession(plan: RunPlan, run: OpenedRun, durable: Durable, optio
       control,
       callbacks: options.callbacks,
       fromCheckpoint: point.fromCheckpoint,
+      ...(point.waiting
+        ? { reviewed: options.reviewed ?? (await readPoolFile(plan.paths.pool, plan.config.skillsMax)).records }
+        : {}),
     });
   } catch (error) {
     failure = error;

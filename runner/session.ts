@@ -1,3 +1,4 @@
+import type { PoolEntry } from "../lib/records.js";
 import type { EmitEvent } from "./events.js";
 import type { OpenedRun } from "./open.js";
 import type { RunPlan } from "./plan.js";
@@ -11,4 +12,6 @@ export interface Session {
   parts: RunGraph;
   view: StateView;
   emit: EmitEvent;
+  /** The pool the graph stopped with for a person's review (its `review-pool` interrupt), when it did. */
+  review?: PoolEntry[];
 }

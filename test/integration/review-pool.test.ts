@@ -23,7 +23,9 @@ async function interrupted(thread: string, checkpointer = new MemorySaver()) {
   const counting = countingModels();
   const graph = createCodecGraph({ models: counting.models, checkpointer });
   const config = { context, configurable: { thread_id: thread } };
-  const first = (await graph.invoke({ seeds: seeds(8) }, config)) as { __interrupt__?: Array<{ value: { pool: PoolEntry[] } }> };
+  const first = (await graph.invoke({ seeds: seeds(8) }, config)) as {
+    __interrupt__?: Array<{ value: { pool: PoolEntry[] } }>;
+  };
   return { graph, config, first, counting };
 }
 
