@@ -119,6 +119,7 @@ describe("LangGraph dev server (npm run dev)", () => {
     for (const name of [
       "encode",
       "build-pool",
+      "review-pool",
       "decode",
       "rubric-generate",
       "instruction:answer",
@@ -203,5 +204,52 @@ describe("LangGraph dev server (npm run dev)", () => {
     expect(second.summary?.status).toBe("complete");
     expect([first.calls, second.calls]).toEqual([whole.calls, whole.calls]);
     expect(second.summary?.spend?.calls).toBe(whole.calls);
+  }, 120_000);
+
+  it("stops for the pool's review with reviewPool on, and resumed with a 3-metadata pool keeps its size from those 3", async () => {
+    const client = new Client({ apiUrl: server!.url });
+    const [assistant] = await client.assistants.search({ graphId: "codeclm" });
+    const role = (model: string) => ({ model: `openai:${model}`, baseUrl: models.url });
+    const context = {
+      strong: role("strong-model"),
+      target: role("target-model"),
+      size: 6,
+      poolSize: 6,
+      seed: 4,
+      reviewPool: true,
+    };
+    const thread = await client.threads.create();
+    await client.runs.wait(thread.thread_id, assistant!.assistant_id, {
+      input: {
+        seeds: [
+          { id: "s1", instruction: "Write a short poem about the sea." },
+          { id: "s2", instruction: "Explain how a hash map works, with a Python example." },
+          { id: "s3", instruction: "Give three tips for saving money on groceries." },
+        ],
+      },
+      context,
+    });
+    type Entry = { id: string; useCase: string; skills: string[] };
+    const waiting = await client.threads.getState<{ kept?: unknown[] }>(thread.thread_id);
+    expect(waiting.next).toEqual(["review-pool"]);
+    const interrupts = waiting.tasks.flatMap((task) => task.interrupts) as Array<{ value: { pool: Entry[] } }>;
+    const pool = interrupts[0]!.value.pool;
+    expect(pool).toHaveLength(6);
+    expect(waiting.values.kept ?? []).toHaveLength(0);
+
+    const reviewed = [pool[0]!, pool[1]!, { useCase: "Explaining tax forms", skills: ["plain language"] }];
+    await client.runs.wait(thread.thread_id, assistant!.assistant_id, {
+      command: { resume: { pool: reviewed } },
+      context,
+    });
+    const state = await client.threads.getState<{ kept: unknown[]; pool: Entry[]; summary: Record<string, unknown> }>(
+      thread.thread_id,
+    );
+    expect(state.values.summary).toMatchObject({ status: "complete", kept: 6 });
+    expect(state.values.pool.map((entry) => entry.useCase)).toEqual(reviewed.map((entry) => entry.useCase));
+    const kept = state.values.kept.map((pair) => KeptPairSchema.parse(pair));
+    expect(kept).toHaveLength(6);
+    const ids = new Set(state.values.pool.map((entry) => entry.id));
+    for (const pair of kept) expect(ids.has(pair.lineage.metadataId)).toBe(true);
   }, 120_000);
 });
