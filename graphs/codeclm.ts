@@ -9,6 +9,7 @@ import { dedupe } from "../nodes/dedupe.js";
 import { encode } from "../nodes/encode.js";
 import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
+import { reviewInstructions } from "../nodes/review-instructions.js";
 import { reviewPool } from "../nodes/review-pool.js";
 import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
@@ -56,6 +57,7 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("rubric-generate", guarded(rubricGenerate))
     .addNode("decode", guarded(decode))
     .addNode("dedupe", dedupe)
+    .addNode("review-instructions", reviewInstructions)
     .addNode("schedule", schedule)
     .addNode("instruction", buildInstructionGraph(deps, shape))
     .addNode("collect", collect)
@@ -82,7 +84,9 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addEdge("rubric-generate", "dedupe")
     .addEdge("decode", "dedupe")
     .addEdge("self-instruct", "dedupe")
-    .addEdge("dedupe", "schedule")
+    // An optional look at the first round's basic instructions (reviewInstructions), before any is answered.
+    .addEdge("dedupe", "review-instructions")
+    .addEdge("review-instructions", "schedule")
     .addConditionalEdges(labelled("schedule", dispatchWave, { instruction: "each instruction", collect: "empty wave" }))
     .addEdge("instruction", "collect")
     .addConditionalEdges(

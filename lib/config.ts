@@ -183,6 +183,14 @@ export const CodecConfigSchema = z.object({
     .default(true)
     .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
   plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
+  reviewInstructions: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      "Stop once after the first decode round with this many basic instructions per metadata for a look (interrupt; the CLI writes OUT.instructions.jsonl and exits 5); 0 is off",
+    ),
   reviewPool: z
     .boolean()
     .default(false)

@@ -6,6 +6,7 @@
  */
 import { metadataKey, skillCounts } from "./pool.js";
 import type { Metadata, PoolEntry } from "./records.js";
+import type { InstructionTask } from "./tasks.js";
 
 /** One entry as read from the review (a line of the pool file, or an item of the resumed pool). */
 export interface ReviewedEntry {
@@ -80,4 +81,28 @@ export function poolFileLine(entry: PoolEntry): string {
     origin: entry.origin,
     seedIds: entry.seedIds,
   });
+}
+
+/** Basic instructions of one metadata, shown for a look after decode (`reviewInstructions`). */
+export interface InstructionSample {
+  metadataId: string;
+  useCase: string;
+  skills: string[];
+  instructions: string[];
+}
+
+/** Up to `perMetadata` of the decoded basic instructions of each metadata, metadata in first-decoded order. */
+export function instructionSamples(decoded: readonly InstructionTask[], perMetadata: number): InstructionSample[] {
+  const byMetadata = new Map<string, InstructionSample>();
+  for (const task of decoded) {
+    const sample = byMetadata.get(task.metadataId) ?? {
+      metadataId: task.metadataId,
+      useCase: task.metadata.useCase,
+      skills: task.metadata.skills,
+      instructions: [],
+    };
+    byMetadata.set(task.metadataId, sample);
+    if (sample.instructions.length < perMetadata) sample.instructions.push(task.basicInstruction);
+  }
+  return [...byMetadata.values()];
 }

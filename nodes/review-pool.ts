@@ -43,18 +43,22 @@ function missingCheckpointer(error: unknown): boolean {
   return (error as { lc_error_code?: string } | null)?.lc_error_code === "MISSING_CHECKPOINTER";
 }
 
-function ask(review: PoolReview): unknown {
+/** Calls `ask` (an `interrupt`), saying in the run's terms when the graph has no checkpointer. */
+export function needsCheckpointer<T>(ask: () => T, setting: string): T {
   try {
-    return interrupt<PoolReview, unknown>(review);
+    return ask();
   } catch (error) {
     if (missingCheckpointer(error))
       throw new Error(
-        "reviewPool needs a checkpointer to stop for the review and continue after it: compile the graph with one (e.g. MemorySaver), or run it on the dev server",
+        `${setting} needs a checkpointer to stop for the review and continue after it: compile the graph with one (e.g. MemorySaver), or run it on the dev server`,
         { cause: error },
       );
     throw error;
   }
 }
+
+const ask = (review: PoolReview): unknown =>
+  needsCheckpointer(() => interrupt<PoolReview, unknown>(review), "reviewPool");
 
 /**
  * The paper's manual check of the metadata pool, made first-class: with `reviewPool` on, the graph stops

@@ -7,7 +7,7 @@ import type { Callbacks } from "@langchain/core/callbacks/manager";
 import type { RunSummary } from "../lib/summary.js";
 import { poolMakeup } from "../lib/pool.js";
 import type { RunControl } from "../models/control.js";
-import { resumeWithPool, reviewStopMessage, reviewedPoolOf } from "./review.js";
+import { type PendingReview, reviewAnswer, reviewContext, reviewOf, reviewStopMessage } from "./review.js";
 import type { Session } from "./session.js";
 import { type NodeUpdate, isRunSummary } from "./state-view.js";
 
@@ -21,13 +21,13 @@ export interface Drive {
   callbacks?: Callbacks;
   /** The graph continues from its checkpoint (else it starts from the plan's input). */
   fromCheckpoint: boolean;
-  /** The graph waits for the pool's review: it continues with this pool (read from the edited pool file). */
-  reviewed?: unknown[];
+  /** The graph waits for a review: it continues with its answer (the edited pool file's lines, for the pool's). */
+  waiting?: { review: PendingReview; pool?: unknown[] | undefined };
 }
 
 /** What the graph starts from: the plan's input, its checkpoint, or its checkpoint with the review's answer. */
 function graphInput(session: Session, drive: Drive) {
-  if (drive.reviewed) return resumeWithPool(drive.reviewed);
+  if (drive.waiting) return reviewAnswer(drive.waiting.review, drive.waiting.pool);
   return drive.fromCheckpoint ? null : { ...session.plan.input, runId: session.run.runId };
 }
 
@@ -36,7 +36,7 @@ export async function driveGraph(session: Session, drive: Drive): Promise<RunSum
   const { runId } = run;
   const stream = await parts.graph.stream(graphInput(session, drive), {
     // The review's answer is taken by the review step, which only listens with reviewPool on.
-    context: drive.reviewed ? { ...plan.config, reviewPool: true } : plan.config,
+    context: drive.waiting ? reviewContext(plan.config, drive.waiting.review) : plan.config,
     configurable: { thread_id: runId },
     streamMode: "updates",
     signal: drive.control.graphSignal,
@@ -52,7 +52,7 @@ export async function driveGraph(session: Session, drive: Drive): Promise<RunSum
     for (const [node, update] of Object.entries(chunk)) {
       if (node === "__metadata__") continue;
       if (node === "__interrupt__") {
-        session.review = reviewedPoolOf(update) ?? session.review;
+        session.review = reviewOf(update) ?? session.review;
         continue;
       }
       session.emit({ type: "node", node });
@@ -60,8 +60,7 @@ export async function driveGraph(session: Session, drive: Drive): Promise<RunSum
     }
   }
   // The graph stopped for the pool's review: a stop like a budget's (resumable), with the pool file to edit.
-  if (session.review)
-    drive.control.stop({ kind: "review", message: reviewStopMessage(plan.paths.pool, session.review.length) });
+  if (session.review) drive.control.stop({ kind: "review", message: reviewStopMessage(plan.paths, session.review) });
   return summary;
 }
 

@@ -9,7 +9,7 @@ import type { RunControl, StopInfo } from "../models/control.js";
 import { strongTargetWarnings } from "../models/factory.js";
 import type { Durable } from "./durable.js";
 import type { ProgressSnapshot } from "./progress.js";
-import { writePoolFile } from "./review.js";
+import { writeReviewFile } from "./review.js";
 import type { Session } from "./session.js";
 
 export interface Ending {
@@ -75,7 +75,7 @@ function stoppedSummary({ plan, run, parts, view }: Session, stop: StopInfo): Ru
 async function endStopped(session: Session, stop: StopInfo): Promise<RunSummary> {
   const { run } = session;
   const summary = stoppedSummary(session, stop);
-  if (stop.kind === "review" && session.review) await writePoolFile(session.plan.paths.pool, session.review);
+  if (stop.kind === "review" && session.review) await writeReviewFile(session.plan.paths, session.review);
   await run.files.writeSummary(summary);
   await run.state.save("stopped", { stopReason: summary.stopReason });
   session.emit({ type: "summary", summary, ...(run.resumeCommand ? { resume: run.resumeCommand } : {}) });

@@ -19,6 +19,8 @@ export interface OutputPaths {
   lock: string;
   /** `OUT.pool.jsonl`: the metadata pool written for a person's review (`--review-pool`), read back on resume. */
   pool: string;
+  /** `OUT.instructions.jsonl`: a sample of basic instructions written for a look (`--review-instructions N`). */
+  instructions: string;
 }
 
 /** `data.jsonl` → `data.dropped.jsonl`, `data.summary.json`, `data.run.json`, `data.checkpoint.sqlite` beside it. */
@@ -32,6 +34,7 @@ export function outputPathsFor(out: string, overrides: Partial<OutputPaths> = {}
     checkpoint: overrides.checkpoint ?? `${base}.checkpoint.sqlite`,
     lock: overrides.lock ?? `${base}.lock`,
     pool: overrides.pool ?? `${base}.pool.jsonl`,
+    instructions: overrides.instructions ?? `${base}.instructions.jsonl`,
   };
 }
 

@@ -44,9 +44,9 @@ export function planRun(request: PlanRequest): RunPlan {
     "seeds" in request.input ? { seeds: request.input.seeds.length } : { metadata: request.input.metadata.length },
   );
   if (impossible.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${impossible.join("; ")}`);
-  if (config.reviewPool && request.checkpoint?.kind === "none")
+  if ((config.reviewPool || config.reviewInstructions > 0) && request.checkpoint?.kind === "none")
     throw new SettingsError(
-      "reviewPool stops the run for a review and continues it on resume, which needs checkpoints: drop --checkpoint none",
+      `${config.reviewPool ? "reviewPool" : "reviewInstructions"} stops the run for a review and continues it on resume, which needs checkpoints: drop --checkpoint none`,
     );
   return {
     config,

@@ -127,6 +127,7 @@ const OPERATIONAL = new Set([
   "plausibilityAlertShare",
   // Whether to stop for a review does not shape the data: the reviewed pool does, and the checkpoints hold it.
   "reviewPool",
+  "reviewInstructions",
 ]);
 const ROLE_OPERATIONAL = new Set(["baseUrl", "apiKeyEnv", "concurrency", "structuredOutput"]);
 

@@ -16,8 +16,7 @@ import { type RunGraphOptions, buildRunGraph } from "./services.js";
 import type { Session } from "./session.js";
 import { resumePoint } from "./state-view.js";
 import { watchRun } from "./watch.js";
-import { readPoolFile } from "../io/metadata.js";
-import { reviewToResume } from "./review.js";
+import { readPoolRecords, reviewOf, reviewToResume } from "./review.js";
 
 export type { RunEvent } from "./events.js";
 export type { ProgressSnapshot } from "./progress.js";
@@ -146,9 +145,7 @@ async function runSession(
       control,
       callbacks: options.callbacks,
       fromCheckpoint: point.fromCheckpoint,
-      ...(point.waiting
-        ? { reviewed: options.reviewed ?? (await readPoolFile(plan.paths.pool, plan.config.skillsMax)).records }
-        : {}),
+      ...(await waitingReview(plan, point.waiting, options.reviewed)),
     });
   } catch (error) {
     failure = error;
@@ -160,4 +157,11 @@ async function runSession(
     { control, summary, failure, snapshot },
     { durable, keepCheckpoints: options.keepCheckpoints ?? false },
   );
+}
+
+/** A graph waiting at a review continues with its answer: the edited pool file's lines for the pool's. */
+async function waitingReview(plan: RunPlan, interrupts: unknown[] | undefined, reviewed: unknown[] | undefined) {
+  const review = reviewOf(interrupts);
+  if (!review) return {};
+  return { waiting: { review, pool: "pool" in review ? (reviewed ?? (await readPoolRecords(plan))) : undefined } };
 }

@@ -1,4 +1,4 @@
-import type { PoolEntry } from "../lib/records.js";
+import type { PendingReview } from "./review.js";
 import type { EmitEvent } from "./events.js";
 import type { OpenedRun } from "./open.js";
 import type { RunPlan } from "./plan.js";
@@ -12,6 +12,6 @@ export interface Session {
   parts: RunGraph;
   view: StateView;
   emit: EmitEvent;
-  /** The pool the graph stopped with for a person's review (its `review-pool` interrupt), when it did. */
-  review?: PoolEntry[];
+  /** What the graph stopped with for a person's review (its `review-pool` or `review-instructions` interrupt). */
+  review?: PendingReview;
 }

@@ -114,8 +114,8 @@ export interface ResumePoint {
   view: StateView;
   /** Set when the graph had ended but the files were not finished (a crash in between). */
   summary?: RunSummary;
-  /** The graph waits at an interrupt (the pool's review) for an answer. */
-  waiting?: boolean;
+  /** The interrupts the graph waits at (a review) for an answer. */
+  waiting?: unknown[];
 }
 
 /** Where a resumed run's graph picks up: its last checkpoint, if it has one with state. */
@@ -132,6 +132,6 @@ export async function resumePoint(graph: CodecGraph, runId: string, resumed: boo
     );
   const summary =
     existing.next.length === 0 && "summary" in values && isRunSummary(values.summary) ? values.summary : undefined;
-  const waiting = existing.tasks.some((task) => task.interrupts.length > 0);
-  return { fromCheckpoint: true, view, ...(summary ? { summary } : {}), ...(waiting ? { waiting } : {}) };
+  const waiting = existing.tasks.flatMap((task) => task.interrupts);
+  return { fromCheckpoint: true, view, ...(summary ? { summary } : {}), ...(waiting.length > 0 ? { waiting } : {}) };
 }

@@ -156,4 +156,39 @@ describe("codeclm generate --review-pool (CLI)", () => {
     expect(result.stderr).toContain("needs checkpoints");
     expect(requests).toEqual(before);
   });
+
+  it("--review-instructions N stops after the first decode with N per metadata written out, then resumes", async () => {
+    const out = join(dir, "look.jsonl");
+    const args = [
+      "generate",
+      "--seeds",
+      join(dir, "seeds.jsonl"),
+      "--out",
+      out,
+      "--size",
+      "8",
+      "--pool",
+      "4",
+      "--seed",
+      "5",
+      ...models,
+    ];
+    const answersBefore = requests.later;
+    const stopped = await runCli([...args, "--review-instructions", "2"], env());
+    expect(stopped.stderr).toBe("");
+    expect(stopped.code).toBe(5);
+    expect(stopped.stdout).toContain("waiting for review of the basic instructions");
+    const samples = (await readJsonl(join(dir, "look.instructions.jsonl"))) as Array<{
+      metadataId: string;
+      instructions: string[];
+    }>;
+    expect(samples).toHaveLength(4);
+    for (const sample of samples) expect(sample.instructions).toHaveLength(2);
+    // Decode and rubric calls only: 4 metadata, one of each.
+    expect(requests.later - answersBefore).toBe(8);
+    const resumed = await runCli([...args, "--resume"], env());
+    expect(resumed.stderr).toBe("");
+    expect(resumed.code).toBe(0);
+    expect(await readJsonl(out)).toHaveLength(8);
+  }, 120_000);
 });
