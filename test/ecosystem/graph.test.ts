@@ -17,6 +17,7 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
       "prepare",
       "encode",
       "build-pool",
+      "review-pool",
       "decode",
       "rubric-generate",
       "dedupe",
@@ -50,7 +51,10 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
     expect(label("prepare", "encode")).toEqual(["each seed"]);
     // Near-duplicates are dropped before any instruction is dispatched.
     expect(edge("decode", "dedupe")).toHaveLength(1);
-    expect(edge("dedupe", "schedule")).toHaveLength(1);
+    expect(edge("dedupe", "review-instructions")).toHaveLength(1);
+    expect(edge("review-instructions", "schedule")).toHaveLength(1);
+    // The pool's review sits between build-pool and the decode fan-out.
+    expect(edge("build-pool", "review-pool")).toHaveLength(1);
 
     const mermaid = drawn.drawMermaid();
     expect(mermaid).toContain("subgraph instruction");
