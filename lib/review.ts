@@ -62,14 +62,30 @@ export function reviewedPool(entries: readonly ReviewedEntry[]): { pool: PoolEnt
   return { pool, added: entries.filter((entry) => entry.id === undefined).length };
 }
 
-/** The pool's stats after a review: what build-pool counted, with the reviewed size and skills per metadata. */
+/**
+ * The pool's stats after a review: what build-pool counted (candidates checked, rejected, failed), with the
+ * make-up of the reviewed pool by origin and skills. The size asked for becomes the reviewed size: a pool
+ * a person cut is not a pool mix-and-match left short (`reviewedFrom` keeps the size before the review).
+ */
 export function reviewedStats(
   before: Readonly<Record<string, number>>,
   reviewed: { pool: readonly PoolEntry[]; added: number },
 ): Record<string, number> {
   const kept = Object.fromEntries(Object.entries(before).filter(([key]) => !key.startsWith("skills:")));
   const { pool, added } = reviewed;
-  return { ...kept, reviewedFrom: before.size ?? 0, reviewedAdded: added, size: pool.length, ...skillCounts(pool) };
+  const origin = (name: PoolEntry["origin"]) => pool.filter((entry) => entry.origin === name).length;
+  return {
+    ...kept,
+    seedMetadata: origin("seed"),
+    augmented: origin("augmented"),
+    // New lines are "user" metadata, but only a pool of the user's own says mix-and-match was not used.
+    user: (before.user ?? 0) > 0 ? origin("user") : 0,
+    reviewedFrom: before.size ?? 0,
+    reviewedAdded: added,
+    requested: pool.length,
+    size: pool.length,
+    ...skillCounts(pool),
+  };
 }
 
 /** One metadata per line of the pool file, as the review reads it back. */
