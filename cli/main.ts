@@ -9,6 +9,7 @@ import { registerEval } from "./eval.js";
 import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
 import { registerReport } from "./report.js";
+import { registerSplit } from "./split.js";
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerAblate(program);
   registerReport(program);
   registerExport(program);
+  registerSplit(program);
   for (const command of program.commands) {
     command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
   }

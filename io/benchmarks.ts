@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import type { Seed } from "../lib/records.js";
 import { normalizeSeedText } from "../lib/seed-sample.js";
-import { type SeedSplit, parseSplitSpec, splitItems, splitRecord } from "../lib/split.js";
+import { type SeedSplit, type SplitPart, parseSplitSpec, splitItems, splitRecord } from "../lib/split.js";
 import { InputError } from "./input-error.js";
 import { type SeedFormat, readSeeds } from "./seeds.js";
 
@@ -182,11 +182,20 @@ export async function readSplit(
     throw new InputError(spec, undefined, (error as Error).message);
   }
   if (!parsed) return undefined;
-  const file = resolveBenchmark(parsed.set, BENCHMARK_NAMES);
+  return splitSet(parsed.set, parsed.part, options);
+}
+
+/** A seeded split of a set (a built-in name or a file) into seeds and held-out items, with its record. */
+export async function splitSet(
+  set: string,
+  part: SplitPart,
+  options: { seed: number; field?: string; format?: SeedFormat },
+): Promise<{ seeds: Seed[]; heldOut: Seed[]; split: SeedSplit }> {
+  const file = resolveBenchmark(set, BENCHMARK_NAMES);
   const items = await readSeeds(file, { field: options.field, format: options.format });
   try {
-    const { seeds, heldOut } = splitItems(items, { part: parsed.part, seed: options.seed });
-    return { seeds, heldOut, split: splitRecord(parsed.set, items.length, parsed.part, options.seed, seeds) };
+    const { seeds, heldOut } = splitItems(items, { part, seed: options.seed });
+    return { seeds, heldOut, split: splitRecord(set, items.length, part, options.seed, seeds) };
   } catch (error) {
     throw new InputError(file, undefined, (error as Error).message);
   }
