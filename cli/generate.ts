@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
 import { type CheckpointSpec, CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
 import { type Tracing, hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
@@ -52,14 +53,20 @@ async function readInput(
   if (flags.seeds) {
     const split = await readSplit(flags.seeds, { seed: config.seed, field: flags.field, format: flags.format });
     if (split) return splitInput(flags.seeds, split, config);
-    const { seeds, selection } = await readSeedSample(resolveBenchmark(flags.seeds, BENCHMARK_NAMES), {
+    const path = resolveBenchmark(flags.seeds, BENCHMARK_NAMES);
+    const { seeds, selection } = await readSeedSample(path, {
       field: flags.field,
       format: flags.format,
       sampleSize: seedSampleSize(config.seedSample, config.poolSize),
       seed: config.seed,
       maxChars: config.maxSeedChars,
     });
-    return { seeds, seedSelection: selection };
+    // Which items of which file were seeds: `eval --data` checks the benchmark against them.
+    const source = { set: flags.seeds, file: resolvePath(path), items: selection.read, whole: true };
+    return {
+      seeds,
+      seedSelection: { ...selection, split: { ...source, seed: config.seed, ids: seeds.map((s) => s.id) } },
+    };
   }
   return { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
 }
@@ -171,7 +178,7 @@ async function prepareInput(
   if (narrowed && !flags.quiet && !flags.json)
     process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
   const split = "seedSelection" in input ? input.seedSelection.split : undefined;
-  if (split && !flags.quiet && !flags.json) process.stderr.write(`${describeSplit(split)}\n`);
+  if (split && !split.whole && !flags.quiet && !flags.json) process.stderr.write(`${describeSplit(split)}\n`);
   const warning =
     "seeds" in input
       ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds)

@@ -9,7 +9,7 @@
  */
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import type { Seed } from "../lib/records.js";
 import { normalizeSeedText } from "../lib/seed-sample.js";
 import { type SeedSplit, type SplitPart, parseSplitSpec, splitItems, splitRecord } from "../lib/split.js";
@@ -195,7 +195,8 @@ export async function splitSet(
   const items = await readSeeds(file, { field: options.field, format: options.format });
   try {
     const { seeds, heldOut } = splitItems(items, { part, seed: options.seed });
-    return { seeds, heldOut, split: splitRecord(set, items.length, part, options.seed, seeds) };
+    const source = { set, file: resolvePath(file), items: items.length };
+    return { seeds, heldOut, split: splitRecord(source, part, options.seed, seeds) };
   } catch (error) {
     throw new InputError(file, undefined, (error as Error).message);
   }

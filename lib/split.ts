@@ -13,12 +13,14 @@ import { createRng, shuffle } from "./rng.js";
 export type SplitPart = { fraction: number } | { count: number };
 
 export const SeedSplitSchema = z.object({
-  set: z.string().describe("The set split: a built-in name or the file given"),
+  set: z.string().describe("The set the seeds came from: a built-in name or the file given"),
+  file: z.string().optional().describe("That set's file, as an absolute path"),
   items: z.number().describe("Items in the set"),
   fraction: z.number().optional().describe("Share of the set taken as seeds (when given as a fraction)"),
   count: z.number().optional().describe("Items taken as seeds (when given as a count)"),
   seed: z.number().describe("The random seed of the split (the run's --seed)"),
   ids: z.array(z.string()).describe("Ids of the items taken as seeds, in the set's order"),
+  whole: z.boolean().optional().describe("The seeds were drawn from the whole set, not a split: nothing was held out"),
 });
 export type SeedSplit = z.infer<typeof SeedSplitSchema>;
 
@@ -104,6 +106,11 @@ export function splitItems(
 }
 
 /** The record of a split, for the run's summary. */
-export function splitRecord(set: string, items: number, part: SplitPart, seed: number, seeds: readonly Seed[]): SeedSplit {
-  return { set, items, ...part, seed, ids: seeds.map((item) => item.id) };
+export function splitRecord(
+  source: { set: string; file: string; items: number },
+  part: SplitPart,
+  seed: number,
+  seeds: readonly Seed[],
+): SeedSplit {
+  return { ...source, ...part, seed, ids: seeds.map((item) => item.id) };
 }
