@@ -8,6 +8,7 @@ import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
 import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
+import { registerProtocol } from "./protocol.js";
 import { registerReport } from "./report.js";
 import { registerSplit } from "./split.js";
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerExport(program);
   registerSplit(program);
+  registerProtocol(program);
   for (const command of program.commands) {
     command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
   }

@@ -4,7 +4,7 @@ import { exists } from "../io/files.js";
 import { BENCHMARK_NAMES, splitSet } from "../io/benchmarks.js";
 import type { SeedFormat } from "../io/seeds.js";
 import type { Seed } from "../lib/records.js";
-import type { SplitPart } from "../lib/split.js";
+import type { SeedSplit, SplitPart } from "../lib/split.js";
 import { createOutputFolders, writeTextAtomic } from "../runner/output.js";
 import { UsageError } from "./errors.js";
 import { decimal, integer } from "./options.js";
@@ -55,13 +55,21 @@ export async function splitCommand(set: string, flags: SplitFlags): Promise<{ se
     for (const path of Object.values(paths)) if (await exists(path)) taken.push(path);
     if (taken.length > 0) throw new UsageError(`output already exists: ${taken.join(", ")} (use --force to overwrite)`);
   }
-  const { seeds, heldOut, split } = await splitSet(set, part, flags);
+  const parts = await splitSet(set, part, flags);
+  await writeSplitFiles(flags.out, parts);
+  return { seeds: parts.seeds.length, heldOut: parts.heldOut.length };
+}
+
+/** The two parts and the split's record in DIR; the record last: its presence says both parts were written. */
+export async function writeSplitFiles(
+  dir: string,
+  parts: { seeds: readonly Seed[]; heldOut: readonly Seed[]; split: SeedSplit },
+): Promise<void> {
+  const paths = splitPathsFor(dir);
   await createOutputFolders(Object.values(paths));
-  // The record last: its presence says both parts were written.
-  await writeTextAtomic(paths.seeds, jsonl(seeds), `${paths.seeds}.partial`);
-  await writeTextAtomic(paths.heldOut, jsonl(heldOut), `${paths.heldOut}.partial`);
-  await writeTextAtomic(paths.record, `${JSON.stringify(split, null, 2)}\n`, `${paths.record}.partial`);
-  return { seeds: seeds.length, heldOut: heldOut.length };
+  await writeTextAtomic(paths.seeds, jsonl(parts.seeds), `${paths.seeds}.partial`);
+  await writeTextAtomic(paths.heldOut, jsonl(parts.heldOut), `${paths.heldOut}.partial`);
+  await writeTextAtomic(paths.record, `${JSON.stringify(parts.split, null, 2)}\n`, `${paths.record}.partial`);
 }
 
 export function registerSplit(program: Command): void {

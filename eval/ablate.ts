@@ -136,7 +136,7 @@ interface RowPlan {
 async function planRow(options: AblateOptions, ablation: Ablation): Promise<RowPlan | { refusal: string }> {
   const paths = outputPathsFor(join(options.dir, `${ablation}.jsonl`));
   const config = rowConfig(options.config, ablation);
-  const fingerprint = runFingerprint(config, { seeds: options.seeds });
+  const fingerprint = runFingerprint(config, { seeds: options.seeds, ...seedSelectionOf(options, config) });
   const plan = { ablation, paths, config, fingerprint };
   if (options.force || (await existingOutputs(paths)).length === 0) return { ...plan, action: "generate" };
   const recorded = await readRunState(paths.state);
