@@ -202,7 +202,12 @@ export function formatProtocol(result: ProtocolResult): string {
   const evaluation = result.evaluation;
   const rows = [
     ["benchmark", "items", "CRR (this run)", "CRR (paper, CodecLM)"],
-    [result.benchmark, String(evaluation.evaluated), percent(evaluation.crr === null ? undefined : evaluation.crr * 100), percent(evaluation.paperCrr)],
+    [
+      result.benchmark,
+      String(evaluation.evaluated),
+      percent(evaluation.crr === null ? undefined : evaluation.crr * 100),
+      percent(evaluation.paperCrr),
+    ],
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const table = rows.map((row) =>
