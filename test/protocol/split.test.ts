@@ -1,8 +1,11 @@
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readSeeds } from "../../io/seeds.js";
 import { parseSplitSpec, seedCount, splitItems } from "../../lib/split.js";
 import type { Seed } from "../../lib/records.js";
-import { benchmarkFile } from "../support/cli.js";
+import { benchmarkFile, readJsonl, runCli } from "../support/cli.js";
 
 const vicuna = () => readSeeds(benchmarkFile("vicuna-80.jsonl"));
 const countBy = (items: readonly Seed[]) => {
@@ -59,4 +62,28 @@ describe("splits of a set (lib/split.ts)", () => {
     expect(() => seedCount({ count: 10 }, 10)).toThrow(/held out/);
     expect(() => splitItems([...items, items[0]!], { part: { count: 2 }, seed: 1 })).toThrow(/two items with the id/);
   });
+});
+
+describe("codeclm split (CLI)", () => {
+  it("writes seeds.jsonl, held-out.jsonl and split.json, and refuses to overwrite them without --force", async () => {
+    const out = join(await mkdtemp(join(tmpdir(), "codeclm-split-")), "vicuna");
+    const args = ["split", "vicuna", "--fraction", "0.2", "--seed", "42", "--out", out];
+    const first = await runCli(args, {});
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const seeds = (await readJsonl(join(out, "seeds.jsonl"))) as Array<{ id: string; category: string }>;
+    const heldOut = (await readJsonl(join(out, "held-out.jsonl"))) as Array<{ id: string }>;
+    expect(seeds).toHaveLength(16);
+    expect(heldOut).toHaveLength(64);
+    // The same split as --seeds vicuna:20% --seed 42 takes.
+    const expected = splitItems(await vicuna(), { part: { fraction: 0.2 }, seed: 42 });
+    expect(seeds.map((item) => item.id)).toEqual(expected.seeds.map((item) => item.id));
+    expect(JSON.parse(await readFile(join(out, "split.json"), "utf8"))).toMatchObject({ set: "vicuna", seed: 42 });
+    const again = await runCli(args, {});
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("already exists");
+    expect((await runCli([...args, "--force"], {})).code).toBe(0);
+    const both = await runCli(["split", "vicuna", "--fraction", "0.2", "--count", "3", "--out", out, "--force"], {});
+    expect(both.code).toBe(2);
+  }, 60_000);
 });
