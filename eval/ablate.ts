@@ -273,6 +273,90 @@ async function readInputs(path: string): Promise<EvaluationInputs | undefined> {
   }
 }
 
+/**
+ * Evaluate one row (reused when an evaluation made from the same inputs is on disk); returns the reference
+ * answers the next rows share (the ones given, or this row's when it answered every item).
+ */
+async function evaluateRow(
+  options: AblateOptions,
+  result: AblationRowResult,
+  fingerprints: ReadonlyMap<Ablation, string>,
+  sharedReference: ProvidedAnswers | undefined,
+): Promise<ProvidedAnswers | undefined> {
+  const { evaluation } = options;
+  const referenceLabel = evaluation.reference.model;
+  const row = result.row;
+  const model = row === "baseline" ? options.config.target : evaluation.models[row];
+  const answers = row === "baseline" ? undefined : evaluation.answers[row];
+  if (!model && !answers) {
+    result.notEvaluated = `fine-tune the target on ${result.data?.path ?? "the row's data"}, then pass --model-for ${row}=SPEC or --answers-for ${row}=FILE`;
+    return sharedReference;
+  }
+  const paths = evalPathsFor(join(options.dir, `${row}.eval`));
+  const wanted = answers ? answers.label : model!.model;
+  const { benchmark, leakage } = await rowBenchmark(options, result.data?.path);
+  // Rows evaluated on other items (their data overlaps differently) get their own reference answers.
+  const shared =
+    sharedReference && benchmark.every((item) => sharedReference!.answers.has(item.id)) ? sharedReference : undefined;
+  const config = resolveEvalConfig({
+    ...evaluation.settings,
+    model: answers ? null : model,
+    reference: shared ? null : evaluation.reference,
+    judge: evaluation.judge,
+  });
+  const inputs = evaluationInputs({
+    benchmark,
+    benchmarkLabel: options.benchmarkLabel,
+    model,
+    answers,
+    reference: evaluation.reference,
+    judge: evaluation.judge,
+    config,
+    data: row === "baseline" ? undefined : fingerprints.get(row),
+  });
+  if (!options.force && (await exists(paths.summary))) {
+    const previous = await readInputs(inputsPathOf(paths));
+    const changes = previous ? evaluationChanges(previous, inputs) : ["no inputs.json: what made it cannot be checked"];
+    if (changes.length === 0) {
+      options.onProgress?.(
+        `${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`,
+      );
+      result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
+      return sharedReference ?? (await referenceAnswersOf(paths.items, referenceLabel, benchmark));
+    }
+    options.onProgress?.(
+      `${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`,
+    );
+  }
+  // Until the new evaluation is whole, nothing on disk claims to match these inputs.
+  await rm(inputsPathOf(paths), { force: true });
+  options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${benchmark.length} items`);
+  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {
+    ...(answers ? { model: answers } : {}),
+    ...(shared ? { reference: shared } : {}),
+  };
+  const { items, summary } = await runEvalToFiles({
+    benchmark,
+    benchmarkLabel: options.benchmarkLabel,
+    ...(leakage ? { leakage } : {}),
+    config,
+    provided,
+    paths,
+    env: options.env,
+    ...options.evalDeps,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
+  result.evaluation = { path: paths.summary, summary, reused: false };
+  if (sharedReference) return sharedReference;
+  const answered = new Map(
+    items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]),
+  );
+  return answered.size === benchmark.length
+    ? { answers: answered, source: "generated", label: referenceLabel }
+    : undefined;
+}
+
 /** Runs the ablation: every row's data, then every evaluation that has a model under test. */
 export async function runAblation(options: AblateOptions): Promise<AblationResult> {
   await mkdir(options.dir, { recursive: true });
@@ -301,79 +385,7 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
   const { evaluation } = options;
   const referenceLabel = evaluation.reference.model;
   for (const result of results) {
-    const row = result.row;
-    const model = row === "baseline" ? options.config.target : evaluation.models[row];
-    const answers = row === "baseline" ? undefined : evaluation.answers[row];
-    if (!model && !answers) {
-      result.notEvaluated = `fine-tune the target on ${result.data?.path ?? "the row's data"}, then pass --model-for ${row}=SPEC or --answers-for ${row}=FILE`;
-      continue;
-    }
-    const paths = evalPathsFor(join(options.dir, `${row}.eval`));
-    const wanted = answers ? answers.label : model!.model;
-    const { benchmark, leakage } = await rowBenchmark(options, result.data?.path);
-    // Rows evaluated on other items (their data overlaps differently) get their own reference answers.
-    const shared =
-      sharedReference && benchmark.every((item) => sharedReference!.answers.has(item.id)) ? sharedReference : undefined;
-    const config = resolveEvalConfig({
-      ...evaluation.settings,
-      model: answers ? null : model,
-      reference: shared ? null : evaluation.reference,
-      judge: evaluation.judge,
-    });
-    const inputs = evaluationInputs({
-      benchmark,
-      benchmarkLabel: options.benchmarkLabel,
-      model,
-      answers,
-      reference: evaluation.reference,
-      judge: evaluation.judge,
-      config,
-      data: row === "baseline" ? undefined : fingerprints.get(row),
-    });
-    if (!options.force && (await exists(paths.summary))) {
-      const previous = await readInputs(inputsPathOf(paths));
-      const changes = previous
-        ? evaluationChanges(previous, inputs)
-        : ["no inputs.json: what made it cannot be checked"];
-      if (changes.length === 0) {
-        options.onProgress?.(
-          `${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`,
-        );
-        result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
-        sharedReference ??= await referenceAnswersOf(paths.items, referenceLabel, benchmark);
-        continue;
-      }
-      options.onProgress?.(
-        `${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`,
-      );
-    }
-    // Until the new evaluation is whole, nothing on disk claims to match these inputs.
-    await rm(inputsPathOf(paths), { force: true });
-    options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${benchmark.length} items`);
-    const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {
-      ...(answers ? { model: answers } : {}),
-      ...(shared ? { reference: shared } : {}),
-    };
-    const { items, summary } = await runEvalToFiles({
-      benchmark,
-      benchmarkLabel: options.benchmarkLabel,
-      ...(leakage ? { leakage } : {}),
-      config,
-      provided,
-      paths,
-      env: options.env,
-      ...options.evalDeps,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
-    result.evaluation = { path: paths.summary, summary, reused: false };
-    if (!sharedReference) {
-      const answered = new Map(
-        items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]),
-      );
-      if (answered.size === benchmark.length)
-        sharedReference = { answers: answered, source: "generated", label: referenceLabel };
-    }
+    sharedReference = await evaluateRow(options, result, fingerprints, sharedReference);
   }
   return { benchmark: options.benchmarkLabel, reference: referenceLabel, judge: evaluation.judge.model, rows: results };
 }
