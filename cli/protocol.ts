@@ -30,6 +30,7 @@ import { buildGenerateConfig } from "./generate-config.js";
 import { decimal } from "./options.js";
 import { addRoleOptions, roleFromFlags, withoutRole } from "./role-flags.js";
 import { addSettingOptions, settingsFromFlags } from "./schema-flags.js";
+import { withoutUrlPassword } from "./resume-command.js";
 import { splitPathsFor, writeSplitFiles } from "./split.js";
 
 interface ProtocolFlags {
@@ -97,7 +98,12 @@ function validateModels(
 const trainingPath = (dir: string, format: ExportFormat) => join(dir, `train.${format}.jsonl`);
 
 function nextStep(flags: ProtocolFlags, config: CodecConfig, training: string): string {
-  const argv = process.argv.slice(2).join(" ");
+  // A database or endpoint password given in a URL is never echoed; --force would redo everything.
+  const argv = process.argv
+    .slice(2)
+    .filter((arg) => arg !== "--force")
+    .map(withoutUrlPassword)
+    .join(" ");
   return [
     `next: fine-tune ${config.target.model} on ${training} (the paper: ${PAPER_SETUP.target} on ${PAPER_SETUP.pairs} pairs),`,
     "serve it (any OpenAI-compatible server: vLLM, Ollama, llama.cpp), then run the same command with the tuned model:",
