@@ -1,12 +1,13 @@
 import { setMaxListeners } from "node:events";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { type AblationResult, runAblation } from "../eval/ablate.js";
 import { readAnswers } from "../eval/answers.js";
 import { type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
 import { formatAblationTable } from "../eval/format.js";
 import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
-import { EVALUATION_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { EVALUATION_NAMES, readSplit, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import type { SeedSplit } from "../lib/split.js";
 import { withOutputLock } from "../runner/lock.js";
 import { createOutputFolders, writeJsonAtomic } from "../runner/output.js";
 import { readSeeds } from "../io/seeds.js";
@@ -39,6 +40,7 @@ interface AblateFlags {
   answersFor?: string[];
   answerField?: string;
   baseline?: boolean;
+  allowOverlap?: boolean;
   force?: boolean;
   quiet?: boolean;
   [setting: string]: unknown;
@@ -140,18 +142,27 @@ function validateModels(
   }
 }
 
-/** Seeds and benchmark read, settings resolved and every model checked: bad input stops the run before any call. */
-async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
-  const rows = flags.rows ?? [...ABLATIONS];
+/** The seeds: a split of a set (`--seeds vicuna:20%`), or a whole file; either way recorded for `eval`'s leakage check. */
+async function ablationSeeds(flags: AblateFlags, seed: number): Promise<{ seeds: Seed[]; split: SeedSplit }> {
+  const split = await readSplit(flags.seeds, { seed, field: flags.field });
+  if (split) return { seeds: split.seeds, split: split.split };
   const seedsPath = resolveBenchmark(flags.seeds);
   const seeds = await readSeeds(seedsPath, { field: flags.field });
   const warning = await testSetWarning(flags.seeds, seedsPath, seeds);
   if (warning) process.stderr.write(`${warning}\n`);
+  const source = { set: flags.seeds, file: resolvePath(seedsPath), items: seeds.length, whole: true };
+  return { seeds, split: { ...source, seed, ids: seeds.map((item) => item.id) } };
+}
+
+/** Seeds and benchmark read, settings resolved and every model checked: bad input stops the run before any call. */
+async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
+  const rows = flags.rows ?? [...ABLATIONS];
+  // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
+  const config = await buildGenerateConfig(withoutRole(flags, "judge"), env, ABLATE_SETTINGS);
+  const { seeds, split } = await ablationSeeds(flags, config.seed);
   const benchmark = await readBenchmark(flags.benchmark, {
     limit: flags.limit,
   });
-  // The run's settings for every row; --judge here is the evaluation's judge, not the run's.
-  const config = await buildGenerateConfig(withoutRole(flags, "judge"), env, ABLATE_SETTINGS);
   // Settings that can never reach --size in some row are refused before anything is spent.
   const impossible = [
     ...new Set(rows.flatMap((row) => inputProblems({ ...config, ablation: row }, { seeds: seeds.length }))),
@@ -159,11 +170,11 @@ async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));
   const plan = await evaluationFor(flags, rows, benchmark, config);
   validateModels(flags, rows, config, plan, env);
-  return { rows, seeds, benchmark, config, evaluation: plan.evaluation };
+  return { rows, seeds, split, benchmark, config, evaluation: plan.evaluation };
 }
 
 export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv = process.env): Promise<AblationResult> {
-  const { rows, seeds, benchmark, config, evaluation } = await prepareAblation(flags, env);
+  const { rows, seeds, split, benchmark, config, evaluation } = await prepareAblation(flags, env);
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   const onSigint = () => {
@@ -174,6 +185,8 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
   try {
     const result = await runAblation({
       seeds,
+      split,
+      allowOverlap: flags.allowOverlap ?? false,
       benchmark,
       benchmarkLabel: flags.benchmark,
       config,
@@ -240,6 +253,7 @@ export function registerAblate(program: Command): void {
     )
     .option("--answer-field <name>", "the field holding the answer in --answers-for files")
     .option("--baseline", "also evaluate the untuned target: where the rows start from")
+    .option("--allow-overlap", "evaluate even when the benchmark overlaps a row's data (the overlap is reported)")
     .option("--force", "regenerate rows and redo evaluations already in --out")
     .option("--quiet", "print only the table");
   command.action(async (flags: AblateFlags) => {

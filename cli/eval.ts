@@ -9,6 +9,8 @@ import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "../eval/outpu
 import type { EvalSummary } from "../eval/records.js";
 import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
 import { InputError } from "../io/input-error.js";
+import { readRunData } from "../io/run-data.js";
+import { type LeakageSummary, leakageOf, leakageSummary, refuseOverlap } from "../eval/leakage.js";
 import { EVALUATION_NAMES, resolveBenchmark } from "../io/benchmarks.js";
 import { withOutputLock } from "../runner/lock.js";
 import { type SeedFormat, readSeeds } from "../io/seeds.js";
@@ -34,6 +36,9 @@ export interface EvalFlags {
   /** Deprecated name of --max-output-tokens. */
   maxTokens?: number;
   judgePrompt?: string;
+  /** The kept pairs the model under test was tuned on: their seeds are left out, overlaps refused. */
+  data?: string;
+  allowOverlap?: boolean;
   quiet?: boolean;
   [setting: string]: unknown;
 }
@@ -79,6 +84,30 @@ export async function readBenchmark(
   return options.limit !== undefined ? items.slice(0, options.limit) : items;
 }
 
+/**
+ * The benchmark to evaluate: with `--data RUN.jsonl`, without the run's seeds when they are a split of it,
+ * and refused (exit 2) when what is left overlaps the run's seeds or kept instructions, unless --allow-overlap.
+ */
+export async function heldOutBenchmark(
+  flags: Pick<EvalFlags, "benchmark" | "field" | "format" | "limit" | "data" | "allowOverlap">,
+): Promise<{ benchmark: Seed[]; leakage?: LeakageSummary }> {
+  const items = await readBenchmark(flags.benchmark, { field: flags.field, format: flags.format });
+  if (!flags.data) return { benchmark: cut(items, flags.limit) };
+  const data = await readRunData(flags.data);
+  const check = leakageOf(flags.benchmark, items, data);
+  const leakage = leakageSummary(check, data, flags.allowOverlap ?? false);
+  refuseOverlap(flags.benchmark, leakage);
+  return { benchmark: cut(check.evaluated, flags.limit), leakage };
+}
+
+/** One line on what `--data` left out and what overlaps, e.g. "data: 16 seeds left out, 64 evaluated, overlap 0". */
+export function describeLeakage(leakage: LeakageSummary): string {
+  const overlap = leakage.overlap > 0 ? `overlap ${leakage.overlap} (allowed: --allow-overlap)` : "overlap 0";
+  return `data ${leakage.data}: ${leakage.excluded} of its seeds left out, ${leakage.evaluated} evaluated, ${overlap}`;
+}
+
+const cut = (items: Seed[], limit: number | undefined) => (limit !== undefined ? items.slice(0, limit) : items);
+
 /** The answers given as files (`--answers`, `--reference-answers`), matched to the benchmark. */
 async function providedAnswers(
   flags: EvalFlags,
@@ -111,7 +140,7 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
     );
   }
   // Bad input and bad settings are reported before any model is called.
-  const benchmark = await readBenchmark(flags.benchmark, flags);
+  const { benchmark, leakage } = await heldOutBenchmark(flags);
   const config = evalConfigFrom(flags, await readJudgePrompt(flags.judgePrompt));
   const provided = await providedAnswers(flags, benchmark);
   evalFactory(config, { env }).validate(evalRoles(config, provided));
@@ -132,6 +161,7 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
     const { summary } = await runEvalToFiles({
       benchmark,
       benchmarkLabel: flags.benchmark,
+      ...(leakage ? { leakage } : {}),
       config,
       provided,
       env,
@@ -175,6 +205,11 @@ export function registerEval(program: Command): void {
       "--answer-field <name>",
       "the field holding the answer in the answers files (default: answer, response, output, completion, ...)",
     )
+    .option(
+      "--data <run.jsonl>",
+      "the kept pairs the model was tuned on: its seeds are left out of the benchmark, and an overlap with its seeds or kept instructions is refused",
+    )
+    .option("--allow-overlap", "evaluate even when the benchmark overlaps --data (the overlap is reported)")
     .option("--out <dir>", "directory for eval.jsonl (one line per item) and eval.summary.json", "eval")
     .option("--force", "overwrite existing outputs");
   addRoleOptions(
@@ -196,7 +231,10 @@ export function registerEval(program: Command): void {
         evalCommand(flags),
       );
       const paths = evalPathsFor(flags.out);
-      process.stdout.write(`${formatEvalSummary(summary)}\nitems -> ${paths.items}; summary -> ${paths.summary}\n`);
+      const leakage = summary.leakage ? `${describeLeakage(summary.leakage)}\n` : "";
+      process.stdout.write(
+        `${formatEvalSummary(summary)}\n${leakage}items -> ${paths.items}; summary -> ${paths.summary}\n`,
+      );
       if (summary.status !== "complete") process.exitCode = 3;
     });
 }

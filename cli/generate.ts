@@ -1,8 +1,10 @@
+import { resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
 import { type CheckpointSpec, CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
 import { type Tracing, hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
-import { BENCHMARK_NAMES, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { BENCHMARK_NAMES, readSplit, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
+import { InputError } from "../io/input-error.js";
 import { type OutputLock, OutputLockedError, acquireOutputLock } from "../runner/lock.js";
 import { createOutputFolders, existingOutputs, outputPathsFor } from "../runner/output.js";
 import { RunSetupError, runToFiles } from "../runner/run.js";
@@ -13,7 +15,8 @@ import type { Estimate } from "../lib/estimate.js";
 import { registerSecret } from "../lib/redact.js";
 import { type CodecConfig, inputProblems } from "../lib/config.js";
 import type { Metadata, ModelRole, Seed } from "../lib/records.js";
-import { type SeedSelection, seedSampleSize } from "../lib/seed-sample.js";
+import { type SeedSelection, firstTooLong, seedSampleSize, selectSeeds } from "../lib/seed-sample.js";
+import type { SeedSplit } from "../lib/split.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
@@ -48,16 +51,51 @@ async function readInput(
   config: CodecConfig,
 ): Promise<{ seeds: Seed[]; seedSelection: SeedSelection } | { metadata: Metadata[] }> {
   if (flags.seeds) {
-    const { seeds, selection } = await readSeedSample(resolveBenchmark(flags.seeds, BENCHMARK_NAMES), {
+    const split = await readSplit(flags.seeds, { seed: config.seed, field: flags.field, format: flags.format });
+    if (split) return splitInput(flags.seeds, split, config);
+    const path = resolveBenchmark(flags.seeds, BENCHMARK_NAMES);
+    const { seeds, selection } = await readSeedSample(path, {
       field: flags.field,
       format: flags.format,
       sampleSize: seedSampleSize(config.seedSample, config.poolSize),
       seed: config.seed,
       maxChars: config.maxSeedChars,
     });
-    return { seeds, seedSelection: selection };
+    // Which items of which file were seeds: `eval --data` checks the benchmark against them.
+    const source = { set: flags.seeds, file: resolvePath(path), items: selection.read, whole: true };
+    return {
+      seeds,
+      seedSelection: { ...selection, split: { ...source, seed: config.seed, ids: seeds.map((s) => s.id) } },
+    };
   }
   return { metadata: await readMetadata(flags.metadata!, { skillsMax: config.skillsMax }) };
+}
+
+/** The seeds of a split (`--seeds vicuna:20%`), sampled as any seeds are; the split is recorded with them. */
+function splitInput(
+  spec: string,
+  split: NonNullable<Awaited<ReturnType<typeof readSplit>>>,
+  config: CodecConfig,
+): { seeds: Seed[]; seedSelection: SeedSelection } {
+  const tooLong = firstTooLong(split.seeds, config.maxSeedChars);
+  if (tooLong) {
+    throw new InputError(
+      spec,
+      undefined,
+      `item "${tooLong.id}" is ${tooLong.instruction.length} characters long, over the limit of ${config.maxSeedChars} (--max-seed-chars)`,
+    );
+  }
+  const { seeds, selection } = selectSeeds(split.seeds, {
+    sampleSize: seedSampleSize(config.seedSample, config.poolSize),
+    seed: config.seed,
+  });
+  return { seeds, seedSelection: { ...selection, split: split.split } };
+}
+
+/** One line on a split, e.g. "codeclm: vicuna: 16 of 80 items as seeds (--seed 42), 64 held out for evaluation". */
+export function describeSplit(split: SeedSplit): string {
+  const held = split.items - split.ids.length;
+  return `codeclm: ${split.set}: ${split.ids.length} of ${split.items} items as seeds (--seed ${split.seed}), ${held} held out for evaluation`;
 }
 
 /** One line on which seeds the run uses, e.g. "codeclm: seeds.jsonl: 20000 seeds read, 3 identical merged, a sample of 200 used (…)". */
@@ -139,6 +177,8 @@ async function prepareInput(
   const narrowed = "seedSelection" in input && input.seedSelection.sampled < input.seedSelection.read;
   if (narrowed && !flags.quiet && !flags.json)
     process.stderr.write(`${describeSeedSelection(input.seedSelection, flags.seeds!)}\n`);
+  const split = "seedSelection" in input ? input.seedSelection.split : undefined;
+  if (split && !split.whole && !flags.quiet && !flags.json) process.stderr.write(`${describeSplit(split)}\n`);
   const warning =
     "seeds" in input
       ? await testSetWarning(flags.seeds!, resolveBenchmark(flags.seeds!, BENCHMARK_NAMES), input.seeds)

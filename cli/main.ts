@@ -8,7 +8,9 @@ import { registerAblate } from "./ablate.js";
 import { registerEval } from "./eval.js";
 import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
+import { registerProtocol } from "./protocol.js";
 import { registerReport } from "./report.js";
+import { registerSplit } from "./split.js";
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerAblate(program);
   registerReport(program);
   registerExport(program);
+  registerSplit(program);
+  registerProtocol(program);
   for (const command of program.commands) {
     command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
   }

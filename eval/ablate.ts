@@ -30,6 +30,11 @@ import { evalPathsFor, runEvalToFiles } from "./output.js";
 import { EvalItemSchema, type EvalSummary } from "./records.js";
 import type { EvalDeps, ProvidedAnswers } from "./run.js";
 import { exists } from "../io/files.js";
+import { sameSet } from "../io/benchmarks.js";
+import { readRunData } from "../io/run-data.js";
+import { type SeedSelection, seedSampleSize, selectSeeds } from "../lib/seed-sample.js";
+import type { SeedSplit } from "../lib/split.js";
+import { type LeakageSummary, leakageOf, leakageSummary, refuseOverlap } from "./leakage.js";
 
 /** The rows of the table: Table 3's four, plus the untuned target as a baseline when asked. */
 export type AblationRowName = Ablation | "baseline";
@@ -38,6 +43,10 @@ export interface AblateOptions {
   seeds: Seed[];
   benchmark: Seed[];
   benchmarkLabel: string;
+  /** The seeds are this split of a set (`--seeds vicuna:20%`): recorded in each row's summary. */
+  split?: SeedSplit;
+  /** Evaluate even when the benchmark overlaps a row's data (the overlap is reported). */
+  allowOverlap?: boolean;
   /** The generation settings shared by every row (the row sets `ablation`). */
   config: CodecConfig;
   rows: Ablation[];
@@ -127,7 +136,7 @@ interface RowPlan {
 async function planRow(options: AblateOptions, ablation: Ablation): Promise<RowPlan | { refusal: string }> {
   const paths = outputPathsFor(join(options.dir, `${ablation}.jsonl`));
   const config = rowConfig(options.config, ablation);
-  const fingerprint = runFingerprint(config, { seeds: options.seeds });
+  const fingerprint = runFingerprint(config, { seeds: options.seeds, ...seedSelectionOf(options, config) });
   const plan = { ablation, paths, config, fingerprint };
   if (options.force || (await existingOutputs(paths)).length === 0) return { ...plan, action: "generate" };
   const recorded = await readRunState(paths.state);
@@ -135,6 +144,38 @@ async function planRow(options: AblateOptions, ablation: Ablation): Promise<RowP
   const mismatch = rowMismatch(recorded, config, fingerprint);
   if (mismatch) return { refusal: `${paths.kept} was made from other inputs (${mismatch})` };
   return { ...plan, action: recorded.status === "complete" || recorded.status === "incomplete" ? "reuse" : "resume" };
+}
+
+/** The seeds' selection with the split they came from, so that each row's summary records it. */
+function seedSelectionOf(options: AblateOptions, config: CodecConfig): { seedSelection?: SeedSelection } {
+  if (!options.split) return {};
+  const sampleSize = seedSampleSize(config.seedSample, config.poolSize);
+  const { selection } = selectSeeds(options.seeds, { sampleSize, seed: config.seed });
+  return { seedSelection: { ...selection, split: options.split } };
+}
+
+/**
+ * The benchmark items a row is evaluated on: without its data's seeds when they are a split of the
+ * benchmark, refused when the rest overlaps the data (unless allowed). The baseline has no data: it
+ * leaves out the split's seeds only, so that it is evaluated on the same items as the rows.
+ */
+async function rowBenchmark(
+  options: AblateOptions,
+  dataPath: string | undefined,
+): Promise<{ benchmark: Seed[]; leakage?: LeakageSummary }> {
+  if (!dataPath) {
+    const split = options.split;
+    if (!split || split.whole || !sameSet(options.benchmarkLabel, split.file ?? split.set)) {
+      return { benchmark: options.benchmark };
+    }
+    const ids = new Set(split.ids);
+    return { benchmark: options.benchmark.filter((item) => !ids.has(item.id)) };
+  }
+  const data = await readRunData(dataPath);
+  const check = leakageOf(options.benchmarkLabel, options.benchmark, data);
+  const leakage = leakageSummary(check, data, options.allowOverlap ?? false);
+  refuseOverlap(options.benchmarkLabel, leakage);
+  return { benchmark: check.evaluated, leakage };
 }
 
 async function generateRow(options: AblateOptions, plan: RowPlan): Promise<NonNullable<AblationRowResult["data"]>> {
@@ -148,7 +189,7 @@ async function generateRow(options: AblateOptions, plan: RowPlan): Promise<NonNu
     `${ablation}: ${plan.action === "resume" ? "resuming" : "generating"} ${config.size} pairs -> ${paths.kept}`,
   );
   const summary = await runToFiles({
-    input: { seeds: options.seeds },
+    input: { seeds: options.seeds, ...seedSelectionOf(options, config) },
     config,
     paths,
     graph: { env: options.env, ...options.graph },
@@ -232,6 +273,90 @@ async function readInputs(path: string): Promise<EvaluationInputs | undefined> {
   }
 }
 
+/**
+ * Evaluate one row (reused when an evaluation made from the same inputs is on disk); returns the reference
+ * answers the next rows share (the ones given, or this row's when it answered every item).
+ */
+async function evaluateRow(
+  options: AblateOptions,
+  result: AblationRowResult,
+  fingerprints: ReadonlyMap<Ablation, string>,
+  sharedReference: ProvidedAnswers | undefined,
+): Promise<ProvidedAnswers | undefined> {
+  const { evaluation } = options;
+  const referenceLabel = evaluation.reference.model;
+  const row = result.row;
+  const model = row === "baseline" ? options.config.target : evaluation.models[row];
+  const answers = row === "baseline" ? undefined : evaluation.answers[row];
+  if (!model && !answers) {
+    result.notEvaluated = `fine-tune the target on ${result.data?.path ?? "the row's data"}, then pass --model-for ${row}=SPEC or --answers-for ${row}=FILE`;
+    return sharedReference;
+  }
+  const paths = evalPathsFor(join(options.dir, `${row}.eval`));
+  const wanted = answers ? answers.label : model!.model;
+  const { benchmark, leakage } = await rowBenchmark(options, result.data?.path);
+  // Rows evaluated on other items (their data overlaps differently) get their own reference answers.
+  const shared =
+    sharedReference && benchmark.every((item) => sharedReference!.answers.has(item.id)) ? sharedReference : undefined;
+  const config = resolveEvalConfig({
+    ...evaluation.settings,
+    model: answers ? null : model,
+    reference: shared ? null : evaluation.reference,
+    judge: evaluation.judge,
+  });
+  const inputs = evaluationInputs({
+    benchmark,
+    benchmarkLabel: options.benchmarkLabel,
+    model,
+    answers,
+    reference: evaluation.reference,
+    judge: evaluation.judge,
+    config,
+    data: row === "baseline" ? undefined : fingerprints.get(row),
+  });
+  if (!options.force && (await exists(paths.summary))) {
+    const previous = await readInputs(inputsPathOf(paths));
+    const changes = previous ? evaluationChanges(previous, inputs) : ["no inputs.json: what made it cannot be checked"];
+    if (changes.length === 0) {
+      options.onProgress?.(
+        `${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`,
+      );
+      result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
+      return sharedReference ?? (await referenceAnswersOf(paths.items, referenceLabel, benchmark));
+    }
+    options.onProgress?.(
+      `${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`,
+    );
+  }
+  // Until the new evaluation is whole, nothing on disk claims to match these inputs.
+  await rm(inputsPathOf(paths), { force: true });
+  options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${benchmark.length} items`);
+  const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {
+    ...(answers ? { model: answers } : {}),
+    ...(shared ? { reference: shared } : {}),
+  };
+  const { items, summary } = await runEvalToFiles({
+    benchmark,
+    benchmarkLabel: options.benchmarkLabel,
+    ...(leakage ? { leakage } : {}),
+    config,
+    provided,
+    paths,
+    env: options.env,
+    ...options.evalDeps,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
+  result.evaluation = { path: paths.summary, summary, reused: false };
+  if (sharedReference) return sharedReference;
+  const answered = new Map(
+    items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]),
+  );
+  return answered.size === benchmark.length
+    ? { answers: answered, source: "generated", label: referenceLabel }
+    : undefined;
+}
+
 /** Runs the ablation: every row's data, then every evaluation that has a model under test. */
 export async function runAblation(options: AblateOptions): Promise<AblationResult> {
   await mkdir(options.dir, { recursive: true });
@@ -260,74 +385,7 @@ export async function runAblation(options: AblateOptions): Promise<AblationResul
   const { evaluation } = options;
   const referenceLabel = evaluation.reference.model;
   for (const result of results) {
-    const row = result.row;
-    const model = row === "baseline" ? options.config.target : evaluation.models[row];
-    const answers = row === "baseline" ? undefined : evaluation.answers[row];
-    if (!model && !answers) {
-      result.notEvaluated = `fine-tune the target on ${result.data?.path ?? "the row's data"}, then pass --model-for ${row}=SPEC or --answers-for ${row}=FILE`;
-      continue;
-    }
-    const paths = evalPathsFor(join(options.dir, `${row}.eval`));
-    const wanted = answers ? answers.label : model!.model;
-    const config = resolveEvalConfig({
-      ...evaluation.settings,
-      model: answers ? null : model,
-      reference: sharedReference ? null : evaluation.reference,
-      judge: evaluation.judge,
-    });
-    const inputs = evaluationInputs({
-      benchmark: options.benchmark,
-      benchmarkLabel: options.benchmarkLabel,
-      model,
-      answers,
-      reference: evaluation.reference,
-      judge: evaluation.judge,
-      config,
-      data: row === "baseline" ? undefined : fingerprints.get(row),
-    });
-    if (!options.force && (await exists(paths.summary))) {
-      const previous = await readInputs(inputsPathOf(paths));
-      const changes = previous
-        ? evaluationChanges(previous, inputs)
-        : ["no inputs.json: what made it cannot be checked"];
-      if (changes.length === 0) {
-        options.onProgress?.(
-          `${row}: reusing the evaluation in ${paths.summary} (same benchmark, models, judge and data)`,
-        );
-        result.evaluation = { path: paths.summary, summary: await readJson<EvalSummary>(paths.summary), reused: true };
-        sharedReference ??= await referenceAnswersOf(paths.items, referenceLabel, options.benchmark);
-        continue;
-      }
-      options.onProgress?.(
-        `${row}: redoing the evaluation in ${paths.summary}: it was made from other inputs (${changes.join("; ")})`,
-      );
-    }
-    // Until the new evaluation is whole, nothing on disk claims to match these inputs.
-    await rm(inputsPathOf(paths), { force: true });
-    options.onProgress?.(`${row}: evaluating ${wanted} against ${referenceLabel} on ${options.benchmark.length} items`);
-    const provided: Partial<Record<"model" | "reference", ProvidedAnswers>> = {
-      ...(answers ? { model: answers } : {}),
-      ...(sharedReference ? { reference: sharedReference } : {}),
-    };
-    const { items, summary } = await runEvalToFiles({
-      benchmark: options.benchmark,
-      benchmarkLabel: options.benchmarkLabel,
-      config,
-      provided,
-      paths,
-      env: options.env,
-      ...options.evalDeps,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    await writeFile(inputsPathOf(paths), `${JSON.stringify(inputs, null, 2)}\n`);
-    result.evaluation = { path: paths.summary, summary, reused: false };
-    if (!sharedReference) {
-      const answered = new Map(
-        items.filter((item) => item.answers.reference !== undefined).map((item) => [item.id, item.answers.reference!]),
-      );
-      if (answered.size === options.benchmark.length)
-        sharedReference = { answers: answered, source: "generated", label: referenceLabel };
-    }
+    sharedReference = await evaluateRow(options, result, fingerprints, sharedReference);
   }
   return { benchmark: options.benchmarkLabel, reference: referenceLabel, judge: evaluation.judge.model, rows: results };
 }

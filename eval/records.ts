@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { LeakageSummary } from "./leakage.js";
 import type { EvalTotals } from "../lib/crr.js";
 import type { UsageCounts } from "../lib/records.js";
 
@@ -47,6 +48,8 @@ export interface EvalSummary extends EvalTotals {
   winsMeaning: string;
   status: "complete" | "incomplete";
   benchmark: string;
+  /** With `--data RUN.jsonl`: the data's seeds left out, and the overlap of what was evaluated with the data. */
+  leakage?: LeakageSummary;
   models: { model: string; reference: string; judge: string };
   answers: { model: string; reference: string };
   settings: Record<string, unknown>;

@@ -25,6 +25,7 @@ import { buildServices } from "../nodes/runtime.js";
 import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM, evalJudgeValues } from "../prompts/eval-judge.js";
 import { fillTemplate } from "../prompts/template.js";
 import { type EvalConfig, callConfigFor } from "./config.js";
+import type { LeakageSummary } from "./leakage.js";
 import { type EvalItem, type EvalSummary, type Judgement, WINS_MEANING } from "./records.js";
 
 /** Answers that are not asked of a model: read from a file, or shared from an earlier evaluation. */
@@ -50,6 +51,8 @@ export interface EvaluateOptions extends EvalDeps {
   benchmark: readonly Seed[];
   /** Named in the summary. */
   benchmarkLabel?: string;
+  /** Recorded in the summary: the data's seeds left out of `benchmark`, and its overlap with the data. */
+  leakage?: LeakageSummary;
   config: EvalConfig;
   provided?: Partial<Record<Side, ProvidedAnswers>>;
   signal?: AbortSignal;
@@ -281,6 +284,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
     winsMeaning: WINS_MEANING,
     status: totals.judgeFailures + totals.answerFailures === 0 ? "complete" : "incomplete",
     benchmark: options.benchmarkLabel ?? "",
+    ...(options.leakage ? { leakage: options.leakage } : {}),
     models: { model: describe("model"), reference: describe("reference"), judge: factory.describe("judge") },
     answers: {
       model: provided.model ? `${provided.model.source}: ${provided.model.label}` : "generated",

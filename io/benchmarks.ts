@@ -9,11 +9,12 @@
  */
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import type { Seed } from "../lib/records.js";
 import { normalizeSeedText } from "../lib/seed-sample.js";
+import { type SeedSplit, type SplitPart, parseSplitSpec, splitItems, splitRecord } from "../lib/split.js";
 import { InputError } from "./input-error.js";
-import { readSeeds } from "./seeds.js";
+import { type SeedFormat, readSeeds } from "./seeds.js";
 
 export interface BenchmarkInfo {
   file: string;
@@ -118,6 +119,23 @@ function testSetInstructions(): Promise<Map<string, BenchmarkName>> {
   return testSetTexts;
 }
 
+function readSplitSpecQuietly(spec: string) {
+  if (isFile(spec)) return undefined;
+  try {
+    return parseSplitSpec(spec);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seeds from a split of a test set: leakage is handled by `eval --data`; a licence that forbids training is not. */
+function splitWarning(set: string): string | undefined {
+  const name = BENCHMARK_NAMES.find((candidate) => sameSet(candidate, set));
+  const info: BenchmarkInfo | undefined = name ? BENCHMARKS[name] : undefined;
+  if (!name || !info?.restriction) return undefined;
+  return `codeclm: warning: the seeds are a split of ${describeSet(name)}; evaluate on the rest with eval --data.`;
+}
+
 function describeSet(name: BenchmarkName): string {
   const info: BenchmarkInfo = BENCHMARKS[name];
   return `the ${info.title} test set${info.restriction ? ` (${info.restriction})` : ""}`;
@@ -129,6 +147,8 @@ function describeSet(name: BenchmarkName): string {
  * evaluations on that set meaningless, and three of the four may not be trained on at all.
  */
 export async function testSetWarning(spec: string, path: string, seeds: readonly Seed[]): Promise<string | undefined> {
+  const split = readSplitSpecQuietly(spec);
+  if (split) return splitWarning(split.set);
   const resolved = realpath(path);
   const byFile = BENCHMARK_NAMES.find(
     (name) =>
@@ -147,4 +167,50 @@ export async function testSetWarning(spec: string, path: string, seeds: readonly
   if (hits.size === 0) return undefined;
   const parts = [...hits].map(([name, count]) => `${count} from ${describeSet(name)}`);
   return `codeclm: warning: of the ${seeds.length} seeds used from ${spec}, ${parts.join("; ")}. ${advice}`;
+}
+
+/** A split of a built-in set or a file: `spec` is `SET:20%` or `SET:16`; the part is seeded by `seed`. */
+export async function readSplit(
+  spec: string,
+  options: { seed: number; field?: string; format?: SeedFormat },
+): Promise<{ seeds: Seed[]; heldOut: Seed[]; split: SeedSplit } | undefined> {
+  if (isFile(spec)) return undefined;
+  let parsed: ReturnType<typeof parseSplitSpec>;
+  try {
+    parsed = parseSplitSpec(spec);
+  } catch (error) {
+    throw new InputError(spec, undefined, (error as Error).message);
+  }
+  if (!parsed) return undefined;
+  return splitSet(parsed.set, parsed.part, options);
+}
+
+/** A seeded split of a set (a built-in name or a file) into seeds and held-out items, with its record. */
+export async function splitSet(
+  set: string,
+  part: SplitPart,
+  options: { seed: number; field?: string; format?: SeedFormat },
+): Promise<{ seeds: Seed[]; heldOut: Seed[]; split: SeedSplit }> {
+  const file = resolveBenchmark(set, BENCHMARK_NAMES);
+  const items = await readSeeds(file, { field: options.field, format: options.format });
+  try {
+    const { seeds, heldOut } = splitItems(items, { part, seed: options.seed });
+    const source = { set, file: resolvePath(file), items: items.length };
+    return { seeds, heldOut, split: splitRecord(source, part, options.seed, seeds) };
+  } catch (error) {
+    throw new InputError(file, undefined, (error as Error).message);
+  }
+}
+
+/** Whether `spec` (a name or a path) names the same set as `other`: the same name, or the same file. */
+export function sameSet(spec: string, other: string): boolean {
+  if (spec === other) return true;
+  const file = (name: string) => {
+    try {
+      return realpath(resolveBenchmark(name, BENCHMARK_NAMES));
+    } catch {
+      return name;
+    }
+  };
+  return file(spec) === file(other);
 }

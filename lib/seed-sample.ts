@@ -19,6 +19,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { Seed } from "./records.js";
 import { createRng, randomInt } from "./rng.js";
+import { SeedSplitSchema } from "./split.js";
 
 /** Smallest automatic sample: small pools still draw use cases and skills from a spread of seeds. */
 export const MIN_AUTO_SEED_SAMPLE = 50;
@@ -39,6 +40,7 @@ export const SeedSelectionSchema = z.object({
       `For each seed used, the ids of identical seeds merged into it (at most ${MERGED_IDS_LISTED} ids listed)`,
     ),
   mergedNotListed: z.number().describe("Merged ids of used seeds left out of `merged` past the listing limit"),
+  split: SeedSplitSchema.optional().describe("When the seeds are a split of a set (`--seeds vicuna:20%`): which items"),
 });
 export type SeedSelection = z.infer<typeof SeedSelectionSchema>;
 

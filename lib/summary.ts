@@ -8,6 +8,7 @@ import type { Metadata, PoolEntry, Seed, UsageCounts } from "./records.js";
 import type { Progress } from "./tasks.js";
 import { type Tailoring, runTailoring } from "./tailoring.js";
 import type { SeedSelection } from "./seed-sample.js";
+import type { SeedSplit } from "./split.js";
 import { type UsageTotals, totalCounts } from "./usage.js";
 
 /** What the run paid for, from the call journal: every answered call, resumed sessions included. */
@@ -49,7 +50,9 @@ export interface RunSummary {
   /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
   poolMakeup?: PoolMakeup;
   /** Seeds read, merged (identical), sampled and encoded; absent for runs from user-written metadata. */
-  seeds?: SeedSelection & { encoded: number };
+  seeds?: Omit<SeedSelection, "split"> & { encoded: number };
+  /** The seeds are this split of a set (`--seeds vicuna:20%`): evaluations leave its ids out. */
+  split?: SeedSplit;
   /** Use cases and skills of the input (the seeds' encoded metadata, or the user's), for the report's coverage plot. */
   inputMetadata?: MetadataCounts;
   /** How well the kept data's and the pool's metadata match the input's (JS divergence, coverage); absent without metadata. */
@@ -183,6 +186,13 @@ export function transportSummary(ledger: LedgerSnapshot): TransportSummary {
   return { faults: ledger.faults, malformed: ledger.malformed, givenUp: ledger.givenUp, replayed: ledger.replayed };
 }
 
+function seedsOf(state: RunFacts): Pick<RunSummary, "seeds" | "split"> {
+  if (!state.seedSelection) return {};
+  const { split, ...selection } = state.seedSelection;
+  const encoded = state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0;
+  return { seeds: { ...selection, encoded }, ...(split ? { split } : {}) };
+}
+
 export function buildSummary(
   state: RunFacts,
   config: CodecConfig,
@@ -215,9 +225,7 @@ export function buildSummary(
     ...(Object.keys(state.poolStats ?? {}).length > 0
       ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) }
       : {}),
-    ...(state.seedSelection
-      ? { seeds: { ...state.seedSelection, encoded: state.encoded?.length ?? state.poolStats?.seedsEncoded ?? 0 } }
-      : {}),
+    ...seedsOf(state),
     ...(inputMetadata ? { inputMetadata } : {}),
     ...(inputMetadata
       ? { tailoring: runTailoring(inputMetadata, state.pool ?? [], state.progress.keptByMetadata ?? {}) }
