@@ -410,6 +410,62 @@ function finiteNumber(v: unknown): number | undefined {
   return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
+type Node = Record<string, unknown>;
+type Convert = (node: unknown) => Node;
+
+function grammarString(node: Node, out: Node, bounds: GrammarBounds): Node {
+  const format = node["format"];
+  if (typeof format === "string" && GRAMMAR_FORMATS.has(format)) return { ...out, type: "string", format };
+  const minLength = finiteNumber(node["minLength"]);
+  const maxLength = finiteNumber(node["maxLength"]) ?? Math.max(bounds.maxStringLength, minLength ?? 0);
+  return { ...out, type: "string", ...(minLength !== undefined ? { minLength } : {}), maxLength };
+}
+
+/** Small integer ranges become enums (the grammar has no numeric bounds). */
+function grammarInteger(node: Node, out: Node, bounds: GrammarBounds): Node {
+  const exMin = finiteNumber(node["exclusiveMinimum"]);
+  const exMax = finiteNumber(node["exclusiveMaximum"]);
+  const lo = finiteNumber(node["minimum"]) ?? (exMin !== undefined ? Math.floor(exMin) + 1 : undefined);
+  const hi = finiteNumber(node["maximum"]) ?? (exMax !== undefined ? Math.ceil(exMax) - 1 : undefined);
+  if (lo !== undefined && hi !== undefined && hi >= lo && hi - lo <= bounds.maxEnumRange) {
+    const values: number[] = [];
+    for (let v = Math.ceil(lo); v <= hi; v++) values.push(v);
+    return { ...out, enum: values };
+  }
+  return { ...out, type: "integer" };
+}
+
+function grammarArray(node: Node, out: Node, bounds: GrammarBounds, convert: Convert): Node {
+  const res: Node = { ...out, type: "array" };
+  const items = node["items"];
+  const prefix = Array.isArray(node["prefixItems"]) ? node["prefixItems"] : Array.isArray(items) ? items : undefined;
+  if (prefix !== undefined) res["prefixItems"] = prefix.map(convert);
+  if (isRecord(items)) res["items"] = convert(items);
+  else if (prefix === undefined) res["items"] = ANY_VALUE;
+  const minItems = finiteNumber(node["minItems"]);
+  if (minItems !== undefined) res["minItems"] = minItems;
+  res["maxItems"] = finiteNumber(node["maxItems"]) ?? Math.max(bounds.maxItems, minItems ?? 0, prefix?.length ?? 0);
+  return res;
+}
+
+function grammarObject(node: Node, out: Node, bounds: GrammarBounds, convert: Convert): Node {
+  const res: Node = { ...out, type: "object" };
+  const props = isRecord(node["properties"]) ? node["properties"] : {};
+  res["properties"] = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, convert(v)]));
+  const extra = node["additionalProperties"];
+  // Extra keys only where the schema asks for them: a record's value schema, `true`/`{}`, or an object without
+  // any declared property. An omitted `additionalProperties` next to declared properties generates none.
+  if (isRecord(extra) && Object.keys(extra).length > 0) res["additionalProperties"] = convert(extra);
+  else if (extra === true || isRecord(extra)) res["additionalProperties"] = true;
+  else res["additionalProperties"] = extra === undefined && Object.keys(props).length === 0;
+  if (res["additionalProperties"] !== false) {
+    const minProperties = finiteNumber(node["minProperties"]);
+    if (minProperties !== undefined) res["minProperties"] = minProperties;
+    res["maxProperties"] = finiteNumber(node["maxProperties"]) ?? Math.max(bounds.maxItems, Object.keys(props).length);
+  }
+  return res;
+}
+
 /**
  * Converts a JSON schema (draft 7 / 2020-12 as zod and LangChain emit it) to the subset node-llama-cpp's grammar
  * understands: `anyOf` → `oneOf`, `definitions` → `$defs`, unsupported keywords dropped (zod still checks them),
@@ -458,64 +514,18 @@ export function toGrammarSchema(
     if (type === undefined)
       type = isRecord(node["properties"]) ? "object" : node["items"] !== undefined ? "array" : undefined;
     switch (type) {
-      case "string": {
-        const format = node["format"];
-        if (typeof format === "string" && GRAMMAR_FORMATS.has(format)) return { ...out, type, format };
-        const minLength = finiteNumber(node["minLength"]);
-        const maxLength = finiteNumber(node["maxLength"]) ?? Math.max(bounds.maxStringLength, minLength ?? 0);
-        return { ...out, type, ...(minLength !== undefined ? { minLength } : {}), maxLength };
-      }
-      case "integer": {
-        const exMin = finiteNumber(node["exclusiveMinimum"]);
-        const exMax = finiteNumber(node["exclusiveMaximum"]);
-        const lo = finiteNumber(node["minimum"]) ?? (exMin !== undefined ? Math.floor(exMin) + 1 : undefined);
-        const hi = finiteNumber(node["maximum"]) ?? (exMax !== undefined ? Math.ceil(exMax) - 1 : undefined);
-        if (lo !== undefined && hi !== undefined && hi >= lo && hi - lo <= bounds.maxEnumRange) {
-          const values: number[] = [];
-          for (let v = Math.ceil(lo); v <= hi; v++) values.push(v);
-          return { ...out, enum: values };
-        }
-        return { ...out, type };
-      }
+      case "string":
+        return grammarString(node, out, bounds);
+      case "integer":
+        return grammarInteger(node, out, bounds);
       case "number":
       case "boolean":
       case "null":
         return { ...out, type };
-      case "array": {
-        const res: Record<string, unknown> = { ...out, type };
-        const items = node["items"];
-        const prefix = Array.isArray(node["prefixItems"])
-          ? node["prefixItems"]
-          : Array.isArray(items)
-            ? items
-            : undefined;
-        if (prefix !== undefined) res["prefixItems"] = prefix.map(convert);
-        if (isRecord(items)) res["items"] = convert(items);
-        else if (prefix === undefined) res["items"] = ANY_VALUE;
-        const minItems = finiteNumber(node["minItems"]);
-        if (minItems !== undefined) res["minItems"] = minItems;
-        res["maxItems"] =
-          finiteNumber(node["maxItems"]) ?? Math.max(bounds.maxItems, minItems ?? 0, prefix?.length ?? 0);
-        return withDefs(res);
-      }
-      case "object": {
-        const res: Record<string, unknown> = { ...out, type };
-        const props = isRecord(node["properties"]) ? node["properties"] : {};
-        res["properties"] = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, convert(v)]));
-        const extra = node["additionalProperties"];
-        // Extra keys only where the schema asks for them: a record's value schema, `true`/`{}`, or an object without
-        // any declared property. An omitted `additionalProperties` next to declared properties generates none.
-        if (isRecord(extra) && Object.keys(extra).length > 0) res["additionalProperties"] = convert(extra);
-        else if (extra === true || isRecord(extra)) res["additionalProperties"] = true;
-        else res["additionalProperties"] = extra === undefined && Object.keys(props).length === 0;
-        if (res["additionalProperties"] !== false) {
-          const minProperties = finiteNumber(node["minProperties"]);
-          if (minProperties !== undefined) res["minProperties"] = minProperties;
-          res["maxProperties"] =
-            finiteNumber(node["maxProperties"]) ?? Math.max(bounds.maxItems, Object.keys(props).length);
-        }
-        return withDefs(res);
-      }
+      case "array":
+        return withDefs(grammarArray(node, out, bounds, convert));
+      case "object":
+        return withDefs(grammarObject(node, out, bounds, convert));
       default:
         return withDefs({ ...out, ...ANY_VALUE });
     }
