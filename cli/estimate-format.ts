@@ -1,23 +1,7 @@
 /** `--dry-run`: the estimate as a table, and each budget set against it. */
-import { type Estimate, estimateRun } from "../lib/estimate.js";
+import type { Estimate } from "../lib/estimate.js";
 import type { CodecConfig } from "../lib/config.js";
 import { PRICES_AS_OF } from "../lib/prices.js";
-import type { Metadata, Seed } from "../lib/records.js";
-
-export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
-  return estimateRun(
-    "seeds" in input
-      ? {
-          seeds: {
-            count: input.seeds.length,
-            meanChars:
-              input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length),
-          },
-        }
-      : { metadata: input.metadata.length },
-    config,
-  );
-}
 
 type Budget = CodecConfig["budget"];
 

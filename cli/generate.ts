@@ -21,7 +21,8 @@ import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
 import { UsageError } from "./errors.js";
-import { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
+import { budgetLines, formatEstimate } from "./estimate-format.js";
+import { estimateFor } from "../lib/estimate.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
 import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { prepareLocalModels } from "./local-models.js";
@@ -33,7 +34,8 @@ import { addSettingOptions } from "./schema-flags.js";
 
 // Moved out of this file; still importable from it.
 export { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
-export { budgetLines, estimateFor, formatEstimate } from "./estimate-format.js";
+export { budgetLines, formatEstimate } from "./estimate-format.js";
+export { estimateFor } from "../lib/estimate.js";
 export { passwordNote, resumeCommandFrom, urlPassword, withoutUrlPassword } from "./resume-command.js";
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];

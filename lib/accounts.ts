@@ -118,7 +118,7 @@ export function totalCounts(usage: UsageTotals): UsageCounts {
 
 const groupKey = (call: Pick<CallRecord, "role" | "step" | "model">) => `${call.role}|${call.step}|${call.model}`;
 
-const emptyGroup = (call: Pick<CallRecord, "role" | "step" | "model">): CallGroup => ({
+export const emptyGroup = (call: Pick<CallRecord, "role" | "step" | "model">): CallGroup => ({
   role: call.role,
   step: call.step,
   model: call.model,

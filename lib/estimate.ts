@@ -7,7 +7,7 @@ import { type CodecConfig, judgeSettings } from "./config.js";
 import { type BudgetStop, budgetBlock, emptySpend } from "./budget.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { costUsd, priceFor } from "./prices.js";
-import type { ModelRole } from "./records.js";
+import type { Metadata, ModelRole, Seed } from "./records.js";
 
 export interface EstimateInput {
   /** Seed instructions and their mean length in characters; absent with user-written metadata. */
@@ -167,4 +167,20 @@ function estimateWith(
     { calls: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, unpriced },
   );
   return { steps, total, instructions, assumptions: a };
+}
+
+/** The estimate of a run over these seeds (or user-written metadata) with these settings. */
+export function estimateFor(input: { seeds: Seed[] } | { metadata: Metadata[] }, config: CodecConfig): Estimate {
+  return estimateRun(
+    "seeds" in input
+      ? {
+          seeds: {
+            count: input.seeds.length,
+            meanChars:
+              input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length),
+          },
+        }
+      : { metadata: input.metadata.length },
+    config,
+  );
 }

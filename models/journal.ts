@@ -7,7 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import type { Pool } from "pg";
-import type { AccountsData, CallGroup } from "../lib/accounts.js";
+import { type AccountsData, type CallGroup, emptyGroup } from "../lib/accounts.js";
 import type { FaultKind } from "../lib/faults.js";
 
 export interface CallIdentity {
@@ -92,16 +92,7 @@ function totalsFrom(rows: RawGroup[]): JournalTotals {
     const id = `${identity.role}|${identity.step}|${identity.model}`;
     let group = byIdentity.get(id);
     if (!group) {
-      group = {
-        ...identity,
-        calls: 0,
-        malformed: 0,
-        givenUp: 0,
-        inputTokens: 0,
-        outputTokens: 0,
-        costUsd: 0,
-        priced: true,
-      };
+      group = emptyGroup(identity);
       byIdentity.set(id, group);
       groups.push(group);
     }

@@ -3,7 +3,7 @@
  * and what the calls spent so far, with what the session knew when it started (for an ETA).
  */
 import type { CodecConfig } from "../lib/config.js";
-import { estimateRun } from "../lib/estimate.js";
+import { estimateFor } from "../lib/estimate.js";
 import { poolMakeup } from "../lib/pool.js";
 import { priceFor } from "../lib/prices.js";
 import type { CallServices } from "../models/call.js";
@@ -68,18 +68,7 @@ export function progressBasis(
 ): ProgressBasis {
   const { config, input } = run;
   const roles = [config.strong.model, config.target.model, (config.judge ?? config.strong).model];
-  const estimate = estimateRun(
-    "seeds" in input
-      ? {
-          seeds: {
-            count: input.seeds.length,
-            meanChars:
-              input.seeds.reduce((sum, seed) => sum + seed.instruction.length, 0) / Math.max(1, input.seeds.length),
-          },
-        }
-      : { metadata: input.metadata.length },
-    config,
-  );
+  const estimate = estimateFor(input, config);
   return {
     runId: run.runId,
     size: config.size,
