@@ -80,7 +80,7 @@ describe("Anthropic Messages-API server with the real ChatAnthropic", () => {
     const structured = claude(server).withStructuredOutput(Pair, { name: "pair", includeRaw: true });
     const { parsed, raw } = await structured.invoke("make one");
     expect(parsed).toEqual({ instruction: "i", response: "r" });
-    expect(raw.usage_metadata?.output_tokens).toBeGreaterThan(0);
+    expect((raw as AIMessageChunk).usage_metadata?.output_tokens).toBeGreaterThan(0);
     const [req] = server.requests;
     expect(req).toMatchObject({ mode: "tools", toolName: "pair", toolChoice: "tool", toolForced: true });
     expect(req!.schema).toMatchObject({ type: "object", properties: { instruction: { type: "string" } } });
