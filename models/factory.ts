@@ -3,7 +3,7 @@ import { type Runnable, RunnableBinding, RunnableSequence } from "@langchain/cor
 import type { z } from "zod";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
-import { registerSecret } from "../lib/redact.js";
+import { errorMessage, registerSecret } from "../lib/redact.js";
 import { createLocalChatModel } from "./local/index.js";
 import { localModelIdentity } from "./local/resolve.js";
 import {
@@ -129,8 +129,8 @@ export class ModelFactory {
     const settings = this.roles[role];
     const spec = this.parse(role, settings);
     let base = "local";
-    if (spec.provider === "langchain") base = this.baseUrl(role, settings) ?? `${spec.langchain} default`;
-    else if (spec.provider !== "local") base = this.baseUrl(role, settings) ?? DEFAULT_BASE[spec.provider];
+    if (spec.provider === "langchain") base = this.baseUrl(role, settings, spec) ?? `${spec.langchain} default`;
+    else if (spec.provider !== "local") base = this.baseUrl(role, settings, spec) ?? DEFAULT_BASE[spec.provider];
     const provider = spec.provider === "langchain" ? spec.langchain : spec.provider;
     // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
     return `${provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
@@ -230,7 +230,7 @@ export class ModelFactory {
   private problem(role: ModelRole, settings: RoleSettings, spec: ModelSpec): string | undefined {
     const roleVar = `CODECLM_${this.envName(role)}_API_KEY`;
     const hasKey = spec.provider !== "local" && spec.provider !== "langchain" && this.apiKey(role, settings, spec);
-    const hasBase = this.baseUrl(role, settings) !== undefined;
+    const hasBase = this.baseUrl(role, settings, spec) !== undefined;
     switch (spec.provider) {
       case "openai":
         if (hasKey || hasBase) return undefined;
@@ -301,8 +301,7 @@ export class ModelFactory {
   }
 
   /** The role's base URL, else CODECLM_<ROLE>_BASE_URL, else the provider's usual variable (OpenAI, Anthropic). */
-  private baseUrl(role: ModelRole, settings: RoleSettings): string | undefined {
-    const spec = parseModelSpec(settings.model);
+  private baseUrl(role: ModelRole, settings: RoleSettings, spec = this.parse(role, settings)): string | undefined {
     const providerVar =
       spec.provider === "local" || spec.provider === "langchain" ? undefined : PROVIDER_ENV[spec.provider].baseUrl;
     return settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv(providerVar);
@@ -314,7 +313,7 @@ export class ModelFactory {
     if (spec.provider === "local") return (this.options.local ?? defaultLocalBuilder)(spec.model, settings);
     const builder = loadedBuilder(spec);
     if (!builder) throw new Error(`The ${role} model's provider is not loaded: await factory.load() before get()`);
-    const baseUrl = this.baseUrl(role, roleSettings);
+    const baseUrl = this.baseUrl(role, roleSettings, spec);
     let apiKey = this.apiKey(role, roleSettings, spec);
     // OpenAI-compatible and Anthropic-compatible local servers ignore the key, but the clients insist on one.
     if (!apiKey && baseUrl && (spec.provider === "openai" || spec.provider === "anthropic")) apiKey = "not-needed";
@@ -328,7 +327,13 @@ export class ModelFactory {
       ...(apiKey ? { apiKey } : {}),
       ...(baseUrl ? { baseUrl } : {}),
     };
-    return builder(client);
+    try {
+      return builder(client);
+    } catch (error) {
+      // A LangChain provider's class reads its own settings (keys, region) and refuses without them.
+      if (spec.provider !== "langchain") throw error;
+      throw new ModelConfigError(`The ${role} model ${roleSettings.model}: ${errorMessage(error)}`);
+    }
   }
 }
 

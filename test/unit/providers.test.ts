@@ -132,3 +132,18 @@ describe("ModelFactory with any LangChain chat model", () => {
     );
   });
 });
+
+describe("a LangChain class that refuses its settings", () => {
+  it("is a configuration error naming the role and model, not a crash inside a call", async () => {
+    const azure = factory({ model: "azure_openai:dep" });
+    await azure.load(["strong"]);
+    const previous = { ...process.env };
+    for (const name of Object.keys(process.env)) if (/^(AZURE_OPENAI|OPENAI)_/.test(name)) delete process.env[name];
+    try {
+      expect(() => azure.get("strong", SETTINGS)).toThrow(ModelConfigError);
+      expect(() => azure.get("strong", SETTINGS)).toThrow(/^The strong model azure_openai:dep: /);
+    } finally {
+      Object.assign(process.env, previous);
+    }
+  });
+});
