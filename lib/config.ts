@@ -13,12 +13,14 @@ export type StructuredOutputMethod = (typeof STRUCTURED_OUTPUT_METHODS)[number];
 export const RoleSettingsSchema = z.object({
   model: z
     .string()
-    .describe("`provider:model`, e.g. `openai:gpt-4o`, `google-genai:gemini-2.5-flash`, `local:/path/model.gguf`"),
+    .describe(
+      "`provider:model`, e.g. `openai:gpt-4o`, `anthropic:claude-sonnet-4-5`, `google-genai:gemini-2.5-flash`, `local:/path/model.gguf`, or any provider LangChain's initChatModel knows (`mistralai:…`, `groq:…`, `bedrock:…`, `ollama:…`) when its package is installed",
+    ),
   baseUrl: z
     .string()
     .optional()
     .describe(
-      "OpenAI-compatible base URL for this role (vLLM, Ollama, llama.cpp server, LM Studio); else CODECLM_<ROLE>_BASE_URL, else OPENAI_BASE_URL",
+      "Base URL for this role: an OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LM Studio), an Anthropic-compatible one for anthropic:, a Gemini endpoint for google-genai:; else CODECLM_<ROLE>_BASE_URL, else OPENAI_BASE_URL / ANTHROPIC_BASE_URL",
     ),
   apiKeyEnv: z
     .string()

@@ -40,6 +40,19 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   "gemini-2.0-flash-lite": { input: 0.075, output: 0.3 },
   "gemini-1.5-pro": { input: 1.25, output: 5 },
   "gemini-1.5-flash": { input: 0.075, output: 0.3 },
+  // Anthropic (prompts up to 200k tokens; the 4.5 models' prices as published at their release, late 2025).
+  // Dated ids (claude-sonnet-4-5-20250929) and -latest aliases take their family's price.
+  "claude-opus-4-5": { input: 5, output: 25 },
+  "claude-opus-4-1": { input: 15, output: 75 },
+  "claude-opus-4": { input: 15, output: 75 },
+  "claude-sonnet-4-5": { input: 3, output: 15 },
+  "claude-sonnet-4": { input: 3, output: 15 },
+  "claude-haiku-4-5": { input: 1, output: 5 },
+  "claude-3-7-sonnet": { input: 3, output: 15 },
+  "claude-3-5-sonnet": { input: 3, output: 15 },
+  "claude-3-5-haiku": { input: 0.8, output: 4 },
+  "claude-3-opus": { input: 15, output: 75 },
+  "claude-3-haiku": { input: 0.25, output: 1.25 },
 };
 
 export type PriceTable = Readonly<Record<string, ModelPrice>>;

@@ -84,6 +84,7 @@ const EMPTY = "the model returned an empty answer";
 
 /** Free text from a role; an empty answer counts as malformed and is retried. */
 export async function callText(ctx: CallContext, request: CallRequest): Promise<string> {
+  await ctx.factory.load([request.role]);
   const model = ctx.factory.get(request.role, { temperature: request.temperature, maxTokens: ctx.config.maxTokens });
   const send = async (signal: AbortSignal): Promise<Sent> => {
     const reply = await model.invoke(request.messages, invokeOptions(ctx, request, signal));
@@ -124,6 +125,7 @@ const malformed = (error: unknown) => `malformed output: ${errorMessage(error)}`
 /** Structured output validated by zod plus `check`; malformed output is retried, then a ModelCallError. */
 export async function callStructured<T>(ctx: CallContext, request: StructuredRequest<T>): Promise<T> {
   const settings = { temperature: request.temperature, maxTokens: ctx.config.maxTokens };
+  await ctx.factory.load([request.role]);
   const structured = ctx.factory.structured(request.role, settings, request.schema, request.schemaName);
   const send = async (signal: AbortSignal): Promise<Sent> => {
     let result: { raw?: BaseMessage; parsed?: unknown };

@@ -1,13 +1,21 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { type Runnable, RunnableBinding, RunnableSequence } from "@langchain/core/runnables";
 import type { z } from "zod";
-import { ChatGoogleGenerativeAI } from "@langchain/google-genai";
-import { ChatOpenAI } from "@langchain/openai";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
-import { registerSecret } from "../lib/redact.js";
+import { errorMessage, registerSecret } from "../lib/redact.js";
 import { createLocalChatModel } from "./local/index.js";
 import { localModelIdentity } from "./local/resolve.js";
+import {
+  ANTHROPIC_API_URL,
+  type ClientSettings,
+  MissingProviderPackageError,
+  isInstalled,
+  langchainPackage,
+  langchainProviders,
+  loadBuilder,
+  loadedBuilder,
+} from "./providers/index.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
@@ -36,6 +44,19 @@ export interface ModelFactoryOptions {
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
+
+/** Each native provider's usual key variables (first set wins) and base-URL variable. */
+const PROVIDER_ENV: Record<"openai" | "google-genai" | "anthropic", { keys: string[]; baseUrl?: string }> = {
+  openai: { keys: ["OPENAI_API_KEY"], baseUrl: "OPENAI_BASE_URL" },
+  "google-genai": { keys: ["GOOGLE_API_KEY", "GEMINI_API_KEY"] },
+  anthropic: { keys: ["ANTHROPIC_API_KEY"], baseUrl: "ANTHROPIC_BASE_URL" },
+};
+
+const DEFAULT_BASE: Record<keyof typeof PROVIDER_ENV, string> = {
+  openai: "https://api.openai.com/v1",
+  "google-genai": "https://generativelanguage.googleapis.com",
+  anthropic: ANTHROPIC_API_URL,
+};
 
 const defaultLocalBuilder: LocalModelBuilder = (model, settings) =>
   createLocalChatModel(model, { temperature: settings.temperature, maxTokens: settings.maxTokens });
@@ -108,15 +129,11 @@ export class ModelFactory {
     const settings = this.roles[role];
     const spec = this.parse(role, settings);
     let base = "local";
-    if (spec.provider === "openai") base = this.baseUrl(role, settings) ?? "https://api.openai.com/v1";
-    if (spec.provider === "google-genai") {
-      base =
-        settings.baseUrl ??
-        this.fromEnv(`CODECLM_${ROLE_ENV[role]}_BASE_URL`) ??
-        "https://generativelanguage.googleapis.com";
-    }
+    if (spec.provider === "langchain") base = this.baseUrl(role, settings, spec) ?? `${spec.langchain} default`;
+    else if (spec.provider !== "local") base = this.baseUrl(role, settings, spec) ?? DEFAULT_BASE[spec.provider];
+    const provider = spec.provider === "langchain" ? spec.langchain : spec.provider;
     // A base URL may carry credentials (https://user:pass@host): they never leave the factory.
-    return `${spec.provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
+    return `${provider}|${base.replace(/\/\/[^/@]*@/, "//")}|${spec.model}`;
   }
 
   /**
@@ -172,37 +189,90 @@ export class ModelFactory {
     return model;
   }
 
-  /** Check that the roles (default: all) can be built (spec shape, keys present) without calling any model. */
+  /**
+   * Check that the roles (default: all) can be built (spec shape, keys present, provider package installed)
+   * without calling any model or importing any provider package.
+   */
   validate(roles: readonly ModelRole[] = Object.keys(ROLE_ENV) as ModelRole[]): void {
     for (const role of roles) {
       if (this.options.overrides?.[role]) continue;
       const settings = this.roles[role];
       const spec = this.parse(role, settings);
-      if (spec.provider === "openai" && !this.openaiKey(role, settings) && !this.baseUrl(role, settings)) {
+      const problem = this.problem(role, settings, spec);
+      if (problem)
         throw new ModelConfigError(
-          `The ${role} model ${settings.model} needs an OpenAI API key: set OPENAI_API_KEY (or CODECLM_${this.envName(role)}_API_KEY), ` +
-            `or point it at an OpenAI-compatible server with OPENAI_BASE_URL / --${role}-base-url.`,
+          `The ${role} model ${settings.model}${problem.startsWith(":") ? "" : " "}${problem}`,
         );
-      }
-      if (spec.provider === "google-genai" && !this.googleKey(role, settings)) {
-        throw new ModelConfigError(
-          `The ${role} model ${settings.model} needs a Gemini API key: set GOOGLE_API_KEY (or CODECLM_${this.envName(role)}_API_KEY).`,
-        );
-      }
-      if (spec.provider === "google-genai" && settings.structuredOutput === "jsonMode") {
-        throw new ModelConfigError(
-          `The ${role} model ${settings.model}: Gemini supports jsonSchema or functionCalling, not jsonMode.`,
-        );
+    }
+  }
+
+  /**
+   * Import the provider packages the roles (default: all) use, once per process. `get` and `structured` need
+   * it done; models/call.ts awaits it before each call (at once after the first).
+   */
+  async load(roles: readonly ModelRole[] = Object.keys(ROLE_ENV) as ModelRole[]): Promise<void> {
+    for (const role of roles) {
+      if (this.options.overrides?.[role]) continue;
+      const settings = this.roles[role];
+      const spec = this.parse(role, settings);
+      if (spec.provider === "local" || loadedBuilder(spec)) continue;
+      try {
+        await loadBuilder(spec);
+      } catch (error) {
+        if (error instanceof MissingProviderPackageError)
+          throw new ModelConfigError(`The ${role} model ${settings.model}: ${error.message}`);
+        throw error;
       }
     }
   }
 
+  /** Why a role cannot be built, as the end of a sentence starting with its name; undefined when it can. */
+  private problem(role: ModelRole, settings: RoleSettings, spec: ModelSpec): string | undefined {
+    const roleVar = `CODECLM_${this.envName(role)}_API_KEY`;
+    const hasKey = spec.provider !== "local" && spec.provider !== "langchain" && this.apiKey(role, settings, spec);
+    const hasBase = this.baseUrl(role, settings, spec) !== undefined;
+    switch (spec.provider) {
+      case "openai":
+        if (hasKey || hasBase) return undefined;
+        return (
+          `needs an OpenAI API key: set OPENAI_API_KEY (or ${roleVar}), ` +
+          `or point it at an OpenAI-compatible server with OPENAI_BASE_URL / --${role}-base-url.`
+        );
+      case "google-genai":
+        if (!hasKey) return `needs a Gemini API key: set GOOGLE_API_KEY (or ${roleVar}).`;
+        if (settings.structuredOutput === "jsonMode")
+          return ": Gemini supports jsonSchema or functionCalling, not jsonMode.";
+        return undefined;
+      case "anthropic":
+        if (!hasKey && !hasBase) return `needs an Anthropic API key: set ANTHROPIC_API_KEY (or ${roleVar}).`;
+        if (settings.structuredOutput === "jsonMode")
+          return ": Anthropic supports functionCalling (tool use, the default) or jsonSchema, not jsonMode.";
+        return undefined;
+      case "langchain": {
+        const packageName = langchainPackage(spec.langchain)!;
+        return isInstalled(packageName)
+          ? undefined
+          : `: ${new MissingProviderPackageError(spec.langchain, packageName).message}`;
+      }
+      case "local":
+        return undefined;
+    }
+  }
+
   private parse(role: ModelRole, settings: RoleSettings): ModelSpec {
+    let spec: ModelSpec;
     try {
-      return parseModelSpec(settings.model);
+      spec = parseModelSpec(settings.model);
     } catch (error) {
       throw new ModelConfigError(`The ${role} model: ${(error as Error).message}`);
     }
+    if (spec.provider === "langchain" && !langchainPackage(spec.langchain)) {
+      throw new ModelConfigError(
+        `The ${role} model ${settings.model}: unknown provider ${spec.langchain}; use openai, google-genai, anthropic, ` +
+          `local, or a provider LangChain's initChatModel knows: ${langchainProviders().join(", ")}`,
+      );
+    }
+    return spec;
   }
 
   private fromEnv(name: string | undefined): string | undefined {
@@ -219,58 +289,50 @@ export class ModelFactory {
     return this.fromEnv(settings.apiKeyEnv) ?? this.fromEnv(`CODECLM_${this.envName(role)}_API_KEY`);
   }
 
-  private openaiKey(role: ModelRole, settings: RoleSettings): string | undefined {
-    return this.roleKey(role, settings) ?? this.fromEnv("OPENAI_API_KEY");
+  /** The role's key, else its provider's usual variable; a LangChain provider's package reads its own. */
+  private apiKey(role: ModelRole, settings: RoleSettings, spec: ModelSpec): string | undefined {
+    const own = this.roleKey(role, settings);
+    if (own || spec.provider === "local" || spec.provider === "langchain") return own;
+    for (const name of PROVIDER_ENV[spec.provider].keys) {
+      const value = this.fromEnv(name);
+      if (value) return value;
+    }
+    return undefined;
   }
 
-  private googleKey(role: ModelRole, settings: RoleSettings): string | undefined {
-    return this.roleKey(role, settings) ?? this.fromEnv("GOOGLE_API_KEY") ?? this.fromEnv("GEMINI_API_KEY");
-  }
-
-  private baseUrl(role: ModelRole, settings: RoleSettings): string | undefined {
-    return (
-      settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv("OPENAI_BASE_URL")
-    );
+  /** The role's base URL, else CODECLM_<ROLE>_BASE_URL, else the provider's usual variable (OpenAI, Anthropic). */
+  private baseUrl(role: ModelRole, settings: RoleSettings, spec = this.parse(role, settings)): string | undefined {
+    const providerVar =
+      spec.provider === "local" || spec.provider === "langchain" ? undefined : PROVIDER_ENV[spec.provider].baseUrl;
+    return settings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`) ?? this.fromEnv(providerVar);
   }
 
   private build(role: ModelRole, settings: GenerationSettings): BaseChatModel {
     const roleSettings = this.roles[role];
     const spec = this.parse(role, roleSettings);
-    const maxRetries = this.options.maxRetries ?? 0;
-    switch (spec.provider) {
-      case "openai": {
-        const baseURL = this.baseUrl(role, roleSettings);
-        // Local OpenAI-compatible servers ignore the key, but the client insists on one.
-        const apiKey = this.openaiKey(role, roleSettings) ?? (baseURL ? "not-needed" : undefined);
-        if (!apiKey) this.validate([role]);
-        registerSecret(apiKey);
-        return new ChatOpenAI({
-          model: spec.model,
-          temperature: settings.temperature,
-          maxTokens: settings.maxTokens,
-          apiKey,
-          maxRetries,
-          configuration: baseURL ? { baseURL } : {},
-        });
-      }
-      case "google-genai": {
-        const apiKey = this.googleKey(role, roleSettings);
-        if (!apiKey) this.validate([role]);
-        registerSecret(apiKey);
-        const baseUrl = roleSettings.baseUrl ?? this.fromEnv(`CODECLM_${this.envName(role)}_BASE_URL`);
-        return new ChatGoogleGenerativeAI({
-          model: spec.model,
-          temperature: settings.temperature,
-          maxOutputTokens: settings.maxTokens,
-          apiKey,
-          maxRetries,
-          ...(baseUrl ? { baseUrl } : {}),
-        });
-      }
-      case "local": {
-        const build = this.options.local ?? defaultLocalBuilder;
-        return build(spec.model, settings);
-      }
+    if (spec.provider === "local") return (this.options.local ?? defaultLocalBuilder)(spec.model, settings);
+    const builder = loadedBuilder(spec);
+    if (!builder) throw new Error(`The ${role} model's provider is not loaded: await factory.load() before get()`);
+    const baseUrl = this.baseUrl(role, roleSettings, spec);
+    let apiKey = this.apiKey(role, roleSettings, spec);
+    // OpenAI-compatible and Anthropic-compatible local servers ignore the key, but the clients insist on one.
+    if (!apiKey && baseUrl && (spec.provider === "openai" || spec.provider === "anthropic")) apiKey = "not-needed";
+    if (!apiKey && spec.provider !== "langchain") this.validate([role]);
+    registerSecret(apiKey);
+    const client: ClientSettings = {
+      model: spec.model,
+      temperature: settings.temperature,
+      maxTokens: settings.maxTokens,
+      maxRetries: this.options.maxRetries ?? 0,
+      ...(apiKey ? { apiKey } : {}),
+      ...(baseUrl ? { baseUrl } : {}),
+    };
+    try {
+      return builder(client);
+    } catch (error) {
+      // A LangChain provider's class reads its own settings (keys, region) and refuses without them.
+      if (spec.provider !== "langchain") throw error;
+      throw new ModelConfigError(`The ${role} model ${roleSettings.model}: ${errorMessage(error)}`);
     }
   }
 }

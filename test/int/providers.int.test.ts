@@ -2,7 +2,8 @@
  * One small real run per provider, with real keys (`npm run test:int`; never part of `npm test`). Each skips,
  * saying why, when its key is not set. A run is capped by call and cost budgets, so a key costs cents at most.
  * Models: CODECLM_INT_OPENAI_STRONG / _TARGET (default gpt-4o-mini / gpt-4.1-nano), CODECLM_INT_GEMINI_STRONG /
- * _TARGET (default gemini-2.5-flash / gemini-2.5-flash-lite).
+ * _TARGET (default gemini-2.5-flash / gemini-2.5-flash-lite), CODECLM_INT_ANTHROPIC_STRONG / _TARGET (default
+ * claude-sonnet-4-5 / claude-haiku-4-5).
  */
 import { describe, expect, it } from "vitest";
 import { createCodecGraph } from "../../graphs/codeclm.js";
@@ -69,7 +70,9 @@ function expectSound(state: FinalState) {
 const openaiKey = process.env.OPENAI_API_KEY?.trim();
 const geminiKey = (process.env.GOOGLE_API_KEY ?? process.env.GEMINI_API_KEY)?.trim();
 if (!openaiKey) console.warn("[skipped] OpenAI run: OPENAI_API_KEY is not set");
+const anthropicKey = process.env.ANTHROPIC_API_KEY?.trim();
 if (!geminiKey) console.warn("[skipped] Gemini run: GOOGLE_API_KEY (or GEMINI_API_KEY) is not set");
+if (!anthropicKey) console.warn("[skipped] Anthropic run: ANTHROPIC_API_KEY is not set");
 
 describe.skipIf(!openaiKey)("a small real run through OpenAI", () => {
   it("keeps 3 pairs (or says why) within its budgets", async () => {
@@ -97,5 +100,21 @@ describe.skipIf(!geminiKey)("a small real run through Gemini", () => {
     );
     expectSound(state);
     expect(JSON.stringify(state)).not.toContain(geminiKey!.slice(-12));
+  }, 600_000);
+});
+
+describe.skipIf(!anthropicKey)("a small real run through Anthropic", () => {
+  it("keeps 3 pairs (or says why) within its budgets, structured output by tool use", async () => {
+    const state = await smallRun(
+      "anthropic",
+      process.env.CODECLM_INT_ANTHROPIC_STRONG ?? "claude-sonnet-4-5",
+      process.env.CODECLM_INT_ANTHROPIC_TARGET ?? "claude-haiku-4-5",
+      {
+        ANTHROPIC_API_KEY: anthropicKey!,
+        ...(process.env.ANTHROPIC_BASE_URL ? { ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL } : {}),
+      },
+    );
+    expectSound(state);
+    expect(JSON.stringify(state)).not.toContain(anthropicKey!.slice(-12));
   }, 600_000);
 });

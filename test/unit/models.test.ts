@@ -36,16 +36,7 @@ describe("parseModelSpec", () => {
   });
 
   it("rejects specs without a known provider or a model", () => {
-    for (const spec of [
-      "gpt-4o",
-      "openai:",
-      "openai:   ",
-      "anthropic:claude",
-      "OpenAI:gpt-4o",
-      "",
-      ":gpt-4o",
-      "gemini-2.5-flash",
-    ]) {
+    for (const spec of ["gpt-4o", "openai:", "openai:   ", "OpenAI:gpt-4o", "", ":gpt-4o", "gemini-2.5-flash"]) {
       expect(() => parseModelSpec(spec), spec).toThrow(/provider:model/);
     }
   });
@@ -144,11 +135,12 @@ describe("ModelFactory.validate", () => {
     expect(() => factory.validate()).not.toThrow();
   });
 
-  it("the judge that defaults to the strong model also uses CODECLM_STRONG_BASE_URL", () => {
+  it("the judge that defaults to the strong model also uses CODECLM_STRONG_BASE_URL", async () => {
     const factory = factoryFor(
       { strong: { model: "openai:strong-x" }, target: { model: "openai:b", baseUrl: LOCAL_URL } },
       { CODECLM_STRONG_BASE_URL: "http://127.0.0.1:8/v1", OPENAI_API_KEY: "sk-public-123456" },
     );
+    await factory.load();
     const strong = factory.get("strong", { temperature: 0, maxTokens: 64 }) as ChatOpenAI;
     const judge = factory.get("judge", { temperature: 0, maxTokens: 64 }) as ChatOpenAI;
     expect(strong.clientConfig.baseURL).toBe("http://127.0.0.1:8/v1");
@@ -207,10 +199,11 @@ describe("ModelFactory.validate", () => {
 describe("ModelFactory.get", () => {
   const roles = (strong: RoleSettings, target: RoleSettings) => ({ strong, target, judge: strong });
 
-  it("builds ChatOpenAI with the env key and base URL, one cached client per settings", () => {
+  it("builds ChatOpenAI with the env key and base URL, one cached client per settings", async () => {
     const factory = new ModelFactory(roles({ model: "openai:s", baseUrl: LOCAL_URL }, { model: "openai:t" }), {
       env: { OPENAI_API_KEY: "sk-env-key-1234567" },
     });
+    await factory.load();
     const a = factory.get("strong", { temperature: 0.7, maxTokens: 100 }) as ChatOpenAI;
     expect(a).toBeInstanceOf(ChatOpenAI);
     expect(a.model).toBe("s");
@@ -222,27 +215,30 @@ describe("ModelFactory.get", () => {
     expect(factory.get("strong", { temperature: 0, maxTokens: 100 })).not.toBe(a);
   });
 
-  it("gives a keyless local OpenAI-compatible server a placeholder key", () => {
+  it("gives a keyless local OpenAI-compatible server a placeholder key", async () => {
     const factory = new ModelFactory(
       roles({ model: "openai:s", baseUrl: LOCAL_URL }, { model: "openai:t", baseUrl: LOCAL_URL }),
       { env: {} },
     );
+    await factory.load();
     const model = factory.get("target", { temperature: 0, maxTokens: 16 }) as ChatOpenAI;
     expect(model.apiKey).toBeTruthy();
   });
 
-  it("refuses to build an OpenAI client with neither key nor base URL", () => {
+  it("refuses to build an OpenAI client with neither key nor base URL", async () => {
     const factory = new ModelFactory(roles({ model: "openai:s" }, { model: "openai:t" }), { env: {} });
+    await factory.load();
     expect(() => factory.get("strong", { temperature: 0, maxTokens: 16 })).toThrow(ModelConfigError);
   });
 
-  it("builds ChatGoogleGenerativeAI with the env key and base URL", () => {
+  it("builds ChatGoogleGenerativeAI with the env key and base URL", async () => {
     const factory = new ModelFactory(
       roles({ model: "google-genai:gemini-2.5-flash", baseUrl: "http://127.0.0.1:9" }, { model: "openai:t" }),
       {
         env: { GOOGLE_API_KEY: "gkey-123456" },
       },
     );
+    await factory.load(["strong"]);
     const model = factory.get("strong", { temperature: 0.2, maxTokens: 50 }) as ChatGoogleGenerativeAI;
     expect(model).toBeInstanceOf(ChatGoogleGenerativeAI);
     expect(model.apiKey).toBe("gkey-123456");

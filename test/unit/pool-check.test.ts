@@ -252,6 +252,7 @@ describe("the schema the factory sends for the plausibility check", () => {
         env: { OPENAI_API_KEY: "sk-test-pool-0123456789", GOOGLE_API_KEY: "g-test-pool-0123456789" },
       });
       server.reset();
+      await factory.load();
       await factory
         .structured("strong", { temperature: 0, maxTokens: 256 }, poolCheckSchema(4), "plausibility_verdicts")
         .invoke([["human", "check"]]);
