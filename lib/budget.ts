@@ -4,7 +4,7 @@
  * this call can cost (its prompt and the longest answer it may return) fit under every limit. Pure.
  */
 
-import { type Spend, type ModelSpend, type TransportCounts, addSpend } from "./accounts.js";
+import { type ModelSpend, type Spend, type TransportCounts, type TransportSpend, addSpend } from "./accounts.js";
 
 export { type Spend, type ModelSpend, addSpend, emptySpend } from "./accounts.js";
 
@@ -62,4 +62,6 @@ export interface LedgerSnapshot extends TransportCounts {
   spent: Spend;
   inFlight: number;
   byModel: Record<string, ModelSpend>;
+  /** Paid calls and cost by how they were sent (single requests, batch lines). */
+  byTransport?: TransportSpend;
 }

@@ -33,6 +33,8 @@ export interface ModelFactoryOptions {
   local?: LocalModelBuilder;
   /** Roles that stand in for another (the judge is the strong model unless configured): they share its env variables. */
   sameAs?: Partial<Record<ModelRole, ModelRole>>;
+  /** The fetch of OpenAI clients (the batch transport's, models/batch/scope.ts, with `batch` on). */
+  fetch?: typeof fetch;
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
@@ -250,7 +252,7 @@ export class ModelFactory {
           maxTokens: settings.maxTokens,
           apiKey,
           maxRetries,
-          configuration: baseURL ? { baseURL } : {},
+          configuration: { ...(baseURL ? { baseURL } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) },
         });
       }
       case "google-genai": {

@@ -1,0 +1,296 @@
+/**
+ * The batch collector: gathers the lines of every call waiting at a batchable step, across the whole graph,
+ * into few large batches per (endpoint, model), flushed when full (`batchMaxCalls`) or after a short wait
+ * (`batchWaitSeconds`). A batch is an OpenAI Batch API job: the lines uploaded as a JSONL file
+ * (`/v1/files`, purpose `batch`), the batch created (`/v1/batches`), recorded in the journal at once, polled,
+ * and its output file mapped back to the calls by `custom_id`. A run resumed after a crash finds its batches
+ * in the journal and polls them: a call whose line was submitted is never submitted again.
+ */
+import { randomUUID } from "node:crypto";
+import OpenAI, { toFile } from "openai";
+import { classifyFault } from "../../lib/faults.js";
+import { errorMessage } from "../../lib/redact.js";
+import type { BatchCounts } from "../call-context.js";
+import { RunStoppedError } from "../control.js";
+import type { CallJournal } from "../journal.js";
+import type { BatchTicket } from "./scope.js";
+
+export interface CollectorOptions {
+  maxCalls: number;
+  waitMs: number;
+  pollMs: number;
+  journal?: CallJournal;
+  /** Aborted when the run stops: nothing more is submitted, and waiting calls stop waiting (resume polls). */
+  stopSignal: AbortSignal;
+  /** Waits between attempts of the files/batches requests (tests shorten them). */
+  retryDelayMs?: number;
+}
+
+/** What a batch line came back as: the response the endpoint gave the request, or why there is none. */
+export type LineResult = { status: number; body: unknown } | { error: string };
+
+type Endpoint = "/v1/chat/completions" | "/v1/responses";
+
+/** Where a batch goes: one base URL, one endpoint, one model (the Batch API takes one model per batch). */
+interface Target {
+  id: string;
+  client: OpenAI;
+  endpoint: Endpoint;
+}
+
+interface QueuedLine {
+  customId: string;
+  body: Record<string, unknown>;
+  done: (result: LineResult) => void;
+}
+
+interface Queue {
+  target: Target;
+  lines: QueuedLine[];
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+const TERMINAL = new Set(["completed", "failed", "expired", "cancelled"]);
+const FILE_API_ATTEMPTS = 6;
+
+function headerValue(init: RequestInit | undefined, name: string): string | undefined {
+  return new Headers(init?.headers).get(name) ?? undefined;
+}
+
+/** Lines of a batch's output or error file, by custom_id. */
+export function parseBatchLines(text: string, into: Map<string, LineResult>): void {
+  for (const raw of text.split("\n")) {
+    if (raw.trim() === "") continue;
+    const line = JSON.parse(raw) as {
+      custom_id?: string;
+      response?: { status_code?: number; body?: unknown } | null;
+      error?: { code?: string; message?: string } | null;
+    };
+    if (!line.custom_id) continue;
+    const status = line.response?.status_code ?? 0;
+    if (line.error || status < 200 || status >= 300) {
+      const body = line.response?.body as { error?: { message?: string } } | undefined;
+      const detail = line.error?.message ?? body?.error?.message ?? "no response";
+      into.set(line.custom_id, { error: `batch line failed${status ? ` (HTTP ${status})` : ""}: ${detail}` });
+    } else {
+      into.set(line.custom_id, { status, body: line.response?.body });
+    }
+  }
+}
+
+export class BatchCollector {
+  private readonly queues = new Map<string, Queue>();
+  private readonly targets = new Map<string, Target>();
+  /** Lines waiting now, by custom_id: a call asked twice waits for the one line. */
+  private readonly waiting = new Map<string, Promise<LineResult>>();
+  /** Lines of batches submitted in earlier sessions (the journal's), by custom_id. */
+  private readonly submitted = new Map<string, string>();
+  /** Each batch's results, polled once however many calls wait for it. */
+  private readonly results = new Map<string, Promise<Map<string, LineResult>>>();
+  private readonly counts: BatchCounts = { queued: 0, pending: 0, completed: 0, failed: 0, lines: 0, lineErrors: 0 };
+
+  private restored: Promise<void> | undefined;
+
+  constructor(private readonly options: CollectorOptions) {}
+
+  /** Read the batches earlier sessions submitted (once, before the first line): polled, never submitted again. */
+  private restore(): Promise<void> {
+    this.restored ??= (async () => {
+      for (const row of (await this.options.journal?.batches()) ?? []) {
+        for (const id of row.customIds) this.submitted.set(id, row.batchId);
+      }
+    })();
+    return this.restored;
+  }
+
+  snapshot(): BatchCounts {
+    return { ...this.counts };
+  }
+
+  /** A line came back failed (or could not be read): the call goes out as a single request. */
+  lineFailed(): void {
+    this.counts.lineErrors++;
+  }
+
+  /** The intercepted request of one call (scope.ts): its line's response, once its batch is done. */
+  readonly line = async (ticket: BatchTicket, url: string, init: RequestInit | undefined): Promise<Response> => {
+    await this.restore();
+    const result = await this.untilStopped(this.resultOf(ticket.customId, url, init));
+    if ("error" in result) {
+      ticket.lineError = result.error;
+      throw new Error(result.error);
+    }
+    return new Response(JSON.stringify(result.body), {
+      status: result.status,
+      headers: { "content-type": "application/json" },
+    });
+  };
+
+  private resultOf(customId: string, url: string, init: RequestInit | undefined): Promise<LineResult> {
+    const known = this.waiting.get(customId);
+    if (known) return known;
+    const target = this.targetOf(url, init);
+    const batchId = this.submitted.get(customId);
+    const result = batchId
+      ? this.batchResults(target, batchId).then((lines) => lines.get(customId) ?? missing(batchId))
+      : new Promise<LineResult>((done) => this.enqueue(target, { customId, body: bodyOf(init), done }));
+    this.waiting.set(customId, result);
+    void result.finally(() => this.waiting.delete(customId));
+    return result;
+  }
+
+  /** The client of a batch's endpoint: the base URL and key of the intercepted request (never stored). */
+  private targetOf(url: string, init: RequestInit | undefined): Target {
+    const parsed = new URL(url);
+    const suffix = parsed.pathname.endsWith("/responses") ? "/responses" : "/chat/completions";
+    const baseURL = url.slice(0, url.lastIndexOf(suffix));
+    const model = typeof bodyOf(init).model === "string" ? String(bodyOf(init).model) : "";
+    const id = `${baseURL.replace(/\/\/[^/@]*@/, "//")}|${suffix}|${model}`;
+    let target = this.targets.get(id);
+    if (!target) {
+      const apiKey = headerValue(init, "authorization")?.replace(/^Bearer\s+/i, "") ?? "not-needed";
+      const client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+      target = { id, client, endpoint: `/v1${suffix}` as Endpoint };
+      this.targets.set(id, target);
+    }
+    return target;
+  }
+
+  private enqueue(target: Target, line: QueuedLine): void {
+    let queue = this.queues.get(target.id);
+    if (!queue) {
+      queue = { target, lines: [] };
+      this.queues.set(target.id, queue);
+    }
+    queue.lines.push(line);
+    this.counts.queued++;
+    if (queue.lines.length >= this.options.maxCalls) this.flush(queue);
+    else queue.timer ??= setTimeout(() => this.flush(queue), this.options.waitMs);
+  }
+
+  private flush(queue: Queue): void {
+    clearTimeout(queue.timer);
+    queue.timer = undefined;
+    while (queue.lines.length > 0) {
+      const lines = queue.lines.splice(0, this.options.maxCalls);
+      this.counts.queued -= lines.length;
+      void this.submit(queue.target, lines);
+    }
+  }
+
+  /** Upload, create, record, poll, map back: every line is settled, with its response or an error. */
+  private async submit(target: Target, lines: QueuedLine[]): Promise<void> {
+    if (this.options.stopSignal.aborted) return; // the callers stopped waiting; nothing was submitted
+    let batchId: string;
+    try {
+      const jsonl = lines
+        .map((line) =>
+          JSON.stringify({ custom_id: line.customId, method: "POST", url: target.endpoint, body: line.body }),
+        )
+        .join("\n");
+      const file = await this.retried(async () =>
+        target.client.files.create({
+          file: await toFile(Buffer.from(jsonl, "utf8"), `codeclm-${randomUUID()}.jsonl`),
+          purpose: "batch",
+        }),
+      );
+      const batch = await this.retried(() =>
+        target.client.batches.create({ input_file_id: file.id, endpoint: target.endpoint, completion_window: "24h" }),
+      );
+      batchId = batch.id;
+      // Recorded before anything waits on it: a crash from here on resumes by polling this batch.
+      await this.options.journal?.recordBatch({ batchId, target: target.id, customIds: lines.map((l) => l.customId) });
+    } catch (error) {
+      for (const line of lines) line.done({ error: `the batch could not be submitted: ${errorMessage(error)}` });
+      return;
+    }
+    this.counts.lines += lines.length;
+    try {
+      const results = await this.batchResults(target, batchId);
+      for (const line of lines) line.done(results.get(line.customId) ?? missing(batchId));
+    } catch (error) {
+      for (const line of lines) line.done({ error: `batch ${batchId}: ${errorMessage(error)}` });
+    }
+  }
+
+  private batchResults(target: Target, batchId: string): Promise<Map<string, LineResult>> {
+    let results = this.results.get(batchId);
+    if (!results) {
+      this.counts.pending++;
+      results = this.poll(target, batchId).finally(() => this.counts.pending--);
+      this.results.set(batchId, results);
+    }
+    return results;
+  }
+
+  private async poll(target: Target, batchId: string): Promise<Map<string, LineResult>> {
+    const { client } = target;
+    for (;;) {
+      const batch = await this.retried(() => client.batches.retrieve(batchId));
+      if (TERMINAL.has(batch.status)) {
+        const results = new Map<string, LineResult>();
+        for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+          if (!fileId) continue;
+          const content = await this.retried(() => client.files.content(fileId));
+          parseBatchLines(await content.text(), results);
+        }
+        if (batch.status === "completed") this.counts.completed++;
+        else this.counts.failed++;
+        return results;
+      }
+      await sleep(this.options.pollMs, this.options.stopSignal);
+      if (this.options.stopSignal.aborted) throw stopReason(this.options.stopSignal);
+    }
+  }
+
+  /** A files/batches request, retried after rate limits, 5xx and dropped connections. */
+  private async retried<T>(request: () => Promise<T>): Promise<T> {
+    const delay = this.options.retryDelayMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (error) {
+        if (attempt >= FILE_API_ATTEMPTS || classifyFault(error).kind === "fatal") throw error;
+        await sleep(delay * 2 ** (attempt - 1), this.options.stopSignal);
+        if (this.options.stopSignal.aborted) throw stopReason(this.options.stopSignal);
+      }
+    }
+  }
+
+  /** A line's result, unless the run stops first: then the call stops waiting (a resume polls its batch). */
+  private untilStopped<T>(waiting: Promise<T>): Promise<T> {
+    const signal = this.options.stopSignal;
+    if (signal.aborted) return Promise.reject(stopReason(signal));
+    return new Promise<T>((resolve, reject) => {
+      const onStop = () => reject(stopReason(signal));
+      signal.addEventListener("abort", onStop, { once: true });
+      waiting.then(resolve, reject).finally(() => signal.removeEventListener("abort", onStop));
+    });
+  }
+}
+
+function bodyOf(init: RequestInit | undefined): Record<string, unknown> {
+  if (typeof init?.body !== "string") throw new Error("a batch line needs a JSON request body");
+  return JSON.parse(init.body) as Record<string, unknown>;
+}
+
+const missing = (batchId: string): LineResult => ({ error: `batch ${batchId} has no line for this call` });
+
+function stopReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new RunStoppedError({ kind: "interrupt", message: "interrupted" });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

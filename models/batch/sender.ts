@@ -1,0 +1,105 @@
+/**
+ * The batch transport of a run (`batch` on): which calls go as batch lines (the answer and judge steps, or
+ * every step, of roles whose endpoint speaks OpenAI's Batch API), each admitted by a budget reservation at
+ * the batch price before it is submitted, sent by its own client inside a batch ticket (scope.ts), and
+ * metered at the batch price. No scheduler slot is held while a line waits (a batch can take hours), and no
+ * per-request timeout applies. A line that comes back failed, or cannot be read, returns the call to the
+ * single-request path (transport retries, then a recorded failure).
+ */
+import { randomUUID } from "node:crypto";
+import type { CallRecord } from "../../lib/accounts.js";
+import type { BatchSteps } from "../../lib/config.js";
+import type { PipelineStep } from "../../lib/records.js";
+import type { BatchCounts, BatchSender, BatchableCall, CallContext, CallRequest } from "../call-context.js";
+import { RunStoppedError } from "../control.js";
+import type { CallJournal } from "../journal.js";
+import { promptChars } from "../lease.js";
+import type { Reservation } from "../ledger.js";
+import { BatchCollector } from "./collector.js";
+import { type BatchTicket, inBatch } from "./scope.js";
+
+const WAITING_STEPS: Record<BatchSteps, ReadonlySet<PipelineStep> | "all"> = {
+  "answers-and-judge": new Set<PipelineStep>(["answer-strong", "answer-target", "judge"]),
+  all: "all",
+};
+
+export interface BatchTransportOptions {
+  steps: BatchSteps;
+  maxCalls: number;
+  waitSeconds: number;
+  pollSeconds: number;
+  journal?: CallJournal;
+  stopSignal: AbortSignal;
+  retryDelayMs?: number;
+}
+
+/** Reserve the most the call can cost at the batch price; waits for calls in flight, or stops the run at the budget. */
+async function reserve(ctx: CallContext, request: CallRequest): Promise<Reservation> {
+  const { ledger, control } = ctx.services;
+  const model = ctx.factory.describe(request.role);
+  const chars = promptChars(request.messages);
+  for (;;) {
+    control.throwIfStopped();
+    const reserved = ledger.reserve(model, chars, ctx.config.maxTokens, "batch");
+    if ("reservation" in reserved) return reserved.reservation;
+    if (ledger.callsInFlight > 0) {
+      await ledger.whenReleased();
+      continue;
+    }
+    control.stop({ kind: "budget", message: reserved.stop.message });
+    control.throwIfStopped();
+  }
+}
+
+export class BatchTransport implements BatchSender {
+  private readonly collector: BatchCollector;
+  private readonly steps: ReadonlySet<PipelineStep> | "all";
+
+  constructor(options: BatchTransportOptions) {
+    this.steps = WAITING_STEPS[options.steps];
+    this.collector = new BatchCollector({
+      maxCalls: options.maxCalls,
+      waitMs: options.waitSeconds * 1000,
+      pollMs: options.pollSeconds * 1000,
+      stopSignal: options.stopSignal,
+      ...(options.journal ? { journal: options.journal } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+    });
+  }
+
+  counts(): BatchCounts {
+    return this.collector.snapshot();
+  }
+
+  /** Steps that can wait, of roles whose endpoint speaks OpenAI's Batch API; the others go as single requests. */
+  private takes(ctx: CallContext, request: CallRequest): boolean {
+    if (this.steps !== "all" && !this.steps.has(request.step)) return false;
+    return ctx.factory.endpoint(request.role).startsWith("openai|");
+  }
+
+  async answer(ctx: CallContext, call: BatchableCall) {
+    if (!this.takes(ctx, call.request)) return undefined;
+    const { ledger, control } = ctx.services;
+    const reservation = await reserve(ctx, call.request);
+    let open = true;
+    const settle = (record: CallRecord) => {
+      open = false;
+      ledger.settle(reservation, record);
+    };
+    // Without a journal there is no call key: any unique id will do, nothing is resumed.
+    const ticket: BatchTicket = { customId: call.key || randomUUID(), line: this.collector.line, used: false };
+    const started = performance.now();
+    try {
+      const sent = await inBatch(ticket, () => call.send(control.requestSignal));
+      if (!ticket.used) throw new Error("the request did not reach the batch transport");
+      return await call.meter(settle, sent, performance.now() - started);
+    } catch (error) {
+      if (error instanceof RunStoppedError || control.stopped) throw error;
+      if (!open) throw error; // metered, then a check crashed: not a transport matter
+      this.collector.lineFailed();
+      return undefined;
+    } finally {
+      if (open) ledger.release(reservation);
+    }
+  }
+}
