@@ -139,6 +139,21 @@ export const emptyGroup = (call: Pick<CallRecord, "role" | "step" | "model">): C
   batchCostUsd: 0,
 });
 
+/** The batch transport's figures (models/batch/), for the progress line and the summary. */
+export interface BatchCounts {
+  /** Calls gathered, not yet submitted. */
+  queued: number;
+  /** Batches submitted (or found in the journal) and not finished yet. */
+  pending: number;
+  /** Batches finished, and finished as failed, expired or cancelled. */
+  completed: number;
+  failed: number;
+  /** Lines this session submitted. */
+  lines: number;
+  /** Lines that came back failed: their calls went out as single requests. */
+  lineErrors: number;
+}
+
 /** Calls and cost by how they were sent (the summary's and the progress line's single / batch split). */
 export type TransportSpend = Record<Transport, { calls: number; costUsd: number }>;
 

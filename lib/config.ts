@@ -268,18 +268,16 @@ export const CodecConfigSchema = z.object({
   batchSteps: z
     .enum(BATCH_STEPS)
     .default("answers-and-judge")
-    .describe("With `batch`: batch the answer and judge calls only, or every step's calls (encode, decode, rubrics, improvement too)"),
+    .describe(
+      "With `batch`: batch the answer and judge calls only, or every step's calls (encode, decode, rubrics, improvement too)",
+    ),
   batchMaxCalls: z.number().int().min(1).max(50000).default(5000).describe("With `batch`: most calls in one batch"),
   batchWaitSeconds: z
     .number()
     .min(0)
     .default(5)
     .describe("With `batch`: how long calls are gathered before a batch is submitted (sooner when it is full)"),
-  batchPollSeconds: z
-    .number()
-    .positive()
-    .default(30)
-    .describe("With `batch`: how often a submitted batch is polled"),
+  batchPollSeconds: z.number().positive().default(30).describe("With `batch`: how often a submitted batch is polled"),
   budget: BudgetSchema.default(BudgetSchema.parse({})).describe(
     "Spending caps; reaching one stops the run cleanly and resumably",
   ),

@@ -2,7 +2,7 @@
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
-import type { CallRecord } from "../lib/accounts.js";
+import type { BatchCounts, CallRecord } from "../lib/accounts.js";
 import type { CodecConfig } from "../lib/config.js";
 import type { ModelRole, PipelineStep } from "../lib/records.js";
 import type { UsageMeter } from "../lib/usage.js";
@@ -37,21 +37,6 @@ export interface BatchableCall {
     sent: { answer: StoredAnswer; usage: { inputTokens: number; outputTokens: number } },
     latencyMs: number,
   ): Promise<StoredAnswer>;
-}
-
-/** The batch transport's figures, for the progress line and the summary. */
-export interface BatchCounts {
-  /** Calls gathered, not yet submitted. */
-  queued: number;
-  /** Batches submitted (or found in the journal) and not finished yet. */
-  pending: number;
-  /** Batches finished, and finished as failed, expired or cancelled. */
-  completed: number;
-  failed: number;
-  /** Lines this session submitted. */
-  lines: number;
-  /** Lines that came back failed: their calls went out as single requests. */
-  lineErrors: number;
 }
 
 export interface BatchSender {

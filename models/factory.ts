@@ -252,7 +252,10 @@ export class ModelFactory {
           maxTokens: settings.maxTokens,
           apiKey,
           maxRetries,
-          configuration: { ...(baseURL ? { baseURL } : {}), ...(this.options.fetch ? { fetch: this.options.fetch } : {}) },
+          configuration: {
+            ...(baseURL ? { baseURL } : {}),
+            ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+          },
         });
       }
       case "google-genai": {

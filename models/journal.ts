@@ -293,7 +293,21 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   fault(row: FaultRow): void {
-    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null, null]);
+    this.enqueue([
+      this.threadId,
+      null,
+      "fault",
+      row.kind,
+      row.role,
+      row.step,
+      row.model,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   }
 
   async recordBatch(row: BatchRow): Promise<void> {

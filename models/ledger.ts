@@ -3,7 +3,15 @@
  * cost before it starts, and settles to what it really cost) over the run's `CallAccounts`, which it
  * holds: restored from the journal on resume, read by the progress line and the summary.
  */
-import { type AccountsData, CallAccounts, type CallRecord, type Spend, addSpend, emptySpend } from "../lib/accounts.js";
+import {
+  type AccountsData,
+  type BatchCounts,
+  CallAccounts,
+  type CallRecord,
+  type Spend,
+  addSpend,
+  emptySpend,
+} from "../lib/accounts.js";
 import {
   type BudgetLimits,
   type BudgetStop,
@@ -25,6 +33,8 @@ export class SpendLedger {
   private reserved: Spend = emptySpend();
   private inFlight = 0;
   private releaseWaiters: Array<() => void> = [];
+  /** The batch transport's figures, shown with the spending (set with `batch` on). */
+  batchCounts: (() => BatchCounts) | undefined;
 
   constructor(
     private readonly limits: BudgetLimits,
@@ -94,6 +104,8 @@ export class SpendLedger {
       inFlight: this.inFlight,
       byModel: this.accounts.byModel(),
       byTransport: this.accounts.byTransport(),
+      batchShareByStep: this.accounts.batchShareByStep(),
+      ...(this.batchCounts ? { batches: this.batchCounts() } : {}),
       ...this.accounts.transport(),
     };
   }

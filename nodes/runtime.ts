@@ -132,6 +132,7 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
         stopSignal: control.graphSignal,
       })
     : undefined;
+  if (batch) ledger.batchCounts = () => batch.counts();
   return {
     scheduler,
     ledger,

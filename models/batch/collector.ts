@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import OpenAI, { toFile } from "openai";
 import { classifyFault } from "../../lib/faults.js";
 import { errorMessage } from "../../lib/redact.js";
-import type { BatchCounts } from "../call-context.js";
+import type { BatchCounts } from "../../lib/accounts.js";
 import { RunStoppedError } from "../control.js";
 import type { CallJournal } from "../journal.js";
 import type { BatchTicket } from "./scope.js";

@@ -7,10 +7,10 @@
  * single-request path (transport retries, then a recorded failure).
  */
 import { randomUUID } from "node:crypto";
-import type { CallRecord } from "../../lib/accounts.js";
+import type { BatchCounts, CallRecord } from "../../lib/accounts.js";
 import type { BatchSteps } from "../../lib/config.js";
 import type { PipelineStep } from "../../lib/records.js";
-import type { BatchCounts, BatchSender, BatchableCall, CallContext, CallRequest } from "../call-context.js";
+import type { BatchSender, BatchableCall, CallContext, CallRequest } from "../call-context.js";
 import { RunStoppedError } from "../control.js";
 import type { CallJournal } from "../journal.js";
 import { promptChars } from "../lease.js";

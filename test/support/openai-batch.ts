@@ -173,7 +173,8 @@ export function batchRoutes(server: OpenAIServerOptions, options: BatchServerOpt
       body: raw,
     }).formData();
     const file = form.get("file");
-    if (!(file instanceof Blob)) return json(res, 400, { error: { message: "no file", type: "invalid_request_error" } });
+    if (!(file instanceof Blob))
+      return json(res, 400, { error: { message: "no file", type: "invalid_request_error" } });
     const name = "name" in file ? String(file.name) : "upload.jsonl";
     return json(res, 200, fileObject(storeFile(String(form.get("purpose") ?? ""), name, await file.text())));
   }
