@@ -20,6 +20,7 @@ import type { ModelRole, PipelineStep, Seed } from "../lib/records.js";
 import { errorMessage } from "../lib/redact.js";
 import { UsageMeter, totalCounts } from "../lib/usage.js";
 import { type CallContext, ModelCallError, callText } from "../models/call.js";
+import { batchFetch } from "../models/batch/scope.js";
 import { type Env, ModelFactory } from "../models/factory.js";
 import { buildServices } from "../nodes/runtime.js";
 import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM, evalJudgeValues } from "../prompts/eval-judge.js";
@@ -85,7 +86,7 @@ export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFacto
     if (model) overrides[SLOT[side as Side | "judge"]] = model;
   return new ModelFactory(
     { strong: call.strong, target: call.target, judge: call.judge ?? call.strong },
-    { overrides, env: deps.env, maxRetries: deps.maxRetries },
+    { overrides, env: deps.env, maxRetries: deps.maxRetries, ...(config.batch ? { fetch: batchFetch } : {}) },
   );
 }
 
