@@ -36,6 +36,8 @@ interface Target {
   id: string;
   client: OpenAI;
   endpoint: Endpoint;
+  /** Set when the endpoint refused a batch for good (no Batch API there): its calls go single from then on. */
+  refused?: string;
 }
 
 interface QueuedLine {
@@ -130,6 +132,7 @@ export class BatchCollector {
     const known = this.waiting.get(customId);
     if (known) return known;
     const target = this.targetOf(url, init);
+    if (target.refused) return Promise.resolve({ error: target.refused });
     const batchId = this.submitted.get(customId);
     const result = batchId
       ? this.batchResults(target, batchId).then((lines) => lines.get(customId) ?? missing(batchId))
@@ -201,7 +204,9 @@ export class BatchCollector {
       // Recorded before anything waits on it: a crash from here on resumes by polling this batch.
       await this.options.journal?.recordBatch({ batchId, target: target.id, customIds: lines.map((l) => l.customId) });
     } catch (error) {
-      for (const line of lines) line.done({ error: `the batch could not be submitted: ${errorMessage(error)}` });
+      const problem = `the batch could not be submitted: ${errorMessage(error)}`;
+      if (classifyFault(error).kind === "fatal") target.refused ??= problem;
+      for (const line of lines) line.done({ error: problem });
       return;
     }
     this.counts.lines += lines.length;

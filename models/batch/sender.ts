@@ -94,7 +94,9 @@ export class BatchTransport implements BatchSender {
       if (!ticket.used) throw new Error("the request did not reach the batch transport");
       return await call.meter(settle, sent, performance.now() - started);
     } catch (error) {
-      if (error instanceof RunStoppedError || control.stopped) throw error;
+      if (error instanceof RunStoppedError) throw error;
+      control.throwIfStopped(); // the client wraps the collector's stop in its own error
+
       if (!open) throw error; // metered, then a check crashed: not a transport matter
       this.collector.lineFailed();
       return undefined;

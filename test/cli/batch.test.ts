@@ -131,6 +131,33 @@ describe("codeclm generate --batch (OpenAI Batch API)", () => {
     expect(target.calls - target.batchCalls).toBeGreaterThanOrEqual(3); // the failed lines, answered single
   }, 120_000);
 
+  it("with a call budget, every line is reserved before it is submitted: the cap is never crossed", async () => {
+    const out = join(dir, "budget.jsonl");
+    const [linesBefore, singleBefore] = [server.batch!.lines, server.counters.completed];
+    const result = await runCli(args(out, "--max-calls", "60"), env());
+    expect(result.code).toBe(4);
+    expect(result.stdout).toContain("stopped: the call budget of");
+    const paid = server.batch!.lines - linesBefore + (server.counters.completed - singleBefore);
+    expect(paid).toBeLessThanOrEqual(60);
+    const summary = (await readJson(out.replace(/\.jsonl$/, ".summary.json"))) as unknown as BatchSummary;
+    expect(summary.spend.calls).toBeLessThanOrEqual(60);
+  }, 120_000);
+
+  it("a server without the Batch API: every call falls back to a single request, the run completes", async () => {
+    const plain = await startCodecServer({ recordRequests: false });
+    try {
+      const out = join(dir, "no-batch-api.jsonl");
+      const result = await runCli(args(out), { OPENAI_BASE_URL: plain.url, OPENAI_API_KEY: "sk-test-0123" });
+      expect(result.code).toBe(0);
+      expect(await keptIds(out)).toHaveLength(30);
+      const summary = (await readJson(out.replace(/\.jsonl$/, ".summary.json"))) as unknown as BatchSummary;
+      expect(summary.spend.byTransport.batch.calls).toBe(0);
+      expect(summary.transport.batches.lineErrors).toBeGreaterThan(0);
+    } finally {
+      await plain.close();
+    }
+  }, 120_000);
+
   it("killed with -9 while batches are pending, then --resume: polls them, submits nothing twice, 30 kept", async () => {
     const out = join(dir, "killed.jsonl");
     const createdBefore = server.batch!.created;
