@@ -65,13 +65,13 @@ function bar(fraction: number, width = 24): string {
 const notices = (p: ProgressSnapshot): string =>
   (p.notices ?? []).length > 0 ? ` · ${p.notices!.join(" · ").toUpperCase()}` : "";
 
-/** With `batch` on: " · batches 2 pending, 5 done (40 calls gathered)". */
+/** With `batch` on: " · batches 7 submitted, 2 pending, 5 done (40 calls gathered)". */
 function batchPart(p: ProgressSnapshot): string {
   const b = p.batches;
   if (!b) return "";
   const failed = b.failed > 0 ? `, ${b.failed} FAILED` : "";
   const lineErrors = b.lineErrors > 0 ? `, ${b.lineErrors} lines resent single` : "";
-  return ` · batches ${b.pending} pending, ${b.completed} done${failed} (${b.queued} calls gathered${lineErrors})`;
+  return ` · batches ${b.submitted} submitted, ${b.pending} pending, ${b.completed} done${failed} (${b.queued} calls gathered${lineErrors})`;
 }
 
 /** The live display: a few lines redrawn in place. */

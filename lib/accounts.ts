@@ -143,6 +143,8 @@ export const emptyGroup = (call: Pick<CallRecord, "role" | "step" | "model">): C
 export interface BatchCounts {
   /** Calls gathered, not yet submitted. */
   queued: number;
+  /** Batches this session submitted. */
+  submitted: number;
   /** Batches submitted (or found in the journal) and not finished yet. */
   pending: number;
   /** Batches finished, and finished as failed, expired or cancelled. */

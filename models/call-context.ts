@@ -4,6 +4,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
 import type { BatchCounts, CallRecord } from "../lib/accounts.js";
 import type { CodecConfig } from "../lib/config.js";
+import type { Transport } from "../lib/prices.js";
 import type { ModelRole, PipelineStep } from "../lib/records.js";
 import type { UsageMeter } from "../lib/usage.js";
 import type { RunControl } from "./control.js";
@@ -31,11 +32,12 @@ export interface BatchableCall {
   /** The call's key in the journal ("" without a journal): the batch line's custom_id. */
   key: string;
   send(signal: AbortSignal): Promise<{ answer: StoredAnswer; usage: { inputTokens: number; outputTokens: number } }>;
-  /** Settle an answered line (budget through `settle`, journal, the node's accounts), at the batch price. */
+  /** Settle an answered call (budget through `settle`, journal, the node's accounts), at its transport's price. */
   meter(
     settle: (record: CallRecord) => void,
     sent: { answer: StoredAnswer; usage: { inputTokens: number; outputTokens: number } },
     latencyMs: number,
+    transport: Transport,
   ): Promise<StoredAnswer>;
 }
 

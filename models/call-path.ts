@@ -103,7 +103,7 @@ async function paidCall(ctx: CallContext, call: CallAttempt, key: string): Promi
     request: call.request,
     key,
     send: call.send,
-    meter: (settle, sent, latencyMs) => metered(ctx, call, key, { settle }, sent, latencyMs, "batch"),
+    meter: (settle, sent, latencyMs, transport) => metered(ctx, call, key, { settle }, sent, latencyMs, transport),
   });
   if (batched) return batched;
   const retries = new TransportRetries(ctx, call.request);

@@ -89,7 +89,15 @@ export class BatchCollector {
   private readonly submitted = new Map<string, string>();
   /** Each batch's results, polled once however many calls wait for it. */
   private readonly results = new Map<string, Promise<Map<string, LineResult>>>();
-  private readonly counts: BatchCounts = { queued: 0, pending: 0, completed: 0, failed: 0, lines: 0, lineErrors: 0 };
+  private readonly counts: BatchCounts = {
+    queued: 0,
+    submitted: 0,
+    pending: 0,
+    completed: 0,
+    failed: 0,
+    lines: 0,
+    lineErrors: 0,
+  };
 
   private restored: Promise<void> | undefined;
 
@@ -209,6 +217,7 @@ export class BatchCollector {
       for (const line of lines) line.done({ error: problem });
       return;
     }
+    this.counts.submitted++;
     this.counts.lines += lines.length;
     try {
       const results = await this.batchResults(target, batchId);

@@ -91,8 +91,9 @@ export class BatchTransport implements BatchSender {
     const started = performance.now();
     try {
       const sent = await inBatch(ticket, () => call.send(control.requestSignal));
-      if (!ticket.used) throw new Error("the request did not reach the batch transport");
-      return await call.meter(settle, sent, performance.now() - started);
+      // A client without the batch fetch (a provider reached through another package) answered it itself.
+      const transport = ticket.used ? "batch" : "single";
+      return await call.meter(settle, sent, performance.now() - started, transport);
     } catch (error) {
       if (error instanceof RunStoppedError) throw error;
       control.throwIfStopped(); // the client wraps the collector's stop in its own error

@@ -141,8 +141,10 @@ describe("a structured call as a batch line (ChatOpenAI, OpenAI Batch API)", () 
     hold = true;
     const ctx = context(true);
     const waiting = callStructured(ctx, { ...request, messages: [["human", "another value"]] });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(ctx.services.ledger.snapshot().batches).toMatchObject({ pending: 1 });
+    // The line is gathered, then its batch submitted and polled (held by the server).
+    for (let waited = 0; (ctx.services.ledger.snapshot().batches?.pending ?? 0) < 1 && waited < 10_000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(ctx.services.ledger.snapshot().batches).toMatchObject({ submitted: 1, pending: 1 });
     ctx.services.control.stop({ kind: "interrupt", message: "interrupted" });
     await expect(waiting).rejects.toBeInstanceOf(RunStoppedError);
     expect(ctx.services.ledger.snapshot()).toMatchObject({ inFlight: 0, spent: { calls: 0 } });
