@@ -78,6 +78,13 @@ const STEP_NAME: Record<string, string> = {
 const rename = <T>(record: Record<string, T>, names: Record<string, string>): Record<string, T> =>
   Object.fromEntries(Object.entries(record).map(([key, value]) => [names[key] ?? key, value]));
 
+/** With `--batch`: calls and cost by transport, and the batches (the summary's `batch`). */
+function batchFigures(ctx: CallContext): Pick<EvalSummary, "batch"> {
+  const ledger = ctx.services.ledger.snapshot();
+  if (!ledger.batches || !ledger.byTransport) return {};
+  return { batch: { byTransport: ledger.byTransport, batches: ledger.batches } };
+}
+
 /** The factory for an evaluation; sides answered from files are neither built nor validated. */
 export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFactory {
   const call = callConfigFor(config);
@@ -297,6 +304,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
       byStep: rename(meter.totals.byStep, STEP_NAME),
       total: totalCounts(meter.totals),
     },
+    ...batchFigures(ctx),
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     wallTimeMs: finishedAt - startedAt,

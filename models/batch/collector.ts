@@ -146,7 +146,8 @@ export class BatchCollector {
       ? this.batchResults(target, batchId).then((lines) => lines.get(customId) ?? missing(batchId))
       : new Promise<LineResult>((done) => this.enqueue(target, { customId, body: bodyOf(init), done }));
     this.waiting.set(customId, result);
-    void result.finally(() => this.waiting.delete(customId));
+    const forget = () => this.waiting.delete(customId);
+    result.then(forget, forget); // handled: its callers see the rejection
     return result;
   }
 

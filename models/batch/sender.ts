@@ -8,10 +8,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { BatchCounts, CallRecord } from "../../lib/accounts.js";
-import type { BatchSteps } from "../../lib/config.js";
-import type { PipelineStep } from "../../lib/records.js";
+import type { BatchSteps, CodecConfig } from "../../lib/config.js";
+import type { ModelRole, PipelineStep } from "../../lib/records.js";
 import type { BatchSender, BatchableCall, CallContext, CallRequest } from "../call-context.js";
 import { RunStoppedError } from "../control.js";
+import type { ModelFactory } from "../factory.js";
 import type { CallJournal } from "../journal.js";
 import { promptChars } from "../lease.js";
 import type { Reservation } from "../ledger.js";
@@ -31,6 +32,17 @@ export interface BatchTransportOptions {
   journal?: CallJournal;
   stopSignal: AbortSignal;
   retryDelayMs?: number;
+}
+
+/** Roles whose endpoint has no Batch API here: with `batch` on, their calls still go single, at the standard price. */
+export function batchWarnings(config: CodecConfig, factory: ModelFactory, roles: readonly ModelRole[]): string[] {
+  if (!config.batch) return [];
+  const single = [...new Set(roles)].filter((role) => !factory.endpoint(role).startsWith("openai|"));
+  return single.map(
+    (role) =>
+      `--batch: the ${role} model ${factory.describe(role)} has no Batch API here (only openai: endpoints batch); ` +
+      "its calls go as single requests, at the standard price",
+  );
 }
 
 /** Reserve the most the call can cost at the batch price; waits for calls in flight, or stops the run at the budget. */

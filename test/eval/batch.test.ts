@@ -34,5 +34,7 @@ describe("codeclm eval --batch", () => {
     expect(server.batch!.lines).toBe(80 + 80 + 160);
     expect(server.batch!.created).toBeLessThanOrEqual(8);
     expect(server.counters.requests).toBe(0);
+    expect(summary.batch.byTransport).toMatchObject({ batch: { calls: 320 }, single: { calls: 0 } });
+    expect(summary.batch.batches).toMatchObject({ submitted: server.batch!.created, lineErrors: 0 });
   }, 120_000);
 });

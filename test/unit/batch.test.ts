@@ -11,6 +11,8 @@ import { resolveConfig } from "../../lib/config.js";
 import { costUsd, priceFor } from "../../lib/prices.js";
 import { UsageMeter } from "../../lib/usage.js";
 import { parseBatchLines, type LineResult } from "../../models/batch/collector.js";
+import { batchWarnings } from "../../models/batch/sender.js";
+import { ModelFactory } from "../../models/factory.js";
 import { type CallContext, callStructured } from "../../models/call.js";
 import { RunStoppedError } from "../../models/control.js";
 import { SqliteCallJournal } from "../../models/journal.js";
@@ -62,6 +64,21 @@ describe("the journal keeps batches and each call's transport", () => {
     expect(await journal.batches()).toEqual([
       { batchId: "batch_1", target: "http://h/v1|/chat/completions|m", customIds: ["b"] },
     ]);
+  });
+});
+
+describe("roles without a Batch API", () => {
+  it("are named before the run: their calls go single, at the standard price", () => {
+    const config = resolveConfig({
+      batch: true,
+      strong: { model: "openai:gpt-4o" },
+      target: { model: "google-genai:gemini-2.5-flash" },
+    });
+    const factory = ModelFactory.fromConfig(config, { env: {} });
+    const warnings = batchWarnings(config, factory, ["strong", "target", "judge"]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain("the target model google-genai:gemini-2.5-flash has no Batch API here");
+    expect(batchWarnings({ ...config, batch: false }, factory, ["target"])).toEqual([]);
   });
 });
 
