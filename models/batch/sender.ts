@@ -109,10 +109,9 @@ export class BatchTransport implements BatchSender {
     } catch (error) {
       if (error instanceof RunStoppedError) throw error;
       control.throwIfStopped(); // the client wraps the collector's stop in its own error
-
       if (!open) throw error; // metered, then a check crashed: not a transport matter
-      this.collector.lineFailed();
-      return undefined;
+      if (ticket.used) this.collector.lineFailed();
+      return undefined; // sent again as a single request, with the usual retries
     } finally {
       if (open) ledger.release(reservation);
     }
