@@ -53,6 +53,8 @@ interface Queue {
 }
 
 const TERMINAL = new Set(["completed", "failed", "expired", "cancelled"]);
+/** Answers to a batch upload that mean the endpoint has no Batch API: its calls go single from then on. */
+const NO_BATCH_API = new Set([404, 405, 501]);
 const FILE_API_ATTEMPTS = 6;
 
 function headerValue(init: RequestInit | undefined, name: string): string | undefined {
@@ -143,7 +145,7 @@ export class BatchCollector {
     if (target.refused) return Promise.resolve({ error: target.refused });
     const batchId = this.submitted.get(customId);
     const result = batchId
-      ? this.batchResults(target, batchId).then((lines) => lines.get(customId) ?? missing(batchId))
+      ? this.batchResults(target, batchId).then((lines) => take(lines, customId, batchId))
       : new Promise<LineResult>((done) => this.enqueue(target, { customId, body: bodyOf(init), done }));
     this.waiting.set(customId, result);
     const forget = () => this.waiting.delete(customId);
@@ -156,8 +158,8 @@ export class BatchCollector {
     const parsed = new URL(url);
     const suffix = parsed.pathname.endsWith("/responses") ? "/responses" : "/chat/completions";
     const baseURL = url.slice(0, url.lastIndexOf(suffix));
-    const model = typeof bodyOf(init).model === "string" ? String(bodyOf(init).model) : "";
-    const id = `${baseURL.replace(/\/\/[^/@]*@/, "//")}|${suffix}|${model}`;
+    const { model } = bodyOf(init);
+    const id = `${baseURL.replace(/\/\/[^/@]*@/, "//")}|${suffix}|${typeof model === "string" ? model : ""}`;
     let target = this.targets.get(id);
     if (!target) {
       const apiKey = headerValue(init, "authorization")?.replace(/^Bearer\s+/i, "") ?? "not-needed";
@@ -214,7 +216,7 @@ export class BatchCollector {
       await this.options.journal?.recordBatch({ batchId, target: target.id, customIds: lines.map((l) => l.customId) });
     } catch (error) {
       const problem = `the batch could not be submitted: ${errorMessage(error)}`;
-      if (classifyFault(error).kind === "fatal") target.refused ??= problem;
+      if (NO_BATCH_API.has(classifyFault(error).status ?? 0)) target.refused ??= problem;
       for (const line of lines) line.done({ error: problem });
       return;
     }
@@ -222,7 +224,9 @@ export class BatchCollector {
     this.counts.lines += lines.length;
     try {
       const results = await this.batchResults(target, batchId);
-      for (const line of lines) line.done(results.get(line.customId) ?? missing(batchId));
+      // Each answer is handed to its call once: the batch's results are not kept for the rest of the run.
+      this.results.delete(batchId);
+      for (const line of lines) line.done(take(results, line.customId, batchId));
     } catch (error) {
       for (const line of lines) line.done({ error: `batch ${batchId}: ${errorMessage(error)}` });
     }
@@ -290,6 +294,13 @@ function bodyOf(init: RequestInit | undefined): Record<string, unknown> {
 }
 
 const missing = (batchId: string): LineResult => ({ error: `batch ${batchId} has no line for this call` });
+
+/** A line's result, handed out once. */
+function take(results: Map<string, LineResult>, customId: string, batchId: string): LineResult {
+  const result = results.get(customId) ?? missing(batchId);
+  results.delete(customId);
+  return result;
+}
 
 function stopReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error
