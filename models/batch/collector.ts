@@ -13,7 +13,11 @@ import { errorMessage } from "../../lib/redact.js";
 import type { BatchCounts } from "../../lib/accounts.js";
 import { RunStoppedError } from "../control.js";
 import type { CallJournal } from "../journal.js";
+import { type AnthropicTarget, anthropicHeaders, pollAnthropic, submitAnthropic } from "./anthropic.js";
+import { type LineResult, parseBatchLines } from "./lines.js";
 import type { BatchTicket } from "./scope.js";
+
+export { type LineResult, parseBatchLines } from "./lines.js";
 
 export interface CollectorOptions {
   maxCalls: number;
@@ -26,19 +30,14 @@ export interface CollectorOptions {
   retryDelayMs?: number;
 }
 
-/** What a batch line came back as: the response the endpoint gave the request, or why there is none. */
-export type LineResult = { status: number; body: unknown } | { error: string };
-
 type Endpoint = "/v1/chat/completions" | "/v1/responses";
 
 /** Where a batch goes: one base URL, one endpoint, one model (the Batch API takes one model per batch). */
-interface Target {
+type Target = {
   id: string;
-  client: OpenAI;
-  endpoint: Endpoint;
   /** Set when the endpoint refused a batch for good (no Batch API there): its calls go single from then on. */
   refused?: string;
-}
+} & ({ dialect: "openai"; client: OpenAI; endpoint: Endpoint } | { dialect: "anthropic"; anthropic: AnthropicTarget });
 
 interface QueuedLine {
   customId: string;
@@ -59,27 +58,6 @@ const FILE_API_ATTEMPTS = 6;
 
 function headerValue(init: RequestInit | undefined, name: string): string | undefined {
   return new Headers(init?.headers).get(name) ?? undefined;
-}
-
-/** Lines of a batch's output or error file, by custom_id. */
-export function parseBatchLines(text: string, into: Map<string, LineResult>): void {
-  for (const raw of text.split("\n")) {
-    if (raw.trim() === "") continue;
-    const line = JSON.parse(raw) as {
-      custom_id?: string;
-      response?: { status_code?: number; body?: unknown } | null;
-      error?: { code?: string; message?: string } | null;
-    };
-    if (!line.custom_id) continue;
-    const status = line.response?.status_code ?? 0;
-    if (line.error || status < 200 || status >= 300) {
-      const body = line.response?.body as { error?: { message?: string } } | undefined;
-      const detail = line.error?.message ?? body?.error?.message ?? "no response";
-      into.set(line.custom_id, { error: `batch line failed${status ? ` (HTTP ${status})` : ""}: ${detail}` });
-    } else {
-      into.set(line.custom_id, { status, body: line.response?.body });
-    }
-  }
 }
 
 export class BatchCollector {
@@ -155,16 +133,24 @@ export class BatchCollector {
 
   /** The client of a batch's endpoint: the base URL and key of the intercepted request (never stored). */
   private targetOf(url: string, init: RequestInit | undefined): Target {
-    const parsed = new URL(url);
-    const suffix = parsed.pathname.endsWith("/responses") ? "/responses" : "/chat/completions";
+    const { pathname } = new URL(url);
+    const suffix = pathname.endsWith("/v1/messages")
+      ? "/v1/messages"
+      : pathname.endsWith("/responses")
+        ? "/responses"
+        : "/chat/completions";
     const baseURL = url.slice(0, url.lastIndexOf(suffix));
     const { model } = bodyOf(init);
     const id = `${baseURL.replace(/\/\/[^/@]*@/, "//")}|${suffix}|${typeof model === "string" ? model : ""}`;
     let target = this.targets.get(id);
     if (!target) {
-      const apiKey = headerValue(init, "authorization")?.replace(/^Bearer\s+/i, "") ?? "not-needed";
-      const client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
-      target = { id, client, endpoint: `/v1${suffix}` as Endpoint };
+      if (suffix === "/v1/messages") {
+        target = { id, dialect: "anthropic", anthropic: { baseURL, headers: anthropicHeaders(init) } };
+      } else {
+        const apiKey = headerValue(init, "authorization")?.replace(/^Bearer\s+/i, "") ?? "not-needed";
+        const client = new OpenAI({ apiKey, baseURL, maxRetries: 0 });
+        target = { id, dialect: "openai", client, endpoint: `/v1${suffix}` as Endpoint };
+      }
       this.targets.set(id, target);
     }
     return target;
@@ -197,21 +183,10 @@ export class BatchCollector {
     if (this.options.stopSignal.aborted) return; // the callers stopped waiting; nothing was submitted
     let batchId: string;
     try {
-      const jsonl = lines
-        .map((line) =>
-          JSON.stringify({ custom_id: line.customId, method: "POST", url: target.endpoint, body: line.body }),
-        )
-        .join("\n");
-      const file = await this.retried(async () =>
-        target.client.files.create({
-          file: await toFile(Buffer.from(jsonl, "utf8"), `codeclm-${randomUUID()}.jsonl`),
-          purpose: "batch",
-        }),
-      );
-      const batch = await this.retried(() =>
-        target.client.batches.create({ input_file_id: file.id, endpoint: target.endpoint, completion_window: "24h" }),
-      );
-      batchId = batch.id;
+      batchId =
+        target.dialect === "openai"
+          ? await this.submitOpenAI(target.client, target.endpoint, lines)
+          : await this.retried(() => submitAnthropic(target.anthropic, lines));
       // Recorded before anything waits on it: a crash from here on resumes by polling this batch.
       await this.options.journal?.recordBatch({ batchId, target: target.id, customIds: lines.map((l) => l.customId) });
     } catch (error) {
@@ -232,6 +207,23 @@ export class BatchCollector {
     }
   }
 
+  /** The lines as a JSONL file (`/v1/files`), then a batch of it (`/v1/batches`): the batch's id. */
+  private async submitOpenAI(client: OpenAI, endpoint: Endpoint, lines: QueuedLine[]): Promise<string> {
+    const jsonl = lines
+      .map((line) => JSON.stringify({ custom_id: line.customId, method: "POST", url: endpoint, body: line.body }))
+      .join("\n");
+    const file = await this.retried(async () =>
+      client.files.create({
+        file: await toFile(Buffer.from(jsonl, "utf8"), `codeclm-${randomUUID()}.jsonl`),
+        purpose: "batch",
+      }),
+    );
+    const batch = await this.retried(() =>
+      client.batches.create({ input_file_id: file.id, endpoint, completion_window: "24h" }),
+    );
+    return batch.id;
+  }
+
   private batchResults(target: Target, batchId: string): Promise<Map<string, LineResult>> {
     let results = this.results.get(batchId);
     if (!results) {
@@ -243,23 +235,33 @@ export class BatchCollector {
   }
 
   private async poll(target: Target, batchId: string): Promise<Map<string, LineResult>> {
-    const { client } = target;
     for (;;) {
-      const batch = await this.retried(() => client.batches.retrieve(batchId));
-      if (TERMINAL.has(batch.status)) {
-        const results = new Map<string, LineResult>();
-        for (const fileId of [batch.output_file_id, batch.error_file_id]) {
-          if (!fileId) continue;
-          const content = await this.retried(() => client.files.content(fileId));
-          parseBatchLines(await content.text(), results);
-        }
-        if (batch.status === "completed") this.counts.completed++;
-        else this.counts.failed++;
+      const results =
+        target.dialect === "openai"
+          ? await this.pollOpenAI(target.client, batchId)
+          : await this.retried(() => pollAnthropic(target.anthropic, batchId));
+      if (results) {
+        if (target.dialect === "anthropic") this.counts.completed++; // (OpenAI's: counted by status)
         return results;
       }
       await sleep(this.options.pollMs, this.options.stopSignal);
       if (this.options.stopSignal.aborted) throw stopReason(this.options.stopSignal);
     }
+  }
+
+  /** The batch's results once it is done (its output and error files); undefined while it runs. */
+  private async pollOpenAI(client: OpenAI, batchId: string): Promise<Map<string, LineResult> | undefined> {
+    const batch = await this.retried(() => client.batches.retrieve(batchId));
+    if (!TERMINAL.has(batch.status)) return undefined;
+    const results = new Map<string, LineResult>();
+    for (const fileId of [batch.output_file_id, batch.error_file_id]) {
+      if (!fileId) continue;
+      const content = await this.retried(() => client.files.content(fileId));
+      parseBatchLines(await content.text(), results);
+    }
+    if (batch.status === "completed") this.counts.completed++;
+    else this.counts.failed++;
+    return results;
   }
 
   /** A files/batches request, retried after rate limits, 5xx and dropped connections. */

@@ -26,14 +26,14 @@ export function inBatch<T>(ticket: BatchTicket, run: () => Promise<T>): Promise<
 }
 
 /** Requests the batch endpoints accept (and the provider's client sends for a chat call). */
-const BATCHABLE = /\/(chat\/completions|responses)$/;
+const BATCHABLE = /\/(chat\/completions|responses|v1\/messages)$/;
 
 function urlOf(input: string | URL | Request): string {
   if (typeof input === "string") return input;
   return input instanceof URL ? input.href : input.url;
 }
 
-/** The fetch of OpenAI clients: a chat request made inside `inBatch` is a batch line; any other goes out as usual. */
+/** The fetch of OpenAI (and Anthropic) clients: a chat request made inside `inBatch` is a batch line; any other goes out as usual. */
 export const batchFetch: typeof fetch = (input, init) => {
   const ticket = scope.getStore();
   const url = urlOf(input);

@@ -34,10 +34,19 @@ export interface BatchTransportOptions {
   retryDelayMs?: number;
 }
 
+/**
+ * Providers whose calls can be batch lines: their client takes the batch fetch (models/factory.ts). The
+ * collector also speaks Anthropic's Message Batches (anthropic.ts, tested with ChatAnthropic): "anthropic"
+ * belongs here once the factory gives ChatAnthropic the batch fetch (`clientOptions.fetch`); until then a
+ * call taken here would be answered by the client itself, outside the scheduler's limits.
+ */
+const BATCH_PROVIDERS = ["openai"];
+const batchable = (endpoint: string) => BATCH_PROVIDERS.includes(endpoint.slice(0, endpoint.indexOf("|")));
+
 /** Roles whose endpoint has no Batch API here: with `batch` on, their calls still go single, at the standard price. */
 export function batchWarnings(config: CodecConfig, factory: ModelFactory, roles: readonly ModelRole[]): string[] {
   if (!config.batch) return [];
-  const single = [...new Set(roles)].filter((role) => !factory.endpoint(role).startsWith("openai|"));
+  const single = [...new Set(roles)].filter((role) => !batchable(factory.endpoint(role)));
   return single.map(
     (role) =>
       `--batch: the ${role} model ${factory.describe(role)} has no Batch API here (only openai: endpoints batch); ` +
@@ -86,7 +95,7 @@ export class BatchTransport implements BatchSender {
   /** Steps that can wait, of roles whose endpoint speaks OpenAI's Batch API; the others go as single requests. */
   private takes(ctx: CallContext, request: CallRequest): boolean {
     if (this.steps !== "all" && !this.steps.has(request.step)) return false;
-    return ctx.factory.endpoint(request.role).startsWith("openai|");
+    return batchable(ctx.factory.endpoint(request.role));
   }
 
   async answer(ctx: CallContext, call: BatchableCall) {
