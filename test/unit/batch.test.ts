@@ -10,7 +10,11 @@ import { CallAccounts } from "../../lib/accounts.js";
 import { resolveConfig } from "../../lib/config.js";
 import { costUsd, priceFor } from "../../lib/prices.js";
 import { UsageMeter } from "../../lib/usage.js";
-import { parseBatchLines, type LineResult } from "../../models/batch/collector.js";
+import { ChatAnthropic } from "@langchain/anthropic";
+import { BatchCollector, parseBatchLines, type LineResult } from "../../models/batch/collector.js";
+import { type BatchTicket, batchFetch, inBatch } from "../../models/batch/scope.js";
+import { messageText } from "../../models/call.js";
+import { startAnthropicBatchServer } from "../support/anthropic-batch.js";
 import { batchWarnings } from "../../models/batch/sender.js";
 import { ModelFactory } from "../../models/factory.js";
 import { type CallContext, callStructured } from "../../models/call.js";
@@ -166,5 +170,44 @@ describe("a structured call as a batch line (ChatOpenAI, OpenAI Batch API)", () 
     await expect(waiting).rejects.toBeInstanceOf(RunStoppedError);
     expect(ctx.services.ledger.snapshot()).toMatchObject({ inFlight: 0, spent: { calls: 0 } });
     hold = false;
+  });
+});
+
+describe("Anthropic's Message Batches (the collector's second protocol, with the real ChatAnthropic)", () => {
+  it("sends the single request's own body as a line's params, maps results back, and reports failed lines", async () => {
+    const server = await startAnthropicBatchServer({ failIds: new Set(["c-fail"]) });
+    try {
+      const key = "sk-ant-test-batch-0123";
+      const model = new ChatAnthropic({
+        model: "claude-test",
+        apiKey: key,
+        anthropicApiUrl: server.url,
+        maxRetries: 0,
+        clientOptions: { fetch: batchFetch },
+      });
+      // Outside a batch ticket, the client's requests go out as usual.
+      expect(messageText(await model.invoke("hello"))).toBe("echo: hello");
+
+      const stop = new AbortController();
+      const collector = new BatchCollector({ maxCalls: 10, waitMs: 30, pollMs: 10, stopSignal: stop.signal });
+      const ask = (customId: string, text: string) => {
+        const ticket: BatchTicket = { customId, line: collector.line, used: false };
+        return { ticket, reply: inBatch(ticket, () => model.invoke(text)) };
+      };
+      const [a, b, failed] = [ask("c-ok-1", "hello"), ask("c-ok-2", "second"), ask("c-fail", "third")];
+      expect(messageText(await a.reply)).toBe("echo: hello");
+      expect(messageText(await b.reply)).toBe("echo: second");
+      await expect(failed.reply).rejects.toThrow();
+      expect(failed.ticket.lineError).toContain("overloaded");
+
+      expect(server.batches).toHaveLength(1);
+      expect(server.batches[0]!.map((line) => line.custom_id)).toEqual(["c-ok-1", "c-ok-2", "c-fail"]);
+      const { stream: _stream, ...single } = server.singles[0]!;
+      expect(server.batches[0]![0]!.params).toEqual(single);
+      expect(server.batchHeaders[0]!["x-api-key"]).toBe(key);
+      expect(collector.snapshot()).toMatchObject({ submitted: 1, completed: 1, lines: 3, pending: 0 });
+    } finally {
+      await server.close();
+    }
   });
 });
