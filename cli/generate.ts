@@ -19,6 +19,7 @@ import { type SeedSelection, firstTooLong, seedSampleSize, selectSeeds } from ".
 import type { SeedSplit } from "../lib/split.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
+import { batchWarnings } from "../models/batch/sender.js";
 import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
 import { UsageError } from "./errors.js";
 import { budgetLines, formatEstimate } from "./estimate-format.js";
@@ -195,7 +196,11 @@ async function preflight(flags: GenerateFlags, config: CodecConfig, env: NodeJS.
   factory.validate(rolesFor(config.ablation));
   // Said before anything is spent (and again in the summary and the final message).
   if (!flags.quiet && !flags.json) {
-    for (const warning of strongTargetWarnings(factory, filters(config.ablation)))
+    const roles = rolesFor(config.ablation);
+    for (const warning of [
+      ...strongTargetWarnings(factory, filters(config.ablation)),
+      ...batchWarnings(config, factory, roles),
+    ])
       process.stderr.write(`codeclm: warning: ${warning}\n`);
   }
   if (flags.langsmithDataset && !hasLangSmithKey(env)) {

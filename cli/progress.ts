@@ -65,6 +65,15 @@ function bar(fraction: number, width = 24): string {
 const notices = (p: ProgressSnapshot): string =>
   (p.notices ?? []).length > 0 ? ` · ${p.notices!.join(" · ").toUpperCase()}` : "";
 
+/** With `batch` on: " · batches 7 submitted, 2 pending, 5 done (40 calls gathered)". */
+function batchPart(p: ProgressSnapshot): string {
+  const b = p.batches;
+  if (!b) return "";
+  const failed = b.failed > 0 ? `, ${b.failed} FAILED` : "";
+  const lineErrors = b.lineErrors > 0 ? `, ${b.lineErrors} lines resent single` : "";
+  return ` · batches ${b.submitted} submitted, ${b.pending} pending, ${b.completed} done${failed} (${b.queued} calls gathered${lineErrors})`;
+}
+
 /** The live display: a few lines redrawn in place. */
 export function renderProgress(p: ProgressSnapshot): string {
   const eta = etaMs(p);
@@ -89,7 +98,7 @@ export function renderProgress(p: ProgressSnapshot): string {
   const lines = [
     `codeclm ${bar(p.kept / Math.max(1, p.size))} ${p.kept}/${p.size} kept ${percent}%  ETA ${eta === undefined ? "…" : duration(eta)}  (${duration(p.elapsedMs)})${notices(p)}`,
     `  kept by iteration ${perIteration || "-"} · reverse-kept ${p.reverseKept} · dropped ${p.dropped}${Object.keys(p.droppedByReason).length ? ` (${tallies(p.droppedByReason)})` : ""}`,
-    `  calls ${count(p.calls)} (${p.inFlight} in flight, ${rate.toFixed(1)}/s) · tokens ${count(p.inputTokens)} in / ${count(p.outputTokens)} out · ${money(p)}`,
+    `  calls ${count(p.calls)} (${p.inFlight} in flight, ${rate.toFixed(1)}/s) · tokens ${count(p.inputTokens)} in / ${count(p.outputTokens)} out · ${money(p)}${batchPart(p)}`,
     `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done)${endpoints ? ` · ${endpoints}` : ""}`,
   ];
   const faults = faultLine(p);
@@ -102,7 +111,7 @@ export function progressLine(p: ProgressSnapshot): string {
   const eta = etaMs(p);
   const faults = faultLine(p);
   return (
-    `codeclm: kept ${p.kept}/${p.size} · dropped ${p.dropped} · calls ${p.calls} (${p.inFlight} in flight) · ` +
+    `codeclm: kept ${p.kept}/${p.size} · dropped ${p.dropped} · calls ${p.calls} (${p.inFlight} in flight)${batchPart(p)} · ` +
     `tokens ${count(p.inputTokens)} in/${count(p.outputTokens)} out · ${money(p)}${faults ? ` · ${faults}` : ""} · ` +
     `elapsed ${duration(p.elapsedMs)}${eta === undefined ? "" : ` · ETA ${duration(eta)}`}${notices(p)}`
   );

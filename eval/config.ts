@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { type CodecConfig, RoleSettingsSchema, SettingsError, parseSettings, resolveConfig } from "../lib/config.js";
+import {
+  type CodecConfig,
+  CodecConfigSchema,
+  RoleSettingsSchema,
+  SettingsError,
+  parseSettings,
+  resolveConfig,
+} from "../lib/config.js";
 import { EVAL_JUDGE_PLACEHOLDERS } from "../prompts/eval-judge.js";
 import { missingPlaceholders } from "../prompts/template.js";
 
@@ -40,6 +47,11 @@ export const EvalConfigSchema = z.object({
     .default(2)
     .describe("Retries of a judgement whose first line is not two 1-10 scores, before the item is a judge failure"),
   concurrency: z.number().int().min(1).default(16).describe("Most model calls in flight at once"),
+  // The answers and judgements can wait: with `batch`, they go through the provider's Batch API at half price.
+  batch: CodecConfigSchema.shape.batch,
+  batchMaxCalls: CodecConfigSchema.shape.batchMaxCalls,
+  batchWaitSeconds: CodecConfigSchema.shape.batchWaitSeconds,
+  batchPollSeconds: CodecConfigSchema.shape.batchPollSeconds,
   judgePrompt: z
     .string()
     .optional()
@@ -79,5 +91,9 @@ export function callConfigFor(config: EvalConfig): CodecConfig {
     maxTokens: config.maxTokens,
     structuredRetries: config.answerRetries,
     concurrency: Math.max(2, config.concurrency),
+    batch: config.batch,
+    batchMaxCalls: config.batchMaxCalls,
+    batchWaitSeconds: config.batchWaitSeconds,
+    batchPollSeconds: config.batchPollSeconds,
   });
 }

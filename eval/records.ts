@@ -1,3 +1,4 @@
+import type { BatchCounts, TransportSpend } from "../lib/accounts.js";
 import { z } from "zod";
 import type { LeakageSummary } from "./leakage.js";
 import type { EvalTotals } from "../lib/crr.js";
@@ -54,6 +55,8 @@ export interface EvalSummary extends EvalTotals {
   answers: { model: string; reference: string };
   settings: Record<string, unknown>;
   calls: { byRole: Record<string, UsageCounts>; byStep: Record<string, UsageCounts>; total: UsageCounts };
+  /** With `--batch`: paid calls and cost by transport (single, batch), and the batches. */
+  batch?: { byTransport: TransportSpend; batches: BatchCounts };
   startedAt: string;
   finishedAt: string;
   wallTimeMs: number;

@@ -20,6 +20,7 @@ import type { ModelRole, PipelineStep, Seed } from "../lib/records.js";
 import { errorMessage } from "../lib/redact.js";
 import { UsageMeter, totalCounts } from "../lib/usage.js";
 import { type CallContext, ModelCallError, callText } from "../models/call.js";
+import { batchFetch } from "../models/batch/scope.js";
 import { type Env, ModelFactory } from "../models/factory.js";
 import { buildServices } from "../nodes/runtime.js";
 import { EVAL_JUDGE_PROMPT, EVAL_JUDGE_SYSTEM, evalJudgeValues } from "../prompts/eval-judge.js";
@@ -77,6 +78,13 @@ const STEP_NAME: Record<string, string> = {
 const rename = <T>(record: Record<string, T>, names: Record<string, string>): Record<string, T> =>
   Object.fromEntries(Object.entries(record).map(([key, value]) => [names[key] ?? key, value]));
 
+/** With `--batch`: calls and cost by transport, and the batches (the summary's `batch`). */
+function batchFigures(ctx: CallContext): Pick<EvalSummary, "batch"> {
+  const ledger = ctx.services.ledger.snapshot();
+  if (!ledger.batches || !ledger.byTransport) return {};
+  return { batch: { byTransport: ledger.byTransport, batches: ledger.batches } };
+}
+
 /** The factory for an evaluation; sides answered from files are neither built nor validated. */
 export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFactory {
   const call = callConfigFor(config);
@@ -85,7 +93,7 @@ export function evalFactory(config: EvalConfig, deps: EvalDeps = {}): ModelFacto
     if (model) overrides[SLOT[side as Side | "judge"]] = model;
   return new ModelFactory(
     { strong: call.strong, target: call.target, judge: call.judge ?? call.strong },
-    { overrides, env: deps.env, maxRetries: deps.maxRetries },
+    { overrides, env: deps.env, maxRetries: deps.maxRetries, ...(config.batch ? { fetch: batchFetch } : {}) },
   );
 }
 
@@ -296,6 +304,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvalResult> {
       byStep: rename(meter.totals.byStep, STEP_NAME),
       total: totalCounts(meter.totals),
     },
+    ...batchFigures(ctx),
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     wallTimeMs: finishedAt - startedAt,

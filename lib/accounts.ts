@@ -7,6 +7,7 @@
  * aggregate, restored on resume. Pure.
  */
 import type { FaultKind } from "./faults.js";
+import type { Transport } from "./prices.js";
 import type { UsageCounts } from "./records.js";
 
 export type CallOutcome = "answered" | "malformed" | "given-up";
@@ -23,6 +24,8 @@ export interface CallRecord {
   costUsd: number | null;
   /** Answered from the journal: a call of its step, paid in an earlier session (not spending again). */
   replayed?: boolean;
+  /** How it was sent (default single): a batch line is paid at the batch price. */
+  transport?: Transport;
 }
 
 /** The calls of one (role, step, model) that were paid: answered ones (malformed included), and given-up ones. */
@@ -39,6 +42,9 @@ export interface CallGroup {
   costUsd: number;
   /** False when some call of the group had no price. */
   priced: boolean;
+  /** Of `calls`, those answered as lines of a provider's batch, and what they cost. */
+  batchCalls: number;
+  batchCostUsd: number;
 }
 
 /** What the accounts hold, as plain data: the journal's totals have this shape. */
@@ -129,7 +135,29 @@ export const emptyGroup = (call: Pick<CallRecord, "role" | "step" | "model">): C
   outputTokens: 0,
   costUsd: 0,
   priced: true,
+  batchCalls: 0,
+  batchCostUsd: 0,
 });
+
+/** The batch transport's figures (models/batch/), for the progress line and the summary. */
+export interface BatchCounts {
+  /** Calls gathered, not yet submitted. */
+  queued: number;
+  /** Batches this session submitted. */
+  submitted: number;
+  /** Batches submitted (or found in the journal) and not finished yet. */
+  pending: number;
+  /** Batches finished, and finished as failed, expired or cancelled. */
+  completed: number;
+  failed: number;
+  /** Lines this session submitted. */
+  lines: number;
+  /** Lines that came back failed: their calls went out as single requests. */
+  lineErrors: number;
+}
+
+/** Calls and cost by how they were sent (the summary's and the progress line's single / batch split). */
+export type TransportSpend = Record<Transport, { calls: number; costUsd: number }>;
 
 function addRecord(group: CallGroup, call: CallRecord): void {
   if (call.outcome === "given-up") {
@@ -142,6 +170,10 @@ function addRecord(group: CallGroup, call: CallRecord): void {
   group.outputTokens += call.outputTokens;
   group.costUsd += call.costUsd ?? 0;
   group.priced &&= call.costUsd !== null;
+  if (call.transport === "batch") {
+    group.batchCalls++;
+    group.batchCostUsd += call.costUsd ?? 0;
+  }
 }
 
 const usageOf = (group: CallGroup): UsageCounts => ({
@@ -212,6 +244,29 @@ export class CallAccounts {
         priced: current.priced && group.priced,
         malformed: current.malformed + group.malformed,
       };
+    }
+    return out;
+  }
+
+  /** Paid calls and their cost by transport: batch lines, and single requests (the rest). */
+  byTransport(): TransportSpend {
+    const out: TransportSpend = { single: { calls: 0, costUsd: 0 }, batch: { calls: 0, costUsd: 0 } };
+    for (const group of this.paid.values()) {
+      out.batch.calls += group.batchCalls;
+      out.batch.costUsd += group.batchCostUsd;
+      out.single.calls += group.calls - group.batchCalls;
+      out.single.costUsd += group.costUsd - group.batchCostUsd;
+    }
+    return out;
+  }
+
+  /** Paid batch calls by step (how much of each step went through batches). */
+  batchShareByStep(): Record<string, { calls: number; batchCalls: number }> {
+    const out: Record<string, { calls: number; batchCalls: number }> = {};
+    for (const group of this.paid.values()) {
+      const entry = (out[group.step] ??= { calls: 0, batchCalls: 0 });
+      entry.calls += group.calls;
+      entry.batchCalls += group.batchCalls;
     }
     return out;
   }

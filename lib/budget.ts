@@ -4,7 +4,14 @@
  * this call can cost (its prompt and the longest answer it may return) fit under every limit. Pure.
  */
 
-import { type Spend, type ModelSpend, type TransportCounts, addSpend } from "./accounts.js";
+import {
+  type BatchCounts,
+  type ModelSpend,
+  type Spend,
+  type TransportCounts,
+  type TransportSpend,
+  addSpend,
+} from "./accounts.js";
 
 export { type Spend, type ModelSpend, addSpend, emptySpend } from "./accounts.js";
 
@@ -62,4 +69,10 @@ export interface LedgerSnapshot extends TransportCounts {
   spent: Spend;
   inFlight: number;
   byModel: Record<string, ModelSpend>;
+  /** Paid calls and cost by how they were sent (single requests, batch lines). */
+  byTransport?: TransportSpend;
+  /** Paid calls by step, and how many of them were batch lines. */
+  batchShareByStep?: Record<string, { calls: number; batchCalls: number }>;
+  /** The batch transport's figures, with `batch` on. */
+  batches?: BatchCounts;
 }

@@ -111,7 +111,21 @@ export type Budget = z.infer<typeof BudgetSchema>;
 export const ModelPriceSchema = z.object({
   input: z.number().min(0).describe("USD per million input tokens"),
   output: z.number().min(0).describe("USD per million output tokens"),
+  batchInput: z
+    .number()
+    .min(0)
+    .optional()
+    .describe("USD per million input tokens through the provider's Batch API (default: half of `input`)"),
+  batchOutput: z
+    .number()
+    .min(0)
+    .optional()
+    .describe("USD per million output tokens through the provider's Batch API (default: half of `output`)"),
 });
+
+/** Which steps' calls go through a provider's Batch API with `batch` on. */
+export const BATCH_STEPS = ["answers-and-judge", "all"] as const;
+export type BatchSteps = (typeof BATCH_STEPS)[number];
 
 export const CodecConfigSchema = z.object({
   strong: RoleSettingsSchema.default({ model: "openai:gpt-4o" }).describe(
@@ -247,6 +261,25 @@ export const CodecConfigSchema = z.object({
     .describe(
       "An endpoint failing this long without a single success, or a call rate-limited this long, stops the run, resumably",
     ),
+  batch: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Send the calls that can wait through the provider's Batch API (OpenAI and servers speaking it): half price, but a batch may take up to 24 h",
+    ),
+  batchSteps: z
+    .enum(BATCH_STEPS)
+    .default("answers-and-judge")
+    .describe(
+      "With `batch`: batch the answer and judge calls only, or every step's calls (encode, decode, rubrics, improvement too)",
+    ),
+  batchMaxCalls: z.number().int().min(1).max(50000).default(5000).describe("With `batch`: most calls in one batch"),
+  batchWaitSeconds: z
+    .number()
+    .min(0)
+    .default(5)
+    .describe("With `batch`: how long calls are gathered before a batch is submitted (sooner when it is full)"),
+  batchPollSeconds: z.number().positive().default(30).describe("With `batch`: how often a submitted batch is polled"),
   budget: BudgetSchema.default(BudgetSchema.parse({})).describe(
     "Spending caps; reaching one stops the run cleanly and resumably",
   ),

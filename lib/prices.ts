@@ -1,6 +1,7 @@
 /**
  * Prices of common hosted models, in US dollars per million tokens, for the cost budget and the
- * summary. Provider list prices for standard (not batch, not cached) use, as published in mid-2025;
+ * summary. Provider list prices for standard (not cached) use, as published in mid-2025; batch calls cost
+ * `batchInput`/`batchOutput` where given, else half (BATCH_DISCOUNT);
  * they change: override them with `prices` (`--prices FILE`). Models not listed (local servers,
  * fine-tunes) have no price: their tokens are counted, their cost is not.
  */
@@ -10,7 +11,20 @@ export interface ModelPrice {
   input: number;
   /** USD per 1M output (completion) tokens. */
   output: number;
+  /** USD per 1M input tokens through the Batch API; absent: half of `input`. */
+  batchInput?: number;
+  /** USD per 1M output tokens through the Batch API; absent: half of `output`. */
+  batchOutput?: number;
 }
+
+/** How a call was sent: one request, or one line of a provider's batch. */
+export type Transport = "single" | "batch";
+
+/**
+ * What OpenAI, Anthropic and Gemini charge for batch calls, as a share of the standard price (all three
+ * publish 50%); used where a price gives no batch figures of its own.
+ */
+export const BATCH_DISCOUNT = 0.5;
 
 export const PRICES_AS_OF = "2025-08";
 
@@ -89,7 +103,14 @@ export function priceFor(spec: string, overrides: PriceTable = {}): ModelPrice |
   return longestPrefix(DEFAULT_PRICES, name);
 }
 
-export function costUsd(price: ModelPrice | undefined, inputTokens: number, outputTokens: number): number | undefined {
+export function costUsd(
+  price: ModelPrice | undefined,
+  inputTokens: number,
+  outputTokens: number,
+  transport: Transport = "single",
+): number | undefined {
   if (!price) return undefined;
-  return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;
+  const input = transport === "batch" ? (price.batchInput ?? price.input * BATCH_DISCOUNT) : price.input;
+  const output = transport === "batch" ? (price.batchOutput ?? price.output * BATCH_DISCOUNT) : price.output;
+  return (inputTokens * input + outputTokens * output) / 1_000_000;
 }

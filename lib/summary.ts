@@ -1,4 +1,5 @@
 import { usesMetadata } from "./ablation.js";
+import type { BatchCounts, TransportSpend } from "./accounts.js";
 import type { LedgerSnapshot } from "./budget.js";
 import type { Budget, CodecConfig } from "./config.js";
 import type { FaultKind } from "./faults.js";
@@ -20,6 +21,8 @@ export interface SpendSummary {
   costUsd: number;
   costComplete: boolean;
   byModel: Record<string, { calls: number; inputTokens: number; outputTokens: number; costUsd: number | null }>;
+  /** Paid calls and their cost by how they were sent: single requests, and lines of batches (at the batch price). */
+  byTransport?: TransportSpend;
 }
 
 /** Every request that did not simply succeed, counted. */
@@ -32,6 +35,8 @@ export interface TransportSummary {
   givenUp: number;
   /** Calls answered from the journal instead of being paid again, in the last session of a resumed run. */
   replayed: number;
+  /** With `batch` on: the batches of the last session, and of each step's paid calls, how many were batch lines. */
+  batches?: BatchCounts & { byStep: Record<string, { calls: number; batchCalls: number }> };
 }
 
 export interface RunSummary {
@@ -179,11 +184,19 @@ export function spendSummary(ledger: LedgerSnapshot): SpendSummary {
     costUsd: ledger.spent.costUsd,
     costComplete: Object.values(ledger.byModel).every((spend) => spend.priced),
     byModel,
+    ...(ledger.byTransport ? { byTransport: ledger.byTransport } : {}),
   };
 }
 
 export function transportSummary(ledger: LedgerSnapshot): TransportSummary {
-  return { faults: ledger.faults, malformed: ledger.malformed, givenUp: ledger.givenUp, replayed: ledger.replayed };
+  const { faults, malformed, givenUp, replayed, batches } = ledger;
+  return {
+    faults,
+    malformed,
+    givenUp,
+    replayed,
+    ...(batches ? { batches: { ...batches, byStep: ledger.batchShareByStep ?? {} } } : {}),
+  };
 }
 
 function seedsOf(state: RunFacts): Pick<RunSummary, "seeds" | "split"> {

@@ -2,12 +2,14 @@
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
+import type { BatchCounts, CallRecord } from "../lib/accounts.js";
 import type { CodecConfig } from "../lib/config.js";
+import type { Transport } from "../lib/prices.js";
 import type { ModelRole, PipelineStep } from "../lib/records.js";
 import type { UsageMeter } from "../lib/usage.js";
 import type { RunControl } from "./control.js";
 import type { ModelFactory } from "./factory.js";
-import type { CallJournal } from "./journal.js";
+import type { CallJournal, StoredAnswer } from "./journal.js";
 import type { SpendLedger } from "./ledger.js";
 import type { CallScheduler } from "./scheduler.js";
 
@@ -20,6 +22,29 @@ export interface CallServices {
   journal?: CallJournal;
   /** Jitter source (tests pass a seeded one). */
   random?: () => number;
+  /** Present with `batch` on: sends the calls that can wait as lines of a provider's batch (models/batch/). */
+  batch?: BatchSender;
+}
+
+/** One call the batch transport may take: its request, its journal key, how to send it and how to meter its answer. */
+export interface BatchableCall {
+  request: CallRequest;
+  /** The call's key in the journal ("" without a journal): the batch line's custom_id. */
+  key: string;
+  send(signal: AbortSignal): Promise<{ answer: StoredAnswer; usage: { inputTokens: number; outputTokens: number } }>;
+  /** Settle an answered call (budget through `settle`, journal, the node's accounts), at its transport's price. */
+  meter(
+    settle: (record: CallRecord) => void,
+    sent: { answer: StoredAnswer; usage: { inputTokens: number; outputTokens: number } },
+    latencyMs: number,
+    transport: Transport,
+  ): Promise<StoredAnswer>;
+}
+
+export interface BatchSender {
+  /** The call answered as a line of a batch; undefined: send it as a single request (not batchable, or its line failed). */
+  answer(ctx: CallContext, call: BatchableCall): Promise<StoredAnswer | undefined>;
+  counts(): BatchCounts;
 }
 
 /** Everything a node needs to call a model: built once per run, handed to each node. */

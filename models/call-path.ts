@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import type { CallRecord } from "../lib/accounts.js";
 import { DEFAULT_BACKOFF, type Fault, classifyFault, retryDelayMs } from "../lib/faults.js";
+import type { Transport } from "../lib/prices.js";
 import { errorMessage } from "../lib/redact.js";
 import { type CallContext, type CallRequest, ModelAccessError, ModelCallError } from "./call-context.js";
 import { RunStoppedError } from "./control.js";
@@ -96,6 +97,15 @@ function account(ctx: CallContext, call: CallRecord): void {
 
 /** Layer 2: requests until one is answered, or the call (or the run) gives up. */
 async function paidCall(ctx: CallContext, call: CallAttempt, key: string): Promise<StoredAnswer> {
+  // With `batch` on, a call that can wait is first a line of a provider's batch (models/batch/); a line
+  // that failed comes back here as a single request.
+  const batched = await ctx.services.batch?.answer(ctx, {
+    request: call.request,
+    key,
+    send: call.send,
+    meter: (settle, sent, latencyMs, transport) => metered(ctx, call, key, { settle }, sent, latencyMs, transport),
+  });
+  if (batched) return batched;
   const retries = new TransportRetries(ctx, call.request);
   for (;;) {
     const attempted = await withLease(ctx, call.request, (lease) => sendOnce(ctx, call, key, lease));
@@ -209,14 +219,15 @@ async function metered(
   ctx: CallContext,
   call: CallAttempt,
   key: string,
-  lease: CallLease,
+  lease: Pick<CallLease, "settle">,
   sent: Sent,
   latencyMs: number,
+  transport: Transport = "single",
 ): Promise<StoredAnswer> {
   const { role, step } = call.request;
   const model = modelOf(ctx, call.request);
   const { inputTokens, outputTokens } = sent.usage;
-  const costUsd = ctx.services.ledger.costOf(model, inputTokens, outputTokens);
+  const costUsd = ctx.services.ledger.costOf(model, inputTokens, outputTokens, transport);
   const paid = (outcome: CallRecord["outcome"]): CallRecord => ({
     role,
     step,
@@ -225,6 +236,7 @@ async function metered(
     inputTokens,
     outputTokens,
     costUsd,
+    ...(transport === "batch" ? { transport } : {}),
   });
   let problem: string | undefined;
   try {
@@ -237,7 +249,8 @@ async function metered(
   const record = paid(problem === undefined ? "answered" : "malformed");
   lease.settle(record);
   // Stored before the answer is used: after a crash, only calls in flight are paid again.
-  await ctx.services.journal?.answer({ key, role, step, model, answer, inputTokens, outputTokens, costUsd, latencyMs });
+  const row = { key, role, step, model, answer, inputTokens, outputTokens, costUsd, latencyMs };
+  await ctx.services.journal?.answer(transport === "batch" ? { ...row, transport } : row);
   ctx.meter.record(record);
   return answer;
 }

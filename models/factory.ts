@@ -41,6 +41,8 @@ export interface ModelFactoryOptions {
   local?: LocalModelBuilder;
   /** Roles that stand in for another (the judge is the strong model unless configured): they share its env variables. */
   sameAs?: Partial<Record<ModelRole, ModelRole>>;
+  /** The fetch of OpenAI and Anthropic clients (the batch transport's, models/batch/scope.ts, with `batch` on). */
+  fetch?: typeof fetch;
 }
 
 const ROLE_ENV: Record<ModelRole, string> = { strong: "STRONG", target: "TARGET", judge: "JUDGE" };
@@ -326,6 +328,7 @@ export class ModelFactory {
       maxRetries: this.options.maxRetries ?? 0,
       ...(apiKey ? { apiKey } : {}),
       ...(baseUrl ? { baseUrl } : {}),
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     };
     try {
       return builder(client);

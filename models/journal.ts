@@ -9,6 +9,7 @@ import type Database from "better-sqlite3";
 import type { Pool } from "pg";
 import { type AccountsData, type CallGroup, emptyGroup } from "../lib/accounts.js";
 import type { FaultKind } from "../lib/faults.js";
+import type { Transport } from "../lib/prices.js";
 
 export interface CallIdentity {
   role: string;
@@ -30,6 +31,19 @@ export interface AnswerRow extends CallIdentity {
   outputTokens: number;
   costUsd: number | null;
   latencyMs: number;
+  /** Absent: a single request. */
+  transport?: Transport;
+}
+
+/**
+ * A batch the run submitted to a provider's Batch API: recorded as soon as the provider accepted it, so a
+ * resumed run polls it instead of submitting its calls again. `customIds` are the call keys of its lines.
+ */
+export interface BatchRow {
+  batchId: string;
+  /** Where it was submitted: base URL, endpoint path and model (never a key). */
+  target: string;
+  customIds: string[];
 }
 
 export interface FaultRow extends CallIdentity {
@@ -59,6 +73,10 @@ export interface CallJournal {
   /** Store an answered call; resolves once it is stored (the answer is used only then). */
   answer(row: AnswerRow): Promise<void> | void;
   fault(row: FaultRow): void;
+  /** Record a submitted batch; resolves once it is stored. */
+  recordBatch(row: BatchRow): Promise<void>;
+  /** The batches the run submitted, in every session. */
+  batches(): Promise<BatchRow[]>;
   /** Wait until every row is stored; throws if storing failed. */
   flush(): Promise<void>;
   deleteThread(): Promise<void>;
@@ -75,6 +93,7 @@ interface RawGroup {
   output_tokens: number | string | null;
   cost_usd: number | string | null;
   priced: number | string | null;
+  transport: string | null;
 }
 
 function totalsFrom(rows: RawGroup[]): JournalTotals {
@@ -103,15 +122,30 @@ function totalsFrom(rows: RawGroup[]): JournalTotals {
     group.costUsd += Number(row.cost_usd ?? 0);
     // Every row of the group had a cost (a model without a price stores none).
     group.priced &&= Number(row.priced ?? 0) === count;
+    if (row.transport === "batch") {
+      group.batchCalls += count;
+      group.batchCostUsd += Number(row.cost_usd ?? 0);
+    }
   }
   return { groups, faults };
 }
 
 const GROUP_SQL = (param: (n: number) => string) => `
-  SELECT kind, fault_kind, role, step, model, COUNT(*) AS n, SUM(input_tokens) AS input_tokens,
+  SELECT kind, fault_kind, role, step, model, transport, COUNT(*) AS n, SUM(input_tokens) AS input_tokens,
          SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd, COUNT(cost_usd) AS priced
   FROM codeclm_calls WHERE thread_id = ${param(1)}
-  GROUP BY kind, fault_kind, role, step, model`;
+  GROUP BY kind, fault_kind, role, step, model, transport`;
+
+/** Tables added after the first release: created, or the column added, on open. */
+const BATCH_TABLE = `CREATE TABLE IF NOT EXISTS codeclm_batches (
+  thread_id TEXT NOT NULL, batch_id TEXT NOT NULL, target TEXT NOT NULL, custom_ids TEXT NOT NULL,
+  PRIMARY KEY (thread_id, batch_id));`;
+
+const batchRowOf = (row: { batch_id: string; target: string; custom_ids: string }): BatchRow => ({
+  batchId: row.batch_id,
+  target: row.target,
+  customIds: JSON.parse(row.custom_ids) as string[],
+});
 
 const answerKind = (row: AnswerRow) => (row.answer.problem !== undefined ? "malformed" : "answer");
 
@@ -128,6 +162,7 @@ type JournalRow = [
   number | null,
   number | null,
   number | null,
+  string | null,
   string | null,
 ];
 
@@ -152,6 +187,7 @@ function answerValues(threadId: string, row: AnswerRow): JournalRow {
     row.costUsd,
     Math.round(row.latencyMs),
     JSON.stringify(row.answer),
+    row.transport === "batch" ? "batch" : null,
   ];
 }
 
@@ -199,13 +235,17 @@ export class SqliteCallJournal implements CallJournal {
         fault_kind TEXT,
         role TEXT, step TEXT, model TEXT,
         input_tokens INTEGER, output_tokens INTEGER, cost_usd REAL, latency_ms INTEGER,
-        payload TEXT
+        payload TEXT, transport TEXT
       );
       CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
-      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);
+      ${BATCH_TABLE}`);
+    const columns = db.prepare(`PRAGMA table_info(codeclm_calls)`).all() as Array<{ name: string }>;
+    if (!columns.some((column) => column.name === "transport"))
+      db.exec(`ALTER TABLE codeclm_calls ADD COLUMN transport TEXT`);
     this.insert = db.prepare(
-      `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload, transport)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.select = db.prepare(
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
@@ -253,7 +293,34 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   fault(row: FaultRow): void {
-    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
+    this.enqueue([
+      this.threadId,
+      null,
+      "fault",
+      row.kind,
+      row.role,
+      row.step,
+      row.model,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
+  }
+
+  async recordBatch(row: BatchRow): Promise<void> {
+    this.db
+      .prepare(`INSERT OR IGNORE INTO codeclm_batches (thread_id, batch_id, target, custom_ids) VALUES (?, ?, ?, ?)`)
+      .run(this.threadId, row.batchId, row.target, JSON.stringify(row.customIds));
+  }
+
+  async batches(): Promise<BatchRow[]> {
+    const rows = this.db
+      .prepare(`SELECT batch_id, target, custom_ids FROM codeclm_batches WHERE thread_id = ? ORDER BY rowid`)
+      .all(this.threadId) as Array<{ batch_id: string; target: string; custom_ids: string }>;
+    return rows.map(batchRowOf);
   }
 
   async flush(): Promise<void> {}
@@ -262,6 +329,7 @@ export class SqliteCallJournal implements CallJournal {
     await this.flush();
     this.db.prepare(`DELETE FROM codeclm_calls WHERE thread_id = ?`).run(this.threadId);
     this.db.prepare(`DELETE FROM codeclm_runs WHERE thread_id = ?`).run(this.threadId);
+    this.db.prepare(`DELETE FROM codeclm_batches WHERE thread_id = ?`).run(this.threadId);
   }
 }
 
@@ -292,8 +360,10 @@ export class PostgresCallJournal implements CallJournal {
         input_tokens INTEGER, output_tokens INTEGER, cost_usd DOUBLE PRECISION, latency_ms INTEGER,
         payload TEXT
       );
+      ALTER TABLE codeclm_calls ADD COLUMN IF NOT EXISTS transport TEXT;
       CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
-      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);
+      ${BATCH_TABLE}`);
     return new PostgresCallJournal(pool, threadId);
   }
 
@@ -353,10 +423,10 @@ export class PostgresCallJournal implements CallJournal {
   private async write(): Promise<void> {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, 200);
-      const values = batch.map((_, i) => `(${Array.from({ length: 12 }, (__, j) => `$${i * 12 + j + 1}`).join(", ")})`);
+      const values = batch.map((_, i) => `(${Array.from({ length: 13 }, (__, j) => `$${i * 13 + j + 1}`).join(", ")})`);
       try {
         await this.pool.query(
-          `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload)
+          `INSERT INTO codeclm_calls (thread_id, call_key, kind, fault_kind, role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload, transport)
            VALUES ${values.join(", ")}`,
           batch.flatMap((item) => item.row),
         );
@@ -375,9 +445,24 @@ export class PostgresCallJournal implements CallJournal {
 
   fault(row: FaultRow): void {
     void this.enqueue(
-      [this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null],
+      [this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null, null],
       false,
     );
+  }
+
+  async recordBatch(row: BatchRow): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO codeclm_batches (thread_id, batch_id, target, custom_ids) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+      [this.threadId, row.batchId, row.target, JSON.stringify(row.customIds)],
+    );
+  }
+
+  async batches(): Promise<BatchRow[]> {
+    const result = await this.pool.query<{ batch_id: string; target: string; custom_ids: string }>(
+      `SELECT batch_id, target, custom_ids FROM codeclm_batches WHERE thread_id = $1 ORDER BY ctid`,
+      [this.threadId],
+    );
+    return result.rows.map(batchRowOf);
   }
 
   async flush(): Promise<void> {
@@ -389,5 +474,6 @@ export class PostgresCallJournal implements CallJournal {
     await this.flush();
     await this.pool.query(`DELETE FROM codeclm_calls WHERE thread_id = $1`, [this.threadId]);
     await this.pool.query(`DELETE FROM codeclm_runs WHERE thread_id = $1`, [this.threadId]);
+    await this.pool.query(`DELETE FROM codeclm_batches WHERE thread_id = $1`, [this.threadId]);
   }
 }

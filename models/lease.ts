@@ -54,7 +54,7 @@ export class CallLease {
   }
 }
 
-function promptChars(messages: CallRequest["messages"]): number {
+export function promptChars(messages: CallRequest["messages"]): number {
   let chars = 0;
   for (const message of messages) {
     if (typeof message === "string") chars += message.length;

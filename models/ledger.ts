@@ -3,7 +3,15 @@
  * cost before it starts, and settles to what it really cost) over the run's `CallAccounts`, which it
  * holds: restored from the journal on resume, read by the progress line and the summary.
  */
-import { type AccountsData, CallAccounts, type CallRecord, type Spend, addSpend, emptySpend } from "../lib/accounts.js";
+import {
+  type AccountsData,
+  type BatchCounts,
+  CallAccounts,
+  type CallRecord,
+  type Spend,
+  addSpend,
+  emptySpend,
+} from "../lib/accounts.js";
 import {
   type BudgetLimits,
   type BudgetStop,
@@ -12,7 +20,7 @@ import {
   estimatePromptTokens,
 } from "../lib/budget.js";
 import type { FaultKind } from "../lib/faults.js";
-import { type PriceTable, costUsd, priceFor } from "../lib/prices.js";
+import { type PriceTable, type Transport, costUsd, priceFor } from "../lib/prices.js";
 
 export interface Reservation {
   readonly model: string;
@@ -25,6 +33,8 @@ export class SpendLedger {
   private reserved: Spend = emptySpend();
   private inFlight = 0;
   private releaseWaiters: Array<() => void> = [];
+  /** The batch transport's figures, shown with the spending (set with `batch` on). */
+  batchCounts: (() => BatchCounts) | undefined;
 
   constructor(
     private readonly limits: BudgetLimits,
@@ -34,8 +44,8 @@ export class SpendLedger {
     this.accounts = new CallAccounts(restored);
   }
 
-  costOf(model: string, inputTokens: number, outputTokens: number): number | null {
-    return costUsd(priceFor(model, this.prices), inputTokens, outputTokens) ?? null;
+  costOf(model: string, inputTokens: number, outputTokens: number, transport: Transport = "single"): number | null {
+    return costUsd(priceFor(model, this.prices), inputTokens, outputTokens, transport) ?? null;
   }
 
   /** Reserve the most a call can cost, or say which budget it would cross. */
@@ -43,13 +53,14 @@ export class SpendLedger {
     model: string,
     promptChars: number,
     maxOutputTokens: number,
+    transport: Transport = "single",
   ): { reservation: Reservation } | { stop: BudgetStop } {
     const inputTokens = estimatePromptTokens(promptChars);
     const spend: Spend = {
       calls: 1,
       inputTokens,
       outputTokens: maxOutputTokens,
-      costUsd: this.costOf(model, inputTokens, maxOutputTokens) ?? 0,
+      costUsd: this.costOf(model, inputTokens, maxOutputTokens, transport) ?? 0,
     };
     const stop = budgetBlock(this.limits, this.accounts.spent(), this.reserved, spend);
     if (stop) return { stop };
@@ -92,6 +103,9 @@ export class SpendLedger {
       spent: this.accounts.spent(),
       inFlight: this.inFlight,
       byModel: this.accounts.byModel(),
+      byTransport: this.accounts.byTransport(),
+      batchShareByStep: this.accounts.batchShareByStep(),
+      ...(this.batchCounts ? { batches: this.batchCounts() } : {}),
       ...this.accounts.transport(),
     };
   }

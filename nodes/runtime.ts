@@ -10,6 +10,8 @@ import { type Env, type LocalModelBuilder, ModelFactory } from "../models/factor
 import type { CallJournal, JournalTotals } from "../models/journal.js";
 import { SpendLedger } from "../models/ledger.js";
 import { CallScheduler } from "../models/scheduler.js";
+import { batchFetch } from "../models/batch/scope.js";
+import { BatchTransport } from "../models/batch/sender.js";
 
 /** What the graph's builder closes over: things that cannot travel in serialisable config. */
 export interface GraphDeps {
@@ -81,6 +83,7 @@ export function factoryFor(deps: GraphDeps, config: CodecConfig): ModelFactory {
     local: deps.local,
     env: deps.env,
     maxRetries: deps.maxRetries,
+    ...(config.batch ? { fetch: batchFetch } : {}),
   });
 }
 
@@ -119,10 +122,22 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
   for (const role of ROLES)
     scheduler.register(factory.endpoint(role), settings[role].concurrency ?? config.concurrency);
   const ledger = new SpendLedger(config.budget, config.prices, options.initial);
+  const batch = config.batch
+    ? new BatchTransport({
+        steps: config.batchSteps,
+        maxCalls: config.batchMaxCalls,
+        waitSeconds: config.batchWaitSeconds,
+        pollSeconds: config.batchPollSeconds,
+        journal: options.journal,
+        stopSignal: control.graphSignal,
+      })
+    : undefined;
+  if (batch) ledger.batchCounts = () => batch.counts();
   return {
     scheduler,
     ledger,
     control,
+    ...(batch ? { batch } : {}),
     ...(options.journal ? { journal: options.journal } : {}),
     ...(options.random ? { random: options.random } : {}),
   };

@@ -2,6 +2,7 @@
  * The live figures a run reports while it goes (`progress` events): records written, the graph's counts,
  * and what the calls spent so far, with what the session knew when it started (for an ETA).
  */
+import type { BatchCounts } from "../lib/accounts.js";
 import type { CodecConfig } from "../lib/config.js";
 import { estimateFor } from "../lib/estimate.js";
 import { poolMakeup } from "../lib/pool.js";
@@ -40,6 +41,8 @@ export interface ProgressSnapshot {
   /** Calls when this session started (a resumed run has spent some already). */
   callsAtStart: number;
   endpoints: EndpointSnapshot[];
+  /** With `batch` on: batches pending and done, calls gathered for the next one. */
+  batches?: BatchCounts;
   /** Short notices that must stay visible on the progress line (e.g. "mix-and-match off"). */
   notices?: string[];
 }
@@ -118,5 +121,6 @@ export function progressSnapshot(basis: ProgressBasis, { files, view, services }
     callsAtStart: basis.callsAtStart,
     endpoints: services.scheduler.snapshot(),
     notices: mixNotices(poolStats, basis.plausibilityAlertShare),
+    ...(ledger.batches ? { batches: ledger.batches } : {}),
   };
 }

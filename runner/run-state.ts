@@ -124,6 +124,12 @@ const OPERATIONAL = new Set([
   "giveUpAfterSeconds",
   "budget",
   "prices",
+  // Batch or single requests: the same calls (the same prompts, settings and call keys), sent another way.
+  "batch",
+  "batchSteps",
+  "batchMaxCalls",
+  "batchWaitSeconds",
+  "batchPollSeconds",
   "plausibilityAlertShare",
   // Whether to stop for a review does not shape the data: the reviewed pool does, and the checkpoints hold it.
   "reviewPool",

@@ -7,7 +7,7 @@ import type { ChatModelBuilder } from "./types.js";
  * factory's back nor LangSmith's gateway settings move a role elsewhere than its endpoint says. Structured output
  * is a forced tool call (`tool_use`) unless the role asks for jsonSchema.
  */
-export const build: ChatModelBuilder = ({ model, temperature, maxTokens, maxRetries, apiKey, baseUrl }) =>
+export const build: ChatModelBuilder = ({ model, temperature, maxTokens, maxRetries, apiKey, baseUrl, fetch }) =>
   new ChatAnthropic({
     model,
     temperature,
@@ -15,4 +15,5 @@ export const build: ChatModelBuilder = ({ model, temperature, maxTokens, maxRetr
     maxRetries,
     ...(apiKey ? { apiKey } : {}),
     anthropicApiUrl: baseUrl ?? ANTHROPIC_API_URL,
+    ...(fetch ? { clientOptions: { fetch } } : {}),
   });

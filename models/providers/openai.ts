@@ -1,12 +1,12 @@
 import { ChatOpenAI } from "@langchain/openai";
 import type { ChatModelBuilder } from "./types.js";
 
-export const build: ChatModelBuilder = ({ model, temperature, maxTokens, maxRetries, apiKey, baseUrl }) =>
+export const build: ChatModelBuilder = ({ model, temperature, maxTokens, maxRetries, apiKey, baseUrl, fetch }) =>
   new ChatOpenAI({
     model,
     temperature,
     maxTokens,
     apiKey,
     maxRetries,
-    configuration: baseUrl ? { baseURL: baseUrl } : {},
+    configuration: { ...(baseUrl ? { baseURL: baseUrl } : {}), ...(fetch ? { fetch } : {}) },
   });

@@ -9,6 +9,8 @@ export interface ClientSettings {
   maxRetries: number;
   apiKey?: string;
   baseUrl?: string;
+  /** The client's fetch: the batch transport's (models/batch/scope.ts) when `batch` is on. */
+  fetch?: typeof fetch;
 }
 
 export type ChatModelBuilder = (settings: ClientSettings) => BaseChatModel;

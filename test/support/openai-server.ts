@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { mulberry32 } from "../../lib/rng.js";
+import { type BatchServerOptions, type BatchState, batchRoutes } from "./openai-batch.js";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared types
@@ -131,6 +132,8 @@ export interface FakeServerOptions<Req> {
   recordRequests?: boolean;
   /** Number of content deltas a streamed reply is split into. Default 4. */
   streamChunks?: number;
+  /** Routes answered before the protocol's own (the Batch API's files and batches): true when handled. */
+  routes?: (req: IncomingMessage, res: ServerResponse, method: string, path: string) => Promise<boolean>;
 }
 
 export interface ServerCounters {
@@ -411,6 +414,7 @@ export async function startFakeServer<Req extends BaseChatRequest>(
     const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
     const query = q < 0 ? "" : rawUrl.slice(q + 1);
     const method = req.method ?? "GET";
+    if (options.routes && (await options.routes(req, res, method, path))) return;
 
     const route = adapter.chatRoute(method, path, query);
     if (route === undefined) {
@@ -555,9 +559,14 @@ export async function startFakeServer<Req extends BaseChatRequest>(
 export interface OpenAIServerOptions extends FakeServerOptions<ChatRequest> {
   /** Ids listed by `GET /v1/models`. Default `["gpt-4o-mini"]`. */
   models?: string[];
+  /** Also speak OpenAI's Batch API (`/v1/files`, `/v1/batches`; see openai-batch.ts). */
+  batch?: BatchServerOptions;
 }
 
-export type FakeOpenAIServer = FakeServer<ChatRequest>;
+export type FakeOpenAIServer = FakeServer<ChatRequest> & {
+  /** The Batch API's state (files, batches, counts), when the server was started with `batch`. */
+  batch?: BatchState;
+};
 
 function openAIText(content: unknown): string {
   if (typeof content === "string") return content;
@@ -570,7 +579,7 @@ function openAIText(content: unknown): string {
   return out;
 }
 
-function parseOpenAI(body: JsonObject, req: IncomingMessage, path: string, index: number): ChatRequest {
+export function parseOpenAI(body: JsonObject, req: IncomingMessage, path: string, index: number): ChatRequest {
   const rawMessages = body.messages;
   if (!Array.isArray(rawMessages)) throw new Error("`messages` must be an array");
   const messages: ChatMessage[] = rawMessages.map((m) =>
@@ -636,7 +645,7 @@ function parseOpenAI(body: JsonObject, req: IncomingMessage, path: string, index
 
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
 
-function encodeOpenAI(
+export function encodeOpenAI(
   req: ChatRequest,
   reply: NormalizedReply,
   malformed: boolean,
@@ -760,5 +769,10 @@ function openAIAdapter(models: readonly string[]): ProtocolAdapter<ChatRequest> 
 
 /** Starts an OpenAI-compatible chat-completions server on 127.0.0.1 (random port). `url` ends in `/v1`. */
 export function startOpenAIServer(options: OpenAIServerOptions): Promise<FakeOpenAIServer> {
-  return startFakeServer(openAIAdapter(options.models ?? ["gpt-4o-mini"]), options, "/v1");
+  const routes = options.batch ? batchRoutes(options, options.batch) : undefined;
+  return startFakeServer(
+    openAIAdapter(options.models ?? ["gpt-4o-mini"]),
+    { ...options, ...(routes ? { routes: routes.handle } : {}) },
+    "/v1",
+  ).then((server) => (routes ? Object.assign(server, { batch: routes.state }) : server));
 }

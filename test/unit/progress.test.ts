@@ -73,6 +73,14 @@ describe("progress display", () => {
     expect(progressLine(snapshot({ costComplete: false }))).toContain("$3.46+");
     expect(duration(3_725_000)).toBe("1h02m");
   });
+
+  it("with --batch, shows batches submitted, pending and done, the calls gathered, and lines resent single", () => {
+    const batches = { queued: 12, submitted: 7, pending: 2, completed: 5, failed: 0, lines: 900, lineErrors: 3 };
+    const expected = "batches 7 submitted, 2 pending, 5 done (12 calls gathered, 3 lines resent single)";
+    expect(progressLine(snapshot({ batches }))).toContain(expected);
+    expect(renderProgress(snapshot({ batches }))).toContain(expected);
+    expect(progressLine(snapshot())).not.toContain("batches");
+  });
 });
 
 describe("resume command", () => {
