@@ -4,13 +4,32 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { reportError } from "./errors.js";
-import { registerAblate } from "./ablate.js";
-import { registerEval } from "./eval.js";
-import { registerExport } from "./export.js";
-import { registerGenerate } from "./generate.js";
-import { registerProtocol } from "./protocol.js";
-import { registerReport } from "./report.js";
-import { registerSplit } from "./split.js";
+
+type Register = (program: Command) => void;
+
+/**
+ * The commands in the order `--help` lists them, each module loaded only when it is named (all of them only for
+ * the command list or an unknown command). A command's module registers its options from light modules and
+ * loads what its run needs (LangGraph, providers, checkpointers, plotting) in its action: one more command is
+ * one more entry here.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  generate: async () => (await import("./generate.js")).registerGenerate,
+  eval: async () => (await import("./eval.js")).registerEval,
+  ablate: async () => (await import("./ablate.js")).registerAblate,
+  report: async () => (await import("./report.js")).registerReport,
+  export: async () => (await import("./export.js")).registerExport,
+  split: async () => (await import("./split.js")).registerSplit,
+  protocol: async () => (await import("./protocol.js")).registerProtocol,
+};
+
+/** The registrations `argv` (as in `process.argv.slice(2)`) needs: the named command's, else every one. */
+export async function commandsFor(argv: readonly string[]): Promise<Register[]> {
+  // The program itself has no option taking a value: the first word that is not an option names the command.
+  const named = argv.find((arg) => !arg.startsWith("-"));
+  const load = named !== undefined && Object.hasOwn(COMMANDS, named) ? [COMMANDS[named]!] : Object.values(COMMANDS);
+  return Promise.all(load.map((entry) => entry()));
+}
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -23,7 +42,7 @@ function version(): string {
   return "0.0.0";
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = process.argv.slice(2)): Promise<Command> {
   const program = new Command()
     .name("codeclm")
     .description("CodecLM: tailored synthetic instruction data for aligning a target model")
@@ -33,13 +52,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`codeclm: ${text.replace(/^error: /, "")}`) })
     .showHelpAfterError("(codeclm --help lists the commands)");
-  registerGenerate(program);
-  registerEval(program);
-  registerAblate(program);
-  registerReport(program);
-  registerExport(program);
-  registerSplit(program);
-  registerProtocol(program);
+  for (const register of await commandsFor(argv)) register(program);
   for (const command of program.commands) {
     command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
   }
@@ -57,7 +70,7 @@ setMaxListeners(0);
 z.config({ jitless: true });
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram()).parseAsync(process.argv);
 } catch (error) {
   process.exitCode = error instanceof CommanderError ? commanderExitCode(error) : reportError(error);
 }

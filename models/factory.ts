@@ -9,6 +9,7 @@ import { registerSecret } from "../lib/redact.js";
 import { createLocalChatModel } from "./local/index.js";
 import { localModelIdentity } from "./local/resolve.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
+import { ModelConfigError } from "./errors.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
 export interface GenerationSettings {
@@ -50,8 +51,7 @@ function requestPart(structured: Runnable): Runnable | undefined {
   return sequence.steps[0];
 }
 
-/** Why a role cannot be built (missing key, bad spec), said before any model is called. */
-export class ModelConfigError extends Error {}
+export { ModelConfigError };
 
 /**
  * The one place that turns `provider:model` strings into chat models. Nodes ask for a role; they
