@@ -26,7 +26,7 @@ import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from ".
 import { runSeedBench } from "./seeds.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
-setMaxListeners(0);
+setMaxListeners(Number.POSITIVE_INFINITY);
 z.config({ jitless: true });
 
 const { values } = parseArgs({

@@ -6,7 +6,8 @@ import { buildProgram, commanderExitCode, namedCommand } from "./program.js";
 
 // LangGraph and the OpenAI SDK derive an abort signal per task and per call, each listening on its
 // parent: with thousands of concurrent instructions the default cap of 10 only produces false alarms.
-setMaxListeners(0);
+// Infinity, not 0: with 0 undici's fetch builds and discards an error per request (see runner/run.ts).
+setMaxListeners(Number.POSITIVE_INFINITY);
 
 try {
   if (namedCommand(process.argv.slice(2))) {

@@ -185,6 +185,10 @@ export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
+  private readonly insertAll: (rows: JournalRow[]) => void;
+  private pending: Array<{ row: JournalRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
+  private scheduled = false;
+  private failure: unknown;
 
   constructor(
     private readonly db: Database.Database,
@@ -211,10 +215,40 @@ export class SqliteCallJournal implements CallJournal {
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = ? AND call_key = ? ORDER BY seq LIMIT 1`,
     );
+    this.insertAll = db.transaction((rows: JournalRow[]) => {
+      for (const row of rows) this.insert.run(...row);
+    });
   }
 
-  private enqueue(row: JournalRow): void {
-    this.insert.run(...row);
+  /**
+   * The rows of one turn of the event loop are stored in one transaction: one commit for all the calls that
+   * finished together, not one each (at concurrency 128 the per-row commits were the journal's whole cost).
+   * An answer is still used only once its row is stored (`answer` resolves then).
+   */
+  private enqueue(row: JournalRow, wait: boolean): Promise<void> | void {
+    if (this.failure) throw this.failure;
+    const promise = wait
+      ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } }))
+      : undefined;
+    if (!wait) this.pending.push({ row });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.write());
+    }
+    return promise;
+  }
+
+  private write(): void {
+    this.scheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.insertAll(batch.map((item) => item.row));
+      for (const item of batch) item.done?.resolve();
+    } catch (error) {
+      this.failure ??= error;
+      for (const item of batch) item.done?.reject(error);
+    }
   }
 
   async run(): Promise<RunRecord | undefined> {
@@ -233,6 +267,7 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   async load(): Promise<JournalTotals> {
+    this.write();
     const keys = this.db
       .prepare(`SELECT call_key FROM codeclm_calls WHERE thread_id = ? AND call_key IS NOT NULL`)
       .pluck()
@@ -248,15 +283,21 @@ export class SqliteCallJournal implements CallJournal {
     return answerRowOf(key, row);
   }
 
-  answer(row: AnswerRow): void {
-    this.enqueue(answerValues(this.threadId, row));
+  answer(row: AnswerRow): Promise<void> | void {
+    return this.enqueue(answerValues(this.threadId, row), true);
   }
 
   fault(row: FaultRow): void {
-    this.enqueue([this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null]);
+    void this.enqueue(
+      [this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null],
+      false,
+    );
   }
 
-  async flush(): Promise<void> {}
+  async flush(): Promise<void> {
+    this.write();
+    if (this.failure) throw this.failure;
+  }
 
   async deleteThread(): Promise<void> {
     await this.flush();
