@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { setMaxListeners } from "node:events";
 import { CommanderError } from "commander";
-import { reportError } from "./errors.js";
 import { buildProgram, commanderExitCode, namedCommand } from "./program.js";
 
 // LangGraph and the OpenAI SDK derive an abort signal per task and per call, each listening on its
@@ -18,5 +17,7 @@ try {
   }
   await (await buildProgram()).parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = error instanceof CommanderError ? commanderExitCode(error) : reportError(error);
+  // The error classes' modules (and the settings schema) load only when there is an error to report.
+  process.exitCode =
+    error instanceof CommanderError ? commanderExitCode(error) : (await import("./errors.js")).reportError(error);
 }
