@@ -9,7 +9,7 @@ import { runToFiles } from "../runner/run.js";
 import { BENCH_KEY, type RunShape, accountCalls, benchSeeds, runConfig } from "./scale.js";
 
 // As the CLI does (cli/main.ts).
-setMaxListeners(0);
+setMaxListeners(Number.POSITIVE_INFINITY);
 z.config({ jitless: true });
 
 const { url, shape } = JSON.parse(process.argv[2] ?? "{}") as { url: string; shape: RunShape };

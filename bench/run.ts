@@ -12,9 +12,13 @@
  *       (each new instruction against every earlier one; bench/dedupe.ts).
  *   (f) large seed files through the CLI: 20,000 seeds at --size 10 --pool 20, peak RSS at 1,000 and 100,000
  *       seeds, and how long Ctrl-C and a budget take to stop a run at 100,000 seeds (bench/seeds.ts).
+ *   (g) CPU per model call at concurrency 128, zero latency: the process's CPU time over a whole run per call
+ *       answered, beside bare ChatOpenAI calls (bench/cpu.ts).
+ *   (h) start-up: `codeclm --help` from the clone beside a bare tsx start, and from the built package
+ *       (after `npm run build`) beside a bare node start; medians of interleaved runs (bench/startup.ts).
  *
  * Options: --quick (smaller runs), --latency MS, --jitter MS, --faults RATE (share of requests that get a
- * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f. Not part of `npm test`.
+ * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f,g,h. Not part of `npm test`.
  */
 import { existsSync } from "node:fs";
 import { setMaxListeners } from "node:events";
@@ -24,9 +28,11 @@ import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { formatDedupeRow, runDedupeBench } from "./dedupe.js";
 import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from "./scale.js";
 import { runSeedBench } from "./seeds.js";
+import { cpuPerCall, formatCpuRow } from "./cpu.js";
+import { runStartupBench } from "./startup.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
-setMaxListeners(0);
+setMaxListeners(Number.POSITIVE_INFINITY);
 z.config({ jitless: true });
 
 const { values } = parseArgs({
@@ -35,14 +41,14 @@ const { values } = parseArgs({
     latency: { type: "string", default: "200" },
     jitter: { type: "string", default: "50" },
     faults: { type: "string", default: "0" },
-    only: { type: "string", default: "a,b,c,d,e,f" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h" },
   },
 });
 const quick = values.quick ?? false;
 const latency = Number(values.latency);
 const jitter = Number(values.jitter);
 const faultRate = Number(values.faults);
-const only = new Set((values.only ?? "a,b,c,d,e,f").split(","));
+const only = new Set((values.only ?? "a,b,c,d,e,f,g,h").split(","));
 const SEEDS = 50;
 const POOL = 200;
 
@@ -188,6 +194,28 @@ if (only.has("f")) {
   results.seeds = await withEndpoint({ latencyMs: 0, jitterMs: 0 }, (instant) =>
     withEndpoint({ latencyMs: 200, jitterMs: 50 }, (slow) => runSeedBench({ instant, slow }, log, quick)),
   );
+}
+
+if (only.has("g")) {
+  log("\n(g) CPU per model call at concurrency 128 (zero latency; the endpoint's own CPU not counted)");
+  const size = quick ? 300 : 600;
+  results.cpu = await withEndpoint({ latencyMs: 0, jitterMs: 0 }, async (endpoint) => {
+    const rows = [];
+    for (const checkpoint of ["sqlite", "none"] as const) {
+      const row = await cpuPerCall(endpoint, { size, concurrency: 128, pool: POOL, seeds: SEEDS, checkpoint });
+      log(`  ${formatCpuRow(row)}`);
+      rows.push(row);
+    }
+    return rows;
+  });
+}
+
+if (only.has("h")) {
+  log("\n(h) start-up (median wall time of interleaved runs)");
+  const { rows, built } = runStartupBench(quick ? 5 : 9);
+  for (const row of rows) log(`  ${row.label.padEnd(48)} ${row.medianMs.toFixed(0).padStart(5)} ms`);
+  if (!built) log("  (no dist/: run `npm run build` to time the built package)");
+  results.startup = rows;
 }
 
 // ---------------------------------------------------------------------------------------------------------

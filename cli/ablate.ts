@@ -1,11 +1,11 @@
 import { setMaxListeners } from "node:events";
 import { join, resolve as resolvePath } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { type AblationResult, runAblation } from "../eval/ablate.js";
+import type { AblationResult } from "../eval/ablate.js";
 import { readAnswers } from "../eval/answers.js";
 import { type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
 import { formatAblationTable } from "../eval/format.js";
-import { type ProvidedAnswers, evalFactory } from "../eval/run.js";
+import type { ProvidedAnswers } from "../eval/run.js";
 import { EVALUATION_NAMES, readSplit, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
 import type { SeedSplit } from "../lib/split.js";
 import { withOutputLock } from "../runner/lock.js";
@@ -14,7 +14,6 @@ import { readSeeds } from "../io/seeds.js";
 import { ABLATIONS, type Ablation, rolesFor } from "../lib/ablation.js";
 import { type CodecConfig, type RoleSettings, inputProblems } from "../lib/config.js";
 import type { ModelRole, Seed } from "../lib/records.js";
-import { ModelFactory } from "../models/factory.js";
 import { readBenchmark } from "./eval.js";
 import { UsageError } from "./errors.js";
 import { buildGenerateConfig } from "./generate.js";
@@ -119,13 +118,18 @@ async function evaluationFor(flags: AblateFlags, rows: readonly Ablation[], benc
 }
 
 /** Every model that will be called can be built, before anything is spent. */
-function validateModels(
+async function validateModels(
   flags: AblateFlags,
   rows: readonly Ablation[],
   config: CodecConfig,
   plan: Awaited<ReturnType<typeof evaluationFor>>,
   env: NodeJS.ProcessEnv,
 ) {
+  // Providers load here, once the input is known to be good: --help and usage errors need none.
+  const [{ ModelFactory }, { evalFactory }] = await Promise.all([
+    import("../models/factory.js"),
+    import("../eval/run.js"),
+  ]);
   ModelFactory.fromConfig(config, { env }).validate([...new Set<ModelRole>(rows.flatMap((row) => rolesFor(row)))]);
   if (!plan.evaluates) return;
   const { judge, reference, models, settings } = plan.evaluation;
@@ -169,7 +173,7 @@ async function prepareAblation(flags: AblateFlags, env: NodeJS.ProcessEnv) {
   ];
   if (impossible.length > 0) throw new UsageError(impossible.join("; "));
   const plan = await evaluationFor(flags, rows, benchmark, config);
-  validateModels(flags, rows, config, plan, env);
+  await validateModels(flags, rows, config, plan, env);
   return { rows, seeds, split, benchmark, config, evaluation: plan.evaluation };
 }
 
@@ -183,6 +187,7 @@ export async function ablateCommand(flags: AblateFlags, env: NodeJS.ProcessEnv =
   };
   process.once("SIGINT", onSigint);
   try {
+    const { runAblation } = await import("../eval/ablate.js");
     const result = await runAblation({
       seeds,
       split,

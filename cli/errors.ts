@@ -1,11 +1,11 @@
-import { CheckpointStoreError } from "../runner/durable.js";
+// Only the error classes' own modules: reporting an error loads no provider, checkpointer or LangGraph.
+import { CheckpointStoreError, RunSetupError } from "../runner/errors.js";
 import { InputError } from "../io/input-error.js";
 import { OutputLockedError } from "../runner/lock.js";
-import { RunSetupError } from "../runner/run.js";
 import { SettingsError } from "../lib/config.js";
 import { errorMessage } from "../lib/redact.js";
-import { ModelConfigError } from "../models/factory.js";
-import { LocalModelError } from "../models/local/index.js";
+import { ModelConfigError } from "../models/errors.js";
+import { LocalModelError } from "../models/local/errors.js";
 
 /** A mistake in how the command was called: printed as is, exit 2. */
 export class UsageError extends Error {}

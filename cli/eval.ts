@@ -5,9 +5,8 @@ import { type Command, Option } from "commander";
 import { readAnswers } from "../eval/answers.js";
 import { type EvalConfig, resolveEvalConfig } from "../eval/config.js";
 import { formatEvalSummary } from "../eval/format.js";
-import { evalPathsFor, existingEvalOutputs, runEvalToFiles } from "../eval/output.js";
 import type { EvalSummary } from "../eval/records.js";
-import { type ProvidedAnswers, evalFactory, evalRoles } from "../eval/run.js";
+import type { ProvidedAnswers } from "../eval/run.js";
 import { InputError } from "../io/input-error.js";
 import { readRunData } from "../io/run-data.js";
 import { type LeakageSummary, leakageOf, leakageSummary, refuseOverlap } from "../eval/leakage.js";
@@ -143,6 +142,11 @@ export async function evalCommand(flags: EvalFlags, env: NodeJS.ProcessEnv = pro
   const { benchmark, leakage } = await heldOutBenchmark(flags);
   const config = evalConfigFrom(flags, await readJudgePrompt(flags.judgePrompt));
   const provided = await providedAnswers(flags, benchmark);
+  // The judge's providers, loaded once the input is known to be good (--help and usage errors need none).
+  const [{ evalFactory, evalRoles }, { evalPathsFor, existingEvalOutputs, runEvalToFiles }] = await Promise.all([
+    import("../eval/run.js"),
+    import("../eval/output.js"),
+  ]);
   evalFactory(config, { env }).validate(evalRoles(config, provided));
 
   const paths = evalPathsFor(flags.out);
@@ -230,6 +234,7 @@ export function registerEval(program: Command): void {
       const summary = await withOutputLock(join(flags.out, "eval.lock"), `codeclm eval --out ${flags.out}`, () =>
         evalCommand(flags),
       );
+      const { evalPathsFor } = await import("../eval/output.js");
       const paths = evalPathsFor(flags.out);
       const leakage = summary.leakage ? `${describeLeakage(summary.leakage)}\n` : "";
       process.stdout.write(

@@ -1,13 +1,13 @@
 import { resolve as resolvePath } from "node:path";
 import { type Command, Option } from "commander";
-import { type CheckpointSpec, CheckpointStoreError, parseCheckpointSpec } from "../runner/durable.js";
-import { type Tracing, hasLangSmithKey, startTracing, uploadKeptPairs } from "../runner/langsmith.js";
+import { type CheckpointSpec, parseCheckpointSpec } from "../runner/checkpoint-spec.js";
+import { CheckpointStoreError, RunSetupError } from "../runner/errors.js";
+import type { Tracing } from "../runner/langsmith.js";
 import { readMetadata } from "../io/metadata.js";
 import { BENCHMARK_NAMES, readSplit, resolveBenchmark, testSetWarning } from "../io/benchmarks.js";
 import { InputError } from "../io/input-error.js";
 import { type OutputLock, OutputLockedError, acquireOutputLock } from "../runner/lock.js";
 import { createOutputFolders, existingOutputs, outputPathsFor } from "../runner/output.js";
-import { RunSetupError, runToFiles } from "../runner/run.js";
 import { readRunState } from "../runner/run-state.js";
 import { readSeedSample } from "../io/seeds.js";
 import { filters, rolesFor } from "../lib/ablation.js";
@@ -19,16 +19,13 @@ import { type SeedSelection, firstTooLong, seedSampleSize, selectSeeds } from ".
 import type { SeedSplit } from "../lib/split.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
-import { batchWarnings } from "../models/batch/sender.js";
-import { ModelFactory, strongTargetWarnings } from "../models/factory.js";
 import { UsageError } from "./errors.js";
 import { budgetLines, formatEstimate } from "./estimate-format.js";
 import { estimateFor } from "../lib/estimate.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
 import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
-import { prepareLocalModels } from "./local-models.js";
 import { collect, decimal } from "./options.js";
-import { type ProgressMode, createProgress } from "./progress.js";
+import type { ProgressMode } from "./progress.js";
 import { passwordNote, resumeCommandFrom, urlPassword } from "./resume-command.js";
 import { addRoleOptions } from "./role-flags.js";
 import { addSettingOptions } from "./schema-flags.js";
@@ -40,6 +37,20 @@ export { estimateFor } from "../lib/estimate.js";
 export { passwordNote, resumeCommandFrom, urlPassword, withoutUrlPassword } from "./resume-command.js";
 
 const ROLES: ModelRole[] = ["strong", "target", "judge"];
+
+// What a run needs (LangGraph, providers, checkpointers, LangSmith, the live display), loaded when it starts:
+// --help, usage errors and a dry run load none of it.
+const runModules = async () => {
+  const [run, factory, batch, langsmith, local, progress] = await Promise.all([
+    import("../runner/run.js"),
+    import("../models/factory.js"),
+    import("../models/batch/sender.js"),
+    import("../runner/langsmith.js"),
+    import("./local-models.js"),
+    import("./progress.js"),
+  ]);
+  return { ...run, ...factory, ...batch, ...langsmith, ...local, ...progress };
+};
 
 function progressMode(flags: GenerateFlags): ProgressMode {
   if (flags.json) return "json";
@@ -192,6 +203,7 @@ async function prepareInput(
 
 /** Every model buildable, LangSmith reachable, local models present, outputs free: before anything is spent. */
 async function preflight(flags: GenerateFlags, config: CodecConfig, env: NodeJS.ProcessEnv): Promise<void> {
+  const { ModelFactory, strongTargetWarnings, batchWarnings, hasLangSmithKey, prepareLocalModels } = await runModules();
   const factory = ModelFactory.fromConfig(config, { env });
   factory.validate(rolesFor(config.ablation));
   // Said before anything is spent (and again in the summary and the final message).
@@ -278,6 +290,7 @@ async function afterRun(
   const quiet = (flags.quiet ?? false) || (flags.json ?? false);
   if (tracing && !quiet) note(`codeclm: traced to LangSmith project "${tracing.project}", root run ${summary.runId}`);
   if (!flags.langsmithDataset || summary.status !== "complete") return;
+  const { uploadKeptPairs } = await runModules();
   const uploaded = await uploadKeptPairs(keptPath, flags.langsmithDataset, {
     env,
     description: `CodecLM kept pairs (codeclm run ${summary.runId})`,
@@ -301,6 +314,7 @@ async function generateHoldingLock(
   const paths = outputPathsFor(flags.out, { dropped: flags.dropped, summary: flags.summary });
   const checkpoint = checkpointFor(flags, paths.checkpoint);
   const mode = progressMode(flags);
+  const { createProgress, startTracing, runToFiles } = await runModules();
   const progress = createProgress(mode, { plainIntervalMs: (flags.progressInterval ?? 10) * 1000 });
   const note = (text: string) => (mode !== "json" ? progress.note(text) : undefined);
   const control = new RunControl();

@@ -9,9 +9,8 @@ import { setMaxListeners } from "node:events";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { type AblationResult, runAblation } from "../eval/ablate.js";
+import type { AblationResult } from "../eval/ablate.js";
 import { type EvalConfigInput, resolveEvalConfig } from "../eval/config.js";
-import { evalFactory } from "../eval/run.js";
 import { EVALUATION_NAMES, splitSet } from "../io/benchmarks.js";
 import { exists } from "../io/files.js";
 import type { ExportFormat } from "../io/formats.js";
@@ -20,7 +19,6 @@ import { readSeeds } from "../io/seeds.js";
 import type { CodecConfig, RoleSettings } from "../lib/config.js";
 import { PAPER_SETUP, paperCrrFor } from "../lib/paper.js";
 import type { SeedSplit } from "../lib/split.js";
-import { ModelFactory } from "../models/factory.js";
 import { withOutputLock } from "../runner/lock.js";
 import { writeJsonAtomic } from "../runner/output.js";
 import { UsageError } from "./errors.js";
@@ -84,11 +82,16 @@ function evaluationSettings(
 }
 
 /** Every model that will be called can be built, before anything is spent. */
-function validateModels(
+async function validateModels(
   config: CodecConfig,
   evaluation: { judge: RoleSettings; tuned?: RoleSettings },
   env: NodeJS.ProcessEnv,
 ) {
+  // Providers load here, once the flags are known to be good: --help and usage errors need none.
+  const [{ ModelFactory }, { evalFactory }] = await Promise.all([
+    import("../models/factory.js"),
+    import("../eval/run.js"),
+  ]);
   ModelFactory.fromConfig(config, { env }).validate(["strong", "target"]);
   if (!evaluation.tuned) return;
   const evalConfig = resolveEvalConfig({ model: evaluation.tuned, reference: config.strong, judge: evaluation.judge });
@@ -146,7 +149,7 @@ export async function protocolCommand(
   const config = await buildGenerateConfig(withoutRole(withoutRole(flags, "judge"), "tuned"), env, ABLATE_SETTINGS);
   const tuned = roleFromFlags(flags, "tuned");
   const judge = roleFromFlags(flags, "judge") ?? config.strong;
-  validateModels(config, { judge, ...(tuned ? { tuned } : {}) }, env);
+  await validateModels(config, { judge, ...(tuned ? { tuned } : {}) }, env);
   const split = await ensureSplit(flags, config);
   const note = flags.quiet ? undefined : (message: string) => process.stderr.write(`codeclm: ${message}\n`);
   note?.(`${flags.benchmark}: ${split.seeds.length} seeds, ${split.heldOut.length} held out -> ${split.dir}`);
@@ -155,6 +158,7 @@ export async function protocolCommand(
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
   try {
+    const { runAblation } = await import("../eval/ablate.js");
     const ablation = await runAblation({
       seeds: split.seeds,
       split: split.split,

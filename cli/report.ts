@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import type { Prices } from "../report/charts.js";
 import { withOutputLock } from "../runner/lock.js";
-import { reportPathFor, writeReport } from "../report/index.js";
 import { UsageError } from "./errors.js";
 import { collect, deprecatedOutAlias, integer, outFrom } from "./options.js";
 
@@ -39,10 +38,13 @@ export function registerReport(program: Command): void {
     )
     .option("--max-rows <n>", "most records listed per table (default 1000)", integer(1))
     .action(async (file: string, flags: { out?: string; html?: string; price?: string[]; maxRows?: number }) => {
+      const prices = parsePrices(flags.price ?? []);
+      // Plotting (vega) and the run's readers load only once the flags are good.
+      const { reportPathFor, writeReport } = await import("../report/index.js");
       const html = outFrom(flags.out, flags.html, "--html") ?? reportPathFor(file);
       const options = {
         html,
-        prices: parsePrices(flags.price ?? []),
+        prices,
         ...(flags.maxRows !== undefined ? { maxRows: flags.maxRows } : {}),
       };
       const path = await withOutputLock(`${html}.lock`, `codeclm report --out ${html}`, () =>

@@ -1,5 +1,7 @@
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import { type Runnable, RunnableBinding, RunnableSequence } from "@langchain/core/runnables";
+import { isInteropZodSchema } from "@langchain/core/utils/types";
+import { toJsonSchema } from "@langchain/core/utils/json_schema";
 import type { z } from "zod";
 import { type CodecConfig, type RoleSettings, type StructuredOutputMethod, judgeSettings } from "../lib/config.js";
 import type { ModelRole } from "../lib/records.js";
@@ -17,6 +19,7 @@ import {
   loadedBuilder,
 } from "./providers/index.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
+import { ModelConfigError } from "./errors.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
 export interface GenerationSettings {
@@ -73,8 +76,36 @@ function requestPart(structured: Runnable): Runnable | undefined {
   return sequence.steps[0];
 }
 
-/** Why a role cannot be built (missing key, bad spec), said before any model is called. */
-export class ModelConfigError extends Error {}
+export { ModelConfigError };
+
+type JsonSchemaFormat = { type?: string; json_schema: { name: string; description?: string; schema?: unknown } };
+
+/**
+ * ChatOpenAI's json_schema request part converts the bound zod schema to JSON schema on every call (twice:
+ * request and tracing parameters); this part sends the same request with the schema converted once. The reply is
+ * then JSON-parsed by the SDK and validated by models/call.ts (zod, as before). Other parts are returned as they are.
+ */
+function withSchemaConvertedOnce(part: Runnable | undefined): Runnable | undefined {
+  // By its type name: @langchain/openai is loaded only when a role uses it (models/providers/).
+  if (!part || (part as { _llmType?: () => string })._llmType?.() !== "openai") return part;
+  // withStructuredOutput's part is a ChatOpenAI whose default call options hold the request format.
+  const format = (part as unknown as { defaultOptions?: { response_format?: JsonSchemaFormat } }).defaultOptions
+    ?.response_format;
+  if (format?.type !== "json_schema" || !isInteropZodSchema(format.json_schema.schema)) return part;
+  const { name, description } = format.json_schema;
+  const schema = toJsonSchema(format.json_schema.schema, {
+    cycles: "ref",
+    reused: "ref",
+    override: (ctx: { jsonSchema: Record<string, unknown> }) => {
+      ctx.jsonSchema.title = name;
+    },
+  } as Parameters<typeof toJsonSchema>[1]);
+  // As @langchain/openai's interopZodResponseFormat builds it: the request body is unchanged.
+  const json_schema = { ...(description === undefined ? {} : { description }), name, strict: true, schema };
+  return part.withConfig({ response_format: { type: "json_schema", json_schema } } as Parameters<
+    typeof part.withConfig
+  >[0]);
+}
 
 /**
  * The one place that turns `provider:model` strings into chat models. Nodes ask for a role; they
@@ -171,7 +202,9 @@ export class ModelFactory {
       const options = { name, ...(method ? { method } : {}) };
       const typed = schema as z.ZodType<Record<string, unknown>>;
       runnable =
-        requestPart(model.withStructuredOutput(typed, { ...options, includeRaw: false }) as Runnable) ??
+        withSchemaConvertedOnce(
+          requestPart(model.withStructuredOutput(typed, { ...options, includeRaw: false }) as Runnable),
+        ) ??
         // Not the usual sequence: the whole runnable, with the raw message kept for its token usage.
         (model.withStructuredOutput(typed, { ...options, includeRaw: true }) as Runnable);
       byKey.set(key, runnable);

@@ -166,12 +166,6 @@ type JournalRow = [
   string | null,
 ];
 
-/**
- * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
- * Each answered call is stored before its answer is used (a synchronous insert, tens of microseconds):
- * after a kill -9 only the calls in flight are paid again. (Batching rows per event-loop turn would
- * widen that to calls answered in the last moments.)
- */
 /** An answered call as a journal row. */
 function answerValues(threadId: string, row: AnswerRow): JournalRow {
   return [
@@ -217,10 +211,18 @@ function answerRowOf(key: string, row: StoredRow): AnswerRow {
   };
 }
 
+/**
+ * The journal in the run's SQLite file, on the checkpointer's own connection (WAL, synchronous=NORMAL).
+ * Each answered call is stored before its answer is used: after a kill -9 only the calls in flight are paid again.
+ */
 export class SqliteCallJournal implements CallJournal {
   private keys = new Set<string>();
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
+  private readonly insertAll: (rows: JournalRow[]) => void;
+  private pending: Array<{ row: JournalRow; done?: { resolve: () => void; reject: (error: unknown) => void } }> = [];
+  private scheduled = false;
+  private failure: unknown;
 
   constructor(
     private readonly db: Database.Database,
@@ -251,10 +253,40 @@ export class SqliteCallJournal implements CallJournal {
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = ? AND call_key = ? ORDER BY seq LIMIT 1`,
     );
+    this.insertAll = db.transaction((rows: JournalRow[]) => {
+      for (const row of rows) this.insert.run(...row);
+    });
   }
 
-  private enqueue(row: JournalRow): void {
-    this.insert.run(...row);
+  /**
+   * The rows of one turn of the event loop are stored in one transaction: one commit for all the calls that
+   * finished together, not one each (at concurrency 128 the per-row commits were the journal's whole cost).
+   * An answer is still used only once its row is stored (`answer` resolves then).
+   */
+  private enqueue(row: JournalRow, wait: boolean): Promise<void> | void {
+    if (this.failure) throw this.failure;
+    const promise = wait
+      ? new Promise<void>((resolve, reject) => this.pending.push({ row, done: { resolve, reject } }))
+      : undefined;
+    if (!wait) this.pending.push({ row });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.write());
+    }
+    return promise;
+  }
+
+  private write(): void {
+    this.scheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.insertAll(batch.map((item) => item.row));
+      for (const item of batch) item.done?.resolve();
+    } catch (error) {
+      this.failure ??= error;
+      for (const item of batch) item.done?.reject(error);
+    }
   }
 
   async run(): Promise<RunRecord | undefined> {
@@ -273,6 +305,7 @@ export class SqliteCallJournal implements CallJournal {
   }
 
   async load(): Promise<JournalTotals> {
+    this.write();
     const keys = this.db
       .prepare(`SELECT call_key FROM codeclm_calls WHERE thread_id = ? AND call_key IS NOT NULL`)
       .pluck()
@@ -288,26 +321,15 @@ export class SqliteCallJournal implements CallJournal {
     return answerRowOf(key, row);
   }
 
-  answer(row: AnswerRow): void {
-    this.enqueue(answerValues(this.threadId, row));
+  answer(row: AnswerRow): Promise<void> | void {
+    return this.enqueue(answerValues(this.threadId, row), true);
   }
 
   fault(row: FaultRow): void {
-    this.enqueue([
-      this.threadId,
-      null,
-      "fault",
-      row.kind,
-      row.role,
-      row.step,
-      row.model,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-    ]);
+    void this.enqueue(
+      [this.threadId, null, "fault", row.kind, row.role, row.step, row.model, null, null, null, null, null, null],
+      false,
+    );
   }
 
   async recordBatch(row: BatchRow): Promise<void> {
@@ -323,7 +345,10 @@ export class SqliteCallJournal implements CallJournal {
     return rows.map(batchRowOf);
   }
 
-  async flush(): Promise<void> {}
+  async flush(): Promise<void> {
+    this.write();
+    if (this.failure) throw this.failure;
+  }
 
   async deleteThread(): Promise<void> {
     await this.flush();

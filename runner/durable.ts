@@ -4,7 +4,6 @@
  * or nowhere (`--checkpoint none`: no resume).
  */
 import { rm } from "node:fs/promises";
-import { resolve } from "node:path";
 import type { BaseCheckpointSaver } from "@langchain/langgraph";
 import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import { SqliteSaver } from "@langchain/langgraph-checkpoint-sqlite";
@@ -13,29 +12,10 @@ import pg from "pg";
 import { redactSecrets } from "../lib/redact.js";
 import { type CallJournal, PostgresCallJournal, SqliteCallJournal } from "../models/journal.js";
 import { RerunUnstartedTasks } from "./saver.js";
+import { type CheckpointSpec, describeCheckpoint, parseCheckpointSpec } from "./checkpoint-spec.js";
+import { CheckpointStoreError } from "./errors.js";
 
-export type CheckpointSpec = { kind: "sqlite"; path: string } | { kind: "postgres"; url: string } | { kind: "none" };
-
-/** `postgres://…` / `postgresql://…`, `none`, `sqlite:PATH` or a file path; absent: the default SQLite file. */
-export function parseCheckpointSpec(value: string | undefined, defaultPath: string): CheckpointSpec {
-  const text = value?.trim();
-  if (!text) return { kind: "sqlite", path: resolve(defaultPath) };
-  if (/^postgres(ql)?:\/\//i.test(text)) return { kind: "postgres", url: text };
-  if (text === "none") return { kind: "none" };
-  return { kind: "sqlite", path: resolve(text.replace(/^sqlite:/i, "")) };
-}
-
-/** For messages and the run-state file: never the Postgres URL itself (it may hold a password). */
-export function describeCheckpoint(spec: CheckpointSpec): string {
-  if (spec.kind === "sqlite") return `sqlite:${spec.path}`;
-  if (spec.kind === "none") return "none";
-  try {
-    const url = new URL(spec.url);
-    return `postgres://${url.hostname}${url.port ? `:${url.port}` : ""}${url.pathname}`;
-  } catch {
-    return "postgres";
-  }
-}
+export { type CheckpointSpec, parseCheckpointSpec, describeCheckpoint, CheckpointStoreError };
 
 export interface Durable {
   readonly spec: CheckpointSpec;
@@ -47,8 +27,6 @@ export interface Durable {
   /** Close; with `removeIfEmpty`, a SQLite file left holding no run is deleted. */
   close(options?: { removeIfEmpty?: boolean }): Promise<void>;
 }
-
-export class CheckpointStoreError extends Error {}
 
 export async function openDurable(spec: CheckpointSpec): Promise<Durable> {
   if (spec.kind === "none")

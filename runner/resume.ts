@@ -5,12 +5,12 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Durable } from "./durable.js";
-import { describeCheckpoint } from "./durable.js";
+import { describeCheckpoint } from "./checkpoint-spec.js";
+import { RunSetupError } from "./errors.js";
 import type { RunPlan } from "./plan.js";
 import { type RunState, dataSettings, readRunState, settingChanges } from "./run-state.js";
 
-/** A run that cannot start or resume as asked (nothing to resume, different settings): nothing was spent. */
-export class RunSetupError extends Error {}
+export { RunSetupError };
 
 export interface RunIdentity {
   runId: string;

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import type { CodecConfigInput } from "../lib/config.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
+import { installLeanRunContext } from "../models/lean-context.js";
 import { driveGraph } from "./drive.js";
 import { type CheckpointSpec, type Durable, describeCheckpoint, openDurable } from "./durable.js";
 import type { RunEvent } from "./events.js";
@@ -75,8 +76,11 @@ export async function runToFiles(options: RunOptions): Promise<RunSummary> {
 /** Open (or resume) the run, run one session of it, and close what it opened; a failure is recorded in the run-state file. */
 async function writeRun(plan: RunPlan, options: RunOptions): Promise<RunSummary> {
   // LangGraph composes one abort signal per superstep that every running task listens on: hundreds at a
-  // time here, which is expected, not a leak. Node would warn past 10.
-  setMaxListeners(0);
+  // time here, which is expected, not a leak. Node would warn past 10. Infinity, not 0: with 0 every new
+  // AbortSignal reports no limit, and undici (fetch) builds and discards an ERR_INVALID_ARG_TYPE per request.
+  setMaxListeners(Number.POSITIVE_INFINITY);
+  // No LangSmith run tree per runnable when nothing traces (models/lean-context.ts).
+  installLeanRunContext();
   // The edited pool of a run that stopped for its review is checked before anything is opened or spent.
   const reviewed = await reviewToResume(plan);
   const durable = await openDurable(plan.checkpoint);

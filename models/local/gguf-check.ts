@@ -14,32 +14,9 @@ import * as nodeLlamaCpp from "node-llama-cpp";
 import { type GgufFileInfo, type GgufTensorInfo, readGgufFileInfo } from "node-llama-cpp";
 import { GgufType } from "./gguf-types.js";
 import { type KeyTypes, walkGgufHeader } from "./gguf-walk.js";
+import { LocalModelError, type LocalModelErrorCode } from "./errors.js";
 
-export type LocalModelErrorCode =
-  /** The file is not a loadable GGUF (bad magic/version, missing keys, truncated, unsupported architecture...). */
-  | "invalid-gguf"
-  /** The path does not exist or is not a readable file. */
-  | "not-found"
-  /** A download failed for a reason other than the network being unreachable. */
-  | "download-failed"
-  /** The network (or the model host) is unreachable and no cached copy exists. */
-  | "offline"
-  /** node-llama-cpp could not load the model or create a context. */
-  | "load-failed"
-  /** Structured output was still malformed after the bounded retries. */
-  | "malformed-output";
-
-/** The one error type of the local provider: `code` says what kind of failure, `file` which file (if any). */
-export class LocalModelError extends Error {
-  override readonly name: string = "LocalModelError";
-  readonly code: LocalModelErrorCode;
-  readonly file: string | undefined;
-  constructor(message: string, options: { code: LocalModelErrorCode; file?: string; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = options.code;
-    this.file = options.file;
-  }
-}
+export { LocalModelError, type LocalModelErrorCode };
 
 /** What was read from a GGUF that passed the check. */
 export interface GgufSummary {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeptPairSchema } from "../../lib/records.js";
 import { readBlocks } from "../../prompts/delimit.js";
-import { readJsonl, runCli } from "../support/cli.js";
+import { readJsonl, runCli, serverEnv } from "../support/cli.js";
 import { codecReply, hashText } from "../support/codec-responder.js";
 import { type ChatRequest, type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
@@ -41,7 +41,7 @@ describe("codeclm generate --ablation and codeclm ablate (CLI, through the OpenA
   let dir: string;
   let seeds: string;
   let bench: string;
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-ablate-0123456789" });
+  const env = () => serverEnv(server, "sk-test-ablate-0123456789");
   const QUESTIONS = Array.from({ length: 12 }, (_, i) => `Benchmark question number ${i + 1}: explain topic ${i * 7}.`);
 
   beforeAll(async () => {

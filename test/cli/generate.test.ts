@@ -5,13 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DroppedRecordSchema, KeptPairSchema } from "../../lib/records.js";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
-import { runCli } from "../support/cli.js";
-
-const readJsonl = async (path: string) =>
-  (await readFile(path, "utf8"))
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as unknown);
+import { generateArgs, readJsonl, runCli, serverEnv } from "../support/cli.js";
 
 describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () => {
   let server: FakeOpenAIServer;
@@ -31,7 +25,7 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
   });
   afterAll(async () => server.close());
 
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
+  const env = () => serverEnv(server, SECRET);
 
   it("writes kept pairs, drops and a summary that honour the output contract", async () => {
     const seeds = join(dir, "seeds.jsonl");
@@ -47,27 +41,7 @@ describe("codeclm generate (CLI, end to end through the OpenAI protocol)", () =>
         .join("\n"),
     );
     const out = join(dir, "run1.jsonl");
-    const result = await runCli(
-      [
-        "generate",
-        "--seeds",
-        seeds,
-        "--out",
-        out,
-        "--size",
-        "12",
-        "--pool",
-        "8",
-        "--seed",
-        "7",
-        "--strong",
-        "openai:strong-model",
-        "--target",
-        "openai:target-model",
-        "--quiet",
-      ],
-      env(),
-    );
+    const result = await runCli(generateArgs({ seeds, out, size: 12, pool: 8, seed: 7 }, "--quiet"), env());
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("kept 12/12");

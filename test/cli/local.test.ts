@@ -4,16 +4,12 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DroppedRecordSchema, KeptPairSchema } from "../../lib/records.js";
 import { writeTinyLlamaGguf } from "../support/gguf-writer.js";
-import { runCli } from "../support/cli.js";
+import { readJsonl, runCli } from "../support/cli.js";
 
 /** One thread: the fast setting on small machines (see README, Local models). */
 const LOCAL_ENV = { CODECLM_LOCAL_THREADS: "1" };
 
-const lines = async (path: string) =>
-  (await readFile(path, "utf8"))
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as unknown);
+const lines = readJsonl;
 
 describe("codeclm generate with both roles local (node-llama-cpp, a GGUF written at test time)", () => {
   let dir: string;

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { generateArgs, runCli, serverEnv } from "../support/cli.js";
 import { codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
@@ -38,22 +38,8 @@ describe("codeclm generate with a plausibility check whose replies never validat
     );
     const out = join(dir, "out.jsonl");
     const result = await runCli(
-      [
-        "generate",
-        "--seeds",
-        seeds,
-        "--out",
-        out,
-        "--size",
-        "4",
-        "--pool",
-        "12",
-        "--strong",
-        "openai:strong",
-        "--target",
-        "openai:target",
-      ],
-      { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-alert-0123456789" },
+      generateArgs({ seeds, out, size: 4, pool: 12, strong: "openai:strong", target: "openai:target" }),
+      serverEnv(server, "sk-test-alert-0123456789"),
     );
     expect(result.code).toBe(0);
     // progress (stderr is not a terminal here: plain lines)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeptPairSchema } from "../../lib/records.js";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
-import { readJsonl, runCli } from "../support/cli.js";
+import { readJsonl, runCli, serverEnv } from "../support/cli.js";
 
 const SUBJECTS = [
   "a haiku about autumn leaves",
@@ -56,7 +56,7 @@ describe("codeclm generate --review-pool (CLI)", () => {
   });
   afterAll(async () => server.close());
 
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-review" });
+  const env = () => serverEnv(server, "sk-test-review");
   const models = ["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"];
 
   it("stops with exit 5 and the pool file; resumes with exactly the reviewed pool; the file seeds another run", async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
-import { runCli } from "../support/cli.js";
+import { runCli, serverEnv } from "../support/cli.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
 describe("codeclm generate with large and repetitive seed files", () => {
@@ -26,7 +26,7 @@ describe("codeclm generate with large and repetitive seed files", () => {
   });
   afterAll(async () => server.close());
 
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-seed-files-0000" });
+  const env = () => serverEnv(server, "sk-test-seed-files-0000");
   const models = ["--strong", "openai:strong-model", "--target", "openai:target-model"];
 
   it("20,000 seeds, --size 10 --pool 20: a sample is encoded, not the file, and the summary says so", async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, serverEnv } from "../support/cli.js";
 import { codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
@@ -11,7 +11,7 @@ describe("codeclm generate refuses impossible settings: exit 2, no model call", 
   let server: FakeOpenAIServer;
   let dir: string;
   let seeds: string;
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-settings-0123456789" });
+  const env = () => serverEnv(server, "sk-test-settings-0123456789");
   const base = () => [
     "generate",
     "--seeds",

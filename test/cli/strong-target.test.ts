@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, serverEnv } from "../support/cli.js";
 import { codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
@@ -27,7 +27,7 @@ describe("codeclm generate: strong and target must differ", () => {
   });
   afterAll(async () => server.close());
 
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" });
+  const env = () => serverEnv(server, "sk-test");
   const run = (name: string, target: string) =>
     runCli(
       [

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, serverEnv } from "../support/cli.js";
 import { type FakeOpenAIServer } from "../support/openai-server.js";
 import { startCodecServer, writeSeeds } from "../scale/support.js";
 
@@ -132,7 +132,7 @@ describe("outputs into folders that do not exist", () => {
   afterAll(async () => server?.close());
 
   it("generate --out new/dir/data.jsonl, then export --out and report --out into new folders", async () => {
-    const env = { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test" };
+    const env = serverEnv(server, "sk-test");
     const out = join(dir, "new", "dir", "data.jsonl");
     const common = [
       "--size",

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCodecServer } from "../support/codec-server.js";
 import { type FakeLangSmith, type TracedRun, startFakeLangSmith } from "../support/langsmith-server.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
-import { runCli } from "../support/cli.js";
+import { generateArgs, runCli } from "../support/cli.js";
 
 const OPENAI_KEY = "sk-test-langsmith-OPENAI-0123456789";
 const LANGSMITH_KEY = "lsv2_pt_test_SECRET_0123456789abcdef";
@@ -35,23 +35,7 @@ describe("LangSmith", () => {
     await langsmith.close();
   });
 
-  const base = (out: string) => [
-    "generate",
-    "--seeds",
-    seeds,
-    "--out",
-    out,
-    "--size",
-    "6",
-    "--pool",
-    "4",
-    "--seed",
-    "5",
-    "--strong",
-    "openai:strong-model",
-    "--target",
-    "openai:target-model",
-  ];
+  const base = (out: string) => generateArgs({ seeds, out, size: 6, pool: 4, seed: 5 });
 
   it("traces every model call under the run's root run (named by step, tagged by role and model, with ids), flushed before exit, and uploads the kept pairs as a dataset", async () => {
     const out = join(dir, "traced.jsonl");

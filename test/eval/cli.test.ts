@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EvalItemSchema } from "../../eval/records.js";
-import { readJsonl, runCli } from "../support/cli.js";
+import { readJsonl, runCli, serverEnv } from "../support/cli.js";
 import { evalResponder } from "../support/eval-responder.js";
 import { type FakeOpenAIServer, startOpenAIServer } from "../support/openai-server.js";
 
@@ -11,7 +11,7 @@ describe("codeclm eval (CLI, end to end through the OpenAI protocol)", () => {
   let server: FakeOpenAIServer;
   let dir: string;
   const SECRET = "sk-test-cli-eval-SECRET-0123456789";
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
+  const env = () => serverEnv(server, SECRET);
   const models = ["--model", "openai:tuned", "--reference", "openai:strong", "--judge", "openai:judge"];
 
   beforeAll(async () => {

@@ -20,7 +20,7 @@ import {
   type VerdictFault,
   createAdversary,
 } from "../support/codec-responder.js";
-import { readJsonl, runCli } from "../support/cli.js";
+import { generateArgs, readJsonl, runCli, serverEnv } from "../support/cli.js";
 import { startCodecServer } from "../support/codec-server.js";
 import { startGeminiServer } from "../support/gemini-server.js";
 import { HAND_COMPUTED_ROUGE_L, oracleRougeL as rougeL } from "../support/rouge-oracle.js";
@@ -354,22 +354,8 @@ describe("adversarial responder under the CLI", () => {
     try {
       const out = join(dir, "data.jsonl");
       const result = await runCli(
-        [
-          "generate",
-          "--seeds",
-          seedsFile,
-          "--out",
-          out,
-          "--size",
-          "40",
-          "--pool",
-          "12",
-          "--seed",
-          "2",
-          "--concurrency",
-          "8",
-        ].concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"]),
-        { OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-adversarial-0123456789" },
+        generateArgs({ seeds: seedsFile, out, size: 40, pool: 12, seed: 2, concurrency: 8 }, "--quiet"),
+        serverEnv(server, "sk-test-adversarial-0123456789"),
       );
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);

@@ -22,6 +22,7 @@ import {
   waitFor,
   writeSeeds,
 } from "./support.js";
+import { generateArgs, serverEnv } from "../support/cli.js";
 
 // A test that fails half-way leaves no CLI running against the shared server (it would skew the next test's counts).
 afterEach(async () => killStartedClis());
@@ -37,27 +38,9 @@ describe("codeclm generate: kill -9, budgets and Ctrl-C, then --resume", () => {
   /** While set, the server holds every new request: a run cannot finish between "seen" and "killed". */
   let frozen = false;
 
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
-  const args = (out: string, ...more: string[]) => [
-    "generate",
-    "--seeds",
-    seeds,
-    "--out",
-    out,
-    "--size",
-    "120",
-    "--pool",
-    "24",
-    "--seed",
-    "5",
-    "--concurrency",
-    String(CONCURRENCY),
-    "--strong",
-    "openai:strong-model",
-    "--target",
-    "openai:target-model",
-    ...more,
-  ];
+  const env = () => serverEnv(server, SECRET);
+  const args = (out: string, ...more: string[]) =>
+    generateArgs({ seeds, out, size: 120, pool: 24, seed: 5, concurrency: CONCURRENCY }, ...more);
 
   async function expectSameAsReference(out: string) {
     const kept = await keptIds(out);
@@ -326,23 +309,9 @@ describe("codeclm generate: --max-tokens and --max-cost hold across concurrency 
   };
   let cost = 0;
   const reference = { kept: [] as unknown[], tokens: 0, cost: 0 };
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-budget-0123456789" });
+  const env = () => serverEnv(server, "sk-test-budget-0123456789");
   const args = (out: string, ...more: string[]) =>
-    [
-      "generate",
-      "--seeds",
-      seeds,
-      "--out",
-      out,
-      "--size",
-      "60",
-      "--pool",
-      "12",
-      "--seed",
-      "9",
-      "--concurrency",
-      "8",
-    ].concat(["--strong", "openai:strong-model", "--target", "openai:target-model", "--quiet"], more);
+    generateArgs({ seeds, out, size: 60, pool: 12, seed: 9, concurrency: 8 }, "--quiet", ...more);
 
   beforeAll(async () => {
     server = await startCodecServer({

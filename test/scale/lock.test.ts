@@ -14,6 +14,7 @@ import { acquireOutputLock, isStale, processStartTime } from "../../runner/lock.
 import { writeJsonAtomic } from "../../runner/output.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
 import { readJson, runCli, startCli, startCodecServer, waitFor, writeSeeds } from "./support.js";
+import { generateArgs, serverEnv } from "../support/cli.js";
 
 const SIZE = 40;
 
@@ -91,28 +92,9 @@ describe("codeclm generate: one writer per output", () => {
   let server: FakeOpenAIServer;
   let dir: string;
   let seeds: string;
-  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-lock" });
-  const args = (out: string, ...more: string[]) => [
-    "generate",
-    "--seeds",
-    seeds,
-    "--out",
-    out,
-    "--size",
-    String(SIZE),
-    "--pool",
-    "10",
-    "--seed",
-    "3",
-    "--concurrency",
-    "4",
-    "--strong",
-    "openai:strong-model",
-    "--target",
-    "openai:target-model",
-    "--quiet",
-    ...more,
-  ];
+  const env = () => serverEnv(server, "sk-test-lock");
+  const args = (out: string, ...more: string[]) =>
+    generateArgs({ seeds, out, size: SIZE, pool: 10, seed: 3, concurrency: 4 }, "--quiet", ...more);
 
   beforeAll(async () => {
     // Slow enough answers that a run lasts a few seconds.

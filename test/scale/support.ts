@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnCli } from "../support/cli.js";
 import { type ScriptedRole, codecReply } from "../support/codec-responder.js";
 import { type FakeOpenAIServer, type OpenAIServerOptions, startOpenAIServer } from "../support/openai-server.js";
 
@@ -66,10 +67,7 @@ export async function killStartedClis(): Promise<void> {
 
 /** The CLI as one node process (no tsx wrapper), so signals reach it directly. */
 export function startCli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "cli/main.ts"), ...args], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-  });
+  const child = spawnCli(args, env);
   running.add(child);
   child.once("close", () => running.delete(child));
   let stdout = "";
