@@ -8,6 +8,7 @@ import { mkdtemp, readFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { costUsd, priceFor } from "../../lib/prices.js";
 import { type FakeAnthropicServer, startAnthropicServer } from "../support/anthropic-server.js";
 import { codecReply } from "../support/codec-responder.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
@@ -92,11 +93,17 @@ describe("codeclm generate --batch with --strong anthropic:… (Message Batches,
       expect(byStep[step]!.calls).toBeGreaterThan(0);
       expect(byStep[step]!.batchCalls / byStep[step]!.calls).toBeGreaterThanOrEqual(0.8);
     }
-    const strongBatched = byStep["answer-strong"]!.batchCalls + byStep.judge!.batchCalls;
+    // Claude's batch lines are exactly its answers and judgments (the target's answers went to OpenAI's batches).
+    expect(batchLines).toBe(byStep["answer-strong"]!.batchCalls + byStep.judge!.batchCalls);
     expect(claude.batch!.answered.get(CLAUDE)).toBe(batchLines);
-    expect(batchLines).toBeGreaterThanOrEqual(strongBatched);
     // The single Messages requests are the steps that do not wait (encode, decode, improve, …).
     expect(single).toBeGreaterThan(0);
+    expect(single).toBe(summary.spend.byTransport.single.calls - openai.counters.completed);
+    // Batch lines are paid at the batch price (half of Sonnet 4.5's $3 / $15); the local target is unpriced.
+    const { input, output } = claude.batch!.usage;
+    const batchCost = costUsd(priceFor(`anthropic:${CLAUDE}`), input, output, "batch")!;
+    expect(batchCost).toBeCloseTo(costUsd(priceFor(`anthropic:${CLAUDE}`), input, output)! / 2, 9);
+    expect(summary.spend.byTransport.batch.costUsd).toBeCloseTo(batchCost, 9);
     expect(summary.transport.batches.lines).toBe(batchLines + openai.batch!.lines);
     expect(summary.spend.byTransport.batch.calls).toBe(batchLines + openai.batch!.lines);
     // The key went in the batch's headers (to the server), never into any output.

@@ -51,6 +51,8 @@ export interface AnthropicBatchState {
   submissions: Map<string, number>;
   /** Lines answered by the responder, by model. */
   answered: Map<string, number>;
+  /** Tokens reported in the answered lines' usage, over every batch. */
+  usage: { input: number; output: number };
 }
 
 function readText(req: IncomingMessage): Promise<string> {
@@ -81,6 +83,7 @@ export function anthropicBatchRoutes(respond: Responder<AnthropicRequest>, optio
     lines: 0,
     submissions: new Map(),
     answered: new Map(),
+    usage: { input: 0, output: 0 },
   };
   const stored = new Map<string, StoredBatch>();
   let lineIndex = 0;
@@ -112,7 +115,10 @@ export function anthropicBatchRoutes(respond: Responder<AnthropicRequest>, optio
     const reply = normalizeReply(await respond(request));
     const encoded = encodeAnthropic({ ...request, stream: false }, reply, false, 1, request.index);
     state.answered.set(request.model, (state.answered.get(request.model) ?? 0) + 1);
-    return { type: "succeeded", message: JSON.parse(encoded.chunks.join("")) as unknown };
+    const message = JSON.parse(encoded.chunks.join("")) as { usage: { input_tokens: number; output_tokens: number } };
+    state.usage.input += message.usage.input_tokens;
+    state.usage.output += message.usage.output_tokens;
+    return { type: "succeeded", message };
   }
 
   /** Answers every line of a batch that is due into its results file. */
