@@ -3,9 +3,11 @@
  * `tools` / `tool_choice` answered with `tool_use` blocks, `output_config.format` JSON schema, usage,
  * `count_tokens`, the model list, and Anthropic's error bodies incl. 429 with `retry-after` and 529 overloaded)
  * as used by `ChatAnthropic` (@anthropic-ai/sdk underneath). Point the client at it with
- * `anthropicApiUrl: server.url`. Reuses the protocol-neutral core of openai-server.ts.
+ * `anthropicApiUrl: server.url`. Reuses the protocol-neutral core of openai-server.ts. With `batch`, also speaks
+ * Message Batches (anthropic-batch.ts).
  */
 import type { IncomingMessage } from "node:http";
+import { type AnthropicBatchOptions, type AnthropicBatchState, anthropicBatchRoutes } from "./anthropic-batch.js";
 import {
   asNumber,
   asString,
@@ -43,9 +45,14 @@ export interface AnthropicRequest extends BaseChatRequest {
 export type AnthropicServerOptions = FakeServerOptions<AnthropicRequest> & {
   /** Ids listed by `GET /v1/models`. Default `["claude-sonnet-4-5"]`. */
   models?: string[];
+  /** Also speak Message Batches (`/v1/messages/batches`; see anthropic-batch.ts). */
+  batch?: AnthropicBatchOptions;
 };
 
-export type FakeAnthropicServer = FakeServer<AnthropicRequest>;
+export type FakeAnthropicServer = FakeServer<AnthropicRequest> & {
+  /** Message Batches' state (batches, lines, submissions), when the server was started with `batch`. */
+  batch?: AnthropicBatchState;
+};
 
 /** Text of a `content` (a string, or blocks: text, tool_use input, tool_result content). */
 function contentText(content: unknown): string {
@@ -101,7 +108,7 @@ function outputRequest(body: JsonObject): OutputRequest {
   return { mode: "text", toolForced: false };
 }
 
-function parseAnthropic(body: JsonObject, req: IncomingMessage, path: string, index: number): AnthropicRequest {
+export function parseAnthropic(body: JsonObject, req: IncomingMessage, path: string, index: number): AnthropicRequest {
   const version = req.headers["anthropic-version"];
   if (typeof version !== "string" || version === "") throw new Error("anthropic-version: header is required");
   const { model, maxTokens, messages: raw } = required(body);
@@ -173,7 +180,7 @@ function streamed(message: JsonObject, block: Block, stopReason: string, outputT
   return { status: 200, headers: SSE_HEADERS, chunks, sse: true };
 }
 
-function encodeAnthropic(
+export function encodeAnthropic(
   req: AnthropicRequest,
   reply: NormalizedReply,
   malformed: boolean,
@@ -280,5 +287,10 @@ function anthropicAdapter(models: readonly string[]): ProtocolAdapter<AnthropicR
 
 /** Starts a Messages-API server on 127.0.0.1 (random port). `url` has no version segment, like api.anthropic.com. */
 export function startAnthropicServer(options: AnthropicServerOptions): Promise<FakeAnthropicServer> {
-  return startFakeServer(anthropicAdapter(options.models ?? ["claude-sonnet-4-5"]), options, "");
+  const routes = options.batch ? anthropicBatchRoutes(options.respond, options.batch) : undefined;
+  return startFakeServer(
+    anthropicAdapter(options.models ?? ["claude-sonnet-4-5"]),
+    { ...options, ...(routes ? { routes: routes.handle } : {}) },
+    "",
+  ).then((server) => (routes ? Object.assign(server, { batch: routes.state }) : server));
 }

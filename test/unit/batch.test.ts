@@ -14,7 +14,7 @@ import { ChatAnthropic } from "@langchain/anthropic";
 import { BatchCollector, parseBatchLines, type LineResult } from "../../models/batch/collector.js";
 import { type BatchTicket, batchFetch, inBatch } from "../../models/batch/scope.js";
 import { messageText } from "../../models/call.js";
-import { startAnthropicBatchServer } from "../support/anthropic-batch.js";
+import { startAnthropicServer } from "../support/anthropic-server.js";
 import { batchWarnings } from "../../models/batch/sender.js";
 import { ModelFactory } from "../../models/factory.js";
 import { type CallContext, callStructured } from "../../models/call.js";
@@ -175,7 +175,11 @@ describe("a structured call as a batch line (ChatOpenAI, OpenAI Batch API)", () 
 
 describe("Anthropic's Message Batches (the collector's second protocol, with the real ChatAnthropic)", () => {
   it("sends the single request's own body as a line's params, maps results back, and reports failed lines", async () => {
-    const server = await startAnthropicBatchServer({ failIds: new Set(["c-fail"]) });
+    const server = await startAnthropicServer({
+      respond: (request) => `echo: ${request.messages.at(-1)?.content ?? ""}`,
+      batch: { lineError: (_request, customId) => (customId === "c-fail" ? "overloaded" : undefined) },
+    });
+    const batch = server.batch!;
     try {
       const key = "sk-ant-test-batch-0123";
       const model = new ChatAnthropic({
@@ -200,11 +204,12 @@ describe("Anthropic's Message Batches (the collector's second protocol, with the
       await expect(failed.reply).rejects.toThrow();
       expect(failed.ticket.lineError).toContain("overloaded");
 
-      expect(server.batches).toHaveLength(1);
-      expect(server.batches[0]!.map((line) => line.custom_id)).toEqual(["c-ok-1", "c-ok-2", "c-fail"]);
-      const { stream: _stream, ...single } = server.singles[0]!;
-      expect(server.batches[0]![0]!.params).toEqual(single);
-      expect(server.batchHeaders[0]!["x-api-key"]).toBe(key);
+      expect(batch.batches).toHaveLength(1);
+      expect(batch.batches[0]!.map((line) => line.custom_id)).toEqual(["c-ok-1", "c-ok-2", "c-fail"]);
+      expect(server.requests).toHaveLength(1); // the one single request; batch lines are not chat requests
+      const { stream: _stream, ...single } = server.requests[0]!.body;
+      expect(batch.batches[0]![0]!.params).toEqual(single);
+      expect(batch.batchHeaders[0]!["x-api-key"]).toBe(key);
       expect(collector.snapshot()).toMatchObject({ submitted: 1, completed: 1, lines: 3, pending: 0 });
     } finally {
       await server.close();
