@@ -58,8 +58,8 @@ describe("the journal keeps batches and each call's transport", () => {
       cost_usd REAL, latency_ms INTEGER, payload TEXT)`);
     const journal = new SqliteCallJournal(db, "t");
     const row = { role: "strong", step: "judge", model: "m", answer: { text: "x" }, inputTokens: 1, outputTokens: 1 };
-    journal.answer({ ...row, key: "a", costUsd: 2, latencyMs: 1 });
-    journal.answer({ ...row, key: "b", costUsd: 1, latencyMs: 1, transport: "batch" });
+    await journal.answer({ ...row, key: "a", costUsd: 2, latencyMs: 1 });
+    await journal.answer({ ...row, key: "b", costUsd: 1, latencyMs: 1, transport: "batch" });
     await journal.recordBatch({ batchId: "batch_1", target: "http://h/v1|/chat/completions|m", customIds: ["b"] });
     const totals = await journal.load();
     expect(totals.groups).toHaveLength(1);
