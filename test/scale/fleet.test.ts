@@ -77,6 +77,8 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   let server: FakeOpenAIServer;
   let dir: string;
   let seeds: string;
+  /** Calls a local run of the same settings makes (the first test sets it). */
+  let localCalls = 0;
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
   const args = (out: string, ...more: string[]) => [
     "generate",
@@ -103,7 +105,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)], env());
 
   beforeAll(async () => {
-    server = await startCodecServer({ recordRequests: false, latencyMs: { mean: 20 } });
+    server = await startCodecServer({ recordRequests: false, latencyMs: { mean: 60 } });
     dir = await mkdtemp(join(tmpdir(), "codeclm-fleet-"));
     seeds = await writeSeeds(dir, 12);
   });
@@ -112,7 +114,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   it("writes what a local run writes, each record naming the worker that decided it", async () => {
     const local = await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none"), env());
     expect(local.code, local.stderr).toBe(0);
-    const localCalls = server.counters.completed;
+    localCalls = server.counters.completed;
 
     const url = await freshDatabase("codeclm_fleet_e2e");
     const before = server.counters.completed;
@@ -142,5 +144,97 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     expect(summary.status).toBe("complete");
   }, 120_000);
 
-  void waitFor;
+  /** This database's instruction workflows run by a worker, by status. */
+  async function workflows(url: string, workerId: string): Promise<Record<string, number>> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const result = await client.query<{ status: string; n: number }>(
+        "SELECT status, COUNT(*)::int AS n FROM dbos.workflow_status WHERE executor_id = $1 GROUP BY status",
+        [workerId],
+      );
+      return Object.fromEntries(result.rows.map((row) => [row.status, row.n]));
+    } catch {
+      return {}; // not migrated yet
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** A fleet run in which `w1` is killed with -9 once it has finished some instructions and has others in flight. */
+  async function runWithKilledWorker(name: string, revive: (url: string) => Promise<CliRun[]>) {
+    const url = await freshDatabase(`codeclm_fleet_${name}`);
+    const before = server.counters.completed;
+    const driver = startCli(args(join(dir, `${name}.jsonl`), "--engine", "dbos", "--checkpoint", url), env());
+    const w1 = worker(url, "w1");
+    const others = [worker(url, "w2")];
+    await waitFor(
+      async () => {
+        const seen = await workflows(url, "w1");
+        return (seen.SUCCESS ?? 0) >= 2 && (seen.PENDING ?? 0) >= 1;
+      },
+      60_000,
+      "w1 to be half-way",
+    );
+    w1.child.kill("SIGKILL");
+    await w1.done;
+    others.push(...(await revive(url)));
+    const done = await driver.done;
+    expect(done.code, done.stderr).toBe(0);
+    for (const w of others) w.child.kill("SIGTERM");
+    await Promise.all(others.map((w) => w.done));
+    return { url, calls: server.counters.completed - before };
+  }
+
+  it("a worker killed with -9 and restarted under its id resumes its instructions: nothing lost or repeated", async () => {
+    const { calls } = await runWithKilledWorker("restart", async (url) => [worker(url, "w1")]);
+    const kept = await readJsonl(join(dir, "restart.jsonl"));
+    expect(kept).toHaveLength(24);
+    expect(new Set(kept.map((record) => record.id)).size).toBe(24);
+    expect((await readRecords(join(dir, "restart.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.jsonl")),
+    );
+    expect((await readRecords(join(dir, "restart.dropped.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.dropped.jsonl")),
+    );
+    // Paid twice: at most the calls w1 had in flight (4 instructions, two answers each at most).
+    expect(calls - localCalls).toBeLessThanOrEqual(8);
+  }, 120_000);
+
+  it("codeclm recover hands a dead worker's instructions to the others", async () => {
+    const { calls } = await runWithKilledWorker("recover", async (url) => {
+      const recovered = await runCli(["recover", "--checkpoint", url, "--worker-id", "w1"], env());
+      expect(recovered.code, recovered.stderr).toBe(0);
+      expect(recovered.stdout).toMatch(/put back on the queue/);
+      return [];
+    });
+    expect((await readRecords(join(dir, "recover.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.jsonl")),
+    );
+    const kept = await readJsonl(join(dir, "recover.jsonl"));
+    expect(kept.filter((record) => record.decidedBy === "w2").length).toBeGreaterThan(0);
+    expect(calls - localCalls).toBeLessThanOrEqual(8);
+  }, 120_000);
+
+  it("a driver killed with -9 and resumed writes complete files with no duplicates", async () => {
+    const url = await freshDatabase("codeclm_fleet_driver");
+    const out = join(dir, "driver.jsonl");
+    const workers = [worker(url, "w1"), worker(url, "w2")];
+    const first = startCli(args(out, "--engine", "dbos", "--checkpoint", url), env());
+    await waitFor(
+      async () => (await workflows(url, "w1")).SUCCESS! + (await workflows(url, "w2")).SUCCESS! >= 6,
+      60_000,
+      "some instructions done",
+    );
+    first.child.kill("SIGKILL");
+    await first.done;
+    const resumed = await runCli(args(out, "--engine", "dbos", "--checkpoint", url, "--resume"), env());
+    expect(resumed.code, resumed.stderr).toBe(0);
+    for (const w of workers) w.child.kill("SIGTERM");
+    await Promise.all(workers.map((w) => w.done));
+    expect((await readRecords(out)).map(VOLATILE_FLEET)).toEqual(await readRecords(join(dir, "local.jsonl")));
+    expect((await readRecords(join(dir, "driver.dropped.jsonl"))).map(VOLATILE_FLEET)).toEqual(
+      await readRecords(join(dir, "local.dropped.jsonl")),
+    );
+  }, 120_000);
 });
