@@ -21,3 +21,9 @@ export async function openEngine(
   const { FleetDriver } = await import("../runner/fleet/driver.js");
   return FleetDriver.open(checkpoint.url);
 }
+
+/** What runToFiles takes from the fleet's driver: the per-instruction executor, the shared budget, the progress notice. */
+export function fleetRunOptions(fleet: FleetDriver | undefined) {
+  if (!fleet) return {};
+  return { sharedBudget: fleet.budgetFor, fleetNotice: fleet.notice };
+}

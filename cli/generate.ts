@@ -24,7 +24,7 @@ import { UsageError } from "./errors.js";
 import { budgetLines, formatEstimate } from "./estimate-format.js";
 import { estimateFor } from "../lib/estimate.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
-import { ENGINES, openEngine } from "./fleet.js";
+import { ENGINES, fleetRunOptions, openEngine } from "./fleet.js";
 import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { prepareLocalModels } from "./local-models.js";
 import { collect, decimal } from "./options.js";
@@ -311,6 +311,7 @@ async function generateHoldingLock(
       config,
       paths,
       graph: { env, ...(fleet ? { instructionExecutor: fleet.executor } : {}) },
+      ...fleetRunOptions(fleet),
       checkpoint,
       ...(flags.resume ? { resume: flags.resume } : {}),
       ...(lock ? { outputLock: lock } : {}),
@@ -321,6 +322,7 @@ async function generateHoldingLock(
       onEvent: (event) => progress.onEvent(event),
       callbacks: tracing?.callbacks,
     });
+    await fleet?.recordSummary(paths.summary, summary.runId);
     await afterRun(flags, summary, paths.kept, { tracing, env, note: (text) => progress.note(text) });
     const signal = signals.signal();
     return {

@@ -1,4 +1,5 @@
 /** What a model call is given (the run's services, the node's context, the request) and how it fails. */
+import type { SharedBudget } from "./shared-budget.js";
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
@@ -20,6 +21,8 @@ export interface CallServices {
   journal?: CallJournal;
   /** Jitter source (tests pass a seeded one). */
   random?: () => number;
+  /** A budget shared with other processes (a fleet: models/shared-budget.ts), checked after the ledger. */
+  sharedBudget?: SharedBudget;
 }
 
 /** Everything a node needs to call a model: built once per run, handed to each node. */

@@ -12,6 +12,7 @@ import { type Env, type LocalModelBuilder, ModelFactory } from "../models/factor
 import type { CallJournal, JournalTotals } from "../models/journal.js";
 import { SpendLedger } from "../models/ledger.js";
 import { CallScheduler } from "../models/scheduler.js";
+import type { SharedBudget } from "../models/shared-budget.js";
 
 /** What the graph's builder closes over: things that cannot travel in serialisable config. */
 export interface GraphDeps {
@@ -109,6 +110,7 @@ export interface ServiceOptions {
   initial?: JournalTotals;
   control?: RunControl;
   random?: () => number;
+  sharedBudget?: SharedBudget;
 }
 
 /**
@@ -138,6 +140,7 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
     control,
     ...(options.journal ? { journal: options.journal } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.sharedBudget ? { sharedBudget: options.sharedBudget } : {}),
   };
 }
 

@@ -7,11 +7,14 @@
  */
 import { DBOS, DBOSClient } from "@dbos-inc/dbos-sdk";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
-import type { UsageTotals } from "../../lib/accounts.js";
+import type { Spend, UsageTotals } from "../../lib/accounts.js";
+import type { CodecConfig } from "../../lib/config.js";
+import { PostgresBudget, type SharedBudget } from "../../models/shared-budget.js";
 import { redactSecrets } from "../../lib/redact.js";
 import type { InstructionOutcome, InstructionTask } from "../../lib/tasks.js";
 import { RunStoppedError } from "../../models/control.js";
 import { type InstructionExecutor, runOf } from "../../nodes/runtime.js";
+import { addFleetSummary } from "./summary.js";
 import { FLEET, FleetStore, type WorkerRow, type WorkflowInput, workflowIdOf } from "./store.js";
 import type { InstructionResult } from "./worker.js";
 
@@ -40,7 +43,10 @@ export class FleetDriver {
   private readonly stored = new Map<string, Promise<void>>();
   private readonly started = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  private readonly budgets: SharedBudget[] = [];
   private polling = false;
+  private watching: NodeJS.Timeout | undefined;
+  private lastNotice: string | undefined;
   /** Filtering calls by the worker that made them, from the results this driver read. */
   readonly callsByWorker = new Map<string, number>();
 
@@ -146,6 +152,13 @@ export class FleetDriver {
       );
   }
 
+  /** The run's budget, shared with every worker (GraphDeps' `sharedBudget` for runToFiles). */
+  readonly budgetFor = (runId: string, config: CodecConfig, paidBefore: Spend): SharedBudget => {
+    const budget = new PostgresBudget(this.store.pool, runId, config.budget, paidBefore);
+    this.budgets.push(budget);
+    return budget;
+  };
+
   /** Workers seen in the last `aliveSeconds`, and this run's instructions still queued. */
   async status(runId: string, aliveSeconds = 5): Promise<FleetStatus> {
     const workers = (await this.store.workers()).filter((worker) => worker.ageSeconds <= aliveSeconds);
@@ -158,6 +171,53 @@ export class FleetDriver {
     return { workers, queued: queued.length };
   }
 
+  /**
+   * For the progress line: the fleet as last looked up (once a second, in the background), e.g.
+   * "fleet: 2 workers (w1 3, w2 4 in flight) · queue 5". Undefined until the first look-up.
+   */
+  readonly notice = (runId: string): string | undefined => {
+    if (!this.watching) {
+      this.watching = setInterval(() => void this.look(runId), 1000);
+      this.watching.unref();
+      void this.look(runId);
+    }
+    return this.lastNotice;
+  };
+
+  private async look(runId: string): Promise<void> {
+    try {
+      const { workers, queued } = await this.status(runId);
+      const each = workers.map((worker) => `${worker.workerId} ${worker.inFlight}`).join(", ");
+      this.lastNotice = `fleet: ${workers.length} worker${workers.length === 1 ? "" : "s"}${each ? ` (${each} in flight)` : ""} · queue ${queued}`;
+    } catch {
+      // the next look-up may succeed; the run does not depend on it
+    }
+  }
+
+  /** Instructions decided and filtering calls made, by worker: from the run's finished workflows (each counted once). */
+  async byWorker(runId: string): Promise<Record<string, { instructions: number; calls: number }>> {
+    const done = await this.client.listWorkflows({
+      workflow_id_prefix: `${runId}:`,
+      status: "SUCCESS",
+      loadInput: false,
+      loadOutput: true,
+    });
+    const tally: Record<string, { instructions: number; calls: number }> = {};
+    for (const status of done) {
+      const result = status.output as InstructionResult | undefined;
+      if (!result || "stopped" in result) continue;
+      const entry = (tally[result.worker] ??= { instructions: 0, calls: 0 });
+      entry.instructions++;
+      entry.calls += result.calls;
+    }
+    return tally;
+  }
+
+  /** The summary file gets the fleet's part: instructions and calls by worker. */
+  async recordSummary(path: string, runId: string): Promise<void> {
+    await addFleetSummary(path, { engine: "dbos", byWorker: await this.byWorker(runId) });
+  }
+
   /** A finished run's settings are no longer needed. */
   async forget(runId: string): Promise<void> {
     await this.store.forgetRun(runId);
@@ -165,10 +225,12 @@ export class FleetDriver {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.watching) clearInterval(this.watching);
     for (const [id, waiter] of this.waiting) {
       this.waiting.delete(id);
       waiter.reject(new Error("the fleet driver was closed"));
     }
+    await Promise.all(this.budgets.map((budget) => budget.flush()));
     await this.client.destroy();
     await this.store.close();
   }

@@ -17,6 +17,7 @@ import { type UsageTotals, totalCounts } from "../../lib/accounts.js";
 import { RunStoppedError, type StopInfo } from "../../models/control.js";
 import type { Env } from "../../models/factory.js";
 import { PostgresCallJournal } from "../../models/journal.js";
+import { PostgresBudget } from "../../models/shared-budget.js";
 import { type CodecRun, RUN_KEY, buildServices, factoryFor } from "../../nodes/runtime.js";
 import { FLEET, FleetStore, type WorkflowInput } from "./store.js";
 
@@ -94,7 +95,7 @@ export class FleetWorker {
 
   /** Start a worker; resolves once DBOS is launched (it then dequeues and recovers its own workflows). */
   static async start(options: WorkerOptions): Promise<FleetWorker> {
-    const store = await FleetStore.open(options.url);
+    const store = await FleetStore.open(options.url, options.concurrency + 4);
     const worker = new FleetWorker(options, store);
     const workflow = DBOS.registerWorkflow((input: WorkflowInput) => worker.workflow(input), { name: FLEET.workflow });
     void workflow;
@@ -143,7 +144,11 @@ export class FleetWorker {
     const deps = { env: this.options.env ?? process.env };
     const factory = factoryFor(deps, config);
     const journal = await PostgresCallJournal.open(this.store.pool, runId);
-    const services = buildServices(config, factory, { journal, initial: await journal.load() });
+    const services = buildServices(config, factory, {
+      journal,
+      initial: await journal.load(),
+      sharedBudget: new PostgresBudget(this.store.pool, runId, config.budget),
+    });
     const run: CodecRun = {
       config,
       factory,

@@ -118,7 +118,11 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
 
     const url = await freshDatabase("codeclm_fleet_e2e");
     const before = server.counters.completed;
-    const driver = startCli(args(join(dir, "fleet.jsonl"), "--engine", "dbos", "--checkpoint", url), env());
+    const loud = args(join(dir, "fleet.jsonl"), "--engine", "dbos", "--checkpoint", url, "--progress-interval", "0.5");
+    const driver = startCli(
+      loud.filter((arg) => arg !== "--quiet"),
+      env(),
+    );
     const workers = [worker(url, "w1"), worker(url, "w2")];
     const done = await driver.done;
     expect(done.code, done.stderr).toBe(0);
@@ -142,7 +146,14 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     expect(server.counters.completed - before).toBe(localCalls);
     const summary = await readJson(join(dir, "fleet.summary.json"));
     expect(summary.status).toBe("complete");
-  }, 120_000);
+    // The summary says who decided what and the calls each made; the progress line showed the fleet.
+    const byWorker = summary.fleet.byWorker as Record<string, { instructions: number; calls: number }>;
+    expect(Object.keys(byWorker).sort()).toEqual(["w1", "w2"]);
+    const decided = Object.values(byWorker).reduce((sum, entry) => sum + entry.instructions, 0);
+    expect(decided).toBe(kept.length + instructionDrops.length);
+    for (const entry of Object.values(byWorker)) expect(entry.calls).toBeGreaterThan(0);
+    expect(done.stderr).toMatch(/fleet: [12] workers? \(w\d \d+(, w\d \d+)? in flight\) · queue \d+/i);
+  }, 240_000);
 
   /** This database's instruction workflows run by a worker, by status. */
   async function workflows(url: string, workerId: string): Promise<Record<string, number>> {
@@ -199,7 +210,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     );
     // Paid twice: at most the calls w1 had in flight (4 instructions, two answers each at most).
     expect(calls - localCalls).toBeLessThanOrEqual(8);
-  }, 120_000);
+  }, 240_000);
 
   it("codeclm recover hands a dead worker's instructions to the others", async () => {
     const { calls } = await runWithKilledWorker("recover", async (url) => {
@@ -214,7 +225,35 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     const kept = await readJsonl(join(dir, "recover.jsonl"));
     expect(kept.filter((record) => record.decidedBy === "w2").length).toBeGreaterThan(0);
     expect(calls - localCalls).toBeLessThanOrEqual(8);
-  }, 120_000);
+  }, 240_000);
+
+  it("one budget across the fleet: --max-calls stops the fleet (exit 4) within it, and a resume completes", async () => {
+    const url = await freshDatabase("codeclm_fleet_budget");
+    const out = join(dir, "budget.jsonl");
+    if (localCalls === 0) {
+      await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none", "--force"), env());
+      localCalls = server.counters.completed;
+    }
+    const budget = Math.floor(localCalls / 2);
+    const workers = [worker(url, "w1"), worker(url, "w2")];
+    const before = server.counters.completed;
+    const stopped = await runCli(
+      args(out, "--engine", "dbos", "--checkpoint", url, "--max-calls", String(budget)),
+      env(),
+    );
+    expect(stopped.code, stopped.stderr).toBe(4);
+    // Workers finish what they hold; the budget holds for all of them.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(server.counters.completed - before).toBeLessThanOrEqual(budget);
+    const resumed = await runCli(
+      args(out, "--engine", "dbos", "--checkpoint", url, "--resume", "--max-calls", String(localCalls * 2)),
+      env(),
+    );
+    expect(resumed.code, resumed.stderr).toBe(0);
+    for (const w of workers) w.child.kill("SIGTERM");
+    await Promise.all(workers.map((w) => w.done));
+    expect((await readRecords(out)).map(VOLATILE_FLEET)).toEqual(await readRecords(join(dir, "local.jsonl")));
+  }, 240_000);
 
   it("a driver killed with -9 and resumed writes complete files with no duplicates", async () => {
     const url = await freshDatabase("codeclm_fleet_driver");
@@ -236,5 +275,5 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     expect((await readRecords(join(dir, "driver.dropped.jsonl"))).map(VOLATILE_FLEET)).toEqual(
       await readRecords(join(dir, "local.dropped.jsonl")),
     );
-  }, 120_000);
+  }, 240_000);
 });
