@@ -107,10 +107,13 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
     const lease = new CallLease(ctx, await scheduler.acquire(endpoint, taskSignal));
-    const stop = lease.reserve(model, chars) ?? (await lease.reserveShared());
+    const local = lease.reserve(model, chars);
+    const shared = local ? undefined : await lease.reserveShared();
+    const stop = local ?? shared;
     if (!stop) return lease;
     lease.end({ kind: "cancel" });
-    if (ledger.callsInFlight > 0) {
+    // The fleet's budget is spent: waiting for this process's calls would not free the others' reservations.
+    if (!shared && ledger.callsInFlight > 0) {
       await ledger.whenReleased();
       continue;
     }
