@@ -190,6 +190,12 @@ if (only.has("f")) {
   );
 }
 
+if (only.has("g") || process.env.CODECLM_BENCH_POSTGRES_URL) {
+  log("\n(g) scale-out on DBOS: a driver and 3 workers × 8 sharing Postgres, 200 ± 50 ms");
+  const { runFleetBench } = await import("./fleet.js");
+  results.fleet = await runFleetBench(log, quick);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Hook: local-model benchmark. Another part of the project adds bench/local.ts exporting runLocalBench();
 // when that file exists it runs here, after the scale benchmarks.
