@@ -102,10 +102,10 @@ export class FleetDriver {
     }
   }
 
-  private storeSettings(runId: string, config: unknown): Promise<void> {
+  private storeSettings(runId: string, config: CodecConfig): Promise<void> {
     let stored = this.stored.get(runId);
     if (!stored) {
-      stored = this.store.putSettings(runId, config as Parameters<FleetStore["putSettings"]>[1]);
+      stored = this.store.putSettings(runId, config);
       this.stored.set(runId, stored);
     }
     return stored;
