@@ -86,6 +86,9 @@ export class FleetDriver {
         { queueName: FLEET.queue, workflowName: FLEET.workflow, workflowID: id, appVersion: FLEET.version },
         input,
       );
+      // Cancelled when an earlier session of the driver stopped before a worker took it: queue it again.
+      if ((await this.client.getWorkflow(id))?.status === "CANCELLED")
+        await this.client.resumeWorkflow(id, { queueName: FLEET.queue });
       const result = await this.result(handle.workflowID);
       if ("stopped" in result) {
         // Stopped in an earlier session (a budget since raised): send it again under the next id.
@@ -223,7 +226,24 @@ export class FleetDriver {
     await this.store.forgetRun(runId);
   }
 
+  /**
+   * A driver that stops (a budget, Ctrl-C) takes its runs' instructions that no worker has started off the
+   * queue, so the fleet does not go on spending for a run nobody waits for; a resume queues them again.
+   */
+  private async withdraw(): Promise<void> {
+    for (const runId of this.stored.keys()) {
+      const queued = await this.client.listWorkflows({
+        workflow_id_prefix: `${runId}:`,
+        status: "ENQUEUED",
+        loadInput: false,
+        loadOutput: false,
+      });
+      if (queued.length > 0) await this.client.cancelWorkflows(queued.map((workflow) => workflow.workflowID));
+    }
+  }
+
   async close(): Promise<void> {
+    await this.withdraw().catch(() => {});
     if (this.timer) clearInterval(this.timer);
     if (this.watching) clearInterval(this.watching);
     for (const [id, waiter] of this.waiting) {

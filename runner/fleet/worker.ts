@@ -143,7 +143,7 @@ export class FleetWorker {
     const config = ownEndpoints(await this.store.settings(runId));
     const deps = { env: this.options.env ?? process.env };
     const factory = factoryFor(deps, config);
-    const journal = await PostgresCallJournal.open(this.store.pool, runId);
+    const journal = await PostgresCallJournal.open(this.store.pool, runId, { shared: true });
     const services = buildServices(config, factory, {
       journal,
       initial: await journal.load(),

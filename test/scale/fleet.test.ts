@@ -176,7 +176,10 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   async function runWithKilledWorker(name: string, revive: (url: string) => Promise<CliRun[]>) {
     const url = await freshDatabase(`codeclm_fleet_${name}`);
     const before = server.counters.completed;
-    const driver = startCli(args(join(dir, `${name}.jsonl`), "--engine", "dbos", "--checkpoint", url), env());
+    const driver = startCli(
+      args(join(dir, `${name}.jsonl`), "--engine", "dbos", "--checkpoint", url, "--keep-checkpoints"),
+      env(),
+    );
     const w1 = worker(url, "w1");
     const others = [worker(url, "w2")];
     await waitFor(
