@@ -16,9 +16,11 @@
  *       answered, beside bare ChatOpenAI calls (bench/cpu.ts).
  *   (h) start-up: `codeclm --help` from the clone beside a bare tsx start, and from the built package
  *       (after `npm run build`) beside a bare node start; medians of interleaved runs (bench/startup.ts).
+ *   (i) scale-out on DBOS (with CODECLM_BENCH_POSTGRES_URL set): a driver and 3 workers × 8 sharing Postgres,
+ *       efficiency, kill -9 then restart or recover, --max-calls 300 over the fleet, calls per worker (bench/fleet.ts).
  *
  * Options: --quick (smaller runs), --latency MS, --jitter MS, --faults RATE (share of requests that get a
- * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f,g,h. Not part of `npm test`.
+ * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f,g,h,i. Not part of `npm test`.
  */
 import { existsSync } from "node:fs";
 import { setMaxListeners } from "node:events";
@@ -216,6 +218,12 @@ if (only.has("h")) {
   for (const row of rows) log(`  ${row.label.padEnd(48)} ${row.medianMs.toFixed(0).padStart(5)} ms`);
   if (!built) log("  (no dist/: run `npm run build` to time the built package)");
   results.startup = rows;
+}
+
+if (only.has("i") || process.env.CODECLM_BENCH_POSTGRES_URL) {
+  log("\n(i) scale-out on DBOS: a driver and 3 workers × 8 sharing Postgres, 200 ± 50 ms");
+  const { runFleetBench } = await import("./fleet.js");
+  results.fleet = await runFleetBench(log, quick);
 }
 
 // ---------------------------------------------------------------------------------------------------------

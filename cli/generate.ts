@@ -23,6 +23,7 @@ import { UsageError } from "./errors.js";
 import { budgetLines, formatEstimate } from "./estimate-format.js";
 import { estimateFor } from "../lib/estimate.js";
 import { GENERATE_SETTINGS } from "./flag-names.js";
+import { ENGINES, fleetRunOptions, openEngine } from "./fleet.js";
 import { type GenerateFlags, buildGenerateConfig } from "./generate-config.js";
 import { collect, decimal } from "./options.js";
 import type { ProgressMode } from "./progress.js";
@@ -322,12 +323,14 @@ async function generateHoldingLock(
   const resumeCommand = resumeCommandFrom(argv);
   // Off unless LANGSMITH_TRACING=true; the root run's id is the summary's runId.
   const tracing = startTracing(env);
+  const fleet = await openEngine(flags.engine as string | undefined, checkpoint);
   try {
     const summary = await runToFiles({
       input,
       config,
       paths,
-      graph: { env },
+      graph: { env, ...(fleet ? { instructionExecutor: fleet.executor } : {}) },
+      ...fleetRunOptions(fleet),
       checkpoint,
       ...(flags.resume ? { resume: flags.resume } : {}),
       ...(lock ? { outputLock: lock } : {}),
@@ -338,6 +341,7 @@ async function generateHoldingLock(
       onEvent: (event) => progress.onEvent(event),
       callbacks: tracing?.callbacks,
     });
+    await fleet?.recordSummary(paths.summary, summary.runId);
     await afterRun(flags, summary, paths.kept, { tracing, env, note: (text) => progress.note(text) });
     const signal = signals.signal();
     return {
@@ -363,6 +367,7 @@ async function generateHoldingLock(
   } finally {
     progress.close();
     signals.dispose();
+    await fleet?.close();
   }
 }
 
@@ -434,6 +439,11 @@ function addRunOptions(command: Command): Command {
       "checkpoints and call journal: a SQLite file (default OUT.checkpoint.sqlite), postgres://…, or none",
     )
     .option("--keep-checkpoints", "keep checkpoints and the call journal after the run completes")
+    .addOption(
+      new Option("--engine <engine>", "where instructions are filtered: here, or by `codeclm worker`s (dbos)")
+        .choices(ENGINES)
+        .default("local"),
+    )
     .option("--config <file>", "JSON file with any configuration field; flags override it")
     .option(
       "--langsmith-dataset <name>",

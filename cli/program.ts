@@ -59,6 +59,17 @@ export const COMMANDS: Record<string, CommandEntry> = {
       "One row of the paper's Table 1: split the benchmark (seeds), generate, export; with --tuned, evaluate on the held-out part beside the paper's CRR",
     load: async () => (await import("./protocol.js")).registerProtocol,
   },
+  worker: {
+    term: "worker [options]",
+    description:
+      "Run instructions' filtering for `generate --engine dbos` drivers sharing a Postgres database (DBOS Transact)",
+    load: async () => (await import("./worker.js")).registerWorker,
+  },
+  recover: {
+    term: "recover [options]",
+    description: "Hand the unfinished instructions of a worker that will not come back to the other workers",
+    load: async () => (await import("./recover.js")).registerRecover,
+  },
 };
 
 /** The command `argv` (as `process.argv.slice(2)`) names, also as `help NAME`; undefined for none or an unknown one. */

@@ -1,6 +1,7 @@
 import type { BaseCheckpointSaver, LangGraphRunnableConfig } from "@langchain/langgraph";
 import { END, START, StateGraph } from "@langchain/langgraph";
 import { CodecConfigSchema } from "../lib/config.js";
+import type { InstructionTask } from "../lib/tasks.js";
 import { actionApply } from "../nodes/action-apply.js";
 import { buildPool } from "../nodes/build-pool.js";
 import { collect } from "../nodes/collect.js";
@@ -59,7 +60,7 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("dedupe", dedupe)
     .addNode("review-instructions", reviewInstructions)
     .addNode("schedule", schedule)
-    .addNode("instruction", buildInstructionGraph(deps, shape))
+    .addNode("instruction", instructionNode(deps, shape))
     .addNode("collect", collect)
     .addNode("finalize", finalize)
     .addEdge(START, "prepare")
@@ -100,6 +101,13 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addEdge("finalize", END);
   const compiled = ownRunPerInvocation(graph.compile({ checkpointer, name: "codeclm" }), deps);
   return compiled.withConfig({ recursionLimit: RECURSION_LIMIT });
+}
+
+/** The per-instruction work: the subgraph in process, or the deps' executor (a fleet of workers). */
+function instructionNode(deps: GraphDeps, shape: StateShape) {
+  const remote = deps.instructionExecutor;
+  if (!remote) return buildInstructionGraph(deps, shape);
+  return guarded((input: { task: InstructionTask }, config: LangGraphRunnableConfig) => remote(input.task, config));
 }
 
 type StreamIterator = (input: unknown, options?: LangGraphRunnableConfig) => AsyncGenerator<unknown>;

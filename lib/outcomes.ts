@@ -22,6 +22,9 @@ function lineageOf(outcome: InstructionOutcome): Lineage {
   };
 }
 
+/** Which worker decided the record, when a fleet ran its filtering. */
+const decider = (outcome: InstructionOutcome) => (outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {});
+
 const bump = (counts: Record<string, number>, key: string) => ({ ...counts, [key]: (counts[key] ?? 0) + 1 });
 
 /**
@@ -54,6 +57,7 @@ export function settleWave(
         similarity: Number(repeat.similarity.toFixed(4)),
         metadata: outcome.task.metadata,
         lineage,
+        ...decider(outcome),
         runId: options.runId,
       });
       progress = { ...progress, droppedByReason: bump(progress.droppedByReason, "near-duplicate") };
@@ -72,6 +76,7 @@ export function settleWave(
         answers: last.answers,
         rawScores: last.rawScores,
         lineage,
+        ...decider(outcome),
         runId: options.runId,
       });
       progress = {
@@ -92,6 +97,7 @@ export function settleWave(
       instruction: outcome.instruction,
       metadata: outcome.task.metadata,
       lineage,
+      ...decider(outcome),
       runId: options.runId,
     });
     progress = { ...progress, droppedByReason: bump(progress.droppedByReason, reason) };

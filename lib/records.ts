@@ -85,6 +85,7 @@ export const KeptPairSchema = z.object({
   answers: z.object({ strong: z.string(), target: z.string().optional() }),
   rawScores: RawScoresSchema.optional(),
   lineage: LineageSchema,
+  decidedBy: z.string().optional().describe("The worker that decided it (--engine dbos); absent in a local run"),
   runId: z.string(),
 });
 export type KeptPair = z.infer<typeof KeptPairSchema>;
@@ -127,6 +128,7 @@ export const DroppedRecordSchema = z.object({
   seed: z.string().optional().describe("The seed text, for seed drops"),
   metadata: MetadataSchema.optional(),
   lineage: LineageSchema.optional(),
+  decidedBy: z.string().optional().describe("The worker that decided it (--engine dbos); absent in a local run"),
   runId: z.string(),
 });
 export type DroppedRecord = z.infer<typeof DroppedRecordSchema>;

@@ -25,6 +25,7 @@ export const InstructionOutcomeSchema = z.object({
   actions: z.array(z.string()).describe("Actions applied, in order"),
   history: z.array(IterationRecordSchema),
   failure: z.object({ step: z.string(), error: z.string() }).optional(),
+  decidedBy: z.string().optional().describe("The worker that ran the filtering (--engine dbos)"),
 });
 export type InstructionOutcome = z.infer<typeof InstructionOutcomeSchema>;
 

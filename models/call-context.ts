@@ -1,4 +1,5 @@
 /** What a model call is given (the run's services, the node's context, the request) and how it fails. */
+import type { SharedBudget } from "./shared-budget.js";
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
@@ -24,6 +25,8 @@ export interface CallServices {
   random?: () => number;
   /** Present with `batch` on: sends the calls that can wait as lines of a provider's batch (models/batch/). */
   batch?: BatchSender;
+  /** A budget shared with other processes (a fleet: models/shared-budget.ts), checked after the ledger. */
+  sharedBudget?: SharedBudget;
 }
 
 /** One call the batch transport may take: its request, its journal key, how to send it and how to meter its answer. */

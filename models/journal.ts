@@ -371,9 +371,11 @@ export class PostgresCallJournal implements CallJournal {
   private constructor(
     private readonly pool: Pool,
     readonly threadId: string,
+    /** Other processes write this thread too (a fleet's workers): look every key up, not only those loaded. */
+    private readonly shared = false,
   ) {}
 
-  static async open(pool: Pool, threadId: string): Promise<PostgresCallJournal> {
+  static async open(pool: Pool, threadId: string, options: { shared?: boolean } = {}): Promise<PostgresCallJournal> {
     await pool.query(`
       CREATE TABLE IF NOT EXISTS codeclm_calls (
         seq BIGSERIAL PRIMARY KEY,
@@ -389,7 +391,7 @@ export class PostgresCallJournal implements CallJournal {
       CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
       CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);
       ${BATCH_TABLE}`);
-    return new PostgresCallJournal(pool, threadId);
+    return new PostgresCallJournal(pool, threadId, options.shared ?? false);
   }
 
   async run(): Promise<RunRecord | undefined> {
@@ -424,7 +426,7 @@ export class PostgresCallJournal implements CallJournal {
   }
 
   async find(key: string): Promise<AnswerRow | undefined> {
-    if (!this.keys.has(key)) return undefined;
+    if (!this.shared && !this.keys.has(key)) return undefined;
     const result = await this.pool.query<StoredRow>(
       `SELECT role, step, model, input_tokens, output_tokens, cost_usd, latency_ms, payload FROM codeclm_calls
        WHERE thread_id = $1 AND call_key = $2 ORDER BY seq LIMIT 1`,

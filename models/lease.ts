@@ -13,6 +13,7 @@ import type { Slot, SlotOutcome } from "./scheduler.js";
 export class CallLease {
   private slotHeld = true;
   private reservation: Reservation | undefined;
+  private sharedHeld = false;
 
   constructor(
     private readonly ctx: CallContext,
@@ -39,16 +40,42 @@ export class CallLease {
     this.ctx.services.scheduler.release(this.slot, outcome);
   }
 
+  /** The fleet's budget too (a shared one, in Postgres), after the run's own: the reservation is dropped if it does not fit. */
+  async reserveShared(): Promise<BudgetStop | undefined> {
+    const shared = this.ctx.services.sharedBudget;
+    if (!shared || !this.reservation) return undefined;
+    const stop = await shared.reserve(this.reservation.spend);
+    if (stop) {
+      this.ctx.services.ledger.release(this.reservation);
+      this.reservation = undefined;
+    } else this.sharedHeld = true;
+    return stop;
+  }
+
   /** The request was answered: the reservation becomes what it really cost. */
   settle(call: CallRecord): void {
     if (!this.reservation) throw new Error("a call was settled without a reservation");
+    if (this.sharedHeld) {
+      const cost = call.costUsd ?? 0;
+      this.ctx.services.sharedBudget?.end(this.reservation.spend, {
+        calls: 1,
+        inputTokens: call.inputTokens,
+        outputTokens: call.outputTokens,
+        costUsd: cost,
+      });
+      this.sharedHeld = false;
+    }
     this.ctx.services.ledger.settle(this.reservation, call);
     this.reservation = undefined;
   }
 
   /** The request ended (failed, cancelled, or answered and settled): release whatever is still held. */
   end(outcome: SlotOutcome): void {
-    if (this.reservation) this.ctx.services.ledger.release(this.reservation);
+    if (this.reservation) {
+      if (this.sharedHeld) this.ctx.services.sharedBudget?.end(this.reservation.spend);
+      this.ctx.services.ledger.release(this.reservation);
+    }
+    this.sharedHeld = false;
     this.reservation = undefined;
     this.freeSlot(outcome);
   }
@@ -80,10 +107,13 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
     const lease = new CallLease(ctx, await scheduler.acquire(endpoint, taskSignal));
-    const stop = lease.reserve(model, chars);
+    const local = lease.reserve(model, chars);
+    const shared = local ? undefined : await lease.reserveShared();
+    const stop = local ?? shared;
     if (!stop) return lease;
     lease.end({ kind: "cancel" });
-    if (ledger.callsInFlight > 0) {
+    // The fleet's budget is spent: waiting for this process's calls would not free the others' reservations.
+    if (!shared && ledger.callsInFlight > 0) {
       await ledger.whenReleased();
       continue;
     }

@@ -3,6 +3,8 @@ import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { type CodecConfig, CodecConfigSchema, judgeSettings, resolveConfig } from "../lib/config.js";
 import { NearDuplicateIndex } from "../lib/dedupe.js";
 import type { ModelRole } from "../lib/records.js";
+import type { UsageTotals } from "../lib/accounts.js";
+import type { InstructionOutcome, InstructionTask } from "../lib/tasks.js";
 import { UsageMeter } from "../lib/usage.js";
 import type { CallContext, CallServices } from "../models/call.js";
 import { RunControl, RunStoppedError } from "../models/control.js";
@@ -12,6 +14,7 @@ import { SpendLedger } from "../models/ledger.js";
 import { CallScheduler } from "../models/scheduler.js";
 import { batchFetch } from "../models/batch/scope.js";
 import { BatchTransport } from "../models/batch/sender.js";
+import type { SharedBudget } from "../models/shared-budget.js";
 
 /** What the graph's builder closes over: things that cannot travel in serialisable config. */
 export interface GraphDeps {
@@ -30,7 +33,18 @@ export interface GraphDeps {
   services?: CallServices;
   /** The run's near-duplicate index, given with `services` (`runToFiles` fills it from the output files on resume). */
   dedupe?: NearDuplicateIndex;
+  /**
+   * Runs one instruction's filtering somewhere else (a fleet of workers: runner/fleet/). Set, the graph's
+   * per-instruction node calls it instead of running the instruction subgraph in process.
+   */
+  instructionExecutor?: InstructionExecutor;
 }
+
+/** One instruction's filtering as one unit: its task in, its outcomes and usage out. */
+export type InstructionExecutor = (
+  task: InstructionTask,
+  config: LangGraphRunnableConfig,
+) => Promise<{ outcomes: InstructionOutcome[]; usage: UsageTotals }>;
 
 /**
  * Everything that belongs to one run of the graph and cannot live in its (serialisable) state: the run's
@@ -99,6 +113,7 @@ export interface ServiceOptions {
   initial?: JournalTotals;
   control?: RunControl;
   random?: () => number;
+  sharedBudget?: SharedBudget;
 }
 
 /**
@@ -140,6 +155,7 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
     ...(batch ? { batch } : {}),
     ...(options.journal ? { journal: options.journal } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.sharedBudget ? { sharedBudget: options.sharedBudget } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Callbacks } from "@langchain/core/callbacks/manager";
 import { setMaxListeners } from "node:events";
-import type { CodecConfigInput } from "../lib/config.js";
+import { CallAccounts, type Spend } from "../lib/accounts.js";
+import type { CodecConfig, CodecConfigInput } from "../lib/config.js";
+import type { SharedBudget } from "../models/shared-budget.js";
 import type { RunSummary } from "../lib/summary.js";
 import { RunControl } from "../models/control.js";
 import { installLeanRunContext } from "../models/lean-context.js";
@@ -52,6 +54,10 @@ export interface RunOptions {
   /** Jitter source for retries (tests). */
   random?: () => number;
   onEvent?: (event: RunEvent) => void;
+  /** A budget shared with other processes for this run (`--engine dbos`), given what the run paid before. */
+  sharedBudget?: (runId: string, config: CodecConfig, paidBefore: Spend) => SharedBudget;
+  /** A line about the workers for the progress display (`--engine dbos`). */
+  fleetNotice?: (runId: string) => string | undefined;
 }
 
 /**
@@ -118,6 +124,7 @@ async function runSession(
     dedupe: run.dedupe,
     checkpointer: durable.saver,
     random: options.random,
+    sharedBudget: options.sharedBudget?.(run.runId, plan.config, new CallAccounts(run.spentBefore).spent()),
   });
   const point = await resumePoint(parts.graph, run.runId, run.resumed);
   const session: Session = { plan, run, parts, view: point.view, emit: (event) => options.onEvent?.(event) };
@@ -133,7 +140,11 @@ async function runSession(
     { runId: run.runId, input: plan.input, config: plan.config, customModels: Boolean(options.graph?.models) },
     parts.services,
   );
-  const snapshot = () => progressSnapshot(basis, { files: run.files, view: point.view, services: parts.services });
+  const snapshot = () => {
+    const now = progressSnapshot(basis, { files: run.files, view: point.view, services: parts.services });
+    const fleet = options.fleetNotice?.(run.runId);
+    return fleet ? { ...now, notices: [...(now.notices ?? []), fleet] } : now;
+  };
   const stopWatching = watchRun({
     control,
     signal: options.signal,

@@ -10,6 +10,7 @@ import type { CallServices } from "../models/call.js";
 import type { RunControl } from "../models/control.js";
 import type { ModelFactory } from "../models/factory.js";
 import type { CallJournal, JournalTotals } from "../models/journal.js";
+import type { SharedBudget } from "../models/shared-budget.js";
 import { buildServices, factoryFor } from "../nodes/runtime.js";
 
 /** What a caller may set of the graph a run builds (models, local model builder, environment, retries). */
@@ -33,6 +34,8 @@ export interface RunGraphNeeds {
   checkpointer?: BaseCheckpointSaver;
   /** Jitter source for retries (tests). */
   random?: () => number;
+  /** A budget shared with other processes (`--engine dbos`: the fleet's, in Postgres). */
+  sharedBudget?: SharedBudget;
 }
 
 /** The graph streams its records out (not kept in state) and runs with this run's services and index. */
@@ -43,6 +46,7 @@ export function buildRunGraph(needs: RunGraphNeeds): RunGraph {
     journal: needs.journal,
     initial: needs.spentBefore,
     random: needs.random,
+    sharedBudget: needs.sharedBudget,
   });
   const graph = createCodecGraph({
     ...needs.options,

@@ -198,3 +198,24 @@ describe("settleWave with the run's near-duplicate check", () => {
     expect(keptIds).toEqual(["t2", "t3"]);
   });
 });
+
+describe("settleWave: the worker that decided (--engine dbos)", () => {
+  it("puts decidedBy on kept and dropped records when the outcome has it, and nowhere in a local run", () => {
+    const remote = [
+      { ...kept(0), decidedBy: "w1" },
+      { ...droppedAtCap(1), decidedBy: "w2" },
+      { ...failed(2), decidedBy: "w1" },
+      { ...kept(3), decidedBy: "w2" },
+    ];
+    const settled = settleWave(remote, { size: 1, progress: emptyProgress(), runId: "r" });
+    expect(settled.kept.map((record) => record.decidedBy)).toEqual(["w1"]);
+    // dropped at the cap, failed, surplus
+    expect(settled.dropped.map((record) => [record.reason, record.decidedBy])).toEqual([
+      ["max-iterations", "w2"],
+      ["failure", "w1"],
+      ["surplus", "w2"],
+    ]);
+    const local = settleWave([kept(0), droppedAtCap(1)], { size: 1, progress: emptyProgress(), runId: "r" });
+    expect([...local.kept, ...local.dropped].some((record) => "decidedBy" in record)).toBe(false);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * (g) Scale-out on DBOS: a driver (`generate --engine dbos`) and three `codeclm worker` processes sharing a
+ * Postgres database, against the benchmark endpoint (200 ± 50 ms). Each run gets a fresh database on the
+ * server of CODECLM_BENCH_POSTGRES_URL (else CODECLM_TEST_POSTGRES_URL). Measures: efficiency (ideal = answered
+ * calls × latency / (3 × 8)), a worker killed with -9 after a third of its calls then restarted or recovered
+ * (exactly `size` kept, no duplicate id or instruction, calls paid twice), `--max-calls 300` across the fleet,
+ * and each worker's share of the filtering calls. Run alone: `npx tsx bench/fleet.ts [--quick]`.
+ */
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { type CliRun, readJson, readJsonl, startCli, waitFor } from "../test/scale/support.js";
+import { type Endpoint, startEndpoint } from "./endpoint.js";
+import { BENCH_KEY, benchSeeds } from "./scale.js";
+
+const WORKERS = 3;
+const PER_WORKER = 8;
+
+async function freshDatabase(adminUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function workerCalls(url: string, workerId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const rows = await client.query<{ calls: string }>("SELECT calls FROM codeclm_fleet_workers WHERE worker_id = $1", [
+      workerId,
+    ]);
+    return Number(rows.rows[0]?.calls ?? 0);
+  } catch {
+    return 0;
+  } finally {
+    await client.end();
+  }
+}
+
+interface FleetRun {
+  wallMs: number;
+  calls: number;
+  exit: number | null;
+  kept: Record<string, unknown>[];
+  byWorker: Record<string, { instructions: number; calls: number }>;
+}
+
+type Incident = "none" | "restart" | "recover";
+
+async function fleetRun(
+  endpoint: Endpoint,
+  adminUrl: string,
+  options: { name: string; size: number; incident: Incident; maxCalls?: number; expectedCalls?: number },
+): Promise<FleetRun> {
+  const url = await freshDatabase(adminUrl, `codeclm_bench_${options.name}`);
+  const dir = await mkdtemp(join(tmpdir(), "codeclm-bench-fleet-"));
+  const seeds = join(dir, "seeds.jsonl");
+  await writeFile(
+    seeds,
+    benchSeeds(50)
+      .map((seed) => JSON.stringify(seed))
+      .join("\n"),
+  );
+  const env = { OPENAI_BASE_URL: endpoint.url, OPENAI_API_KEY: BENCH_KEY };
+  const worker = (id: string): CliRun =>
+    startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(PER_WORKER)], env);
+  const workers = Array.from({ length: WORKERS }, (_, i) => worker(`w${i + 1}`));
+  await endpoint.reset();
+  const out = join(dir, "out.jsonl");
+  const started = Date.now();
+  const driver = startCli(
+    [
+      "generate",
+      ...["--seeds", seeds, "--out", out, "--size", String(options.size), "--pool", "40", "--seed", "7"],
+      ...["--concurrency", String(WORKERS * PER_WORKER), "--engine", "dbos", "--checkpoint", url, "--quiet"],
+      ...["--strong", "openai:strong-model", "--target", "openai:target-model"],
+      ...(options.maxCalls ? ["--max-calls", String(options.maxCalls)] : []),
+    ],
+    env,
+  );
+  if (options.incident !== "none") {
+    // w1 dies after a third of its share of the expected calls.
+    const third = Math.max(1, Math.round((options.expectedCalls ?? 600) / WORKERS / 3));
+    await waitFor(async () => (await workerCalls(url, "w1")) >= third, 300_000, "w1's first third");
+    workers[0]!.child.kill("SIGKILL");
+    await workers[0]!.done;
+    if (options.incident === "restart") workers.push(worker("w1"));
+    else await startCli(["recover", "--checkpoint", url, "--worker-id", "w1"], env).done;
+  }
+  const done = await driver.done;
+  const wallMs = Date.now() - started;
+  for (const w of workers) w.child.kill("SIGTERM");
+  await Promise.all(workers.map((w) => w.done));
+  const calls = (await endpoint.counters()).completed;
+  const summary = await readJson(join(dir, "out.summary.json")).catch(() => ({}) as Record<string, any>);
+  return { wallMs, calls, exit: done.code, kept: await readJsonl(out), byWorker: summary.fleet?.byWorker ?? {} };
+}
+
+const unique = (values: unknown[]) => new Set(values.map(String)).size;
+
+export async function runFleetBench(log: (text: string) => void, quick = false): Promise<unknown> {
+  const adminUrl = process.env.CODECLM_BENCH_POSTGRES_URL ?? process.env.CODECLM_TEST_POSTGRES_URL;
+  if (!adminUrl) {
+    log("  skipped: set CODECLM_BENCH_POSTGRES_URL (or CODECLM_TEST_POSTGRES_URL) to a Postgres server");
+    return { skipped: true };
+  }
+  const size = quick ? 40 : 120;
+  const endpoint = await startEndpoint({ latencyMs: 200, jitterMs: 50 });
+  try {
+    const base = await fleetRun(endpoint, adminUrl, { name: "base", size, incident: "none" });
+    const idealMs = (base.calls * 200) / (WORKERS * PER_WORKER);
+    log(
+      `  ${WORKERS} workers × ${PER_WORKER}, N=${size}: ${base.calls} calls, wall ${(base.wallMs / 1000).toFixed(1)} s (driver process start to exit), ideal ${(idealMs / 1000).toFixed(1)} s -> efficiency ${(idealMs / base.wallMs).toFixed(3)}; exit ${base.exit}, kept ${base.kept.length}`,
+    );
+    const shares = Object.entries(base.byWorker).map(
+      ([id, entry]) => `${id} ${entry.calls} (${entry.instructions} instr.)`,
+    );
+    log(`  filtering calls by worker: ${shares.join(", ")}`);
+    const incidents: Record<string, unknown> = {};
+    for (const incident of ["restart", "recover"] as const) {
+      const run = await fleetRun(endpoint, adminUrl, { name: incident, size, incident, expectedCalls: base.calls });
+      const ids = unique(run.kept.map((record) => record.id));
+      const texts = unique(run.kept.map((record) => record.instruction));
+      incidents[incident] = { kept: run.kept.length, ids, texts, calls: run.calls, paidTwice: run.calls - base.calls };
+      log(
+        `  w1 killed -9 after a third of its calls, then ${incident === "restart" ? "restarted" : "recovered"}: exit ${run.exit}, kept ${run.kept.length} (${ids} ids, ${texts} instructions), calls ${run.calls} (${run.calls - base.calls} more than without the kill; w1 had up to ${PER_WORKER} instructions in flight)`,
+      );
+    }
+    const capped = await fleetRun(endpoint, adminUrl, { name: "budget", size, incident: "none", maxCalls: 300 });
+    log(`  --max-calls 300 over ${WORKERS} workers: exit ${capped.exit}, ${capped.calls} answered calls in all`);
+    return {
+      efficiency: idealMs / base.wallMs,
+      wallMs: base.wallMs,
+      calls: base.calls,
+      byWorker: base.byWorker,
+      incidents,
+      maxCalls300: { exit: capped.exit, calls: capped.calls },
+    };
+  } finally {
+    await endpoint.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const quick = process.argv.includes("--quick");
+  process.stdout.write(`(g) scale-out on DBOS${quick ? " (quick)" : ""}\n`);
+  const result = await runFleetBench((text) => process.stdout.write(`${text}\n`), quick);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
