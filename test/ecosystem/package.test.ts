@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { writeConsumerProject } from "../support/consumer-lock.js";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -47,6 +48,7 @@ describe("the npm package", () => {
     });
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{
       filename: string;
+      integrity: string;
       files: Array<{ path: string }>;
     }>;
     const files = info!.files.map((file) => file.path);
@@ -77,10 +79,11 @@ describe("the npm package", () => {
     ).toEqual([]);
     expect(files.some((path) => /\.test\.|^dist\/test\//.test(path))).toBe(false);
 
-    // Install it as a user would, offline (from the npm cache that installed this project: no registry);
-    // native llama.cpp binaries (optional, for local: models) are not needed here.
-    await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    await run(npm, ["install", join(packDir, info!.filename), "--omit=optional", "--ignore-scripts", "--offline"], {
+    // Install it as a user would, offline (from the npm cache that installed this project: no registry), with
+    // the project's lock (test/support/consumer-lock.ts); native llama.cpp binaries (optional, for local: models)
+    // are not needed here.
+    await writeConsumerProject(root, project, { path: join(packDir, info!.filename), integrity: info!.integrity });
+    await run(npm, ["install", "--offline", "--omit=optional", "--ignore-scripts", "--no-audit", "--no-fund"], {
       cwd: project,
       env,
       maxBuffer: 16 << 20,
