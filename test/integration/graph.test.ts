@@ -143,6 +143,10 @@ describe("whole graph with scripted models", () => {
     const surplus = state.dropped.filter((d) => d.reason === "surplus");
     expect(surplus.length).toBeGreaterThan(0);
     for (const record of surplus) expect(record.lineage!.iterations.length).toBeGreaterThanOrEqual(1);
+    // Decode ahead: the first round was sized for a keep rate of 0.5; what no wave needed was never answered.
+    const { decoded, filtered, notNeeded } = state.summary.instructions;
+    expect(notNeeded).toBeGreaterThan(0);
+    expect(filtered + notNeeded!).toBeLessThanOrEqual(decoded);
     expectConsistentSummary(state);
   });
 
