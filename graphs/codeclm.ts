@@ -12,7 +12,6 @@ import { finalize } from "../nodes/finalize.js";
 import { prepare } from "../nodes/prepare.js";
 import { reviewInstructions } from "../nodes/review-instructions.js";
 import { reviewPool } from "../nodes/review-pool.js";
-import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { schedule } from "../nodes/schedule.js";
 import { selfInstruct } from "../nodes/self-instruct.js";
 import { guarded } from "./guard.js";
@@ -33,10 +32,11 @@ export interface CodecGraphOptions extends GraphDeps {
 export const RECURSION_LIMIT = 10_000;
 
 /**
- * CodecLM (Figure 2): seeds -> encode -> metadata pool (-> a person's review) -> decode + Self-Rubrics -> Contrastive Filtering,
- * with low-gap instructions looping through action-apply until the iteration cap. The ablation rows of
- * Table 3 take other paths: no-metadata goes prepare -> self-instruct -> schedule; metadata-only skips
- * rubric-generate; rows without filtering keep the strong answer unjudged (see instruction.ts).
+ * CodecLM (Figure 2): seeds -> encode -> metadata pool (-> a person's review) -> decode -> Contrastive Filtering,
+ * with low-gap instructions looping through Self-Rubrics (rubric-generate once per metadata, when first
+ * needed, inside the instruction subgraph) and action-apply until the iteration cap. The ablation rows of
+ * Table 3 take other paths: no-metadata goes prepare -> self-instruct -> schedule; metadata-only never
+ * improves; rows without filtering keep the strong answer unjudged (see instruction.ts).
  */
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
@@ -55,7 +55,6 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addNode("self-instruct", guarded(selfInstruct))
     .addNode("build-pool", guarded(buildPool))
     .addNode("review-pool", reviewPool)
-    .addNode("rubric-generate", guarded(rubricGenerate))
     .addNode("decode", guarded(decode))
     .addNode("dedupe", dedupe)
     .addNode("review-instructions", reviewInstructions)
@@ -76,13 +75,11 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     .addEdge("build-pool", "review-pool")
     .addConditionalEdges(
       labelled("review-pool", afterBuildPool, {
-        "rubric-generate": "each metadata",
-        decode: "basic instructions",
+        decode: "each metadata",
         finalize: "empty pool",
       }),
     )
-    // Rubrics and instructions both wait for the near-duplicate filter, so no wave starts before it.
-    .addEdge("rubric-generate", "dedupe")
+    // Instructions wait for the near-duplicate filter, so no wave starts before it.
     .addEdge("decode", "dedupe")
     .addEdge("self-instruct", "dedupe")
     // An optional look at the first round's basic instructions (reviewInstructions), before any is answered.

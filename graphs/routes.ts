@@ -1,5 +1,5 @@
 import { END, type LangGraphRunnableConfig, Send } from "@langchain/langgraph";
-import { filters, unfilteredStep, usesMetadata, usesRubrics } from "../lib/ablation.js";
+import { filters, unfilteredStep, usesMetadata } from "../lib/ablation.js";
 import { firstRoundPerMetadata, inDispatchOrder, topUpPerMetadata, yieldRate } from "../lib/plan.js";
 import type { PoolEntry } from "../lib/records.js";
 import { createRng, shuffle } from "../lib/rng.js";
@@ -52,22 +52,20 @@ export function afterPrepare(state: CodecState, runnable: LangGraphRunnableConfi
 export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableConfig): Send[] | "finalize" {
   if (state.pool.length === 0) return "finalize";
   const { config } = runOf(runnable);
-  const perMetadata = firstRoundPerMetadata(config.size, state.pool.length, config.instructionsPerMetadata);
-  return [
-    ...(usesRubrics(config.ablation)
-      ? state.pool.map((entry) => new Send("rubric-generate", { entry, runId: state.runId }))
-      : []),
-    ...decodeSends(state, 1, perMetadata, config.seed),
-  ];
+  const perMetadata = firstRoundPerMetadata(
+    config.size,
+    state.pool.length,
+    config.instructionsPerMetadata,
+    config.expectedKeepRate,
+  );
+  return decodeSends(state, 1, perMetadata, config.seed);
 }
 
 /** The wave chosen by schedule, one instruction subgraph each; an empty wave goes straight to collect. */
 export function dispatchWave(state: CodecState): Send[] | "collect" {
   const { wave } = state;
   if (wave.length === 0) return "collect";
-  return wave.map(
-    (task) => new Send("instruction", { task: { ...task, actions: state.rubrics[task.metadataId]?.actions ?? [] } }),
-  );
+  return wave.map((task) => new Send("instruction", { task }));
 }
 
 /** Stop at the requested size; else filter what is waiting; else top up with another decode round; else give up. */
@@ -94,23 +92,28 @@ export function afterCollect(state: CodecState, runnable: LangGraphRunnableConfi
 export function startInstruction(
   state: InstructionState,
   runnable: LangGraphRunnableConfig,
-): "basic" | "improve first" {
+): "basic" | "improve first" | "rubrics first" {
   const { config } = runOf(runnable);
   if (filters(config.ablation)) return "basic";
-  return unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements) === "action-apply"
-    ? "improve first"
-    : "basic";
+  if (unfilteredStep(config.ablation, state.actions.length, config.ablationImprovements) !== "action-apply")
+    return "basic";
+  return state.task.actions.length > 0 ? "improve first" : "rubrics first";
 }
 export const afterAnswer = (state: InstructionState) =>
   state.verdict === "failed" ? "failed" : state.verdict === "keep" ? "kept unjudged" : "judge";
 export const afterJudge = (state: InstructionState) =>
   state.verdict === "action-apply"
-    ? "improve"
+    ? state.task.actions.length > 0
+      ? "improve"
+      : "first improvement"
     : state.verdict === "keep"
       ? "keep"
       : state.verdict === "drop"
         ? "drop"
         : "failed";
+/** After Self-Rubrics inside the subgraph: improve with the metadata's actions, or end (the call failed for good). */
+export const afterRubrics = (state: InstructionState): "actions ready" | "failed" =>
+  state.verdict === "failed" ? "failed" : "actions ready";
 export function afterActionApply(
   state: InstructionState,
   runnable: LangGraphRunnableConfig,
@@ -118,7 +121,7 @@ export function afterActionApply(
   if (state.verdict === "failed") return "failed";
   const { config } = runOf(runnable);
   if (filters(config.ablation)) return "improved";
-  return startInstruction(state, runnable) === "improve first" ? "improve again" : "improved";
+  return startInstruction(state, runnable) === "basic" ? "improved" : "improve again";
 }
 
 export { END };

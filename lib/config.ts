@@ -146,7 +146,15 @@ export const CodecConfigSchema = z.object({
     .default(4)
     .describe("Filtering passes per instruction, the basic instruction counting as the first (paper: 4)"),
   rubricCount: z.number().int().min(1).default(4).describe("Rubrics and matching actions per metadata (paper: 4)"),
-  poolSize: z.number().int().min(1).default(200).describe("Metadata pool size after mix-and-match (paper: 200)"),
+  poolSize: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .default(null)
+    .describe(
+      "Metadata pool size after mix-and-match (paper: 200); null sizes it to the run: ceil(size / 2.5) between 10 and 200, so runs of 500 pairs or more get the paper's 200",
+    ),
   skillsMax: z.number().int().min(1).default(3).describe("Most skills per metadata (paper: 3)"),
   instructionsPerMetadata: z
     .number()
@@ -154,7 +162,17 @@ export const CodecConfigSchema = z.object({
     .min(1)
     .nullable()
     .default(null)
-    .describe("Basic instructions decoded per metadata in the first round; null means ceil(size / pool)"),
+    .describe(
+      "Basic instructions decoded per metadata in the first round; null means ceil(size / (expectedKeepRate × pool))",
+    ),
+  expectedKeepRate: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(0.5)
+    .describe(
+      "Share of basic instructions expected to end as kept pairs, before any is filtered: sizes the first decode round (decode ahead; instructions not needed are never answered)",
+    ),
   topUpRounds: z
     .number()
     .int()
@@ -315,7 +333,15 @@ export const CodecConfigSchema = z.object({
 });
 
 export type CodecConfigInput = z.input<typeof CodecConfigSchema>;
-export type CodecConfig = z.output<typeof CodecConfigSchema>;
+/** The run's settings once resolved (`resolveConfig`): the pool size is always a number. */
+export type CodecConfig = Omit<z.output<typeof CodecConfigSchema>, "poolSize"> & { poolSize: number };
+
+/** The paper's pool of 200 serves 500 pairs and more (2.5 pairs per metadata); a smaller run gets a smaller pool, at least 10. */
+export const PAPER_POOL_SIZE = 200;
+export const MIN_AUTO_POOL_SIZE = 10;
+export function autoPoolSize(size: number): number {
+  return Math.min(PAPER_POOL_SIZE, Math.max(MIN_AUTO_POOL_SIZE, Math.ceil(size / 2.5)));
+}
 
 /** Settings that are valid one by one but can never produce data (or contradict each other). */
 export class SettingsError extends Error {
@@ -438,7 +464,8 @@ export function parseSettings<S extends z.ZodType>(schema: S, raw: unknown, what
  * Unknown keys, invalid values and combinations that can never produce data all throw, before any call.
  */
 export function resolveConfig(raw: unknown): CodecConfig {
-  const config = parseSettings(CodecConfigSchema, raw, "codeclm configuration");
+  const parsed = parseSettings(CodecConfigSchema, raw, "codeclm configuration");
+  const config: CodecConfig = { ...parsed, poolSize: parsed.poolSize ?? autoPoolSize(parsed.size) };
   const problems = [...promptOverrideProblems(config.prompts), ...settingsProblems(config)];
   if (problems.length > 0) throw new SettingsError(`Invalid codeclm configuration: ${problems.join("; ")}`);
   return config;

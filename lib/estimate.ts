@@ -4,6 +4,7 @@
  * estimate assumes a keep rate per filtering pass and gives a range for a lower and a higher one.
  */
 import { type CodecConfig, judgeSettings } from "./config.js";
+import { firstRoundPerMetadata } from "./plan.js";
 import { type BudgetStop, budgetBlock, emptySpend } from "./budget.js";
 import { DEFAULT_PROMPTS, type PromptName } from "../prompts/index.js";
 import { costUsd, priceFor } from "./prices.js";
@@ -132,11 +133,12 @@ function estimateWith(
       );
     }
   }
+  // Rubrics are written when an instruction of the metadata first needs improving: at most once per metadata.
   add("rubric-generate", "strong", pool, templateTokens(config, "rubricGenerate") + 20, config.rubricCount * 2 * 30);
 
   const { passes, keptShare } = filteringExpectation(a.keepPerPass, config.maxIterations);
   const instructions = Math.ceil(config.size / Math.max(keptShare, 1e-6));
-  const perMetadata = config.instructionsPerMetadata ?? Math.max(1, Math.ceil(config.size / Math.max(1, pool)));
+  const perMetadata = firstRoundPerMetadata(config.size, pool, config.instructionsPerMetadata, config.expectedKeepRate);
   const firstRound = perMetadata * pool;
   const decodeRounds = 1 + (instructions > firstRound ? Math.min(config.topUpRounds, 1) : 0);
   const perCall = Math.ceil(instructions / Math.max(1, pool * decodeRounds));

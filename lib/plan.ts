@@ -1,9 +1,18 @@
 /** Sizing arithmetic: how many instructions to decode, and how many to send through filtering at once. */
 
-/** §5.3: an equal number of basic instructions per metadata, sized from the requested total. */
-export function firstRoundPerMetadata(size: number, poolLength: number, override?: number | null): number {
+/**
+ * §5.3: an equal number of basic instructions per metadata, sized from the requested total and the keep
+ * rate expected before anything is filtered (decode ahead: decoding is cheap next to filtering, and the
+ * waves are sized by the observed rate, so instructions never needed cost no answer or judge call).
+ */
+export function firstRoundPerMetadata(
+  size: number,
+  poolLength: number,
+  override?: number | null,
+  expectedKeepRate = 1,
+): number {
   if (override !== undefined && override !== null) return override;
-  return Math.max(1, Math.ceil(size / Math.max(1, poolLength)));
+  return Math.max(1, Math.ceil(size / expectedKeepRate / Math.max(1, poolLength)));
 }
 
 /** Observed keep rate, floored so that a bad start does not explode the next wave. */

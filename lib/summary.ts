@@ -50,7 +50,8 @@ export interface RunSummary {
   reverseKept: number;
   dropped: Record<string, number>;
   failures: Record<string, number>;
-  instructions: { decoded: number; filtered: number; rounds: number };
+  /** `notNeeded`: decoded but never sent to filtering, because the run had kept enough first (decode ahead). */
+  instructions: { decoded: number; filtered: number; rounds: number; notNeeded?: number };
   pool: Record<string, number>;
   /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
   poolMakeup?: PoolMakeup;
@@ -117,6 +118,8 @@ export interface RunFacts {
   poolStats: Record<string, number>;
   round: number;
   decodedCount: number;
+  /** Decoded instructions still waiting for filtering when the run ends. */
+  decoded?: readonly unknown[] | undefined;
   progress: Progress;
   tally: Record<string, number>;
   usage: UsageTotals;
@@ -233,7 +236,12 @@ export function buildSummary(
     reverseKept: state.progress.reverseKept,
     dropped: addCounts(state.progress.droppedByReason, splitTally(state.tally, "dropped:")),
     failures: addCounts(state.progress.failuresByStep, splitTally(state.tally, "failed:")),
-    instructions: { decoded: state.decodedCount, filtered: state.progress.finished, rounds: state.round },
+    instructions: {
+      decoded: state.decodedCount,
+      filtered: state.progress.finished,
+      rounds: state.round,
+      notNeeded: state.decoded?.length ?? 0,
+    },
     pool: state.poolStats,
     ...(Object.keys(state.poolStats ?? {}).length > 0
       ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) }

@@ -1,10 +1,12 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { callContext } from "./runtime.js";
-import { type CodecUpdate } from "./state.js";
-import { attempt, droppedUpdate } from "./attempt.js";
-import type { PoolEntry } from "../lib/records.js";
-import { callStructured } from "../models/call.js";
+import { type CodecRun, callContext, runOf } from "./runtime.js";
+import { type Attempt, attempt } from "./attempt.js";
+import type { InstructionState } from "./state.js";
+import { failedOutcome } from "./instruction-outcome.js";
+import type { Metadata } from "../lib/records.js";
+import type { RubricSet } from "../lib/tasks.js";
+import { type CallContext, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
 
 export const RubricOutputSchema = z.object({
@@ -14,15 +16,10 @@ export const RubricOutputSchema = z.object({
 
 const nonEmpty = (items: string[]) => items.map((item) => item.trim()).filter((item) => item !== "");
 
-/** §4.2 Self-Rubrics: rubrics and matching actions, generated once per metadata and reused by every instruction of it. */
-export async function rubricGenerate(
-  input: { entry: PoolEntry; runId?: string },
-  runtime: LangGraphRunnableConfig,
-): Promise<CodecUpdate> {
-  const { entry } = input;
-  const ctx = callContext(runtime, { metadataId: entry.id });
+/** §4.2 Self-Rubrics: one strong-model call for a metadata's rubrics and matching actions. */
+export async function generateRubrics(ctx: CallContext, metadata: Metadata): Promise<Attempt<RubricSet>> {
   const { config } = ctx;
-  const values = { useCase: entry.useCase, skills: entry.skills.join(", "), count: config.rubricCount };
+  const values = { useCase: metadata.useCase, skills: metadata.skills.join(", "), count: config.rubricCount };
   const result = await attempt(() =>
     callStructured(ctx, {
       role: "strong",
@@ -37,23 +34,56 @@ export async function rubricGenerate(
       },
     }),
   );
-  if (!result.ok) {
-    // The metadata's instructions can still be kept at iteration 1; any that need improving fail.
-    const metadata = { useCase: entry.useCase, skills: entry.skills };
-    const record = {
-      id: entry.id,
-      kind: "metadata",
-      reason: "failure",
-      step: "rubric-generate",
-      error: result.error.message,
-      metadata,
-      runId: input.runId ?? "",
-    } as const;
-    return droppedUpdate(ctx, record, { rubrics: { [entry.id]: { rubrics: [], actions: [] } } });
-  }
-  const rubricSet = {
-    rubrics: nonEmpty(result.value.rubrics).slice(0, config.rubricCount),
-    actions: nonEmpty(result.value.actions).slice(0, config.rubricCount),
+  if (!result.ok) return result;
+  return {
+    ok: true,
+    value: {
+      rubrics: nonEmpty(result.value.rubrics).slice(0, config.rubricCount),
+      actions: nonEmpty(result.value.actions).slice(0, config.rubricCount),
+    },
   };
-  return { rubrics: { [entry.id]: rubricSet }, usage: ctx.meter.totals };
+}
+
+/**
+ * Each metadata's rubrics, once per run: the first instruction that needs them makes the call (its usage
+ * is that instruction's), the others of the metadata wait for the same answer. A resumed run starts
+ * empty and the call journal replays the call.
+ */
+const rubricsByRun = new WeakMap<CodecRun, Map<string, Promise<Attempt<RubricSet>>>>();
+
+function rubricsOf(run: CodecRun): Map<string, Promise<Attempt<RubricSet>>> {
+  let rubrics = rubricsByRun.get(run);
+  if (!rubrics) rubricsByRun.set(run, (rubrics = new Map()));
+  return rubrics;
+}
+
+/**
+ * §4.2 Self-Rubrics, when first needed: an instruction about to be improved gets its metadata's actions,
+ * generated once per metadata and reused by every instruction of it. An instruction kept at its first
+ * pass never pays for them. When the call fails for good, the metadata's instructions that need an action
+ * fail (step rubric-generate); those kept at iteration 1 are unaffected.
+ */
+export async function rubricGenerate(
+  state: InstructionState,
+  runtime: LangGraphRunnableConfig,
+): Promise<Partial<InstructionState>> {
+  const { task } = state;
+  const ctx = callContext(runtime, { metadataId: task.metadataId });
+  const rubrics = rubricsOf(runOf(runtime));
+  let result = rubrics.get(task.metadataId);
+  if (!result) {
+    result = generateRubrics(ctx, task.metadata);
+    rubrics.set(task.metadataId, result);
+    // A run stopped mid-call (not a failure for good) lets a later instruction try again.
+    result.catch(() => rubrics.delete(task.metadataId));
+  }
+  const rubricSet = await result;
+  const usage = ctx.meter.totals;
+  if (!rubricSet.ok)
+    return {
+      verdict: "failed",
+      outcomes: [failedOutcome(state, "rubric-generate", rubricSet.error.message)],
+      usage,
+    };
+  return { task: { ...task, actions: rubricSet.value.actions }, usage };
 }

@@ -19,8 +19,6 @@ import {
   InstructionTaskSchema,
   InstructionOutcomeSchema,
   ProgressSchema,
-  RubricSetSchema,
-  type RubricSet,
   UsageTotalsSchema,
   addTallies,
   emptyProgress,
@@ -94,13 +92,6 @@ export function codecStateSchema(shape: StateShape) {
       .record(z.string(), z.number())
       .describe("How the pool was built")
       .register(registry, { default: () => ({}) }),
-    rubrics: z
-      .record(z.string(), RubricSetSchema)
-      .describe("Self-Rubrics rubrics and actions by metadata id")
-      .register(registry, {
-        reducer: { fn: (a: Record<string, RubricSet>, b: Record<string, RubricSet>) => ({ ...a, ...b }) },
-        default: () => ({}),
-      }),
     round: z
       .number()
       .describe("Current decode round")

@@ -101,7 +101,8 @@ describe("codeclm generate with large and repetitive seed files", () => {
 
   it("--seeds takes a built-in set's name, and warns when it is one of the paper's test sets", async () => {
     const koala = await runCli(
-      ["generate", "--seeds", "koala", "--out", join(dir, "koala-out.jsonl"), "--dry-run", ...models],
+      // --pool 200: a seed sample of max(pool, 50) takes all 180 of them.
+      ["generate", "--seeds", "koala", "--out", join(dir, "koala-out.jsonl"), "--dry-run", "--pool", "200", ...models],
       env(),
     );
     expect(koala.code, koala.stderr).toBe(0);

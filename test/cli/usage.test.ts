@@ -53,7 +53,6 @@ describe("--help", () => {
     for (const [flag, value] of [
       ["--size", "100"],
       ["--theta", "3"],
-      ["--pool", "200"],
       ["--seed", "42"],
       ["--max-iterations", "4"],
       ["--rubrics", "4"],
@@ -61,12 +60,14 @@ describe("--help", () => {
     ]) {
       expect(optionLine(stdout, flag!).replace(/\s+/g, " ")).toMatch(new RegExp(`\\(default:? ${value}\\)`));
     }
+    // The pool has no fixed default: it is sized to the run, and the help says the rule.
+    expect(optionLine(stdout, "--pool").replace(/\s+/g, " ")).toContain("ceil(size / 2.5) between 10 and 200");
   });
 
   it("ablate and eval say theirs; the per-call token limit is --max-output-tokens everywhere", async () => {
     const ablate = (await runCli(["ablate", "--help"])).stdout;
+    expect(optionLine(ablate, "--pool").replace(/\s+/g, " ")).toContain("ceil(size / 2.5) between 10 and 200");
     for (const [flag, value] of [
-      ["--pool", "200"],
       ["--theta", "3"],
       ["--seed", "42"],
       ["--max-output-tokens", "2048"],

@@ -121,9 +121,9 @@ describe("LangGraph dev server (npm run dev)", () => {
       "build-pool",
       "review-pool",
       "decode",
-      "rubric-generate",
       "instruction:answer",
       "instruction:contrastive-judge",
+      "instruction:rubric-generate",
       "instruction:action-apply",
     ]) {
       expect(ids).toContain(name);
@@ -156,7 +156,6 @@ describe("LangGraph dev server (npm run dev)", () => {
       "encode",
       "build-pool",
       "decode",
-      "rubric-generate",
       "schedule",
       "instruction",
       "collect",

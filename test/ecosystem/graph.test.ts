@@ -19,11 +19,11 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
       "build-pool",
       "review-pool",
       "decode",
-      "rubric-generate",
       "dedupe",
       "schedule",
       "instruction:answer",
       "instruction:contrastive-judge",
+      "instruction:rubric-generate",
       "instruction:action-apply",
       "collect",
       "finalize",
@@ -43,6 +43,9 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
     expect(label("instruction:answer", "instruction:contrastive-judge")).toEqual(["judge"]);
     expect(label("instruction:contrastive-judge", "instruction:action-apply")).toEqual(["improve"]);
     expect(label("instruction:action-apply", "instruction:answer")).toEqual(["improved"]);
+    // Self-Rubrics when first needed: once per metadata, before the first improvement.
+    expect(label("instruction:contrastive-judge", "instruction:rubric-generate")).toEqual(["first improvement"]);
+    expect(label("instruction:rubric-generate", "instruction:action-apply")).toEqual(["actions ready"]);
     expect(label("instruction:contrastive-judge", "instruction:__end__").sort()).toEqual(["drop", "failed", "keep"]);
     // The outer loop: waves, top-up rounds, and the end.
     expect(label("collect", "schedule")).toEqual(["next wave"]);

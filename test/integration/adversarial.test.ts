@@ -116,7 +116,8 @@ describe("adversarial responder: repeated instructions", () => {
     const state = await run(
       { models: adversarialModels(adversary) },
       { seeds: inputSeeds },
-      { size: 40, poolSize: 10, seed: 3 },
+      // expectedKeepRate 1: a first round of size / pool, so that repeats of earlier rounds can occur.
+      { size: 40, poolSize: 10, seed: 3, expectedKeepRate: 1 },
     );
     // the adversary really did each kind of repeat
     for (const kind of ["stock:exact", "stock:near"])

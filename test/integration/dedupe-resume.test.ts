@@ -23,7 +23,8 @@ const seeds: Seed[] = [
   { id: "c", instruction: "Explain compound interest to a teenager." },
   { id: "d", instruction: "Summarise the causes of the French Revolution in five bullet points." },
 ];
-const config = { size: 24, poolSize: 4, seed: 3, topUpRounds: 5, concurrency: 4 };
+// expectedKeepRate 1: a first round of size / pool, so that the run needs the top-up rounds this test is about.
+const config = { size: 24, poolSize: 4, seed: 3, topUpRounds: 5, concurrency: 4, expectedKeepRate: 1 };
 
 const readJsonl = async <T>(path: string): Promise<T[]> =>
   (await readFile(path, "utf8"))
@@ -145,7 +146,7 @@ describe("near-duplicate index across a resume", () => {
 
 describe("near-duplicate index of a library run continued from its checkpoint", () => {
   it("is rebuilt from the records the state holds", async () => {
-    const settings = { size: 24, poolSize: 4, seed: 3, topUpRounds: 5 };
+    const settings = { size: 24, poolSize: 4, seed: 3, topUpRounds: 5, expectedKeepRate: 1 };
     const reference = repeatingModels({ share: 0.3 });
     await createCodecGraph({ models: reference.models }).invoke({ seeds }, { context: resolveConfig(settings) });
     const firstRound = reference.log.findIndex((prompt) => prompt.includes("written earlier"));

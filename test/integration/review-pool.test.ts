@@ -108,6 +108,6 @@ describe("reviewing the metadata pool (LangGraph interrupt)", () => {
     };
     const from = (source: string) => drawn.edges.filter((e) => e.source === source).map((e) => e.target);
     expect(from("build-pool")).toEqual(["review-pool"]);
-    expect(from("review-pool").sort()).toEqual(["decode", "finalize", "rubric-generate"]);
+    expect(from("review-pool").sort()).toEqual(["decode", "finalize"]);
   });
 });

@@ -14,6 +14,14 @@ import { promptOverrideProblems, renderPrompt } from "../../prompts/index.js";
 import { fillTemplate, missingPlaceholders } from "../../prompts/template.js";
 
 describe("resolveConfig defaults", () => {
+  it("sizes the pool to the run when it is not set: the paper's 200 from 500 pairs up, at least 10", () => {
+    expect([1, 20, 25, 100, 300, 499, 500, 8000].map((size) => resolveConfig({ size }).poolSize)).toEqual([
+      10, 10, 10, 40, 120, 200, 200, 200,
+    ]);
+    expect(resolveConfig({ size: 20, poolSize: 200 }).poolSize).toBe(200);
+    expect(resolveConfig({ size: 20, poolSize: null }).poolSize).toBe(10);
+  });
+
   it("applies the paper's defaults to an empty or absent context", () => {
     for (const raw of [undefined, null, {}]) {
       const config = resolveConfig(raw);
@@ -21,7 +29,8 @@ describe("resolveConfig defaults", () => {
         theta: 3,
         maxIterations: 4,
         rubricCount: 4,
-        poolSize: 200,
+        poolSize: 40, // sized to the run: ceil(100 / 2.5)
+        expectedKeepRate: 0.5,
         skillsMax: 3,
         size: 100,
         actionSampling: "without-replacement",

@@ -236,12 +236,14 @@ describe("decode node", () => {
   });
 });
 
-describe("rubric-generate node", () => {
-  it("returns rubricCount rubrics and actions for the metadata", async () => {
+describe("rubric-generate node (inside filtering, when an instruction first needs an action)", () => {
+  const needing = () => instructionState({ task: task({ actions: [] }) });
+
+  it("gives the instruction rubricCount actions of its metadata", async () => {
     const { strong } = scriptedModels();
-    const update = await bound(rubricGenerate, depsOf(strong))({ entry: ENTRY }, runnable({ rubricCount: 3 }));
-    expect(update.rubrics!.m3!.rubrics).toHaveLength(3);
-    expect(update.rubrics!.m3!.actions).toHaveLength(3);
+    const update = await bound(rubricGenerate, depsOf(strong))(needing(), runnable({ rubricCount: 3 }));
+    expect(update.task!.actions).toHaveLength(3);
+    expect(update.verdict).toBeUndefined();
     expect(strong.calls[0]!.prompt).toContain("First write 3 rubrics");
   });
 
@@ -250,26 +252,38 @@ describe("rubric-generate node", () => {
       rubrics: ["r1", "r2", "r3", "r4", "r5"],
       actions: ["", "a1", "a2", " ", "a3", "a4", "a5"],
     }));
-    const update = await bound(rubricGenerate, depsOf(model))({ entry: ENTRY }, runnable());
-    expect(update.rubrics!.m3).toEqual({ rubrics: ["r1", "r2", "r3", "r4"], actions: ["a1", "a2", "a3", "a4"] });
+    const update = await bound(rubricGenerate, depsOf(model))(needing(), runnable());
+    expect(update.task!.actions).toEqual(["a1", "a2", "a3", "a4"]);
   });
 
-  it("on failure leaves empty actions and records a dropped metadata", async () => {
-    const model = scripted(() => ({ rubrics: ["r1"], actions: ["a1"] }));
-    const update = await bound(rubricGenerate, depsOf(model))(
-      { entry: ENTRY, runId: "r" },
-      runnable({ structuredRetries: 1 }),
+  it("calls once per metadata in a run: the other instructions of it reuse the answer, and pay nothing", async () => {
+    const { strong } = scriptedModels();
+    const runtime = runtimeFor({}, depsOf(strong));
+    const first = rubricGenerate(needing(), runtime);
+    const second = rubricGenerate(instructionState({ task: task({ id: "m3-r1-1", actions: [] }) }), runtime);
+    const other = rubricGenerate(
+      instructionState({ task: task({ id: "m4-r1-0", metadataId: "m4", actions: [] }) }),
+      runtime,
     );
+    const [a, b, c] = await Promise.all([first, second, other]);
+    expect(strong.calls).toHaveLength(2);
+    expect(b.task!.actions).toEqual(a.task!.actions);
+    expect(c.task!.actions).toHaveLength(4);
+    expect(a.usage!.byStep["rubric-generate"]!.calls).toBe(1);
+    expect(b.usage!.byStep["rubric-generate"]).toBeUndefined();
+  });
+
+  it("on failure for good, the instruction fails at rubric-generate, and so do later ones of the metadata, without a new call", async () => {
+    const model = scripted(() => ({ rubrics: ["r1"], actions: ["a1"] }));
+    const runtime = runtimeFor({ structuredRetries: 1 }, depsOf(model));
+    const update = await rubricGenerate(needing(), runtime);
     expect(model.calls).toHaveLength(2);
-    expect(update.rubrics).toEqual({ m3: { rubrics: [], actions: [] } });
-    expect(update.dropped![0]).toMatchObject({
-      id: "m3",
-      kind: "metadata",
-      reason: "failure",
-      step: "rubric-generate",
-      runId: "r",
-    });
-    expect(update.tally).toEqual({ "dropped:failure": 1, "failed:rubric-generate": 1 });
+    expect(update.verdict).toBe("failed");
+    expect(update.outcomes![0]).toMatchObject({ status: "failed", failure: { step: "rubric-generate" } });
+    expect(update.outcomes![0]!.failure!.error).toMatch(/expected 4 actions, got 1/);
+    const later = await rubricGenerate(instructionState({ task: task({ id: "m3-r1-1", actions: [] }) }), runtime);
+    expect(later.verdict).toBe("failed");
+    expect(model.calls).toHaveLength(2);
   });
 });
 

@@ -15,6 +15,14 @@ describe("firstRoundPerMetadata", () => {
 
   it("uses the override when given", () => {
     expect(firstRoundPerMetadata(20, 10, 5)).toBe(5);
+    expect(firstRoundPerMetadata(20, 10, 5, 0.5)).toBe(5);
+  });
+
+  it("decodes ahead for the expected keep rate: ceil(size / (rate × pool))", () => {
+    expect(firstRoundPerMetadata(20, 10, null, 0.5)).toBe(4);
+    expect(firstRoundPerMetadata(300, 120, null, 0.5)).toBe(5);
+    expect(firstRoundPerMetadata(2000, 200, undefined, 0.4)).toBe(25);
+    expect(firstRoundPerMetadata(5, 200, null, 0.5)).toBe(1);
   });
 });
 
