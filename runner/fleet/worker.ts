@@ -10,14 +10,15 @@ import { DBOS } from "@dbos-inc/dbos-sdk";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { buildInstructionGraph } from "../../graphs/instruction.js";
 import { RECURSION_LIMIT } from "../../graphs/codeclm.js";
-import type { CodecConfig, RoleSettings } from "../../lib/config.js";
+import { type CodecConfig, type RoleSettings, judgeSettings } from "../../lib/config.js";
 import { NearDuplicateIndex } from "../../lib/dedupe.js";
 import type { InstructionOutcome, InstructionTask } from "../../lib/tasks.js";
 import { type UsageTotals, totalCounts } from "../../lib/accounts.js";
 import { RunStoppedError, type StopInfo } from "../../models/control.js";
-import type { Env } from "../../models/factory.js";
+import type { Env, ModelFactory } from "../../models/factory.js";
 import { PostgresCallJournal } from "../../models/journal.js";
 import { PostgresBudget } from "../../models/shared-budget.js";
+import { PostgresLimits } from "../../models/shared-limits.js";
 import { type CodecRun, RUN_KEY, buildServices, factoryFor } from "../../nodes/runtime.js";
 import { FLEET, FleetStore, type WorkflowInput } from "./store.js";
 
@@ -80,6 +81,21 @@ function ownEndpoints(config: CodecConfig): CodecConfig {
     target: strip(config.target),
     judge: config.judge ? strip(config.judge) : config.judge,
   };
+}
+
+/**
+ * The fleet's caps by endpoint: a role's own `concurrency` (e.g. `--target-concurrency`) holds across every
+ * worker; endpoints shared by several roles take the smallest. The global `concurrency` stays per process.
+ */
+export function fleetCaps(config: CodecConfig, factory: ModelFactory): Map<string, number> {
+  const caps = new Map<string, number>();
+  const settings = { strong: config.strong, target: config.target, judge: judgeSettings(config) };
+  for (const [role, setting] of Object.entries(settings) as [keyof typeof settings, RoleSettings][]) {
+    if (setting.concurrency === undefined) continue;
+    const endpoint = factory.endpoint(role);
+    caps.set(endpoint, Math.min(caps.get(endpoint) ?? Infinity, setting.concurrency));
+  }
+  return caps;
 }
 
 export class FleetWorker {
@@ -148,6 +164,7 @@ export class FleetWorker {
       journal,
       initial: await journal.load(),
       sharedBudget: new PostgresBudget(this.store.pool, runId, config.budget),
+      sharedLimits: new PostgresLimits(this.store.pool, runId, fleetCaps(config, factory)),
     });
     const run: CodecRun = {
       config,
