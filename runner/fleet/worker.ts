@@ -30,8 +30,10 @@ export type InstructionResult =
 export interface WorkerOptions {
   url: string;
   workerId: string;
-  /** Instructions this worker runs at once. */
+  /** Model calls this worker has in flight at once (within the run's own `concurrency`). */
   concurrency: number;
+  /** Instructions this worker holds at once (default twice `concurrency`, so its call slots stay busy). */
+  instructions?: number | undefined;
   env?: Env;
   /** How often the queue is polled (ms). */
   pollMs?: number;
@@ -111,7 +113,8 @@ export class FleetWorker {
 
   /** Start a worker; resolves once DBOS is launched (it then dequeues and recovers its own workflows). */
   static async start(options: WorkerOptions): Promise<FleetWorker> {
-    const store = await FleetStore.open(options.url, options.concurrency + 4);
+    // About one query at a time per call in flight, and a few for the instructions between calls and the reports.
+    const store = await FleetStore.open(options.url, options.concurrency + 8);
     const worker = new FleetWorker(options, store);
     const workflow = DBOS.registerWorkflow((input: WorkflowInput) => worker.workflow(input), { name: FLEET.workflow });
     void workflow;
@@ -127,7 +130,7 @@ export class FleetWorker {
     });
     await launchWhenMigrated(options.onWaiting, options.waitMs);
     await DBOS.registerQueue(FLEET.queue, {
-      workerConcurrency: options.concurrency,
+      workerConcurrency: worker.instructions,
       minPollingIntervalMs: options.pollMs ?? 50,
       onConflict: "always_update",
     });
@@ -155,8 +158,15 @@ export class FleetWorker {
     return context;
   }
 
+  /** Instructions this worker holds at once. */
+  get instructions(): number {
+    return this.options.instructions ?? 2 * this.options.concurrency;
+  }
+
   private async openRun(runId: string): Promise<RunContext> {
-    const config = ownEndpoints(await this.store.settings(runId));
+    const settings = ownEndpoints(await this.store.settings(runId));
+    // The run's limit of calls in flight is each process's; this worker's own `--concurrency` may be lower.
+    const config = { ...settings, concurrency: Math.min(settings.concurrency, this.options.concurrency) };
     const deps = { env: this.options.env ?? process.env };
     const factory = factoryFor(deps, config);
     const journal = await PostgresCallJournal.open(this.store.pool, runId, { shared: true });
