@@ -102,7 +102,14 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     ...more,
   ];
   const worker = (url: string, id: string, concurrency = 4): CliRun =>
-    startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)], env());
+    // As many instructions as calls: each worker goes through several rounds, so a kill finds some done and some running.
+    startCli(
+      ["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)].concat([
+        "--instructions",
+        String(concurrency),
+      ]),
+      env(),
+    );
 
   beforeAll(async () => {
     server = await startCodecServer({ recordRequests: false, latencyMs: { mean: 60 } });
