@@ -32,7 +32,7 @@ export interface WorkerOptions {
   workerId: string;
   /** Model calls this worker has in flight at once (within the run's own `concurrency`). */
   concurrency: number;
-  /** Instructions this worker holds at once (default twice `concurrency`, so its call slots stay busy). */
+  /** Instructions this worker holds at once (default `concurrency`; more keeps its call slots busier). */
   instructions?: number | undefined;
   env?: Env;
   /** How often the queue is polled (ms). */
@@ -113,8 +113,8 @@ export class FleetWorker {
 
   /** Start a worker; resolves once DBOS is launched (it then dequeues and recovers its own workflows). */
   static async start(options: WorkerOptions): Promise<FleetWorker> {
-    // About one query at a time per call in flight, and a few for the instructions between calls and the reports.
-    const store = await FleetStore.open(options.url, options.concurrency + 8);
+    // One connection per instruction held (the journal's look-ups may each hold one), and a few for reports.
+    const store = await FleetStore.open(options.url, (options.instructions ?? options.concurrency) + 4);
     const worker = new FleetWorker(options, store);
     const workflow = DBOS.registerWorkflow((input: WorkflowInput) => worker.workflow(input), { name: FLEET.workflow });
     void workflow;
@@ -160,7 +160,7 @@ export class FleetWorker {
 
   /** Instructions this worker holds at once. */
   get instructions(): number {
-    return this.options.instructions ?? 2 * this.options.concurrency;
+    return this.options.instructions ?? this.options.concurrency;
   }
 
   private async openRun(runId: string): Promise<RunContext> {
