@@ -4,7 +4,7 @@
  * server of CODECLM_BENCH_POSTGRES_URL (else CODECLM_TEST_POSTGRES_URL). Measures: efficiency (ideal = answered
  * calls × latency / (3 × 8)), a worker killed with -9 after a third of its calls then restarted or recovered
  * (exactly `size` kept, no duplicate id or instruction, calls paid twice), `--max-calls 300` across the fleet,
- * and each worker's share of the filtering calls. Run alone: `npx tsx bench/fleet.ts [--quick]`.
+ * and each worker's share of the filtering calls. Run alone: `npx tsx bench/fleet.ts [--quick] [--base]`.
  */
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -46,7 +46,42 @@ async function workerCalls(url: string, workerId: string): Promise<number> {
   }
 }
 
+/** Where a run's wall time went, from DBOS's own timestamps (ms): before the first instruction was queued, waiting on the queue, running, after the last. */
+interface Phases {
+  toFirstEnqueueMs: number;
+  queueWaitAvgMs: number;
+  runAvgMs: number;
+  workflowsSpanMs: number;
+  afterLastMs: number;
+}
+
+async function phases(url: string, started: number, ended: number): Promise<Phases | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const row = (
+      await client.query<Record<string, string>>(
+        `SELECT min(created_at) AS first, max(coalesce(completed_at, updated_at)) AS last,
+           avg(started_at_epoch_ms - created_at) AS wait, avg(coalesce(completed_at, updated_at) - started_at_epoch_ms) AS run
+         FROM dbos.workflow_status`,
+      )
+    ).rows[0];
+    if (!row?.first) return undefined;
+    const [first, last] = [Number(row.first), Number(row.last)];
+    return {
+      toFirstEnqueueMs: first - started,
+      queueWaitAvgMs: Math.round(Number(row.wait)),
+      runAvgMs: Math.round(Number(row.run)),
+      workflowsSpanMs: last - first,
+      afterLastMs: ended - last,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
 interface FleetRun {
+  phases?: Phases | undefined;
   wallMs: number;
   calls: number;
   exit: number | null;
@@ -98,16 +133,24 @@ async function fleetRun(
   }
   const done = await driver.done;
   const wallMs = Date.now() - started;
+  const timing = await phases(url, started, started + wallMs).catch(() => undefined);
   for (const w of workers) w.child.kill("SIGTERM");
   await Promise.all(workers.map((w) => w.done));
   const calls = (await endpoint.counters()).completed;
   const summary = await readJson(join(dir, "out.summary.json")).catch(() => ({}) as Record<string, any>);
-  return { wallMs, calls, exit: done.code, kept: await readJsonl(out), byWorker: summary.fleet?.byWorker ?? {} };
+  return {
+    phases: timing,
+    wallMs,
+    calls,
+    exit: done.code,
+    kept: await readJsonl(out),
+    byWorker: summary.fleet?.byWorker ?? {},
+  };
 }
 
 const unique = (values: unknown[]) => new Set(values.map(String)).size;
 
-export async function runFleetBench(log: (text: string) => void, quick = false): Promise<unknown> {
+export async function runFleetBench(log: (text: string) => void, quick = false, baseOnly = false): Promise<unknown> {
   const adminUrl = process.env.CODECLM_BENCH_POSTGRES_URL ?? process.env.CODECLM_TEST_POSTGRES_URL;
   if (!adminUrl) {
     log("  skipped: set CODECLM_BENCH_POSTGRES_URL (or CODECLM_TEST_POSTGRES_URL) to a Postgres server");
@@ -121,10 +164,13 @@ export async function runFleetBench(log: (text: string) => void, quick = false):
     log(
       `  ${WORKERS} workers × ${PER_WORKER}, N=${size}: ${base.calls} calls, wall ${(base.wallMs / 1000).toFixed(1)} s (driver process start to exit), ideal ${(idealMs / 1000).toFixed(1)} s -> efficiency ${(idealMs / base.wallMs).toFixed(3)}; exit ${base.exit}, kept ${base.kept.length}`,
     );
+    log(`  where the time went (ms, DBOS's timestamps): ${JSON.stringify(base.phases)}`);
     const shares = Object.entries(base.byWorker).map(
       ([id, entry]) => `${id} ${entry.calls} (${entry.instructions} instr.)`,
     );
     log(`  filtering calls by worker: ${shares.join(", ")}`);
+    if (baseOnly)
+      return { efficiency: idealMs / base.wallMs, wallMs: base.wallMs, calls: base.calls, byWorker: base.byWorker };
     const incidents: Record<string, unknown> = {};
     for (const incident of ["restart", "recover"] as const) {
       const run = await fleetRun(endpoint, adminUrl, { name: incident, size, incident, expectedCalls: base.calls });
@@ -153,6 +199,11 @@ export async function runFleetBench(log: (text: string) => void, quick = false):
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes("--quick");
   process.stdout.write(`(g) scale-out on DBOS${quick ? " (quick)" : ""}\n`);
-  const result = await runFleetBench((text) => process.stdout.write(`${text}\n`), quick);
+  // --base: the efficiency run only (no kill, recover or budget runs).
+  const result = await runFleetBench(
+    (text) => process.stdout.write(`${text}\n`),
+    quick,
+    process.argv.includes("--base"),
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -9,6 +9,7 @@ import { urlPassword } from "./resume-command.js";
 export interface WorkerFlags {
   checkpoint?: string;
   concurrency: number;
+  instructions?: number;
   workerId?: string;
   pollMs?: number;
 }
@@ -32,11 +33,12 @@ async function runWorker(flags: WorkerFlags): Promise<void> {
     url,
     workerId,
     concurrency: flags.concurrency,
+    instructions: flags.instructions,
     pollMs: flags.pollMs,
     onWaiting: () => process.stderr.write(`codeclm worker ${workerId}: waiting for a driver to set up the database\n`),
   });
   process.stderr.write(
-    `codeclm worker ${workerId}: taking up to ${flags.concurrency} instructions at a time from ${describeCheckpoint({ kind: "postgres", url })}\n`,
+    `codeclm worker ${workerId}: up to ${flags.concurrency} model calls and ${worker.instructions} instructions at a time from ${describeCheckpoint({ kind: "postgres", url })}\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -54,7 +56,12 @@ export function registerWorker(program: Command): void {
       "Run instructions' filtering for `generate --engine dbos` drivers sharing a Postgres database (DBOS Transact)",
     )
     .option("--checkpoint <url>", "the Postgres database the driver uses (postgres://…)")
-    .option("--concurrency <n>", "instructions this worker runs at once", integer(1), 8)
+    .option("--concurrency <n>", "model calls this worker has in flight at once", integer(1), 8)
+    .option(
+      "--instructions <n>",
+      "instructions this worker holds at once (default --concurrency; more keeps its call slots busy while an instruction waits on Postgres, one connection each)",
+      integer(1),
+    )
     .option(
       "--worker-id <id>",
       "a stable id: restarted under the same id, the worker resumes its unfinished instructions (default HOST-PID)",

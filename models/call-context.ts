@@ -1,5 +1,6 @@
 /** What a model call is given (the run's services, the node's context, the request) and how it fails. */
 import type { SharedBudget } from "./shared-budget.js";
+import type { SharedLimits } from "./shared-limits.js";
 import type { BaseMessageLike } from "@langchain/core/messages";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import type { z } from "zod";
@@ -27,6 +28,8 @@ export interface CallServices {
   batch?: BatchSender;
   /** A budget shared with other processes (a fleet: models/shared-budget.ts), checked after the ledger. */
   sharedBudget?: SharedBudget;
+  /** Per-endpoint caps shared with other processes (a fleet: models/shared-limits.ts), taken after the scheduler's slot. */
+  sharedLimits?: SharedLimits;
 }
 
 /** One call the batch transport may take: its request, its journal key, how to send it and how to meter its answer. */

@@ -18,6 +18,8 @@ export class CallLease {
   constructor(
     private readonly ctx: CallContext,
     private readonly slot: Slot,
+    /** Gives back the fleet-wide endpoint slot (models/shared-limits.ts), with the scheduler's. */
+    private readonly fleetSlot: () => void = () => {},
   ) {}
 
   /** The endpoint was healthy when the request started: a failure then uses up one of the call's retries. */
@@ -37,6 +39,7 @@ export class CallLease {
   freeSlot(outcome: SlotOutcome): void {
     if (!this.slotHeld) return;
     this.slotHeld = false;
+    this.fleetSlot();
     this.ctx.services.scheduler.release(this.slot, outcome);
   }
 
@@ -91,6 +94,19 @@ export function promptChars(messages: CallRequest["messages"]): number {
   return chars;
 }
 
+/** This process's scheduler slot, then the fleet's slot at the endpoint (when its limit is shared). */
+async function leaseFor(ctx: CallContext, endpoint: string, signal?: AbortSignal): Promise<CallLease> {
+  const { scheduler, sharedLimits } = ctx.services;
+  const slot = await scheduler.acquire(endpoint, signal);
+  if (!sharedLimits) return new CallLease(ctx, slot);
+  try {
+    return new CallLease(ctx, slot, await sharedLimits.acquire(endpoint, signal));
+  } catch (error) {
+    scheduler.release(slot, { kind: "cancel" });
+    throw error;
+  }
+}
+
 /**
  * Wait for a slot, then reserve the most the request can cost. The budget is checked once the request
  * can start, so requests waiting for a slot reserve nothing. One that does not fit while others are in
@@ -98,7 +114,7 @@ export function promptChars(messages: CallRequest["messages"]): number {
  * stops near its budget, not a concurrency's worth before; with nothing in flight the run stops.
  */
 async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease> {
-  const { scheduler, ledger, control } = ctx.services;
+  const { ledger, control } = ctx.services;
   const taskSignal = ctx.runnable?.signal;
   const endpoint = ctx.factory.endpoint(request.role);
   const model = ctx.factory.describe(request.role);
@@ -106,7 +122,7 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
   for (;;) {
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
-    const lease = new CallLease(ctx, await scheduler.acquire(endpoint, taskSignal));
+    const lease = await leaseFor(ctx, endpoint, taskSignal);
     const local = lease.reserve(model, chars);
     const shared = local ? undefined : await lease.reserveShared();
     const stop = local ?? shared;

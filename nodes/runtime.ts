@@ -15,6 +15,7 @@ import { CallScheduler } from "../models/scheduler.js";
 import { batchFetch } from "../models/batch/scope.js";
 import { BatchTransport } from "../models/batch/sender.js";
 import type { SharedBudget } from "../models/shared-budget.js";
+import type { SharedLimits } from "../models/shared-limits.js";
 
 /** What the graph's builder closes over: things that cannot travel in serialisable config. */
 export interface GraphDeps {
@@ -114,6 +115,7 @@ export interface ServiceOptions {
   control?: RunControl;
   random?: () => number;
   sharedBudget?: SharedBudget;
+  sharedLimits?: SharedLimits;
 }
 
 /**
@@ -156,6 +158,7 @@ export function buildServices(config: CodecConfig, factory: ModelFactory, option
     ...(options.journal ? { journal: options.journal } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.sharedBudget ? { sharedBudget: options.sharedBudget } : {}),
+    ...(options.sharedLimits ? { sharedLimits: options.sharedLimits } : {}),
   };
 }
 

@@ -10,14 +10,15 @@ import { DBOS } from "@dbos-inc/dbos-sdk";
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { buildInstructionGraph } from "../../graphs/instruction.js";
 import { RECURSION_LIMIT } from "../../graphs/codeclm.js";
-import type { CodecConfig, RoleSettings } from "../../lib/config.js";
+import { type CodecConfig, type RoleSettings, judgeSettings } from "../../lib/config.js";
 import { NearDuplicateIndex } from "../../lib/dedupe.js";
 import type { InstructionOutcome, InstructionTask } from "../../lib/tasks.js";
 import { type UsageTotals, totalCounts } from "../../lib/accounts.js";
 import { RunStoppedError, type StopInfo } from "../../models/control.js";
-import type { Env } from "../../models/factory.js";
+import type { Env, ModelFactory } from "../../models/factory.js";
 import { PostgresCallJournal } from "../../models/journal.js";
 import { PostgresBudget } from "../../models/shared-budget.js";
+import { PostgresLimits } from "../../models/shared-limits.js";
 import { type CodecRun, RUN_KEY, buildServices, factoryFor } from "../../nodes/runtime.js";
 import { FLEET, FleetStore, type WorkflowInput } from "./store.js";
 
@@ -29,8 +30,10 @@ export type InstructionResult =
 export interface WorkerOptions {
   url: string;
   workerId: string;
-  /** Instructions this worker runs at once. */
+  /** Model calls this worker has in flight at once (within the run's own `concurrency`). */
   concurrency: number;
+  /** Instructions this worker holds at once (default `concurrency`; more keeps its call slots busier). */
+  instructions?: number | undefined;
   env?: Env;
   /** How often the queue is polled (ms). */
   pollMs?: number;
@@ -82,6 +85,21 @@ function ownEndpoints(config: CodecConfig): CodecConfig {
   };
 }
 
+/**
+ * The fleet's caps by endpoint: a role's own `concurrency` (e.g. `--target-concurrency`) holds across every
+ * worker; endpoints shared by several roles take the smallest. The global `concurrency` stays per process.
+ */
+export function fleetCaps(config: CodecConfig, factory: ModelFactory): Map<string, number> {
+  const caps = new Map<string, number>();
+  const settings = { strong: config.strong, target: config.target, judge: judgeSettings(config) };
+  for (const [role, setting] of Object.entries(settings) as [keyof typeof settings, RoleSettings][]) {
+    if (setting.concurrency === undefined) continue;
+    const endpoint = factory.endpoint(role);
+    caps.set(endpoint, Math.min(caps.get(endpoint) ?? Infinity, setting.concurrency));
+  }
+  return caps;
+}
+
 export class FleetWorker {
   private readonly runs = new Map<string, Promise<RunContext>>();
   private inFlight = 0;
@@ -95,7 +113,8 @@ export class FleetWorker {
 
   /** Start a worker; resolves once DBOS is launched (it then dequeues and recovers its own workflows). */
   static async start(options: WorkerOptions): Promise<FleetWorker> {
-    const store = await FleetStore.open(options.url, options.concurrency + 4);
+    // One connection per instruction held (the journal's look-ups may each hold one), and a few for reports.
+    const store = await FleetStore.open(options.url, (options.instructions ?? options.concurrency) + 4);
     const worker = new FleetWorker(options, store);
     const workflow = DBOS.registerWorkflow((input: WorkflowInput) => worker.workflow(input), { name: FLEET.workflow });
     void workflow;
@@ -111,7 +130,7 @@ export class FleetWorker {
     });
     await launchWhenMigrated(options.onWaiting, options.waitMs);
     await DBOS.registerQueue(FLEET.queue, {
-      workerConcurrency: options.concurrency,
+      workerConcurrency: worker.instructions,
       minPollingIntervalMs: options.pollMs ?? 50,
       onConflict: "always_update",
     });
@@ -139,8 +158,15 @@ export class FleetWorker {
     return context;
   }
 
+  /** Instructions this worker holds at once. */
+  get instructions(): number {
+    return this.options.instructions ?? this.options.concurrency;
+  }
+
   private async openRun(runId: string): Promise<RunContext> {
-    const config = ownEndpoints(await this.store.settings(runId));
+    const settings = ownEndpoints(await this.store.settings(runId));
+    // The run's limit of calls in flight is each process's; this worker's own `--concurrency` may be lower.
+    const config = { ...settings, concurrency: Math.min(settings.concurrency, this.options.concurrency) };
     const deps = { env: this.options.env ?? process.env };
     const factory = factoryFor(deps, config);
     const journal = await PostgresCallJournal.open(this.store.pool, runId, { shared: true });
@@ -148,6 +174,7 @@ export class FleetWorker {
       journal,
       initial: await journal.load(),
       sharedBudget: new PostgresBudget(this.store.pool, runId, config.budget),
+      sharedLimits: new PostgresLimits(this.store.pool, runId, fleetCaps(config, factory)),
     });
     const run: CodecRun = {
       config,

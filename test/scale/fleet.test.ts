@@ -102,7 +102,14 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     ...more,
   ];
   const worker = (url: string, id: string, concurrency = 4): CliRun =>
-    startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)], env());
+    // As many instructions as calls: each worker goes through several rounds, so a kill finds some done and some running.
+    startCli(
+      ["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)].concat([
+        "--instructions",
+        String(concurrency),
+      ]),
+      env(),
+    );
 
   beforeAll(async () => {
     server = await startCodecServer({ recordRequests: false, latencyMs: { mean: 60 } });
@@ -256,6 +263,41 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     for (const w of workers) w.child.kill("SIGTERM");
     await Promise.all(workers.map((w) => w.done));
     expect((await readRecords(out)).map(VOLATILE_FLEET)).toEqual(await readRecords(join(dir, "local.jsonl")));
+  }, 240_000);
+
+  it("a role's --ROLE-concurrency holds across the fleet: 3 workers × 8 never have more target calls in flight", async () => {
+    const CAP = 2;
+    // The target on its own server, so its in-flight count is the target endpoint's alone.
+    const target = await startCodecServer({ recordRequests: false, latencyMs: { mean: 400, jitter: 50 } });
+    try {
+      if (localCalls === 0) {
+        await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none", "--force"), env());
+        localCalls = server.counters.completed;
+      }
+      const url = await freshDatabase("codeclm_fleet_caps");
+      const out = join(dir, "caps.jsonl");
+      const own = { ...env(), CODECLM_TARGET_BASE_URL: target.url };
+      const workers = ["w1", "w2", "w3"].map((id) =>
+        startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", "8"], own),
+      );
+      const done = await runCli(
+        args(out, "--engine", "dbos", "--checkpoint", url, "--target-concurrency", String(CAP)).map((arg, i, all) =>
+          all[i - 1] === "--concurrency" ? "24" : arg,
+        ),
+        own,
+      );
+      expect(done.code, done.stderr).toBe(0);
+      for (const w of workers) w.child.kill("SIGTERM");
+      await Promise.all(workers.map((w) => w.done));
+      expect(target.counters.completed).toBeGreaterThan(CAP);
+      // Each worker alone would allow CAP; three would reach 3 × CAP without the fleet-wide slots.
+      expect(target.counters.maxInFlight).toBeLessThanOrEqual(CAP);
+      expect((await readRecords(out)).map(VOLATILE_FLEET)).toEqual(await readRecords(join(dir, "local.jsonl")));
+      const byWorker = (await readJson(join(dir, "caps.summary.json"))).fleet.byWorker as Record<string, unknown>;
+      expect(Object.keys(byWorker).length).toBeGreaterThan(1);
+    } finally {
+      await target.close();
+    }
   }, 240_000);
 
   it("a driver killed with -9 and resumed writes complete files with no duplicates", async () => {
