@@ -124,7 +124,11 @@ describe("near-duplicate filter over the whole run, with a strong model that rep
   }
 
   it("full method: every repeat, across rounds and metadata, exact or near, is dropped; the summary counts them", async () => {
-    const { state, repeats, improvedRepeats } = await repeatingRun({ size: 24, poolSize: 6, topUpRounds: 4 }, 0.3);
+    // expectedKeepRate 1: the first round sized as if all were kept, so repeats must also be caught across top-up rounds.
+    const { state, repeats, improvedRepeats } = await repeatingRun(
+      { size: 24, poolSize: 6, topUpRounds: 4, expectedKeepRate: 1 },
+      0.3,
+    );
     const summary = state.summary as {
       status: string;
       dropped: Record<string, number>;
