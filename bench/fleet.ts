@@ -13,23 +13,10 @@ import pg from "pg";
 import { type CliRun, readJson, readJsonl, startCli, waitFor } from "../test/scale/support.js";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { BENCH_KEY, benchSeeds } from "./scale.js";
+import { freshDatabase } from "../test/support/postgres-db.js";
 
 const WORKERS = 3;
 const PER_WORKER = 8;
-
-async function freshDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 async function workerCalls(url: string, workerId: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });

@@ -12,6 +12,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { skipUnless } from "../support/gate.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
+import { freshDatabase } from "../support/postgres-db.js";
 import {
   type CliRun,
   killStartedClis,
@@ -48,21 +49,6 @@ const skip = skipUnless(
     : `CODECLM_TEST_POSTGRES_URL is set but does not answer: ${problem}`,
   { required: configured !== undefined },
 );
-
-/** A fresh database on the test server, so no test sees another's DBOS state. */
-async function freshDatabase(name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
 
 afterEach(async () => killStartedClis());
 
@@ -123,7 +109,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
     expect(local.code, local.stderr).toBe(0);
     localCalls = server.counters.completed;
 
-    const url = await freshDatabase("codeclm_fleet_e2e");
+    const url = await freshDatabase(adminUrl, "codeclm_fleet_e2e");
     const before = server.counters.completed;
     const loud = args(join(dir, "fleet.jsonl"), "--engine", "dbos", "--checkpoint", url, "--progress-interval", "0.5");
     const driver = startCli(
@@ -181,7 +167,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
 
   /** A fleet run in which `w1` is killed with -9 once it has finished some instructions and has others in flight. */
   async function runWithKilledWorker(name: string, revive: (url: string) => Promise<CliRun[]>) {
-    const url = await freshDatabase(`codeclm_fleet_${name}`);
+    const url = await freshDatabase(adminUrl, `codeclm_fleet_${name}`);
     const before = server.counters.completed;
     const driver = startCli(
       args(join(dir, `${name}.jsonl`), "--engine", "dbos", "--checkpoint", url, "--keep-checkpoints"),
@@ -238,7 +224,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   }, 240_000);
 
   it("one budget across the fleet: --max-calls stops the fleet (exit 4) within it, and a resume completes", async () => {
-    const url = await freshDatabase("codeclm_fleet_budget");
+    const url = await freshDatabase(adminUrl, "codeclm_fleet_budget");
     const out = join(dir, "budget.jsonl");
     if (localCalls === 0) {
       await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none", "--force"), env());
@@ -274,7 +260,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
         await runCli(args(join(dir, "local.jsonl"), "--checkpoint", "none", "--force"), env());
         localCalls = server.counters.completed;
       }
-      const url = await freshDatabase("codeclm_fleet_caps");
+      const url = await freshDatabase(adminUrl, "codeclm_fleet_caps");
       const out = join(dir, "caps.jsonl");
       const own = { ...env(), CODECLM_TARGET_BASE_URL: target.url };
       const workers = ["w1", "w2", "w3"].map((id) =>
@@ -301,7 +287,7 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   }, 240_000);
 
   it("a driver killed with -9 and resumed writes complete files with no duplicates", async () => {
-    const url = await freshDatabase("codeclm_fleet_driver");
+    const url = await freshDatabase(adminUrl, "codeclm_fleet_driver");
     const out = join(dir, "driver.jsonl");
     const workers = [worker(url, "w1"), worker(url, "w2")];
     const first = startCli(args(out, "--engine", "dbos", "--checkpoint", url), env());
