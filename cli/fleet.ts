@@ -19,7 +19,7 @@ export async function openEngine(
     throw new UsageError("--engine dbos needs --checkpoint postgres://… (the database the workers share)");
   // Loaded here: a local run never pays for DBOS's start-up.
   const { FleetDriver } = await import("../runner/fleet/driver.js");
-  return FleetDriver.open(checkpoint.url);
+  return FleetDriver.open(checkpoint.url, { onWarning: (message) => process.stderr.write(`codeclm: ${message}\n`) });
 }
 
 /** What runToFiles takes from the fleet's driver: the per-instruction executor, the shared budget, the progress notice. */

@@ -10,6 +10,7 @@ import type { Pool } from "pg";
 import { type AccountsData, type CallGroup, emptyGroup } from "../lib/accounts.js";
 import type { FaultKind } from "../lib/faults.js";
 import type { Transport } from "../lib/prices.js";
+import { ensureSchema } from "./pg-schema.js";
 
 export interface CallIdentity {
   role: string;
@@ -376,7 +377,9 @@ export class PostgresCallJournal implements CallJournal {
   ) {}
 
   static async open(pool: Pool, threadId: string, options: { shared?: boolean } = {}): Promise<PostgresCallJournal> {
-    await pool.query(`
+    await ensureSchema(
+      pool,
+      `
       CREATE TABLE IF NOT EXISTS codeclm_calls (
         seq BIGSERIAL PRIMARY KEY,
         thread_id TEXT NOT NULL,
@@ -390,7 +393,8 @@ export class PostgresCallJournal implements CallJournal {
       ALTER TABLE codeclm_calls ADD COLUMN IF NOT EXISTS transport TEXT;
       CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
       CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);
-      ${BATCH_TABLE}`);
+      ${BATCH_TABLE}`,
+    );
     return new PostgresCallJournal(pool, threadId, options.shared ?? false);
   }
 

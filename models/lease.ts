@@ -123,8 +123,16 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
     const lease = await leaseFor(ctx, endpoint, taskSignal);
-    const local = lease.reserve(model, chars);
-    const shared = local ? undefined : await lease.reserveShared();
+    let local: BudgetStop | undefined;
+    let shared: BudgetStop | undefined;
+    try {
+      local = lease.reserve(model, chars);
+      shared = local ? undefined : await lease.reserveShared();
+    } catch (error) {
+      // The shared budget's database failed: nothing may stay held (a held fleet slot blocks every worker).
+      lease.end({ kind: "cancel" });
+      throw error;
+    }
     const stop = local ?? shared;
     if (!stop) return lease;
     lease.end({ kind: "cancel" });

@@ -8,6 +8,7 @@
 import type { Pool } from "pg";
 import { type Spend, addSpend, emptySpend } from "../lib/accounts.js";
 import { type BudgetLimits, type BudgetStop, budgetBlock } from "../lib/budget.js";
+import { ensureSchema } from "./pg-schema.js";
 
 export interface SharedBudget {
   /** Reserve `spend` for the fleet, or say which budget it would cross (nothing reserved then). */
@@ -25,7 +26,8 @@ const TABLE = `CREATE TABLE IF NOT EXISTS codeclm_budget (
 const tokensOf = (spend: Spend) => spend.inputTokens + spend.outputTokens;
 
 export class PostgresBudget implements SharedBudget {
-  private ready: Promise<void>;
+  /** The table and this run's row; opened again by the next call if it failed (a passing database fault). */
+  private opened: Promise<void> | undefined;
   private pending = new Set<Promise<unknown>>();
 
   /** `paidBefore` (the driver's view from the journal) resets the run's row; absent (a worker), the row is kept. */
@@ -33,13 +35,21 @@ export class PostgresBudget implements SharedBudget {
     private readonly pool: Pool,
     private readonly runId: string,
     private readonly limits: BudgetLimits,
-    paidBefore?: Spend,
+    private readonly paidBefore?: Spend,
   ) {
-    this.ready = this.open(paidBefore);
+    void this.ready().catch(() => {});
+  }
+
+  private ready(): Promise<void> {
+    this.opened ??= this.open(this.paidBefore).catch((error: unknown) => {
+      this.opened = undefined;
+      throw error;
+    });
+    return this.opened;
   }
 
   private async open(paidBefore: Spend | undefined): Promise<void> {
-    await this.pool.query(TABLE);
+    await ensureSchema(this.pool, TABLE);
     const paid = paidBefore ?? emptySpend();
     await this.pool.query(
       `INSERT INTO codeclm_budget (run_id, calls, tokens, cost_usd) VALUES ($1, $2, $3, $4)
@@ -49,7 +59,7 @@ export class PostgresBudget implements SharedBudget {
   }
 
   async reserve(spend: Spend): Promise<BudgetStop | undefined> {
-    await this.ready;
+    await this.ready();
     const { maxCalls, maxTokens, maxCostUsd } = this.limits;
     const result = await this.pool.query<{ calls: string; tokens: string; cost_usd: number }>(
       `UPDATE codeclm_budget SET calls = calls + $2, tokens = tokens + $3, cost_usd = cost_usd + $4

@@ -9,6 +9,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
+import { ensureSchema } from "./pg-schema.js";
 
 export interface SharedLimits {
   /**
@@ -46,7 +47,8 @@ export interface PostgresLimitsOptions {
 }
 
 export class PostgresLimits implements SharedLimits {
-  private readonly ready: Promise<void>;
+  /** The table and this run's slot rows; opened again by the next call if it failed (a passing database fault). */
+  private opened: Promise<void> | undefined;
   /** This process's lease holder: a restarted process never renews its predecessor's slots. */
   private readonly holder = `${hostname()}:${process.pid}:${randomUUID()}`;
   private readonly queues = new Map<string, Waiter[]>();
@@ -65,11 +67,19 @@ export class PostgresLimits implements SharedLimits {
   ) {
     this.ttl = options.ttlSeconds ?? 60;
     this.pollMs = options.pollMs ?? 20;
-    this.ready = this.open();
+    void this.ready().catch(() => {});
+  }
+
+  private ready(): Promise<void> {
+    this.opened ??= this.open().catch((error: unknown) => {
+      this.opened = undefined;
+      throw error;
+    });
+    return this.opened;
   }
 
   private async open(): Promise<void> {
-    await this.pool.query(TABLE);
+    await ensureSchema(this.pool, TABLE);
     for (const [endpoint, cap] of this.caps)
       await this.pool.query(
         `INSERT INTO codeclm_endpoint_slots (run_id, endpoint, slot)
@@ -94,7 +104,7 @@ export class PostgresLimits implements SharedLimits {
     this.busy.add(endpoint);
     const queue = this.queues.get(endpoint)!;
     try {
-      await this.ready;
+      await this.ready();
       while (queue.length > 0) {
         const head = queue[0]!;
         if (head.signal?.aborted) {

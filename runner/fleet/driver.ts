@@ -36,6 +36,10 @@ export interface FleetStatus {
 export interface DriverOptions {
   /** How often finished workflows are looked up (ms). */
   pollMs?: number;
+  /** Told when instructions wait and no worker has reported for `idleWarnSeconds`, and when one is back. */
+  onWarning?: (message: string) => void;
+  /** How long instructions may wait with no worker alive before `onWarning` (s; default 15). */
+  idleWarnSeconds?: number;
 }
 
 export class FleetDriver {
@@ -50,11 +54,20 @@ export class FleetDriver {
   /** Filtering calls by the worker that made them, from the results this driver read. */
   readonly callsByWorker = new Map<string, number>();
 
+  private watchdog: NodeJS.Timeout | undefined;
+  /** When the driver last saw a worker alive while it waited (ms), and whether it has said none is. */
+  private lastAlive = Date.now();
+  private warnedIdle = false;
+
   private constructor(
     private readonly client: DBOSClient,
     private readonly store: FleetStore,
-    private readonly pollMs: number,
+    private readonly options: DriverOptions,
   ) {}
+
+  private get pollMs(): number {
+    return this.options.pollMs ?? 50;
+  }
 
   /** Migrate DBOS's schema (once, here: workers starting together on an empty database would race) and connect. */
   static async open(url: string, options: DriverOptions = {}): Promise<FleetDriver> {
@@ -65,7 +78,7 @@ export class FleetDriver {
     }
     const store = await FleetStore.open(url);
     const client = await DBOSClient.create({ systemDatabaseUrl: url, applicationName: FLEET.app });
-    return new FleetDriver(client, store, options.pollMs ?? 50);
+    return new FleetDriver(client, store, options);
   }
 
   /** The graph's per-instruction work (GraphDeps.instructionExecutor). */
@@ -89,7 +102,7 @@ export class FleetDriver {
       // Cancelled when an earlier session of the driver stopped before a worker took it: queue it again.
       if ((await this.client.getWorkflow(id))?.status === "CANCELLED")
         await this.client.resumeWorkflow(id, { queueName: FLEET.queue });
-      const result = await this.result(handle.workflowID);
+      const result = await this.result(handle.workflowID, runnable.signal);
       if ("stopped" in result) {
         // Stopped in an earlier session (a budget since raised): send it again under the next id.
         const status = await this.client.getWorkflow(id);
@@ -114,12 +127,53 @@ export class FleetDriver {
     return stored;
   }
 
-  /** Resolves with the workflow's result: one query per poll for every instruction awaited, not one each. */
-  private result(id: string): Promise<InstructionResult> {
+  /**
+   * Resolves with the workflow's result: one query per poll for every instruction awaited, not one each.
+   * An aborted graph task (another instruction failed, Ctrl-C) stops waiting; the workflow is left to the fleet.
+   */
+  private result(id: string, signal?: AbortSignal): Promise<InstructionResult> {
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      if (signal?.aborted) return reject(signal.reason ?? new Error("aborted"));
+      const onAbort = () => {
+        this.waiting.delete(id);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const forget = () => signal?.removeEventListener("abort", onAbort);
+      this.waiting.set(id, {
+        resolve: (result) => (forget(), resolve(result)),
+        reject: (error) => (forget(), reject(error)),
+      });
       this.timer ??= setInterval(() => void this.poll(), this.pollMs);
+      if (!this.watchdog) {
+        this.lastAlive = Date.now();
+        this.watchdog = setInterval(() => void this.watchWorkers(), 2000);
+        this.watchdog.unref();
+      }
     });
+  }
+
+  /** Silence is a bug: instructions waiting on a fleet with no worker alive are said, not waited on quietly. */
+  private async watchWorkers(): Promise<void> {
+    const limit = (this.options.idleWarnSeconds ?? 15) * 1000;
+    try {
+      const alive = (await this.store.workers()).filter((worker) => worker.ageSeconds <= 5);
+      if (alive.length > 0 || this.waiting.size === 0) {
+        if (this.warnedIdle && alive.length > 0)
+          this.options.onWarning?.(`fleet: ${alive.length} worker(s) alive again; the run goes on`);
+        this.warnedIdle = false;
+        this.lastAlive = Date.now();
+        return;
+      }
+      if (this.warnedIdle || Date.now() - this.lastAlive < limit) return;
+      this.warnedIdle = true;
+      this.options.onWarning?.(
+        `fleet: ${this.waiting.size} instruction(s) wait and no worker has reported for ${Math.round((Date.now() - this.lastAlive) / 1000)} s: ` +
+          "start one with `codeclm worker --checkpoint <this database> --worker-id ID` (the run waits for it)",
+      );
+    } catch {
+      // the next look may succeed; the run does not depend on it
+    }
   }
 
   private async poll(): Promise<void> {
@@ -246,6 +300,7 @@ export class FleetDriver {
     await this.withdraw().catch(() => {});
     if (this.timer) clearInterval(this.timer);
     if (this.watching) clearInterval(this.watching);
+    if (this.watchdog) clearInterval(this.watchdog);
     for (const [id, waiter] of this.waiting) {
       this.waiting.delete(id);
       waiter.reject(new Error("the fleet driver was closed"));

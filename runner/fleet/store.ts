@@ -6,6 +6,7 @@
 import pg from "pg";
 import type { CodecConfig } from "../../lib/config.js";
 import { redactSecrets } from "../../lib/redact.js";
+import { ensureSchema } from "../../models/pg-schema.js";
 
 /** DBOS's application name, queue and workflow: the driver enqueues by name, the workers implement it. */
 export const FLEET = {
@@ -46,7 +47,7 @@ export class FleetStore {
     const pool = new pg.Pool({ connectionString: url, max });
     pool.on("error", () => {});
     try {
-      await pool.query(SCHEMA);
+      await ensureSchema(pool, SCHEMA);
     } catch (error) {
       await pool.end().catch(() => {});
       throw new Error(`cannot use the fleet's Postgres database: ${redactSecrets((error as Error).message)}`);

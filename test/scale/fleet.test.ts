@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { skipUnless } from "../support/gate.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
-import { freshDatabase } from "../support/postgres-db.js";
+import { freshDatabase, postgresAdminUrl } from "../support/postgres-db.js";
+import { skipWithoutPostgres } from "../support/postgres-gate.js";
 import {
   type CliRun,
   killStartedClis,
@@ -26,31 +26,10 @@ import {
   writeSeeds,
 } from "./support.js";
 
-const configured = process.env.CODECLM_TEST_POSTGRES_URL;
-const adminUrl = configured ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const adminUrl = postgresAdminUrl;
+const skip = await skipWithoutPostgres();
 
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  try {
-    await client.connect();
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const problem = await reachable();
-const skip = skipUnless(
-  problem === undefined,
-  configured === undefined
-    ? `no Postgres: CODECLM_TEST_POSTGRES_URL is not set and the default server does not answer (${problem})`
-    : `CODECLM_TEST_POSTGRES_URL is set but does not answer: ${problem}`,
-  { required: configured !== undefined },
-);
-
-afterEach(async () => killStartedClis());
+afterEach(async (context) => killStartedClis({ tell: context.task.result?.state === "fail" }));
 
 const SECRET = "sk-test-fleet-0123456789abcdef";
 const VOLATILE_FLEET = (record: unknown) => {

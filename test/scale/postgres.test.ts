@@ -13,33 +13,12 @@ import { outputPathsFor } from "../../runner/output.js";
 import { type RunOptions, runToFiles } from "../../runner/run.js";
 import type { Seed } from "../../lib/records.js";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
-import { skipUnless } from "../support/gate.js";
+import { postgresAdminUrl } from "../support/postgres-db.js";
+import { skipWithoutPostgres } from "../support/postgres-gate.js";
 import { readRecords, startCodecServer } from "./support.js";
 
-const configured = process.env.CODECLM_TEST_POSTGRES_URL;
-const url = configured ?? "postgres://postgres@127.0.0.1:5432/postgres";
-
-async function reachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  try {
-    await client.connect();
-    await client.query("SELECT 1");
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const problem = await reachable();
-const skip = skipUnless(
-  problem === undefined,
-  configured === undefined
-    ? `no Postgres: CODECLM_TEST_POSTGRES_URL is not set and ${url.replace(/:[^:@/]*@/, "@")} does not answer (${problem})`
-    : `CODECLM_TEST_POSTGRES_URL is set but does not answer: ${problem}`,
-  { required: configured !== undefined },
-);
+const url = postgresAdminUrl;
+const skip = await skipWithoutPostgres();
 const seeds: Seed[] = Array.from({ length: 8 }, (_, i) => ({
   id: `p${i}`,
   instruction: `Postgres seed ${i} about subject ${i % 3}`,

@@ -45,14 +45,24 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-const running = new Set<ChildProcess>();
+/** Each started CLI process still running, with what it was asked and has written to stderr so far. */
+const running = new Map<ChildProcess, { args: string[]; stderr: () => string }>();
 
 /**
  * Kills (SIGKILL) every CLI process a test started that is still running: a test that failed or timed out
  * half-way must not leave a run calling the shared test server while the next test counts its calls.
+ * With `tell` (the test failed), each one's command and the end of its stderr are printed first: a run
+ * that hung says where.
  */
-export async function killStartedClis(): Promise<void> {
-  const alive = [...running].filter((child) => child.exitCode === null && child.signalCode === null);
+export async function killStartedClis(options: { tell?: boolean } = {}): Promise<void> {
+  const alive = [...running.keys()].filter((child) => child.exitCode === null && child.signalCode === null);
+  if (options.tell)
+    for (const child of alive) {
+      const { args, stderr } = running.get(child)!;
+      console.error(
+        `still running: codeclm ${args.join(" ")}\n--- its stderr (last 4000 chars) ---\n${stderr().slice(-4000)}`,
+      );
+    }
   await Promise.all(
     alive.map(
       (child) =>
@@ -68,10 +78,10 @@ export async function killStartedClis(): Promise<void> {
 /** The CLI as one node process (no tsx wrapper), so signals reach it directly. */
 export function startCli(args: string[], env: Record<string, string>): CliRun {
   const child = spawnCli(args, env);
-  running.add(child);
-  child.once("close", () => running.delete(child));
   let stdout = "";
   let stderr = "";
+  running.set(child, { args, stderr: () => stderr });
+  child.once("close", () => running.delete(child));
   child.stdout!.on("data", (chunk) => (stdout += chunk));
   child.stderr!.on("data", (chunk) => (stderr += chunk));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
