@@ -9,6 +9,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DBOS } from "@dbos-inc/dbos-sdk";
 import pg from "pg";
 import { type CliRun, readJson, readJsonl, startCli, waitFor } from "../test/scale/support.js";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
@@ -67,6 +68,22 @@ async function phases(url: string, started: number, ended: number): Promise<Phas
   }
 }
 
+/** Workers that reported in the last 3 s. */
+async function workersUp(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM codeclm_fleet_workers WHERE seen_at > now() - interval '3 seconds'",
+    );
+    return result.rows[0]?.n ?? 0;
+  } catch {
+    return 0; // not created yet
+  } finally {
+    await client.end();
+  }
+}
+
 interface FleetRun {
   phases?: Phases | undefined;
   wallMs: number;
@@ -81,7 +98,17 @@ type Incident = "none" | "restart" | "recover";
 async function fleetRun(
   endpoint: Endpoint,
   adminUrl: string,
-  options: { name: string; size: number; incident: Incident; maxCalls?: number; expectedCalls?: number },
+  options: {
+    name: string;
+    size: number;
+    incident: Incident;
+    maxCalls?: number;
+    expectedCalls?: number;
+    /** A standing fleet: the database set up and every worker up and reporting before the driver starts. */
+    standing?: boolean;
+    /** No workers: the same run in one process (`--engine local`), for comparison. */
+    local?: boolean;
+  },
 ): Promise<FleetRun> {
   const url = await freshDatabase(adminUrl, `codeclm_bench_${options.name}`);
   const dir = await mkdtemp(join(tmpdir(), "codeclm-bench-fleet-"));
@@ -95,7 +122,9 @@ async function fleetRun(
   const env = { OPENAI_BASE_URL: endpoint.url, OPENAI_API_KEY: BENCH_KEY };
   const worker = (id: string): CliRun =>
     startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(PER_WORKER)], env);
-  const workers = Array.from({ length: WORKERS }, (_, i) => worker(`w${i + 1}`));
+  if (options.standing) await DBOS.migrate(url);
+  const workers = options.local ? [] : Array.from({ length: WORKERS }, (_, i) => worker(`w${i + 1}`));
+  if (options.standing) await waitFor(async () => (await workersUp(url)) === WORKERS, 120_000, "the workers to start");
   await endpoint.reset();
   const out = join(dir, "out.jsonl");
   const started = Date.now();
@@ -103,7 +132,8 @@ async function fleetRun(
     [
       "generate",
       ...["--seeds", seeds, "--out", out, "--size", String(options.size), "--pool", "40", "--seed", "7"],
-      ...["--concurrency", String(WORKERS * PER_WORKER), "--engine", "dbos", "--checkpoint", url, "--quiet"],
+      ...["--concurrency", String(WORKERS * PER_WORKER), "--engine", options.local ? "local" : "dbos"],
+      ...["--checkpoint", url, "--quiet"],
       ...["--strong", "openai:strong-model", "--target", "openai:target-model"],
       ...(options.maxCalls ? ["--max-calls", String(options.maxCalls)] : []),
     ],
@@ -156,8 +186,25 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
       ([id, entry]) => `${id} ${entry.calls} (${entry.instructions} instr.)`,
     );
     log(`  filtering calls by worker: ${shares.join(", ")}`);
+    const standing = await fleetRun(endpoint, adminUrl, { name: "standing", size, incident: "none", standing: true });
+    const local = await fleetRun(endpoint, adminUrl, { name: "local", size, incident: "none", local: true });
+    const efficiencyOf = (run: FleetRun) => (run.calls * 200) / (WORKERS * PER_WORKER) / run.wallMs;
+    log(
+      `  a standing fleet (database set up, 3 workers up before the driver starts): ${standing.calls} calls, wall ${(standing.wallMs / 1000).toFixed(1)} s -> efficiency ${efficiencyOf(standing).toFixed(3)}; exit ${standing.exit}, kept ${standing.kept.length}`,
+    );
+    log(`  where the time went (ms): ${JSON.stringify(standing.phases)}`);
+    log(
+      `  the same run in one process (--engine local --concurrency ${WORKERS * PER_WORKER}, Postgres checkpoints): ${local.calls} calls, wall ${(local.wallMs / 1000).toFixed(1)} s -> efficiency ${efficiencyOf(local).toFixed(3)}; exit ${local.exit}, kept ${local.kept.length}`,
+    );
+    const compared = { standing: efficiencyOf(standing), local: efficiencyOf(local) };
     if (baseOnly)
-      return { efficiency: idealMs / base.wallMs, wallMs: base.wallMs, calls: base.calls, byWorker: base.byWorker };
+      return {
+        efficiency: idealMs / base.wallMs,
+        wallMs: base.wallMs,
+        calls: base.calls,
+        byWorker: base.byWorker,
+        ...compared,
+      };
     const incidents: Record<string, unknown> = {};
     for (const incident of ["restart", "recover"] as const) {
       const run = await fleetRun(endpoint, adminUrl, { name: incident, size, incident, expectedCalls: base.calls });
@@ -175,6 +222,7 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
       wallMs: base.wallMs,
       calls: base.calls,
       byWorker: base.byWorker,
+      ...compared,
       incidents,
       maxCalls300: { exit: capped.exit, calls: capped.calls },
     };
