@@ -84,8 +84,20 @@ async function workersUp(url: string): Promise<number> {
   }
 }
 
+/** Mean calls in flight at the endpoint per second of the run. */
+function perSecond(samples: Array<[number, number]>, wallMs: number): number[] {
+  const means: number[] = [];
+  for (let t = 0; t < wallMs; t += 1000) {
+    const inBucket = samples.filter(([at]) => at >= t && at < t + 1000).map(([, n]) => n);
+    means.push(inBucket.length === 0 ? 0 : Math.round(inBucket.reduce((a, b) => a + b, 0) / inBucket.length));
+  }
+  return means;
+}
+
 interface FleetRun {
   phases?: Phases | undefined;
+  /** Mean calls in flight at the endpoint, per second from the driver's start. */
+  inFlight: number[];
   wallMs: number;
   calls: number;
   exit: number | null;
@@ -128,6 +140,14 @@ async function fleetRun(
   await endpoint.reset();
   const out = join(dir, "out.jsonl");
   const started = Date.now();
+  const samples: Array<[number, number]> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push([Date.now() - started, (await endpoint.counters()).inFlight]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
   const driver = startCli(
     [
       "generate",
@@ -150,6 +170,8 @@ async function fleetRun(
   }
   const done = await driver.done;
   const wallMs = Date.now() - started;
+  sampling = false;
+  await sampler;
   const timing = await phases(url, started, started + wallMs).catch(() => undefined);
   for (const w of workers) w.child.kill("SIGTERM");
   await Promise.all(workers.map((w) => w.done));
@@ -157,6 +179,7 @@ async function fleetRun(
   const summary = await readJson(join(dir, "out.summary.json")).catch(() => ({}) as Record<string, any>);
   return {
     phases: timing,
+    inFlight: perSecond(samples, wallMs),
     wallMs,
     calls,
     exit: done.code,
@@ -196,6 +219,9 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
     log(
       `  the same run in one process (--engine local --concurrency ${WORKERS * PER_WORKER}, Postgres checkpoints): ${local.calls} calls, wall ${(local.wallMs / 1000).toFixed(1)} s -> efficiency ${efficiencyOf(local).toFixed(3)}; exit ${local.exit}, kept ${local.kept.length}`,
     );
+    log(`  calls in flight per second, cold fleet: ${base.inFlight.join(" ")}`);
+    log(`  calls in flight per second, standing fleet: ${standing.inFlight.join(" ")}`);
+    log(`  calls in flight per second, one process: ${local.inFlight.join(" ")}`);
     const compared = { standing: efficiencyOf(standing), local: efficiencyOf(local) };
     if (baseOnly)
       return {

@@ -74,6 +74,13 @@ function batchPart(p: ProgressSnapshot): string {
   return ` · batches ${b.submitted} submitted, ${b.pending} pending, ${b.completed} done${failed} (${b.queued} calls gathered${lineErrors})`;
 }
 
+/**
+ * Decoded instructions not yet sent to filtering (decode ahead): sent only if the run still needs them;
+ * those left when it ends are the summary's `instructions.notNeeded`, and cost no answer or judge call.
+ */
+const decodedAhead = (p: ProgressSnapshot): number =>
+  Math.max(0, p.instructions.decoded - p.instructions.filtered - p.instructions.inWave);
+
 /** The live display: a few lines redrawn in place. */
 export function renderProgress(p: ProgressSnapshot): string {
   const eta = etaMs(p);
@@ -99,7 +106,7 @@ export function renderProgress(p: ProgressSnapshot): string {
     `codeclm ${bar(p.kept / Math.max(1, p.size))} ${p.kept}/${p.size} kept ${percent}%  ETA ${eta === undefined ? "…" : duration(eta)}  (${duration(p.elapsedMs)})${notices(p)}`,
     `  kept by iteration ${perIteration || "-"} · reverse-kept ${p.reverseKept} · dropped ${p.dropped}${Object.keys(p.droppedByReason).length ? ` (${tallies(p.droppedByReason)})` : ""}`,
     `  calls ${count(p.calls)} (${p.inFlight} in flight, ${rate.toFixed(1)}/s) · tokens ${count(p.inputTokens)} in / ${count(p.outputTokens)} out · ${money(p)}${batchPart(p)}`,
-    `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done)${endpoints ? ` · ${endpoints}` : ""}`,
+    `  filtering ${p.instructions.inWave} instructions (${p.instructions.filtered} of ${p.instructions.decoded} decoded done, ${decodedAhead(p)} waiting)${endpoints ? ` · ${endpoints}` : ""}`,
   ];
   const faults = faultLine(p);
   if (faults) lines.push(`  ${faults}`);
@@ -111,7 +118,7 @@ export function progressLine(p: ProgressSnapshot): string {
   const eta = etaMs(p);
   const faults = faultLine(p);
   return (
-    `codeclm: kept ${p.kept}/${p.size} · dropped ${p.dropped} · calls ${p.calls} (${p.inFlight} in flight)${batchPart(p)} · ` +
+    `codeclm: kept ${p.kept}/${p.size} · dropped ${p.dropped} · instructions ${p.instructions.filtered} filtered, ${p.instructions.inWave} filtering, ${decodedAhead(p)} waiting · calls ${p.calls} (${p.inFlight} in flight)${batchPart(p)} · ` +
     `tokens ${count(p.inputTokens)} in/${count(p.outputTokens)} out · ${money(p)}${faults ? ` · ${faults}` : ""} · ` +
     `elapsed ${duration(p.elapsedMs)}${eta === undefined ? "" : ` · ETA ${duration(eta)}`}${notices(p)}`
   );

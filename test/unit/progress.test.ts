@@ -59,6 +59,8 @@ describe("progress display", () => {
     expect(text).toContain("reverse-kept 3");
     expect(text).toContain("dropped 5 (max-iterations 4, failure 1)");
     expect(text).toContain("calls 400 (16 in flight, 6.7/s)");
+    // Decoded ahead and not yet needed: 200 decoded − 45 done − 60 filtering.
+    expect(text).toContain("filtering 60 instructions (45 of 200 decoded done, 95 waiting)");
     expect(text).toContain("tokens 1.2M in / 46k out");
     expect(text).toContain("$3.46");
     expect(text).toContain("gpt-4o 8/8 (rate-limit)");
@@ -68,7 +70,9 @@ describe("progress display", () => {
 
   it("a plain line for logs; an unknown cost is said, not shown as zero", () => {
     const line = progressLine(snapshot({ costUsd: 0, costComplete: false }));
-    expect(line).toMatch(/^codeclm: kept 40\/100 · dropped 5 · calls 400 \(16 in flight\)/);
+    expect(line).toMatch(
+      /^codeclm: kept 40\/100 · dropped 5 · instructions 45 filtered, 60 filtering, 95 waiting · calls 400 \(16 in flight\)/,
+    );
     expect(line).toContain("cost unknown");
     expect(progressLine(snapshot({ costComplete: false }))).toContain("$3.46+");
     expect(duration(3_725_000)).toBe("1h02m");
