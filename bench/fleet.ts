@@ -259,7 +259,7 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const quick = process.argv.includes("--quick");
-  process.stdout.write(`(g) scale-out on DBOS${quick ? " (quick)" : ""}\n`);
+  process.stdout.write(`(i) scale-out on DBOS${quick ? " (quick)" : ""}\n`);
   // --base: the efficiency run only (no kill, recover or budget runs).
   const result = await runFleetBench(
     (text) => process.stdout.write(`${text}\n`),
