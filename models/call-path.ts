@@ -65,10 +65,44 @@ function callKey(ctx: CallContext, call: CallAttempt): string {
   return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
 }
 
+/** Steps whose calls several instructions need (one metadata's rubrics): a fleet makes each once. */
+const SHARED_STEPS: ReadonlySet<string> = new Set(["rubric-generate"]);
+
 export async function answeredCall(ctx: CallContext, call: CallAttempt): Promise<StoredAnswer> {
   const key = ctx.services.journal ? callKey(ctx, call) : "";
+  const claim = ctx.services.journal?.claim;
+  if (key && claim && SHARED_STEPS.has(call.request.step)) return claimedCall(ctx, call, key, claim);
   return (await replayed(ctx, call.request, key)) ?? (await paidCall(ctx, call, key));
 }
+
+/**
+ * A call other processes may be making at the same moment (a fleet's workers needing one metadata's
+ * rubrics): made by whichever claims it first; the others wait for its answer in the journal. A claimer
+ * that fails or dies gives the call up (released, or its claim expires) and the next claimer makes it.
+ */
+async function claimedCall(
+  ctx: CallContext,
+  call: CallAttempt,
+  key: string,
+  claim: (key: string) => Promise<(() => Promise<void>) | undefined>,
+): Promise<StoredAnswer> {
+  for (;;) {
+    const earlier = await replayed(ctx, call.request, key);
+    if (earlier) return earlier;
+    const release = await claim(key);
+    if (release) {
+      try {
+        return (await replayed(ctx, call.request, key)) ?? (await paidCall(ctx, call, key));
+      } finally {
+        await release().catch(() => {}); // a lost release only holds the claim until it expires
+      }
+    }
+    ctx.services.control.throwIfStopped();
+    await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+  }
+}
+
+const CLAIM_POLL_MS = 100;
 
 /** Layer 1: the journal's answer to this call, if a previous session of the run got one. */
 async function replayed(ctx: CallContext, request: CallRequest, key: string): Promise<StoredAnswer | undefined> {

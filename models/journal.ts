@@ -11,6 +11,10 @@ import { type AccountsData, type CallGroup, emptyGroup } from "../lib/accounts.j
 import type { FaultKind } from "../lib/faults.js";
 import type { Transport } from "../lib/prices.js";
 import { ensureSchema } from "./pg-schema.js";
+import { randomUUID } from "node:crypto";
+
+/** How long a claim on a shared call (PostgresCallJournal.claim) holds without being released (s). */
+const CLAIM_TTL_SECONDS = 300;
 
 export interface CallIdentity {
   role: string;
@@ -81,6 +85,12 @@ export interface CallJournal {
   /** Wait until every row is stored; throws if storing failed. */
   flush(): Promise<void>;
   deleteThread(): Promise<void>;
+  /**
+   * Where several processes write the thread (a fleet's workers): claim the right to make the call with
+   * this key. Resolves with the claim's release, or undefined while another process holds it (its answer
+   * will be in the journal). Absent where one process writes the thread.
+   */
+  claim?(key: string): Promise<(() => Promise<void>) | undefined>;
 }
 
 interface RawGroup {
@@ -376,7 +386,11 @@ export class PostgresCallJournal implements CallJournal {
     private readonly shared = false,
   ) {}
 
-  static async open(pool: Pool, threadId: string, options: { shared?: boolean } = {}): Promise<PostgresCallJournal> {
+  static async open(
+    pool: Pool,
+    threadId: string,
+    options: { shared?: boolean; claimTtlSeconds?: number } = {},
+  ): Promise<PostgresCallJournal> {
     await ensureSchema(
       pool,
       `
@@ -393,9 +407,40 @@ export class PostgresCallJournal implements CallJournal {
       ALTER TABLE codeclm_calls ADD COLUMN IF NOT EXISTS transport TEXT;
       CREATE INDEX IF NOT EXISTS codeclm_calls_key ON codeclm_calls (thread_id, call_key);
       CREATE TABLE IF NOT EXISTS codeclm_runs (thread_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, settings TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS codeclm_call_claims (
+        thread_id TEXT NOT NULL, call_key TEXT NOT NULL, holder TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (thread_id, call_key));
       ${BATCH_TABLE}`,
     );
-    return new PostgresCallJournal(pool, threadId, options.shared ?? false);
+    const journal = new PostgresCallJournal(pool, threadId, options.shared ?? false);
+    if (options.shared) journal.claim = (key) => journal.claimKey(key, options.claimTtlSeconds ?? CLAIM_TTL_SECONDS);
+    return journal;
+  }
+
+  claim?: (key: string) => Promise<(() => Promise<void>) | undefined>;
+  private readonly holder = randomUUID();
+
+  /**
+   * A claim is a row held until released, or until its TTL (`CLAIM_TTL_SECONDS`) passes (a process that died with a
+   * claim leaves it to expire; the next claimer then makes the call).
+   */
+  private async claimKey(key: string, ttlSeconds: number): Promise<(() => Promise<void>) | undefined> {
+    const result = await this.pool.query(
+      `INSERT INTO codeclm_call_claims (thread_id, call_key, holder, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+       ON CONFLICT (thread_id, call_key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE codeclm_call_claims.expires_at < now()
+       RETURNING holder`,
+      [this.threadId, key, this.holder, ttlSeconds],
+    );
+    if (result.rows.length === 0) return undefined;
+    return async () => {
+      await this.pool.query(`DELETE FROM codeclm_call_claims WHERE thread_id = $1 AND call_key = $2 AND holder = $3`, [
+        this.threadId,
+        key,
+        this.holder,
+      ]);
+    };
   }
 
   async run(): Promise<RunRecord | undefined> {
@@ -506,5 +551,6 @@ export class PostgresCallJournal implements CallJournal {
     await this.pool.query(`DELETE FROM codeclm_calls WHERE thread_id = $1`, [this.threadId]);
     await this.pool.query(`DELETE FROM codeclm_runs WHERE thread_id = $1`, [this.threadId]);
     await this.pool.query(`DELETE FROM codeclm_batches WHERE thread_id = $1`, [this.threadId]);
+    await this.pool.query(`DELETE FROM codeclm_call_claims WHERE thread_id = $1`, [this.threadId]);
   }
 }

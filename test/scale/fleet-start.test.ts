@@ -49,6 +49,31 @@ describe.skipIf(skip)("a fleet's start on a fresh database", () => {
     }
   }, 60_000);
 
+  it("a call several workers need (one metadata's rubrics) is claimed by one at a time; a dead claimer's claim expires", async () => {
+    const url = await freshDatabase(postgresAdminUrl, "codeclm_fleet_claims");
+    const pools = [0, 1].map(() => new pg.Pool({ connectionString: url, max: 2 }));
+    try {
+      const [a, b] = await Promise.all(
+        pools.map((pool) => PostgresCallJournal.open(pool, "run", { shared: true, claimTtlSeconds: 1 })),
+      );
+      const releaseA = await a!.claim!("k1");
+      expect(releaseA).toBeDefined();
+      expect(await b!.claim!("k1")).toBeUndefined();
+      expect(await b!.claim!("k2")).toBeDefined(); // another call is not held up
+      await releaseA!();
+      const releaseB = await b!.claim!("k1");
+      expect(releaseB).toBeDefined();
+      // b "dies" holding k1: after the TTL, a takes it over.
+      expect(await a!.claim!("k1")).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(await a!.claim!("k1")).toBeDefined();
+      // One process (not shared) makes its own calls: no claims.
+      expect((await PostgresCallJournal.open(pools[0]!, "solo")).claim).toBeUndefined();
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end()));
+    }
+  });
+
   it("a driver whose instructions wait with no worker alive says so, and an aborted task stops waiting", async () => {
     const url = await freshDatabase(postgresAdminUrl, "codeclm_fleet_idle");
     const warnings: string[] = [];
