@@ -238,7 +238,7 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
       const texts = unique(run.kept.map((record) => record.instruction));
       incidents[incident] = { kept: run.kept.length, ids, texts, calls: run.calls, paidTwice: run.calls - base.calls };
       log(
-        `  w1 killed -9 after a third of its calls, then ${incident === "restart" ? "restarted" : "recovered"}: exit ${run.exit}, kept ${run.kept.length} (${ids} ids, ${texts} instructions), calls ${run.calls} (${run.calls - base.calls} more than without the kill; w1 had up to ${PER_WORKER} instructions in flight)`,
+        `  w1 killed -9 after a third of its calls, then ${incident === "restart" ? "restarted" : "recovered"}: exit ${run.exit}, kept ${run.kept.length} (${ids} ids, ${texts} instructions), calls ${run.calls} (${run.calls - base.calls} more than without the kill; w1 had up to ${PER_WORKER} calls in flight)`,
       );
     }
     const capped = await fleetRun(endpoint, adminUrl, { name: "budget", size, incident: "none", maxCalls: 300 });

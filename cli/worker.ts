@@ -59,7 +59,7 @@ export function registerWorker(program: Command): void {
     .option("--concurrency <n>", "model calls this worker has in flight at once", integer(1), 8)
     .option(
       "--instructions <n>",
-      "instructions this worker holds at once (default --concurrency; more keeps its call slots busy while an instruction waits on Postgres, one connection each)",
+      "instructions this worker holds at once (default 4 × --concurrency: their calls interleave, so a wave's last instructions do not run alone)",
       integer(1),
     )
     .option(

@@ -243,7 +243,8 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
       const out = join(dir, "caps.jsonl");
       const own = { ...env(), CODECLM_TARGET_BASE_URL: target.url };
       const workers = ["w1", "w2", "w3"].map((id) =>
-        startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", "8"], own),
+        // 8 instructions each (not the default 32), so the 24-pair run spreads over the three.
+        startCli(["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", "8", "--instructions", "8"], own),
       );
       const done = await runCli(
         args(out, "--engine", "dbos", "--checkpoint", url, "--target-concurrency", String(CAP)).map((arg, i, all) =>
