@@ -222,15 +222,15 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
     log(`  calls in flight per second, cold fleet: ${base.inFlight.join(" ")}`);
     log(`  calls in flight per second, standing fleet: ${standing.inFlight.join(" ")}`);
     log(`  calls in flight per second, one process: ${local.inFlight.join(" ")}`);
-    const compared = { standing: efficiencyOf(standing), local: efficiencyOf(local) };
-    if (baseOnly)
-      return {
-        efficiency: idealMs / base.wallMs,
-        wallMs: base.wallMs,
-        calls: base.calls,
-        byWorker: base.byWorker,
-        ...compared,
-      };
+    const measured = {
+      efficiency: idealMs / base.wallMs,
+      wallMs: base.wallMs,
+      calls: base.calls,
+      byWorker: base.byWorker,
+      standing: efficiencyOf(standing),
+      local: efficiencyOf(local),
+    };
+    if (baseOnly) return measured;
     const incidents: Record<string, unknown> = {};
     for (const incident of ["restart", "recover"] as const) {
       const run = await fleetRun(endpoint, adminUrl, { name: incident, size, incident, expectedCalls: base.calls });
@@ -244,11 +244,7 @@ export async function runFleetBench(log: (text: string) => void, quick = false, 
     const capped = await fleetRun(endpoint, adminUrl, { name: "budget", size, incident: "none", maxCalls: 300 });
     log(`  --max-calls 300 over ${WORKERS} workers: exit ${capped.exit}, ${capped.calls} answered calls in all`);
     return {
-      efficiency: idealMs / base.wallMs,
-      wallMs: base.wallMs,
-      calls: base.calls,
-      byWorker: base.byWorker,
-      ...compared,
+      ...measured,
       incidents,
       maxCalls300: { exit: capped.exit, calls: capped.calls },
     };
