@@ -138,7 +138,13 @@ function estimateWith(
   // Rubrics are written when an instruction of the metadata first needs improving, once per metadata: a
   // metadata whose filtered instructions were all kept at their first pass never pays for them.
   const improvable = config.maxIterations > 1 ? 1 - a.keepPerPass ** (instructions / Math.max(1, pool)) : 0;
-  add("rubric-generate", "strong", pool * improvable, templateTokens(config, "rubricGenerate") + 20, config.rubricCount * 2 * 30);
+  add(
+    "rubric-generate",
+    "strong",
+    pool * improvable,
+    templateTokens(config, "rubricGenerate") + 20,
+    config.rubricCount * 2 * 30,
+  );
   const perMetadata = firstRoundPerMetadata(config.size, pool, config.instructionsPerMetadata, config.expectedKeepRate);
   const firstRound = perMetadata * pool;
   const decodeRounds = 1 + (instructions > firstRound ? Math.min(config.topUpRounds, 1) : 0);
