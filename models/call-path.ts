@@ -98,6 +98,8 @@ async function claimedCall(
       }
     }
     ctx.services.control.throwIfStopped();
+    const signal = ctx.runnable?.signal;
+    if (signal?.aborted) throw signal.reason ?? new Error("aborted");
     await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
   }
 }
