@@ -13,8 +13,11 @@ import type { Transport } from "../lib/prices.js";
 import { ensureSchema } from "./pg-schema.js";
 import { randomUUID } from "node:crypto";
 
-/** How long a claim on a shared call (PostgresCallJournal.claim) holds without being released (s). */
-const CLAIM_TTL_SECONDS = 300;
+/**
+ * How long a claim on a shared call (PostgresCallJournal.claim) holds without renewal (s). Its process
+ * renews it every third of that while the call runs, so a process that dies frees it this soon.
+ */
+const CLAIM_TTL_SECONDS = 30;
 
 export interface CallIdentity {
   role: string;
@@ -421,8 +424,8 @@ export class PostgresCallJournal implements CallJournal {
   private readonly holder = randomUUID();
 
   /**
-   * A claim is a row held until released, or until its TTL (`CLAIM_TTL_SECONDS`) passes (a process that died with a
-   * claim leaves it to expire; the next claimer then makes the call).
+   * A claim is a row held until released, renewed meanwhile; a process that died with a claim leaves it to
+   * expire after its TTL, and the next claimer then makes the call.
    */
   private async claimKey(key: string, ttlSeconds: number): Promise<(() => Promise<void>) | undefined> {
     const result = await this.pool.query(
@@ -434,7 +437,20 @@ export class PostgresCallJournal implements CallJournal {
       [this.threadId, key, this.holder, ttlSeconds],
     );
     if (result.rows.length === 0) return undefined;
+    const renewer = setInterval(
+      () =>
+        void this.pool
+          .query(
+            `UPDATE codeclm_call_claims SET expires_at = now() + make_interval(secs => $4)
+             WHERE thread_id = $1 AND call_key = $2 AND holder = $3`,
+            [this.threadId, key, this.holder, ttlSeconds],
+          )
+          .catch(() => {}), // a missed renewal: the next one, or the claim expires and another process makes the call
+      (ttlSeconds * 1000) / 3,
+    );
+    renewer.unref();
     return async () => {
+      clearInterval(renewer);
       await this.pool.query(`DELETE FROM codeclm_call_claims WHERE thread_id = $1 AND call_key = $2 AND holder = $3`, [
         this.threadId,
         key,
