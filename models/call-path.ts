@@ -220,8 +220,12 @@ async function sendOnce(ctx: CallContext, call: CallAttempt, key: string, lease:
     timeout.dispose();
   }
   const latencyMs = performance.now() - started;
-  lease.freeSlot({ kind: "answer", latencyMs, step: call.request.step });
-  return { answer: await metered(ctx, call, key, lease, sent, latencyMs) };
+  try {
+    return { answer: await metered(ctx, call, key, lease, sent, latencyMs) };
+  } finally {
+    // Held until the answer is stored: a crash then repays at most the calls holding a slot (in flight).
+    lease.freeSlot({ kind: "answer", latencyMs, step: call.request.step });
+  }
 }
 
 /** A request that failed: counted by kind (ledger, journal), its lease ended with the fault. */
