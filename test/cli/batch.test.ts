@@ -18,6 +18,7 @@ import {
   waitFor,
   writeSeeds,
 } from "../scale/support.js";
+import { generateArgs } from "../support/cli.js";
 
 afterEach(async () => killStartedClis());
 
@@ -56,28 +57,12 @@ describe("codeclm generate --batch (OpenAI Batch API)", () => {
   let hold = false;
   let failLines = 0;
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: "sk-test-batch-0123456789" });
-  const args = (out: string, ...more: string[]) => [
-    "generate",
-    "--seeds",
-    seeds,
-    "--out",
-    out,
-    "--size",
-    "30",
-    "--pool",
-    "12",
-    "--strong",
-    "openai:strong-model",
-    "--target",
-    "openai:target-model",
-    "--quiet",
-    "--batch",
-    "--batch-wait-seconds",
-    "0.3",
-    "--batch-poll-seconds",
-    "0.2",
-    ...more,
-  ];
+  const args = (out: string, ...more: string[]) =>
+    generateArgs(
+      { seeds, out, size: 30, pool: 12 },
+      ...["--quiet", "--batch", "--batch-wait-seconds", "0.3", "--batch-poll-seconds", "0.2"],
+      ...more,
+    );
 
   beforeAll(async () => {
     server = await startCodecServer({

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FakeOpenAIServer } from "../support/openai-server.js";
 import { freshDatabase, postgresAdminUrl } from "../support/postgres-db.js";
 import { skipWithoutPostgres } from "../support/postgres-gate.js";
+import { generateArgs } from "../support/cli.js";
 import {
   type CliRun,
   killStartedClis,
@@ -45,34 +46,15 @@ describe.skipIf(skip)("codeclm generate --engine dbos with codeclm workers", () 
   /** Calls a local run of the same settings makes (the first test sets it). */
   let localCalls = 0;
   const env = () => ({ OPENAI_BASE_URL: server.url, OPENAI_API_KEY: SECRET });
-  const args = (out: string, ...more: string[]) => [
-    "generate",
-    "--seeds",
-    seeds,
-    "--out",
-    out,
-    "--size",
-    "24",
-    "--pool",
-    "8",
-    "--seed",
-    "5",
-    "--concurrency",
-    "8",
-    "--strong",
-    "openai:strong-model",
-    "--target",
-    "openai:target-model",
-    "--quiet",
-    ...more,
-  ];
+  const args = (out: string, ...more: string[]) =>
+    generateArgs({ seeds, out, size: 24, pool: 8, seed: 5, concurrency: 8 }, "--quiet", ...more);
   const worker = (url: string, id: string, concurrency = 4): CliRun =>
     // As many instructions as calls: each worker goes through several rounds, so a kill finds some done and some running.
     startCli(
-      ["worker", "--checkpoint", url, "--worker-id", id, "--concurrency", String(concurrency)].concat([
-        "--instructions",
-        String(concurrency),
-      ]),
+      [
+        ...["worker", "--checkpoint", url, "--worker-id", id],
+        ...["--concurrency", String(concurrency), "--instructions", String(concurrency)],
+      ],
       env(),
     );
 
