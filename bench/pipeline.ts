@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
+import { boundHeapGrowth } from "../cli/heap.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +21,8 @@ import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { BENCH_KEY, type CallAccount, accountCalls, benchSeeds } from "./scale.js";
 
 setMaxListeners(0);
+// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
+await boundHeapGrowth();
 z.config({ jitless: true });
 
 const { values } = parseArgs({

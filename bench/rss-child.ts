@@ -1,5 +1,6 @@
 /** One benchmark run in its own process: reports its peak RSS to the parent (bench/scale.ts rssRun). */
 import { setMaxListeners } from "node:events";
+import { boundHeapGrowth } from "../cli/heap.js";
 import { z } from "zod";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,6 +11,8 @@ import { BENCH_KEY, type RunShape, accountCalls, benchSeeds, runConfig } from ".
 
 // As the CLI does (cli/main.ts).
 setMaxListeners(Number.POSITIVE_INFINITY);
+// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
+await boundHeapGrowth();
 z.config({ jitless: true });
 
 const { url, shape } = JSON.parse(process.argv[2] ?? "{}") as { url: string; shape: RunShape };

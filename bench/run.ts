@@ -24,6 +24,7 @@
  */
 import { existsSync } from "node:fs";
 import { setMaxListeners } from "node:events";
+import { boundHeapGrowth } from "../cli/heap.js";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
@@ -35,6 +36,8 @@ import { runStartupBench } from "./startup.js";
 
 // As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
 setMaxListeners(Number.POSITIVE_INFINITY);
+// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
+await boundHeapGrowth();
 z.config({ jitless: true });
 
 const { values } = parseArgs({

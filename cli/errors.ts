@@ -6,6 +6,7 @@ import { SettingsError } from "../lib/config.js";
 import { errorMessage } from "../lib/redact.js";
 import { ModelConfigError } from "../models/errors.js";
 import { LocalModelError } from "../models/local/errors.js";
+import { HeapGrowthError } from "./heap.js";
 
 /** A mistake in how the command was called: printed as is, exit 2. */
 export class UsageError extends Error {}
@@ -21,6 +22,7 @@ export function reportError(error: unknown): number {
     error instanceof RunSetupError ||
     error instanceof CheckpointStoreError ||
     error instanceof OutputLockedError ||
+    error instanceof HeapGrowthError ||
     setup
   ) {
     process.stderr.write(`codeclm: ${errorMessage(error)}\n`);

@@ -14,6 +14,7 @@ try {
     // JIT) costs more than interpreting it once. The CLI process parses nothing where the JIT would pay off.
     // (Loaded here, not at the top: the command list needs no zod.)
     (await import("zod")).z.config({ jitless: true });
+    await (await import("./heap.js")).boundHeapGrowth();
   }
   await (await buildProgram()).parseAsync(process.argv);
 } catch (error) {

@@ -34,6 +34,12 @@ describe("usage errors", () => {
     expect(result.stderr).not.toContain("Options:");
   });
 
+  it("a bad CODECLM_HEAP_GROWTH: exit 2 before anything runs, naming the variable", async () => {
+    const result = await runCli(["generate", "--seeds", "x.jsonl", "--size", "3"], { CODECLM_HEAP_GROWTH: "lots" });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^codeclm: CODECLM_HEAP_GROWTH="lots": expected a whole percent/);
+  });
+
   it("--help and --version still exit 0", async () => {
     expect((await runCli(["generate", "--help"])).code).toBe(0);
     expect((await runCli(["--version"])).code).toBe(0);
