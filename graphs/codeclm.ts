@@ -20,7 +20,7 @@ import { labelled } from "./labels.js";
 import { allowAbortListenersForWaves } from "./listeners.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import { type GraphDeps, withRun } from "../nodes/runtime.js";
-import { type StateShape, codecStateSchema } from "../nodes/state.js";
+import { type StateShape, codecStateSchema, graphSchema } from "../nodes/state.js";
 
 export interface CodecGraphOptions extends GraphDeps {
   /** Keep kept pairs and drops in graph state (Studio, library); false streams them out only (CLI). */
@@ -49,7 +49,11 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
     shape === "streaming"
       ? state.pick({ seeds: true, seedSelection: true, metadata: true, runId: true })
       : state.pick({ seeds: true, metadata: true, runId: true });
-  const graph = new StateGraph({ state, input, context: CodecConfigSchema })
+  const graph = new StateGraph({
+    state: graphSchema(state, shape),
+    input: graphSchema(input, shape),
+    context: CodecConfigSchema,
+  })
     .addNode("prepare", prepare)
     .addNode("encode", guarded(encode))
     .addNode("self-instruct", guarded(selfInstruct))

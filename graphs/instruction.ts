@@ -6,7 +6,7 @@ import { rubricGenerate } from "../nodes/rubric-generate.js";
 import { afterActionApply, afterAnswer, afterJudge, afterRubrics, startInstruction } from "./routes.js";
 import { guarded } from "./guard.js";
 import type { GraphDeps } from "../nodes/runtime.js";
-import { type StateShape, instructionStateSchema } from "../nodes/state.js";
+import { type StateShape, graphSchema, instructionStateSchema } from "../nodes/state.js";
 
 /**
  * One basic instruction through Contrastive Filtering (§4.3), with Self-Rubrics improvement (§4.2):
@@ -19,9 +19,9 @@ export function buildInstructionGraph(deps: GraphDeps, shape: StateShape = "full
   const state = instructionStateSchema(shape);
   return (
     new StateGraph({
-      state,
-      input: state.pick({ task: true }),
-      output: state.pick({ outcomes: true, usage: true }),
+      state: graphSchema(state, shape),
+      input: graphSchema(state.pick({ task: true }), shape),
+      output: graphSchema(state.pick({ outcomes: true, usage: true }), shape),
     })
       .addNode("answer", guarded(answer))
       .addNode("contrastive-judge", guarded(contrastiveJudge))

@@ -1,4 +1,4 @@
-import { registry } from "@langchain/langgraph/zod";
+import { registry, schemaMetaRegistry } from "@langchain/langgraph/zod";
 import { z } from "zod";
 import type { EncodedSeed } from "../lib/pool.js";
 import { SeedSelectionSchema } from "../lib/seed-sample.js";
@@ -40,12 +40,11 @@ const forget = (): never[] => [];
  * The two shapes a graph's state takes, chosen by who reads the results:
  * - `full` (Studio, the dev server, the library): kept pairs and drops accumulate in state, and every
  *   channel is validated on each update (Studio shows these schemas).
- * - `streaming` (the CLI's `runToFiles`): kept pairs and drops only pass through as node updates, which
- *   the writer streams to files, so memory stays flat; the large internal channels (instructions,
- *   outcomes, records) are typed but not validated on each update: LangGraph validates every update
- *   against the state schema, rebuilding partial schemas each time, which costs more than the model
- *   call's own bookkeeping for values our own code produces. The input also takes `seedSelection`, what
- *   the runner's reader already chose.
+ * - `streaming` (the CLI's `runToFiles`, fleet workers): kept pairs and drops only pass through as node
+ *   updates, which the writer streams to files, so memory stays flat; the graph is built from the state's
+ *   channels, not its schema, so no update is validated (`graphSchema`), and the large internal channels
+ *   (instructions, outcomes, records) are only typed. The input also takes `seedSelection`, what the
+ *   runner's reader already chose.
  */
 export type StateShape = "full" | "streaming";
 
@@ -60,6 +59,19 @@ const SHAPES: Record<StateShape, ShapeRules> = {
   full: { records: append, channel: (schema) => schema },
   streaming: { records: forget, channel: <T extends z.ZodType>(_schema: T) => z.custom<z.infer<T>>() as unknown as T },
 };
+
+/**
+ * What a graph of this shape is built from (its state, input or output). `full`: the zod schema itself
+ * (Studio shows it, and LangGraph validates every node's update against it). `streaming`: the schema's
+ * channels (the reducers and defaults its registry entries give), so LangGraph validates no update: for a
+ * zod state it builds two partial schemas of the whole state for every update of every node, about a tenth
+ * of the CLI's CPU per call at concurrency 128, to check values codeclm's own nodes produced. Typed as the
+ * schema either way: the graph's types come from the schema, its channels are the same.
+ */
+export function graphSchema<T extends z.ZodObject>(schema: T, shape: StateShape): T {
+  if (shape === "full") return schema;
+  return schemaMetaRegistry.getChannelsForSchema(schema) as unknown as T;
+}
 
 /** The parent graph's state in one of its shapes (see `StateShape`). */
 export function codecStateSchema(shape: StateShape) {
