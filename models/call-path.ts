@@ -19,6 +19,7 @@ import { type CallContext, type CallRequest, ModelAccessError, ModelCallError } 
 import { RunStoppedError } from "./control.js";
 import type { StoredAnswer } from "./journal.js";
 import { type CallLease, withLease } from "./lease.js";
+import { onAbortOf } from "./scheduler.js";
 
 export interface Usage {
   inputTokens: number;
@@ -328,13 +329,13 @@ function sleep(ms: number, signals: AbortSignal[]): Promise<void> {
 /**
  * The signal of one request: aborted by the run (a second Ctrl-C) or by the call's timeout. Not
  * `AbortSignal.any`: on Node 20 every signal derived that way from the run's long-lived signal stays
- * reachable from it, so memory would grow with every call.
+ * reachable from it, so memory would grow with every call. The run's signal has one listener for all
+ * calls in flight (`onAbortOf`): an EventTarget walks its listeners on every add and remove.
  */
 function callSignal(run: AbortSignal, timeoutMs: number) {
   const controller = new AbortController();
   let timedOut = false;
-  const onRunAbort = () => controller.abort(run.reason);
-  run.addEventListener("abort", onRunAbort, { once: true });
+  const forget = onAbortOf(run, () => controller.abort(run.reason));
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new Error(`the call timed out after ${timeoutMs / 1000} s`));
@@ -344,7 +345,7 @@ function callSignal(run: AbortSignal, timeoutMs: number) {
     timedOut: () => timedOut,
     dispose() {
       clearTimeout(timer);
-      run.removeEventListener("abort", onRunAbort);
+      forget();
     },
   };
 }

@@ -111,13 +111,16 @@ function extractStructured(result: { raw?: BaseMessage; parsed?: unknown }): unk
   return parseJsonLoose(messageText(raw));
 }
 
-function schemaProblem<T>(request: StructuredRequest<T>, value: unknown): string | undefined {
+/** The answer's value read by the request's schema and `check`: its data, or what is wrong with it. */
+function readStructured<T>(request: StructuredRequest<T>, value: unknown): { data: T } | { problem: string } {
   const parsed = request.schema.safeParse(value);
   if (!parsed.success) {
-    return `malformed output: ${parsed.error.issues.map((issue) => `${issue.path.join(".") || "value"}: ${issue.message}`).join("; ")}`;
+    return {
+      problem: `malformed output: ${parsed.error.issues.map((issue) => `${issue.path.join(".") || "value"}: ${issue.message}`).join("; ")}`,
+    };
   }
   const problem = request.check?.(parsed.data);
-  return problem ? `malformed output: ${problem}` : undefined;
+  return problem ? { problem: `malformed output: ${problem}` } : { data: parsed.data };
 }
 
 const malformed = (error: unknown) => `malformed output: ${errorMessage(error)}`;
@@ -145,16 +148,19 @@ export async function callStructured<T>(ctx: CallContext, request: StructuredReq
       return { answer: { problem: malformed(error) }, usage };
     }
   };
-  const accept = (answer: StoredAnswer): { value: T } | { problem: string } => {
-    const parsed = answer.problem === undefined ? request.schema.safeParse(answer.value) : undefined;
-    return parsed?.success ? { value: parsed.data } : { problem: answer.problem ?? "malformed output" };
+  // The answer just validated is accepted without parsing it again (a replayed one is parsed here).
+  let validated: { value: unknown; data: T } | undefined;
+  const validate = (answer: StoredAnswer): string | undefined => {
+    const read = readStructured(request, answer.value);
+    if ("problem" in read) return read.problem;
+    validated = { value: answer.value, data: read.data };
+    return undefined;
   };
-  return untilAccepted(
-    ctx,
-    request,
-    request.schemaName,
-    send,
-    (answer) => schemaProblem(request, answer.value),
-    accept,
-  );
+  const accept = (answer: StoredAnswer): { value: T } | { problem: string } => {
+    if (answer.problem !== undefined) return { problem: answer.problem };
+    if (validated && validated.value === answer.value) return { value: validated.data };
+    const parsed = request.schema.safeParse(answer.value);
+    return parsed.success ? { value: parsed.data } : { problem: "malformed output" };
+  };
+  return untilAccepted(ctx, request, request.schemaName, send, validate, accept);
 }
