@@ -8,22 +8,17 @@
  * (timeline bucket, ms), --json FILE.
  */
 import { writeFileSync } from "node:fs";
-import { setMaxListeners } from "node:events";
-import { boundHeapGrowth } from "../cli/heap.js";
+import { setUpLikeTheCli } from "./like-cli.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { z } from "zod";
 import { outputPathsFor } from "../runner/output.js";
 import { runToFiles } from "../runner/run.js";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { BENCH_KEY, type CallAccount, accountCalls, benchSeeds } from "./scale.js";
 
-setMaxListeners(0);
-// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
-await boundHeapGrowth();
-z.config({ jitless: true });
+await setUpLikeTheCli();
 
 const { values } = parseArgs({
   options: {

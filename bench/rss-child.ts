@@ -1,7 +1,5 @@
 /** One benchmark run in its own process: reports its peak RSS to the parent (bench/scale.ts rssRun). */
-import { setMaxListeners } from "node:events";
-import { boundHeapGrowth } from "../cli/heap.js";
-import { z } from "zod";
+import { setUpLikeTheCli } from "./like-cli.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,11 +7,7 @@ import { outputPathsFor } from "../runner/output.js";
 import { runToFiles } from "../runner/run.js";
 import { BENCH_KEY, type RunShape, accountCalls, benchSeeds, runConfig } from "./scale.js";
 
-// As the CLI does (cli/main.ts).
-setMaxListeners(Number.POSITIVE_INFINITY);
-// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
-await boundHeapGrowth();
-z.config({ jitless: true });
+await setUpLikeTheCli();
 
 const { url, shape } = JSON.parse(process.argv[2] ?? "{}") as { url: string; shape: RunShape };
 const dir = await mkdtemp(join(tmpdir(), "codeclm-rss-"));

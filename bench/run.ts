@@ -23,10 +23,8 @@
  * 429/500/503/malformed-JSON/dropped-connection fault), --only a,b,c,d,e,f,g,h,i. Not part of `npm test`.
  */
 import { existsSync } from "node:fs";
-import { setMaxListeners } from "node:events";
-import { boundHeapGrowth } from "../cli/heap.js";
+import { setUpLikeTheCli } from "./like-cli.js";
 import { parseArgs } from "node:util";
-import { z } from "zod";
 import { type Endpoint, startEndpoint } from "./endpoint.js";
 import { formatDedupeRow, runDedupeBench } from "./dedupe.js";
 import { type ScaleResult, bareClientRun, efficiency, rssRun, scaleRun } from "./scale.js";
@@ -34,11 +32,7 @@ import { runSeedBench } from "./seeds.js";
 import { cpuPerCall, formatCpuRow } from "./cpu.js";
 import { runStartupBench } from "./startup.js";
 
-// As the CLI does (cli/main.ts): no listener cap on the many abort signals, no zod JIT for throwaway schemas.
-setMaxListeners(Number.POSITIVE_INFINITY);
-// As the CLI does (cli/heap.ts): the heap grows to at most twice its live size (CODECLM_HEAP_GROWTH).
-await boundHeapGrowth();
-z.config({ jitless: true });
+await setUpLikeTheCli();
 
 const { values } = parseArgs({
   options: {
