@@ -118,9 +118,18 @@ const bar = (n: number, of: number) => "#".repeat(Math.round((n / of) * 40));
 
 function report(result: PipelineRun, withTimeline: boolean): void {
   const idealMs = Math.max((result.calls * latency) / result.concurrency, result.account.chain * latency);
+  // Calls on surplus pairs (kept after the size was reached) are work the run did not need: not in the ideal.
+  const neededMs = Math.max(
+    ((result.calls - result.account.onSurplus) * latency) / result.concurrency,
+    result.account.chain * latency,
+  );
   log(
     `c${result.concurrency} N=${result.size}: ${result.calls} calls, wall ${(result.wallMs / 1000).toFixed(1)} s, ` +
       `ideal ${(idealMs / 1000).toFixed(1)} s -> efficiency ${(idealMs / result.wallMs).toFixed(3)}; ${result.status}, kept ${result.kept}`,
+  );
+  log(
+    `  surplus: ${result.account.onSurplus} calls (${((100 * result.account.onSurplus) / result.calls).toFixed(1)}%); ` +
+      `efficiency on needed calls ${(neededMs / result.wallMs).toFixed(3)}`,
   );
   log(
     `  calls/kept ${result.account.perKept.toFixed(2)} (method minimum ${result.account.minimumPerKept.toFixed(2)}), ` +

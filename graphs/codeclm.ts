@@ -15,11 +15,11 @@ import { reviewPool } from "../nodes/review-pool.js";
 import { schedule } from "../nodes/schedule.js";
 import { selfInstruct } from "../nodes/self-instruct.js";
 import { guarded } from "./guard.js";
-import { buildInstructionGraph } from "./instruction.js";
+import { buildInstructionGraph, reportOutcomes } from "./instruction.js";
 import { labelled } from "./labels.js";
 import { allowAbortListenersForWaves } from "./listeners.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
-import { type GraphDeps, withRun } from "../nodes/runtime.js";
+import { type GraphDeps, runOf, withRun } from "../nodes/runtime.js";
 import { type StateShape, codecStateSchema, graphSchema } from "../nodes/state.js";
 
 export interface CodecGraphOptions extends GraphDeps {
@@ -108,7 +108,13 @@ export function createCodecGraph(options: CodecGraphOptions = {}) {
 function instructionNode(deps: GraphDeps, shape: StateShape) {
   const remote = deps.instructionExecutor;
   if (!remote) return buildInstructionGraph(deps, shape);
-  return guarded((input: { task: InstructionTask }, config: LangGraphRunnableConfig) => remote(input.task, config));
+  return guarded(async (input: { task: InstructionTask; spare?: boolean }, config: LangGraphRunnableConfig) => {
+    const { waves } = runOf(config);
+    if (input.spare && !(await waves.admit(input.task.id, config.signal))) return { outcomes: [] };
+    const result = await remote(input.task, config);
+    reportOutcomes(result.outcomes, config, true);
+    return result;
+  });
 }
 
 type StreamIterator = (input: unknown, options?: LangGraphRunnableConfig) => AsyncGenerator<unknown>;

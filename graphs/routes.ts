@@ -61,11 +61,15 @@ export function afterBuildPool(state: CodecState, runnable: LangGraphRunnableCon
   return decodeSends(state, 1, perMetadata, config.seed);
 }
 
-/** The wave chosen by schedule, one instruction subgraph each; an empty wave goes straight to collect. */
+/**
+ * The wave chosen by schedule, one instruction subgraph each (its members first, then its spares, which
+ * wait until they are needed); an empty wave goes straight to collect.
+ */
 export function dispatchWave(state: CodecState): Send[] | "collect" {
   const { wave } = state;
   if (wave.length === 0) return "collect";
-  return wave.map((task) => new Send("instruction", { task }));
+  const members = state.waveEnd - state.waveStart;
+  return wave.map((task, index) => new Send("instruction", index < members ? { task } : { task, spare: true }));
 }
 
 /** Stop at the requested size; else filter what is waiting; else top up with another decode round; else give up. */
@@ -99,29 +103,48 @@ export function startInstruction(
     return "basic";
   return state.task.actions.length > 0 ? "improve first" : "rubrics first";
 }
-export const afterAnswer = (state: InstructionState) =>
-  state.verdict === "failed" ? "failed" : state.verdict === "keep" ? "kept unjudged" : "judge";
-export const afterJudge = (state: InstructionState) =>
+/**
+ * The subgraph's start: a spare first waits until the wave needs it (`WaveGate`), and ends at once, with no
+ * outcome, if it is not needed (collect puts it back with the waiting instructions).
+ */
+export async function admitInstruction(
+  state: InstructionState,
+  runnable: LangGraphRunnableConfig,
+): Promise<"not needed" | ReturnType<typeof startInstruction>> {
+  const { waves } = runOf(runnable);
+  if (!waves.needed(state.task.id)) return "not needed";
+  if (state.spare && !(await waves.admit(state.task.id, runnable.signal))) return "not needed";
+  return startInstruction(state, runnable);
+}
+
+/** Where an instruction goes next, unless enough instructions before it were kept (`WaveGate.needed`): then it ends. */
+const unlessSettled = <T extends string>(next: T, state: InstructionState, runnable: LangGraphRunnableConfig) =>
+  runOf(runnable).waves.needed(state.task.id) ? next : ("not needed" as const);
+export const afterAnswer = (state: InstructionState, runnable: LangGraphRunnableConfig) =>
+  state.verdict === "failed"
+    ? "failed"
+    : state.verdict === "keep"
+      ? "kept unjudged"
+      : unlessSettled("judge", state, runnable);
+export const afterJudge = (state: InstructionState, runnable: LangGraphRunnableConfig) =>
   state.verdict === "action-apply"
-    ? state.task.actions.length > 0
-      ? "improve"
-      : "first improvement"
+    ? unlessSettled(state.task.actions.length > 0 ? "improve" : "first improvement", state, runnable)
     : state.verdict === "keep"
       ? "keep"
       : state.verdict === "drop"
         ? "drop"
         : "failed";
 /** After Self-Rubrics inside the subgraph: improve with the metadata's actions, or end (the call failed for good). */
-export const afterRubrics = (state: InstructionState): "actions ready" | "failed" =>
-  state.verdict === "failed" ? "failed" : "actions ready";
+export const afterRubrics = (state: InstructionState, runnable: LangGraphRunnableConfig) =>
+  state.verdict === "failed" ? "failed" : unlessSettled("actions ready", state, runnable);
 export function afterActionApply(
   state: InstructionState,
   runnable: LangGraphRunnableConfig,
-): "failed" | "improved" | "improve again" {
+): "failed" | "improved" | "improve again" | "not needed" {
   if (state.verdict === "failed") return "failed";
   const { config } = runOf(runnable);
-  if (filters(config.ablation)) return "improved";
-  return startInstruction(state, runnable) === "basic" ? "improved" : "improve again";
+  if (filters(config.ablation)) return unlessSettled("improved", state, runnable);
+  return unlessSettled(startInstruction(state, runnable) === "basic" ? "improved" : "improve again", state, runnable);
 }
 
 export { END };

@@ -217,6 +217,14 @@ export const CodecConfigSchema = z.object({
     .default(true)
     .describe("Ask the strong model to reject implausible mixed-and-matched metadata (the paper checked by hand)"),
   plausibilityBatchSize: z.number().int().min(1).default(10).describe("Candidates judged per plausibility call"),
+  plausibilitySpare: z
+    .number()
+    .min(0)
+    .max(2)
+    .default(0.1)
+    .describe(
+      "Extra mixed-and-matched candidates checked in a round, as a share of those needed, rounded up to whole batches: a few rejections then cost no second round of calls (ours)",
+    ),
   reviewInstructions: z
     .number()
     .int()
@@ -312,6 +320,20 @@ export const CodecConfigSchema = z.object({
     .default(1000)
     .describe(
       "Most instructions filtered in one wave: bounds memory; changing it can change which instructions are filtered",
+    ),
+  spares: z
+    .enum(["expected", "certain", "off"])
+    .default("expected")
+    .describe(
+      "Start the next instructions in order inside a wave once it needs them, so filtering does not drain between waves: expected (once the instructions still being filtered are expected, from the keep rates seen at each iteration, to fall short by a kept pair), certain (only once they would fall short even if all were kept: never filters an instruction a later wave would not), off (waves only)",
+    ),
+  spareConfidence: z
+    .number()
+    .min(0)
+    .max(5)
+    .default(1)
+    .describe(
+      "With spares: expected: keep rates are taken this many standard errors above what was seen, so a noisy early rate starts fewer spares; higher: fewer surplus pairs, a longer tail",
     ),
   seed: z.number().int().default(42).describe("Seed for every random choice (pool, actions, ordering)"),
   prompts: PromptOverridesSchema.default({}).describe("Override any step's prompt template"),

@@ -29,8 +29,8 @@ const bump = (counts: Record<string, number>, key: string) => ({ ...counts, [key
 
 /**
  * Turn one wave's outcomes into output records, in dispatch order so the result does not depend on
- * which call finished first. Pairs kept after `size` is reached become "surplus" drops (still written,
- * never lost). With `repeats`, a pair whose final instruction nearly repeats another instruction of the
+ * which call finished first. Outcomes after the one that reached `size` are counted (`pastSize`), not
+ * written. With `repeats`, a pair whose final instruction nearly repeats another instruction of the
  * run is dropped as a near-duplicate before it can take a place.
  */
 export function settleWave(
@@ -42,6 +42,13 @@ export function settleWave(
   const dropped: DroppedRecord[] = [];
   let progress: Progress = { ...options.progress };
   for (const outcome of ordered) {
+    // Past the place that reached the size: started before that was known (a spare, a top-up wave that
+    // overshot). Which ones ran depends on timing, so nothing of them is written: the files stay the same
+    // whatever finished first, and the summary counts them.
+    if (progress.kept >= options.size) {
+      progress = { ...progress, pastSize: (progress.pastSize ?? 0) + 1 };
+      continue;
+    }
     const lineage = lineageOf(outcome);
     const last = outcome.history.at(-1);
     progress = { ...progress, finished: progress.finished + 1 };
@@ -63,7 +70,7 @@ export function settleWave(
       progress = { ...progress, droppedByReason: bump(progress.droppedByReason, "near-duplicate") };
       continue;
     }
-    if (outcome.status === "kept" && last && outcome.source && progress.kept < options.size) {
+    if (outcome.status === "kept" && last && outcome.source) {
       options.repeats?.keep(outcome.task.id, last.instruction, outcome.task.basicInstruction);
       kept.push({
         id: outcome.task.id,
@@ -88,7 +95,7 @@ export function settleWave(
       };
       continue;
     }
-    const reason = outcome.status === "failed" ? "failure" : outcome.status === "kept" ? "surplus" : "max-iterations";
+    const reason = outcome.status === "failed" ? "failure" : "max-iterations";
     dropped.push({
       id: outcome.task.id,
       kind: "instruction",

@@ -53,3 +53,21 @@ export function topUpPerMetadata(
 /** Instructions in their deterministic dispatch order (round, then index within the metadata, then metadata rank). */
 export const inDispatchOrder = <T extends { order: number }>(tasks: readonly T[]): T[] =>
   [...tasks].sort((a, b) => a.order - b.order);
+
+/**
+ * Spares for a wave of `members` (started only once the wave needs them: `WaveGate`): enough to reach
+ * `remaining` at the keep rate expected (`rate`: the observed one once anything was filtered, else
+ * `expectedKeepRate`), never more than are waiting beyond the members, and never past `limit` for members
+ * and spares together.
+ */
+export function spareCount(
+  members: number,
+  remaining: number,
+  pending: number,
+  rate: number,
+  limit = Number.POSITIVE_INFINITY,
+): number {
+  if (members <= 0 || remaining <= 0) return 0;
+  const wanted = Math.ceil(remaining / Math.max(rate, 0.01)) - members;
+  return Math.max(0, Math.min(wanted, pending - members, Math.max(1, limit) - members));
+}

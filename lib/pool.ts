@@ -226,3 +226,15 @@ export function poolMakeup(stats: Readonly<Record<string, number>>, alertShare: 
       : `${makeup.augmented} mixed and ${makeup.seed} seed metadata (${makeup.size} of ${makeup.requested} requested)`);
   return makeup;
 }
+
+/**
+ * Candidates to draw for a plausibility round that should yield `needed` metadata: `spare` more (a share of
+ * `needed`), rounded up to whole batches, so that a few rejections do not cost another round of calls (one
+ * more call in the time of a whole round); plausible ones past `needed` are checked and left out. With no
+ * spare, exactly `needed`.
+ */
+export function candidatesToCheck(needed: number, batchSize: number, spare: number): number {
+  if (needed <= 0 || spare === 0) return Math.max(0, needed);
+  const wanted = Math.ceil(needed * (1 + spare));
+  return Math.ceil(wanted / batchSize) * batchSize;
+}

@@ -93,7 +93,7 @@ export type KeptPair = z.infer<typeof KeptPairSchema>;
 export const DropReasonSchema = z.enum([
   "max-iterations", // |gap| <= theta after the last allowed iteration
   "failure", // a model call failed or kept returning malformed output
-  "surplus", // decided after the requested size was already reached
+  "surplus", // decided after the requested size was already reached (written by versions before `pastSize`)
   "near-duplicate", // nearly repeats an earlier instruction
   "implausible", // an augmented metadata rejected by the plausibility check
 ]);

@@ -50,8 +50,12 @@ export interface RunSummary {
   reverseKept: number;
   dropped: Record<string, number>;
   failures: Record<string, number>;
-  /** `notNeeded`: decoded but never sent to filtering, because the run had kept enough first (decode ahead). */
-  instructions: { decoded: number; filtered: number; rounds: number; notNeeded?: number };
+  /**
+   * `notNeeded`: decoded but not filtered to the end, because the run had kept enough first (decode ahead;
+   * an instruction stopped once enough before it were kept). `pastSize`: filtered to the end past the one
+   * that reached the size (spares, an overshooting wave); not written, their calls are in `calls`.
+   */
+  instructions: { decoded: number; filtered: number; rounds: number; notNeeded?: number; pastSize?: number };
   pool: Record<string, number>;
   /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
   poolMakeup?: PoolMakeup;
@@ -241,6 +245,7 @@ export function buildSummary(
       filtered: state.progress.finished,
       rounds: state.round,
       notNeeded: state.decoded?.length ?? 0,
+      ...(state.progress.pastSize ? { pastSize: state.progress.pastSize } : {}),
     },
     pool: state.poolStats,
     ...(Object.keys(state.poolStats ?? {}).length > 0

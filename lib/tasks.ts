@@ -43,6 +43,10 @@ export const ProgressSchema = z.object({
     .describe("Kept pairs by pool metadata id (the summary's tailoring measure)"),
   droppedByReason: z.record(z.string(), z.number()),
   failuresByStep: z.record(z.string(), z.number()),
+  pastSize: z
+    .number()
+    .optional()
+    .describe("Instructions filtered past the one that reached the size (spares, an overshooting wave): not written"),
 });
 export type Progress = z.infer<typeof ProgressSchema>;
 

@@ -13,6 +13,7 @@ import {
   normalizeMetadata,
   numberPool,
   type PoolVerdict,
+  candidatesToCheck,
   repairVerdicts,
   seedEntries,
   skillCounts,
@@ -213,8 +214,11 @@ async function mixRounds(
 ): Promise<void> {
   const { config } = ctx;
   for (let round = 0; round < MAX_MIX_ROUNDS && mix.pool.length < config.poolSize; round++) {
+    const needed = config.poolSize - mix.pool.length;
     const candidates = mixAndMatch(source, {
-      count: config.poolSize - mix.pool.length,
+      count: config.plausibilityCheck
+        ? candidatesToCheck(needed, config.plausibilityBatchSize, config.plausibilitySpare)
+        : needed,
       skillsMax: config.skillsMax,
       rng,
       taken: mix.taken,
@@ -260,7 +264,9 @@ export async function buildPool(state: CodecState, runtime: LangGraphRunnableCon
   const counts: MixCounts = { augmented: 0, implausible: 0, checked: 0, checkFailed: 0, checkMalformed: 0 };
   const mix: MixState = { pool: [...start], taken: new Set(base.map(metadataKey)), dropped: [], counts };
   await mixRounds(ctx, mix, mixSource(encoded, config.skillsMax), rng, runId);
+  // In candidate order: plausible spares past the pool's size are left out.
   const final = mix.pool.slice(0, config.poolSize);
+  counts.augmented = final.length - start.length;
   return {
     pool: numberPool(final),
     poolStats: {

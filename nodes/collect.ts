@@ -23,11 +23,26 @@ export async function collect(state: CodecState, runtime: LangGraphRunnableConfi
       },
     };
   }
+  // Instructions the wave did not need (spares never started, instructions stopped once enough before them
+  // were kept) go back to waiting: the next wave, or the summary's `notNeeded`.
+  runOf(runtime).waves.end();
+  const ended = new Set(state.outcomes.map((outcome) => outcome.task.id));
+  const unended = state.wave.filter((task) => !ended.has(task.id));
   const { kept, dropped, progress } = settleWave(state.outcomes, {
     size: config.size,
     progress: state.progress,
     runId: state.runId ?? "",
     repeats,
   });
-  return { kept, dropped, progress, outcomes: new Overwrite([]), wave: [] };
+  const sent = state.waveStart + state.outcomes.length;
+  return {
+    kept,
+    dropped,
+    progress,
+    outcomes: new Overwrite([]),
+    wave: [],
+    decoded: unended,
+    waveStart: sent,
+    waveEnd: sent,
+  };
 }

@@ -6,6 +6,7 @@ import type { ModelRole } from "../lib/records.js";
 import type { UsageTotals } from "../lib/accounts.js";
 import type { InstructionOutcome, InstructionTask } from "../lib/tasks.js";
 import { UsageMeter } from "../lib/usage.js";
+import { WaveGate } from "../lib/wave-gate.js";
 import type { CallContext, CallServices } from "../models/call.js";
 import { RunControl, RunStoppedError } from "../models/control.js";
 import { type Env, type LocalModelBuilder, ModelFactory } from "../models/factory.js";
@@ -58,6 +59,8 @@ export interface CodecRun {
   services: CallServices;
   /** Every instruction of the run so far, as tokens; `primed` once what the run's state holds was added. */
   dedupe: { index: NearDuplicateIndex; primed: boolean };
+  /** Starts the current wave's spares once it needs them, and says which instructions can no longer take a place (`spares`). */
+  waves: WaveGate;
 }
 
 /**
@@ -170,6 +173,7 @@ export function newRun(deps: GraphDeps, config: CodecConfig): CodecRun {
     factory,
     services: deps.services ?? buildServices(config, factory),
     dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
+    waves: new WaveGate(),
   };
 }
 

@@ -182,6 +182,7 @@ export function instructionStateSchema(shape: StateShape) {
   const { channel: checked } = SHAPES[shape];
   return z.object({
     task: checked(InstructionTaskSchema),
+    spare: z.boolean().optional().describe("A spare of its wave: filtered only once the wave needs it"),
     instruction: z.string().register(registry, { default: () => "" }),
     iteration: z.number().register(registry, { default: () => 1 }),
     actions: z.array(z.string()).register(registry, { default: () => [] }),

@@ -19,6 +19,7 @@ import type { Env, ModelFactory } from "../../models/factory.js";
 import { PostgresCallJournal } from "../../models/journal.js";
 import { PostgresBudget } from "../../models/shared-budget.js";
 import { PostgresLimits } from "../../models/shared-limits.js";
+import { WaveGate } from "../../lib/wave-gate.js";
 import { type CodecRun, RUN_KEY, buildServices, factoryFor } from "../../nodes/runtime.js";
 import { FLEET, FleetStore, type WorkflowInput } from "./store.js";
 
@@ -190,6 +191,8 @@ export class FleetWorker {
       factory,
       services,
       dedupe: { index: new NearDuplicateIndex(config.dedupeThreshold), primed: true },
+      // A worker filters single instructions: waves and their spares are the driver's.
+      waves: new WaveGate(),
     };
     return { run, graph: buildInstructionGraph({ ...deps, services }, "streaming") };
   }

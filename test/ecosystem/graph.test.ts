@@ -46,7 +46,12 @@ describe("the drawn graph reads like the paper's Figure 2", () => {
     // Self-Rubrics when first needed: once per metadata, before the first improvement.
     expect(label("instruction:contrastive-judge", "instruction:rubric-generate")).toEqual(["first improvement"]);
     expect(label("instruction:rubric-generate", "instruction:action-apply")).toEqual(["actions ready"]);
-    expect(label("instruction:contrastive-judge", "instruction:__end__").sort()).toEqual(["drop", "failed", "keep"]);
+    expect(label("instruction:contrastive-judge", "instruction:__end__").sort()).toEqual([
+      "drop",
+      "failed",
+      "keep",
+      "not needed",
+    ]);
     // The outer loop: waves, top-up rounds, and the end.
     expect(label("collect", "schedule")).toEqual(["next wave"]);
     expect(label("collect", "decode")).toEqual(["top-up"]);

@@ -193,7 +193,12 @@ describe("adversarial responder: broken plausibility verdicts", () => {
       rate: 1,
       badAttempts: Infinity,
     });
-    const state = await run({ models: adversarialModels(adversary) }, { seeds: seeds(5) }, context);
+    // The fault is drawn from the prompt: without spare candidates, each batch draws an unrepairable one.
+    const state = await run(
+      { models: adversarialModels(adversary) },
+      { seeds: seeds(5) },
+      { ...context, plausibilitySpare: 0 },
+    );
     const failed = state.dropped.filter((record) => record.step === "pool-check");
     expect(failed.length).toBeGreaterThan(0);
     for (const record of failed) expect(record.reason).toBe("failure");

@@ -140,13 +140,12 @@ describe("whole graph with scripted models", () => {
       for (const pass of record.lineage!.iterations) expect(Math.abs(pass.scores!.gap)).toBeLessThanOrEqual(THETA);
       expect(record.instruction).toBe(record.lineage!.iterations[3]!.instruction);
     }
-    const surplus = state.dropped.filter((d) => d.reason === "surplus");
-    expect(surplus.length).toBeGreaterThan(0);
-    for (const record of surplus) expect(record.lineage!.iterations.length).toBeGreaterThanOrEqual(1);
+    // Nothing past the pair that reached the size is written: which of those ran depends on timing.
+    expect(state.dropped.some((d) => d.reason === "surplus")).toBe(false);
     // Decode ahead: the first round was sized for a keep rate of 0.5; what no wave needed was never answered.
-    const { decoded, filtered, notNeeded } = state.summary.instructions;
+    const { decoded, filtered, notNeeded, pastSize = 0 } = state.summary.instructions;
     expect(notNeeded).toBeGreaterThan(0);
-    expect(filtered + notNeeded!).toBeLessThanOrEqual(decoded);
+    expect(filtered + notNeeded! + pastSize).toBeLessThanOrEqual(decoded);
     expectConsistentSummary(state);
   });
 

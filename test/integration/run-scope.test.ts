@@ -13,7 +13,8 @@ const seeds = [
   { id: "b", instruction: "How do I compute a moving average over a pandas DataFrame column?" },
   { id: "c", instruction: "Explain compound interest to a teenager." },
 ];
-const settings = { size: 4, poolSize: 3, seed: 7, topUpRounds: 2 };
+// Exact call counts need waves only: with spares, which instructions past the size run depends on timing.
+const settings = { size: 4, poolSize: 3, seed: 7, topUpRounds: 2, spares: "off" as const };
 
 function counted() {
   const models = scriptedModels();

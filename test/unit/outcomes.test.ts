@@ -90,7 +90,7 @@ describe("settleWave", () => {
     expect(pairs[1]).toMatchObject({ response: "T(v2)", source: "target", iteration: 2 });
   });
 
-  it("turns kept outcomes past size into surplus drops, first in dispatch order wins", () => {
+  it("writes nothing past the outcome that reached the size, and counts it; first in dispatch order wins", () => {
     const {
       kept: pairs,
       dropped,
@@ -101,17 +101,16 @@ describe("settleWave", () => {
       runId: "r",
     });
     expect(pairs.map((p) => p.id)).toEqual(["t1", "t2"]);
-    expect(dropped).toHaveLength(1);
-    expect(dropped[0]).toMatchObject({ id: "t3", kind: "instruction", reason: "surplus", instruction: "v1" });
-    expect(progress).toMatchObject({ kept: 2, finished: 3, droppedByReason: { surplus: 1 } });
+    expect(dropped).toEqual([]);
+    expect(progress).toMatchObject({ kept: 2, finished: 2, pastSize: 1, droppedByReason: {} });
   });
 
   it("counts from the progress it is given", () => {
     const start = { ...emptyProgress(), kept: 4, finished: 9 };
     const { kept: pairs, dropped, progress } = settleWave([kept(1), kept(2)], { size: 5, progress: start, runId: "r" });
     expect(pairs).toHaveLength(1);
-    expect(dropped.map((d) => d.reason)).toEqual(["surplus"]);
-    expect(progress).toMatchObject({ kept: 5, finished: 11 });
+    expect(dropped).toEqual([]);
+    expect(progress).toMatchObject({ kept: 5, finished: 10, pastSize: 1 });
   });
 
   it("records max-iteration drops with their full history", () => {
@@ -207,15 +206,15 @@ describe("settleWave: the worker that decided (--engine dbos)", () => {
       { ...failed(2), decidedBy: "w1" },
       { ...kept(3), decidedBy: "w2" },
     ];
-    const settled = settleWave(remote, { size: 1, progress: emptyProgress(), runId: "r" });
-    expect(settled.kept.map((record) => record.decidedBy)).toEqual(["w1"]);
-    // dropped at the cap, failed, surplus
+    const settled = settleWave(remote, { size: 2, progress: emptyProgress(), runId: "r" });
+    expect(settled.kept.map((record) => record.decidedBy)).toEqual(["w1", "w2"]);
+    // dropped at the cap, failed
     expect(settled.dropped.map((record) => [record.reason, record.decidedBy])).toEqual([
       ["max-iterations", "w2"],
       ["failure", "w1"],
-      ["surplus", "w2"],
     ]);
-    const local = settleWave([kept(0), droppedAtCap(1)], { size: 1, progress: emptyProgress(), runId: "r" });
+    const local = settleWave([droppedAtCap(0), kept(1)], { size: 1, progress: emptyProgress(), runId: "r" });
+    expect(local.dropped).toHaveLength(1);
     expect([...local.kept, ...local.dropped].some((record) => "decidedBy" in record)).toBe(false);
   });
 });

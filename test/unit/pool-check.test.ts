@@ -142,11 +142,40 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
     }));
     const update = await buildPool(
       state(),
-      runtimeFor({ poolSize: 10, plausibilityBatchSize: 6 }, { models: { strong: model, target: model } }),
+      runtimeFor(
+        { poolSize: 10, plausibilityBatchSize: 6, plausibilitySpare: 0 },
+        { models: { strong: model, target: model } },
+      ),
     );
     expect(update.poolStats).toMatchObject({ augmented: 6, checkFailed: 0, size: 10 });
     // 6 lines: 4 answered; the 2 left out are asked again (1 answered), then the last one alone
     expect(model.calls.map((call) => linesOf(call.prompt).length)).toEqual([6, 2, 1]);
+  });
+
+  it("checks spare candidates in the same round, so a rejection costs no second round", async () => {
+    // Every reply rejects its first line; 16 candidates are needed (20 minus 4 seed metadata).
+    const model = checkModel((lines) => ({
+      verdicts: lines.map((_, k) => ({ index: k + 1, plausible: k > 0, reason: k > 0 ? "ok" : "odd" })),
+    }));
+    const update = await buildPool(
+      state(),
+      runtimeFor({ poolSize: 20, plausibilityBatchSize: 5 }, { models: { strong: model, target: model } }),
+    );
+    // ceil(16 × 1.1) = 18, in whole batches: 20 candidates, 4 calls at once, 16 plausible: the pool is full.
+    expect(model.calls.map((call) => linesOf(call.prompt).length)).toEqual([5, 5, 5, 5]);
+    expect(update.poolStats).toMatchObject({ augmented: 16, implausible: 4, checked: 20, size: 20 });
+    const without = checkModel((lines) => ({
+      verdicts: lines.map((_, k) => ({ index: k + 1, plausible: k > 0, reason: k > 0 ? "ok" : "odd" })),
+    }));
+    await buildPool(
+      state(),
+      runtimeFor(
+        { poolSize: 20, plausibilityBatchSize: 5, plausibilitySpare: 0 },
+        { models: { strong: without, target: without } },
+      ),
+    );
+    // Without spares: 16 candidates, 4 rejected, then a second round for the 4 missing.
+    expect(without.calls.length).toBeGreaterThan(4);
   });
 
   it("keeps candidate order whatever order the verdicts come in", async () => {
@@ -193,7 +222,7 @@ describe("build-pool with a plausibility check that replies in unexpected ways",
     const update = await buildPool(
       state(),
       runtimeFor(
-        { poolSize: 30, plausibilityBatchSize: 10, structuredRetries: 1 },
+        { poolSize: 30, plausibilityBatchSize: 10, structuredRetries: 1, plausibilitySpare: 0 },
         { models: { strong: model, target: model } },
       ),
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  candidatesToCheck,
   type EncodedSeed,
   metadataKey,
   mixAndMatch,
@@ -183,5 +184,15 @@ describe("numberPool", () => {
     const numbered = numberPool(entries);
     expect(numbered.map((e) => e.id)).toEqual(entries.map((_, i) => `m${i}`));
     expect(entries.every((e) => e.id === "")).toBe(true);
+  });
+});
+
+describe("candidatesToCheck", () => {
+  it("checks a tenth more than needed, rounded up to whole batches; exactly as many with no spare", () => {
+    expect(candidatesToCheck(52, 10, 0.1)).toBe(60);
+    expect(candidatesToCheck(50, 10, 0.1)).toBe(60);
+    expect(candidatesToCheck(3, 10, 0.1)).toBe(10);
+    expect(candidatesToCheck(53, 10, 0)).toBe(53);
+    expect(candidatesToCheck(0, 10, 0.1)).toBe(0);
   });
 });
