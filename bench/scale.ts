@@ -51,7 +51,11 @@ export interface CallAccount {
   /** The method's floor: every instruction kept at its first pass (4 calls), plus the setup calls spread over the pairs. */
   minimumPerKept: number;
   setup: number;
-  /** Filtering calls spent on instructions that were kept, dropped at the iteration cap (inherent to the method), or kept past `size` (surplus: scheduling waste). */
+  /**
+   * Filtering calls spent on instructions that were kept, dropped at the iteration cap (inherent to the
+   * method), or filtered with no place in the output (surplus: started before the size was known to be
+   * reached, so scheduling waste).
+   */
   onKept: number;
   onMaxIterations: number;
   onSurplus: number;
@@ -94,13 +98,19 @@ export async function accountCalls(summary: RunSummary, keptPath: string, droppe
     ),
   );
   const calls = summary.spend?.calls ?? summary.calls.total.calls;
+  const onRecords = [...kept, ...dropped.filter((record) => record.kind === "instruction")].reduce(
+    (sum, record) => sum + instructionCalls(record.lineage?.iterations?.length ?? 0),
+    0,
+  );
   return {
     perKept: calls / Math.max(1, summary.kept),
     minimumPerKept: 4 + setup / Math.max(1, summary.kept),
     setup,
     onKept,
     onMaxIterations: of("max-iterations"),
-    onSurplus: of("surplus"),
+    // Nothing is written of an instruction past the one that reached the size, or stopped part-way: what
+    // the run paid for it is what the written records and the setup do not account for.
+    onSurplus: Math.max(0, calls - setup - onRecords),
     chain: 3 + instructionCalls(longest) - 2 * longest, // per pass: answers (parallel), judges (parallel), action-apply between passes
   };
 }
