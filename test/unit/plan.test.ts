@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { firstRoundPerMetadata, keepRate, topUpPerMetadata, waveSize, yieldRate } from "../../lib/plan.js";
+import { firstRoundPerMetadata, keepRate, spareCount, topUpPerMetadata, waveSize, yieldRate } from "../../lib/plan.js";
 
 describe("firstRoundPerMetadata", () => {
   it("is ceil(size / pool), at least 1", () => {
@@ -93,5 +93,25 @@ describe("yieldRate (top-up sizing)", () => {
     expect(topUpPerMetadata(9, 3, yieldRate(21, 30), 20)).toBe(5);
     expect(yieldRate(0, 0)).toBe(1);
     expect(yieldRate(0, 40)).toBe(0.1);
+  });
+});
+
+describe("spareCount", () => {
+  it("is what the expected keep rate asks beyond the members, at most a quarter of them", () => {
+    // 300 needed at 0.96: 313 instructions, 13 spares.
+    expect(spareCount(300, 300, 1000, 0.96)).toBe(13);
+    // 300 needed at 0.5 would ask 300 spares: a quarter of the members.
+    expect(spareCount(300, 300, 1000, 0.5)).toBe(75);
+  });
+
+  it("never more than are waiting, nor past the wave limit", () => {
+    expect(spareCount(300, 300, 305, 0.5)).toBe(5);
+    expect(spareCount(1000, 2000, 4000, 0.5, 1000)).toBe(0);
+    expect(spareCount(900, 2000, 4000, 0.5, 1000)).toBe(100);
+  });
+
+  it("none for an empty wave or when nothing remains", () => {
+    expect(spareCount(0, 10, 50, 0.5)).toBe(0);
+    expect(spareCount(10, 0, 50, 0.5)).toBe(0);
   });
 });
