@@ -6,13 +6,20 @@
  * of all judgments so far (judgments at the cap come late in a wave), and with fewer than `minJudged`
  * judgments in all there is no estimate.
  */
+/**
+ * Judgments seen before the tally estimates anything. The first judgments to come back are not a random
+ * sample (in the bench, 1 of the first 10 kept where 6 in 10 did over the run, and all of a wave's spares
+ * started at once); 50 held the surplus under 1.5% of the calls in the runs measured (README, "Spares").
+ */
+export const MIN_JUDGED = 50;
+
 export class JudgeTally {
   private readonly judged: number[] = [];
   private readonly kept: number[] = [];
   private judgedAll = 0;
   private keptAll = 0;
 
-  constructor(private readonly minJudged = 10) {}
+  constructor(private readonly minJudged = MIN_JUDGED) {}
 
   /** One judgment at `iteration` (1-based): kept, or not (sent to improvement, or dropped at the cap). */
   add(iteration: number, kept: boolean): void {

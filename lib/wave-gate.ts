@@ -36,7 +36,7 @@ export class WaveGate {
   private position = new Map<string, number>();
   /** Kept instructions of the wave by place, to count those kept before a place. */
   private keptAt = new KeptBefore(0);
-  private readonly tally = new JudgeTally();
+  private readonly tally: JudgeTally;
   private kept = 0;
   private open = 0;
   /** Open instructions past their first judgment: id -> the iteration of their next judgment. */
@@ -47,6 +47,11 @@ export class WaveGate {
   private released = 0;
   private closed = false;
   private readonly waiting = new Map<string, Waiting>();
+
+  /** `minJudged`: judgments seen before the keep rates are trusted (`JudgeTally`). */
+  constructor(minJudged?: number) {
+    this.tally = new JudgeTally(minJudged);
+  }
 
   /** A new wave (ends whatever the last one left waiting: it is over). */
   start(plan: WavePlan): void {

@@ -42,7 +42,7 @@ describe("WaveGate", () => {
   });
 
   it("starts spares on the expected shortfall once judging shows drops are likely", async () => {
-    const gate = new WaveGate();
+    const gate = new WaveGate(10);
     gate.start(plan(20, 5, 20, "expected"));
     // Nothing judged yet: no estimate, and no certain shortfall.
     expect(await admitted(gate, ids(5, "s"))).toEqual([]);
@@ -54,8 +54,16 @@ describe("WaveGate", () => {
     expect(await admitted(gate, ids(5, "s"))).toEqual(["s0"]);
   });
 
-  it("is certain-only when told so, whatever judging shows", async () => {
+  it("trusts no keep rate before MIN_JUDGED judgments: the first ones back are no fair sample", async () => {
     const gate = new WaveGate();
+    gate.start(plan(20, 5, 20, "expected"));
+    for (let i = 0; i < 10; i++) gate.judged(`i${i}`, 1, i % 2 === 0);
+    for (let i = 0; i < 10; i += 2) gate.finished(`i${i}`, true);
+    expect(await admitted(gate, ids(5, "s"))).toEqual([]);
+  });
+
+  it("is certain-only when told so, whatever judging shows", async () => {
+    const gate = new WaveGate(10);
     gate.start(plan(20, 5, 20, "certain"));
     for (let i = 0; i < 10; i++) gate.judged(`i${i}`, 1, i % 2 === 0);
     for (let i = 0; i < 10; i += 2) gate.finished(`i${i}`, true);
