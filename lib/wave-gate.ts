@@ -1,9 +1,9 @@
 import { JudgeTally, sparesWanted } from "./keep-odds.js";
 
-/** How a wave's spares are started: once certainly needed, or once expected to be needed (see `sparesWanted`). */
+/** When a wave's spares start: once expected to be needed, once certainly needed (`sparesWanted`), or never. */
 export type SpareRelease = "expected" | "certain" | "off";
 
-/** What `schedule` tells the gate of a wave: the kept pairs it should yield, its members, its spares in order. */
+/** What `schedule` tells the gate of a wave: the kept pairs it should yield, and its members and spares in order. */
 export interface WavePlan {
   need: number;
   /** The wave's instructions in dispatch order: its members, then its spares. */
@@ -43,7 +43,7 @@ export class WaveGate {
   private readonly later = new Map<string, number>();
   /** How many of `later` wait for a judgment at each iteration. */
   private laterAt: number[] = [];
-  /** Spares released so far: the first `released` of `plan.spares`. */
+  /** Spares released so far: the first `released` after the members in `plan.ids`. */
   private released = 0;
   private closed = false;
   private readonly waiting = new Map<string, Waiting>();
