@@ -49,7 +49,7 @@ export class JudgeTally {
 }
 
 /**
- * Spares a wave should have started: `need` kept pairs are wanted from it, `kept` ended kept, and `openAt[k]`
+ * More spares to start now: `need` kept pairs are wanted from a wave, `kept` ended kept, and `openAt[k]`
  * instructions are still being filtered with their next judgment at iteration k (index 0 unused). The
  * certain shortfall (`need - kept - open`: even if all open ones end kept) is always released; with
  * `odds`, so is the expected one, in whole instructions of the odds of a fresh one (floored, so a spare
