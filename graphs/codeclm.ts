@@ -109,10 +109,9 @@ function instructionNode(deps: GraphDeps, shape: StateShape) {
   const remote = deps.instructionExecutor;
   if (!remote) return buildInstructionGraph(deps, shape);
   return guarded(async (input: { task: InstructionTask; spare?: boolean }, config: LangGraphRunnableConfig) => {
-    const { waves } = runOf(config);
     // Not sent to a worker if it can no longer take a place, or is a spare the wave never needed.
-    if (!waves.needed(input.task.id)) return { outcomes: [] };
-    if (input.spare && !(await waves.admit(input.task.id, config.signal))) return { outcomes: [] };
+    if (!(await runOf(config).waves.mayStart(input.task.id, input.spare === true, config.signal)))
+      return { outcomes: [] };
     const result = await remote(input.task, config);
     reportOutcomes(result.outcomes, config, true);
     return result;

@@ -112,8 +112,7 @@ export async function admitInstruction(
   runnable: LangGraphRunnableConfig,
 ): Promise<"not needed" | ReturnType<typeof startInstruction>> {
   const { waves } = runOf(runnable);
-  if (!waves.needed(state.task.id)) return "not needed";
-  if (state.spare && !(await waves.admit(state.task.id, runnable.signal))) return "not needed";
+  if (!(await waves.mayStart(state.task.id, state.spare === true, runnable.signal))) return "not needed";
   return startInstruction(state, runnable);
 }
 

@@ -90,6 +90,12 @@ export class WaveGate {
     return this.keptAt.before(place) < plan.need;
   }
 
+  /** Whether instruction `id` should be filtered now: it can still take a place and, if a spare, the wave needs it. */
+  async mayStart(id: string, spare: boolean, signal?: AbortSignal): Promise<boolean> {
+    if (!this.needed(id)) return false;
+    return !spare || this.admit(id, signal);
+  }
+
   /** Whether spare `id` should be filtered now (it waits until that is known); false: not needed in this wave. */
   admit(id: string, signal?: AbortSignal): Promise<boolean> {
     const index = this.plan ? (this.position.get(id) ?? -1) - this.plan.members : -1;
