@@ -118,7 +118,7 @@ const bar = (n: number, of: number) => "#".repeat(Math.round((n / of) * 40));
 
 function report(result: PipelineRun, withTimeline: boolean): void {
   const idealMs = Math.max((result.calls * latency) / result.concurrency, result.account.chain * latency);
-  // Calls on surplus pairs (kept after the size was reached) are work the run did not need: not in the ideal.
+  // Surplus calls (on instructions with no place in the output) are work the run did not need: not in the ideal.
   const neededMs = Math.max(
     ((result.calls - result.account.onSurplus) * latency) / result.concurrency,
     result.account.chain * latency,

@@ -1,7 +1,8 @@
+import type { CodecConfig } from "./config.js";
 import { JudgeTally, sparesWanted } from "./keep-odds.js";
 
 /** When a wave's spares start: once expected to be needed, once certainly needed (`sparesWanted`), or never. */
-export type SpareRelease = "expected" | "certain" | "off";
+export type SpareRelease = CodecConfig["spares"];
 
 /** What `schedule` tells the gate of a wave: the kept pairs it should yield, and its members and spares in order. */
 export interface WavePlan {
