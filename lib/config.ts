@@ -317,9 +317,10 @@ export const CodecConfigSchema = z.object({
     .number()
     .int()
     .min(1)
-    .default(1000)
+    .nullable()
+    .default(null)
     .describe(
-      "Most instructions filtered in one wave: bounds memory; changing it can change which instructions are filtered",
+      "Most instructions filtered in one wave (a wave's outcomes are held until it ends, and the calls in flight drain at its end); null: max(1000, 24 × concurrency)",
     ),
   spares: z
     .enum(["expected", "certain", "off"])

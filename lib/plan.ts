@@ -31,6 +31,20 @@ export function waveSize(remaining: number, pending: number, rate: number, limit
   return Math.min(pending, Math.ceil(remaining / rate), Math.max(1, limit));
 }
 
+/** A wave with no `waveLimit` set holds at least this many instructions per call slot (`concurrency`). */
+export const WAVE_INSTRUCTIONS_PER_SLOT = 24;
+
+/**
+ * Most instructions in one wave: `waveLimit` as set, else max(1000, 24 × concurrency). The calls in flight
+ * drain at a wave's end (its last instructions run their whole chains with few calls beside them), which
+ * costs about the same whatever the wave's length; at about 6 calls per instruction, 24 instructions per
+ * slot make a wave some 150 rounds of calls long, so the drain stays a few percent of it at any concurrency.
+ * Which instructions are kept does not depend on it: they are settled in dispatch order across waves.
+ */
+export function waveLimitFor(waveLimit: number | null, concurrency: number): number {
+  return waveLimit ?? Math.max(1000, WAVE_INSTRUCTIONS_PER_SLOT * concurrency);
+}
+
 /**
  * Kept pairs per basic instruction asked for: every loss counts (near-duplicates, failed decode calls,
  * failures, drops at the iteration cap), so a top-up round sized by it makes up for all of them.

@@ -1,12 +1,12 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
 import { runOf } from "./runtime.js";
 import type { CodecState, CodecUpdate } from "./state.js";
-import { inDispatchOrder, keepRate, spareCount, waveSize } from "../lib/plan.js";
+import { inDispatchOrder, keepRate, spareCount, waveLimitFor, waveSize } from "../lib/plan.js";
 
 /**
  * Choose the next wave: enough decoded instructions, in dispatch order, to reach the requested size
  * at the keep rate seen so far. The first wave assumes every instruction is kept, so it never
- * overshoots; later waves grow as the observed keep rate says they must, up to `waveLimit`. With
+ * overshoots; later waves grow as the observed keep rate says they must, up to `waveLimitFor`. With
  * `spares`, the next instructions in order ride along as spares: each starts only once the wave needs it
  * (`WaveGate`: expected or certain shortfall), and those never started go back to waiting.
  */
@@ -15,10 +15,11 @@ export async function schedule(state: CodecState, runtime: LangGraphRunnableConf
   const remaining = config.size - state.progress.kept;
   const waiting = inDispatchOrder(state.decoded);
   const { kept, finished } = state.progress;
-  const count = waveSize(remaining, waiting.length, keepRate(kept, finished), config.waveLimit);
+  const limit = waveLimitFor(config.waveLimit, config.concurrency);
+  const count = waveSize(remaining, waiting.length, keepRate(kept, finished), limit);
   const spareRate = finished > 0 ? keepRate(kept, finished) : config.expectedKeepRate;
   const release = config.spares;
-  const spares = release === "off" ? 0 : spareCount(count, remaining, waiting.length, spareRate, config.waveLimit);
+  const spares = release === "off" ? 0 : spareCount(count, remaining, waiting.length, spareRate, limit);
   const wave = waiting.slice(0, count + spares);
   const ids = wave.map((task) => task.id);
   const confidence = config.spareConfidence;

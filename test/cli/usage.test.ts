@@ -93,7 +93,7 @@ describe("--help", () => {
     for (const [flag, value] of [
       ["--top-up-max-per-metadata", "20"],
       ["--structured-retries", "2"],
-      ["--wave-limit", "1000"],
+      ["--wave-limit", "null"],
       ["--temperature-decode", "0.7"],
       ["--plausibility-batch-size", "10"],
       ["--keep-seed-metadata", "true"],

@@ -179,6 +179,19 @@ describe("whole graph with scripted models", () => {
     expect(project(c).pool).not.toEqual(project(a).pool);
   });
 
+  it("the wave size and the concurrency do not change the data: outcomes are settled in dispatch order", async () => {
+    const project = (state: FinalState) => ({
+      kept: state.kept.map(({ runId: _runId, ...pair }) => pair),
+      dropped: state.dropped.map(({ runId: _runId, ...record }) => record),
+    });
+    const context = { size: 15, poolSize: 10, seed: 5 };
+    const waves = await run({ models: scriptedModels() }, { seeds: seeds(8) }, { ...context, waveLimit: 3 });
+    const one = await run({ models: scriptedModels() }, { seeds: seeds(8) }, { ...context, concurrency: 64 });
+    expect(waves.progress.kept).toBe(15);
+    expect(waves.dropped.length).toBeGreaterThan(0);
+    expect(project(one)).toEqual(project(waves));
+  });
+
   it("a judge biased toward the first position keeps the same pairs (the swap cancels the bias)", async () => {
     const context = { size: 15, poolSize: 8, seed: 9 };
     const plain = await run({ models: scriptedModels() }, { seeds: seeds(6) }, context);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { firstRoundPerMetadata, keepRate, spareCount, topUpPerMetadata, waveSize, yieldRate } from "../../lib/plan.js";
+import {
+  firstRoundPerMetadata,
+  keepRate,
+  spareCount,
+  topUpPerMetadata,
+  waveLimitFor,
+  waveSize,
+  yieldRate,
+} from "../../lib/plan.js";
 
 describe("firstRoundPerMetadata", () => {
   it("is ceil(size / pool), at least 1", () => {
@@ -113,5 +121,20 @@ describe("spareCount", () => {
   it("none for an empty wave or when nothing remains", () => {
     expect(spareCount(0, 10, 50, 0.5)).toBe(0);
     expect(spareCount(10, 0, 50, 0.5)).toBe(0);
+  });
+});
+
+describe("waveLimitFor", () => {
+  it("is waveLimit when it is set, whatever the concurrency", () => {
+    expect(waveLimitFor(50, 128)).toBe(50);
+    expect(waveLimitFor(5000, 4)).toBe(5000);
+  });
+
+  it("unset: 1000 up to concurrency 41, then 24 instructions per call slot", () => {
+    expect(waveLimitFor(null, 8)).toBe(1000);
+    expect(waveLimitFor(null, 32)).toBe(1000);
+    expect(waveLimitFor(null, 41)).toBe(1000);
+    expect(waveLimitFor(null, 42)).toBe(1008);
+    expect(waveLimitFor(null, 128)).toBe(3072);
   });
 });
