@@ -20,6 +20,7 @@ import {
 } from "./providers/index.js";
 import { type ModelSpec, parseModelSpec } from "./spec.js";
 import { ModelConfigError } from "./errors.js";
+import { leanFetch } from "./http.js";
 
 /** Per-call generation settings: one cached client per (role, temperature, maxTokens). */
 export interface GenerationSettings {
@@ -310,6 +311,12 @@ export class ModelFactory {
     return spec;
   }
 
+  /** The OpenAI and Anthropic clients' fetch: the one given (batch), else `leanFetch` unless CODECLM_FETCH=global. */
+  private clientFetch(): { fetch?: typeof fetch } {
+    if (this.options.fetch) return { fetch: this.options.fetch };
+    return this.fromEnv("CODECLM_FETCH") === "global" ? {} : { fetch: leanFetch as typeof fetch };
+  }
+
   private fromEnv(name: string | undefined): string | undefined {
     if (!name) return undefined;
     const value = this.env[name]?.trim();
@@ -361,7 +368,7 @@ export class ModelFactory {
       maxRetries: this.options.maxRetries ?? 0,
       ...(apiKey ? { apiKey } : {}),
       ...(baseUrl ? { baseUrl } : {}),
-      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+      ...this.clientFetch(),
     };
     try {
       return builder(client);

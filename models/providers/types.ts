@@ -9,7 +9,7 @@ export interface ClientSettings {
   maxRetries: number;
   apiKey?: string;
   baseUrl?: string;
-  /** The client's fetch: the batch transport's (models/batch/scope.ts) when `batch` is on. */
+  /** The client's fetch: `leanFetch` (models/http.ts), or the batch transport's (models/batch/scope.ts) with `batch`. */
   fetch?: typeof fetch;
 }
 

@@ -187,7 +187,7 @@ describe("whole graph with scripted models", () => {
     const context = { size: 15, poolSize: 10, seed: 5 };
     const waves = await run({ models: scriptedModels() }, { seeds: seeds(8) }, { ...context, waveLimit: 3 });
     const one = await run({ models: scriptedModels() }, { seeds: seeds(8) }, { ...context, concurrency: 64 });
-    expect(waves.progress.kept).toBe(15);
+    expect(waves.kept).toHaveLength(15);
     expect(waves.dropped.length).toBeGreaterThan(0);
     expect(project(one)).toEqual(project(waves));
   });
