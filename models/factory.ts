@@ -116,12 +116,14 @@ export class ModelFactory {
   private readonly cache = new Map<string, BaseChatModel>();
   private readonly structuredCache = new WeakMap<object, Map<string, Runnable>>();
   private readonly env: Env;
+  private readonly fetchOption: { fetch?: typeof fetch };
 
   constructor(
     private readonly roles: Record<ModelRole, RoleSettings>,
     private readonly options: ModelFactoryOptions = {},
   ) {
     this.env = options.env ?? process.env;
+    this.fetchOption = this.clientFetch();
   }
 
   static fromConfig(config: CodecConfig, options: ModelFactoryOptions = {}): ModelFactory {
@@ -311,10 +313,16 @@ export class ModelFactory {
     return spec;
   }
 
-  /** The OpenAI and Anthropic clients' fetch: the one given (batch), else `leanFetch` unless CODECLM_FETCH=global. */
+  /**
+   * The OpenAI and Anthropic clients' fetch: the one given (batch), else `leanFetch` unless CODECLM_FETCH=global.
+   * Read when the factory is made, so a bad value stops the run before any call.
+   */
   private clientFetch(): { fetch?: typeof fetch } {
     if (this.options.fetch) return { fetch: this.options.fetch };
-    return this.fromEnv("CODECLM_FETCH") === "global" ? {} : { fetch: leanFetch as typeof fetch };
+    const choice = this.fromEnv("CODECLM_FETCH") ?? "lean";
+    if (choice !== "lean" && choice !== "global")
+      throw new ModelConfigError(`CODECLM_FETCH=${JSON.stringify(choice)}: expected lean (the default) or global`);
+    return choice === "global" ? {} : { fetch: leanFetch as typeof fetch };
   }
 
   private fromEnv(name: string | undefined): string | undefined {
@@ -368,7 +376,7 @@ export class ModelFactory {
       maxRetries: this.options.maxRetries ?? 0,
       ...(apiKey ? { apiKey } : {}),
       ...(baseUrl ? { baseUrl } : {}),
-      ...this.clientFetch(),
+      ...this.fetchOption,
     };
     try {
       return builder(client);

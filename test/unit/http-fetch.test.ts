@@ -163,5 +163,7 @@ describe("the model factory's fetch", () => {
     const global = await ask({ OPENAI_API_KEY: "k", CODECLM_FETCH: "global" });
     expect(global.content).toBe("hello back");
     expect(viaNodeFetch(global.request)).toBe(true);
+    const misspelt = () => new ModelFactory(roles({ model: "openai:m" }), { env: { CODECLM_FETCH: "node" } });
+    expect(misspelt).toThrow(/CODECLM_FETCH="node": expected lean \(the default\) or global/);
   });
 });
