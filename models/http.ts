@@ -10,7 +10,7 @@ let undici: ReturnType<typeof loadUndici> | undefined;
 /**
  * The fetch under the OpenAI and Anthropic clients: undici's `request`, the HTTP client Node's own fetch is
  * built on, without the fetch layer's web streams and per-request spec machinery, which cost about 0.2 ms of
- * CPU per call (a third of a bare client call) and serve nothing for a JSON request and a JSON reply. It goes
+ * CPU per call (a third or more of a bare client call) and serve nothing for a JSON request and a JSON reply. It goes
  * through undici's global dispatcher, as Node's fetch does (a proxy agent set there applies). Anything but a
  * plain request (a `Request` object, a form or stream body) goes to Node's fetch; an event stream is passed
  * through as a stream; a compressed reply is decoded. `CODECLM_FETCH=global` uses Node's fetch throughout.
@@ -47,16 +47,17 @@ export async function leanFetch(input: string | URL | Request, init: RequestInit
   return new Response(bytes, { status, headers: replyHeaders });
 }
 
+const DECODERS: Record<string, (raw: Buffer) => Buffer> = {
+  gzip: gunzipSync,
+  "x-gzip": gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
 /** The reply's bytes without their content encoding (Node's fetch decodes these too). */
 function decode(bytes: Buffer, headers: Headers): Buffer {
   const encoding = headers.get("content-encoding")?.trim().toLowerCase();
-  const decoders: Record<string, (raw: Buffer) => Buffer> = {
-    gzip: gunzipSync,
-    "x-gzip": gunzipSync,
-    deflate: inflateSync,
-    br: brotliDecompressSync,
-  };
-  const decoder = encoding ? decoders[encoding] : undefined;
+  const decoder = encoding ? DECODERS[encoding] : undefined;
   if (!decoder || bytes.length === 0) return bytes;
   headers.delete("content-encoding");
   headers.delete("content-length");
