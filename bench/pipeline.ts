@@ -52,6 +52,31 @@ interface PipelineRun {
   timeline: number[];
   /** CPU time of this process (user + system) per call: the orchestration's cost, whatever the load. */
   cpuMsPerCall: number;
+  /** The run's shape from the samples: see `phases`. */
+  phases: Phases;
+}
+
+/**
+ * From the in-flight samples: until the calls in flight reach 90% of the concurrency and stay above half
+ * of it for a second (the setup chain and the wave's start), from the last time they were at 90% to the
+ * last call (the drain), and from the last call to the run's end (collecting, the last checkpoints, the
+ * files).
+ */
+interface Phases {
+  rampMs: number;
+  drainMs: number;
+  afterLastCallMs: number;
+}
+
+function phasesOf(samples: ReadonlyArray<[number, number]>, concurrency: number, wallMs: number): Phases {
+  const full = samples.filter(([, n]) => n >= 0.9 * concurrency).map(([at]) => at);
+  const busy = samples.filter(([, n]) => n > 0).map(([at]) => at);
+  const lastCall = busy.at(-1) ?? wallMs;
+  const lastFull = full.at(-1) ?? lastCall;
+  const sustained = full.find((from) =>
+    samples.every(([at, n]) => at < from || at > from + 1000 || n >= 0.5 * concurrency),
+  );
+  return { rampMs: sustained ?? wallMs, drainMs: lastCall - lastFull, afterLastCallMs: wallMs - lastCall };
 }
 
 async function run(endpoint: Endpoint, size: number, concurrency: number, sample: boolean): Promise<PipelineRun> {
@@ -107,6 +132,7 @@ async function run(endpoint: Endpoint, size: number, concurrency: number, sample
       account: await accountCalls(summary, paths.kept, paths.dropped),
       timeline,
       cpuMsPerCall: (used.user + used.system) / 1000 / Math.max(1, counters.completed),
+      phases: phasesOf(samples, concurrency, wallMs),
     };
   } finally {
     sampling = false;
@@ -136,6 +162,11 @@ function report(result: PipelineRun, withTimeline: boolean): void {
       `setup ${result.account.setup}, CPU ${result.cpuMsPerCall.toFixed(2)} ms/call; by step ${JSON.stringify(result.byStep)}`,
   );
   if (!withTimeline) return;
+  const { rampMs, drainMs, afterLastCallMs } = result.phases;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  log(
+    `  phases: ramp to 90% in flight ${seconds(rampMs)}, drain ${seconds(drainMs)}, after the last call ${seconds(afterLastCallMs)}`,
+  );
   log(`  in flight (mean per ${step} ms):`);
   result.timeline.forEach((n, i) =>
     log(`  ${((i * step) / 1000).toFixed(1).padStart(5)} s ${n.toFixed(0).padStart(4)} ${bar(n, result.concurrency)}`),

@@ -6,6 +6,7 @@
  */
 import type { CallRecord } from "../lib/accounts.js";
 import type { BudgetStop } from "../lib/budget.js";
+import { callDepth } from "../lib/call-order.js";
 import type { CallContext, CallRequest } from "./call-context.js";
 import type { Reservation } from "./ledger.js";
 import type { Slot, SlotOutcome } from "./scheduler.js";
@@ -95,9 +96,14 @@ export function promptChars(messages: CallRequest["messages"]): number {
 }
 
 /** This process's scheduler slot, then the fleet's slot at the endpoint (when its limit is shared). */
-async function leaseFor(ctx: CallContext, endpoint: string, signal?: AbortSignal): Promise<CallLease> {
+async function leaseFor(
+  ctx: CallContext,
+  endpoint: string,
+  priority: number,
+  signal?: AbortSignal,
+): Promise<CallLease> {
   const { scheduler, sharedLimits } = ctx.services;
-  const slot = await scheduler.acquire(endpoint, signal);
+  const slot = await scheduler.acquire(endpoint, signal, priority);
   if (!sharedLimits) return new CallLease(ctx, slot);
   try {
     return new CallLease(ctx, slot, await sharedLimits.acquire(endpoint, signal));
@@ -119,10 +125,12 @@ async function admit(ctx: CallContext, request: CallRequest): Promise<CallLease>
   const endpoint = ctx.factory.endpoint(request.role);
   const model = ctx.factory.describe(request.role);
   const chars = promptChars(request.messages);
+  const iteration = ctx.trace?.iteration;
+  const priority = callDepth(request.step, typeof iteration === "number" ? iteration : undefined);
   for (;;) {
     if (taskSignal?.aborted) throw taskSignal.reason ?? new Error("aborted");
     control.throwIfStopped();
-    const lease = await leaseFor(ctx, endpoint, taskSignal);
+    const lease = await leaseFor(ctx, endpoint, priority, taskSignal);
     let local: BudgetStop | undefined;
     let shared: BudgetStop | undefined;
     try {

@@ -3,7 +3,8 @@
  * model) at most its limit: the smallest per-role cap of the roles using it, adapted down on rate limits,
  * overload and rising latency and grown back gradually (lib/adaptive.ts). A circuit breaker per endpoint
  * (lib/breaker.ts) pauses one that keeps failing; if it stays down longer than `giveUpMs`, `onGiveUp`
- * is told so the run can stop resumably. Waiting calls are served first come, first served.
+ * is told so the run can stop resumably. Waiting calls are served by priority (lower first: `callDepth` in
+ * lib/call-order.ts), first come, first served within one.
  */
 import { type AdaptiveOptions, AdaptiveLimit, DEFAULT_ADAPTIVE } from "../lib/adaptive.js";
 import { type BreakerOptions, CircuitBreaker, DEFAULT_BREAKER } from "../lib/breaker.js";
@@ -41,15 +42,68 @@ export interface EndpointSnapshot {
 }
 
 interface Waiter {
+  priority: number;
   seq: number;
   resolve: (slot: Slot) => void;
   reject: (error: unknown) => void;
   cleanup?: () => void;
 }
 
+/** Waiting calls of one endpoint: one first-come-first-served queue per priority (small integers). */
+class WaitQueue {
+  private readonly byPriority: Waiter[][] = [];
+  private count = 0;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(waiter: Waiter): void {
+    (this.byPriority[waiter.priority] ??= []).push(waiter);
+    this.count += 1;
+  }
+
+  /** The waiter served next: the oldest of the lowest priority. */
+  head(): Waiter | undefined {
+    if (this.count === 0) return undefined;
+    for (const queue of this.byPriority) if (queue && queue.length > 0) return queue[0];
+    return undefined;
+  }
+
+  shift(): Waiter | undefined {
+    const head = this.head();
+    if (head) this.remove(head);
+    return head;
+  }
+
+  remove(waiter: Waiter): boolean {
+    const queue = this.byPriority[waiter.priority];
+    const index = queue ? queue.indexOf(waiter) : -1;
+    if (index < 0) return false;
+    queue!.splice(index, 1);
+    this.count -= 1;
+    return true;
+  }
+
+  /** Every waiter, emptying the queue. */
+  drain(): Waiter[] {
+    const all = this.byPriority.flatMap((queue) => queue ?? []);
+    this.byPriority.length = 0;
+    this.count = 0;
+    return all;
+  }
+}
+
+/** Priorities past this one share its queue (the queues are an array indexed by priority). */
+const LAST_PRIORITY = 63;
+const queuePriority = (priority: number) => Math.min(LAST_PRIORITY, Math.max(0, Math.floor(priority) || 0));
+
+/** Lower priority first, then first come. */
+const servedBefore = (a: Waiter, b: Waiter) => a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
+
 class Endpoint {
   active = 0;
-  readonly queue: Waiter[] = [];
+  readonly queue = new WaitQueue();
   readonly breaker: CircuitBreaker;
   readonly adaptive: AdaptiveLimit | undefined;
 
@@ -140,17 +194,19 @@ export class CallScheduler {
     return this.active;
   }
 
-  /** Wait for a slot on the endpoint. Rejects if the scheduler is stopped, or when `signal` aborts while waiting. */
-  acquire(key: string, signal?: AbortSignal): Promise<Slot> {
+  /**
+   * Wait for a slot on the endpoint; waiting calls of a lower `priority` (a non-negative integer) are served
+   * first. Rejects if the scheduler is stopped, or when `signal` aborts while waiting.
+   */
+  acquire(key: string, signal?: AbortSignal, priority = 0): Promise<Slot> {
     if (this.stopError) return Promise.reject(this.stopError);
     if (signal?.aborted) return Promise.reject(signal.reason);
     const endpoint = this.endpoint(key);
     return new Promise<Slot>((resolve, reject) => {
-      const waiter: Waiter = { seq: this.seq++, resolve, reject };
+      const waiter: Waiter = { priority: queuePriority(priority), seq: this.seq++, resolve, reject };
       if (signal) {
         const onAbort = () => {
-          const index = endpoint.queue.indexOf(waiter);
-          if (index >= 0) endpoint.queue.splice(index, 1);
+          endpoint.queue.remove(waiter);
           reject(signal.reason);
         };
         waiter.cleanup = onAbortOf(signal, onAbort);
@@ -207,7 +263,7 @@ export class CallScheduler {
     this.stopError = error;
     this.clearTimer();
     for (const endpoint of this.endpoints.values()) {
-      for (const waiter of endpoint.queue.splice(0)) {
+      for (const waiter of endpoint.queue.drain()) {
         waiter.cleanup?.();
         waiter.reject(error);
       }
@@ -275,10 +331,11 @@ export class CallScheduler {
     if (this.stopError) return;
     const blocked = new Set<Endpoint>();
     while (this.active < this.globalLimit) {
-      // The endpoint whose oldest waiter came first, among those that can start a call now.
+      // The endpoint whose next waiter is served first, among those that can start a call now.
       let pick: Endpoint | undefined;
+      let pickHead: Waiter | undefined;
       for (const endpoint of this.endpoints.values()) {
-        const head = endpoint.queue[0];
+        const head = endpoint.queue.head();
         if (!head || endpoint.active >= endpoint.limit || blocked.has(endpoint)) continue;
         if (endpoint.breaker.state === "open") {
           const at = endpoint.breaker.reopensAt();
@@ -288,7 +345,10 @@ export class CallScheduler {
           }
         }
         if (endpoint.breaker.state === "half-open" && endpoint.active > 0) continue;
-        if (!pick || head.seq < pick.queue[0]!.seq) pick = endpoint;
+        if (!pickHead || servedBefore(head, pickHead)) {
+          pick = endpoint;
+          pickHead = head;
+        }
       }
       if (!pick) return;
       const healthy = pick.breaker.state === "closed";

@@ -342,6 +342,24 @@ describe("callStructured / callText", () => {
     expect(ctx.meter.totals.byRole.target!.outputTokens).toBeGreaterThan(0);
   });
 
+  it("asks the scheduler for a slot at the call's depth in its instruction (deeper calls wait behind)", async () => {
+    const ctx = context(new ScriptedChatModel(() => "an answer"));
+    const asked: number[] = [];
+    const acquire = ctx.services.scheduler.acquire.bind(ctx.services.scheduler);
+    ctx.services.scheduler.acquire = (key, signal, priority) => {
+      asked.push(priority ?? -1);
+      return acquire(key, signal, priority);
+    };
+    const ask = (step: "answer-target" | "judge", iteration: number) =>
+      callText(
+        { ...ctx, trace: { instructionId: "i1", iteration } },
+        { role: "target", step, messages: [["human", "q"]], temperature: 0 },
+      );
+    await ask("answer-target", 1);
+    await ask("judge", 2);
+    expect(asked).toEqual([0, 4]);
+  });
+
   it("releases the slot and the budget reservation on every path, a check that throws included", async () => {
     const model = new ScriptedChatModel(() => ({ value: 1 }));
     const ctx = context(model, { budget: { maxCalls: 5 } });

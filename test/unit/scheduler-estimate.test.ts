@@ -29,6 +29,39 @@ describe("CallScheduler", () => {
     expect(granted.at(-1)).toBe("b2");
   });
 
+  it("serves a lower priority first, in arrival order within one, across endpoints; an aborted waiter leaves", async () => {
+    const scheduler = new CallScheduler(1, { adaptive: false, giveUpMs: 60_000 });
+    const granted: string[] = [];
+    let held = await scheduler.acquire("a");
+    const done = (outcome = { kind: "answer" as const, latencyMs: 10, step: "x" }) => scheduler.release(held, outcome);
+    const aborted = new AbortController();
+    const want = (key: string, label: string, priority: number, signal?: AbortSignal) =>
+      scheduler.acquire(key, signal, priority).then(
+        (slot) => {
+          granted.push(label);
+          held = slot;
+        },
+        () => granted.push(`${label} aborted`),
+      );
+    const all = [
+      want("a", "a-depth4", 4),
+      want("b", "b-depth1", 1),
+      want("a", "a-depth1", 1),
+      want("a", "a-depth0-aborted", 0, aborted.signal),
+      want("b", "b-depth4", 4),
+      want("a", "a-depth0", 0),
+    ];
+    aborted.abort(new Error("stop"));
+    await tick();
+    expect(scheduler.snapshot().map((endpoint) => endpoint.queued)).toEqual([3, 2]);
+    for (let i = 0; i < 5; i++) {
+      done();
+      await tick();
+    }
+    await Promise.all(all);
+    expect(granted).toEqual(["a-depth0-aborted aborted", "a-depth0", "b-depth1", "a-depth1", "a-depth4", "b-depth4"]);
+  });
+
   it("the smallest cap wins when roles share an endpoint", async () => {
     const scheduler = new CallScheduler(8, { adaptive: false, giveUpMs: 60_000 });
     scheduler.register("shared", 5);
