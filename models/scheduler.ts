@@ -76,13 +76,12 @@ class WaitQueue {
     return head;
   }
 
-  remove(waiter: Waiter): boolean {
+  remove(waiter: Waiter): void {
     const queue = this.byPriority[waiter.priority];
     const index = queue ? queue.indexOf(waiter) : -1;
-    if (index < 0) return false;
+    if (index < 0) return;
     queue!.splice(index, 1);
     this.count -= 1;
-    return true;
   }
 
   /** Every waiter, emptying the queue. */
