@@ -17,6 +17,7 @@ import type { RunSummary } from "../lib/summary.js";
 import { judgePromptValues } from "../prompts/contrastive-judge.js";
 import { renderPrompt } from "../prompts/index.js";
 import type { Endpoint } from "./endpoint.js";
+import { LIKE_CLI_NODE_ARGS } from "./like-cli.js";
 
 export const BENCH_KEY = "sk-bench-not-a-real-key-0000";
 
@@ -209,7 +210,7 @@ export function rssRun(endpointUrl: string, shape: RunShape): Promise<RssResult>
       fileURLToPath(new URL("./rss-child.ts", import.meta.url)),
       [JSON.stringify({ url: endpointUrl, shape })],
       {
-        execArgv: ["--import", "tsx"],
+        execArgv: LIKE_CLI_NODE_ARGS,
         stdio: ["ignore", "ignore", "inherit", "ipc"],
       },
     );

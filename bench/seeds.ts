@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Endpoint } from "./endpoint.js";
+import { LIKE_CLI_NODE_ARGS } from "./like-cli.js";
 import { BENCH_KEY } from "./scale.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -57,8 +58,7 @@ async function runGenerate(endpoint: Endpoint, dir: string, seedsPath: string, p
   const proc = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
+      ...LIKE_CLI_NODE_ARGS,
       child,
       "generate",
       "--seeds",

@@ -1,13 +1,32 @@
 import type { InstructionOutcome, Progress } from "./tasks.js";
-import type { NearDuplicateMatch } from "./dedupe.js";
+import { type NearDuplicateIndex, type NearDuplicateMatch, finalInstructionId } from "./dedupe.js";
 import type { DroppedRecord, KeptPair, Lineage } from "./records.js";
 
 /** The run's near-duplicate check for kept pairs' final instructions (nodes/collect.ts). */
 export interface RepeatCheck {
   /** The earlier instruction of the run (not the pair's own basic one) that `instruction` nearly repeats. */
-  find(id: string, instruction: string): NearDuplicateMatch | undefined;
+  find(id: string, instruction: string, basic: string): NearDuplicateMatch | undefined;
   /** The pair is kept: later instructions are compared with its final instruction too. */
   keep(id: string, instruction: string, basic: string): void;
+}
+
+/**
+ * The repeat check on a run's index. Its own basic instruction is in the index under the pair's id, and
+ * improving an instruction is no repeat of it. A pair kept with its basic instruction unimproved needs no
+ * search: that instruction entered the index through the near-duplicate filter, after being compared with
+ * every entry before it; every entry after it was compared with it on entry (the filter's later rounds, this
+ * check for improved finals); ROUGE-L is symmetric; so no entry other than its own nearly repeats it. A
+ * resumed run's index holds the same entries, each compared the same way when the run first met it.
+ */
+export function repeatCheckOn(index: NearDuplicateIndex): RepeatCheck {
+  const unimproved = (instruction: string, basic: string) => instruction.trim() === basic.trim();
+  return {
+    find: (id, instruction, basic) =>
+      unimproved(instruction, basic) && index.has(id) ? undefined : index.find(instruction, id),
+    keep: (id, instruction, basic) => {
+      if (!unimproved(instruction, basic)) index.add(finalInstructionId(id), instruction);
+    },
+  };
 }
 
 function lineageOf(outcome: InstructionOutcome): Lineage {
@@ -25,7 +44,9 @@ function lineageOf(outcome: InstructionOutcome): Lineage {
 /** Which worker decided the record, when a fleet ran its filtering. */
 const decider = (outcome: InstructionOutcome) => (outcome.decidedBy ? { decidedBy: outcome.decidedBy } : {});
 
-const bump = (counts: Record<string, number>, key: string) => ({ ...counts, [key]: (counts[key] ?? 0) + 1 });
+const count = (counts: Record<string, number>, key: string) => {
+  counts[key] = (counts[key] ?? 0) + 1;
+};
 
 /**
  * Turn one wave's outcomes into output records, in dispatch order so the result does not depend on
@@ -40,20 +61,30 @@ export function settleWave(
   const ordered = [...outcomes].sort((a, b) => a.task.order - b.task.order);
   const kept: KeptPair[] = [];
   const dropped: DroppedRecord[] = [];
-  let progress: Progress = { ...options.progress };
+  // Counted in place, in this call's own copies of the counts (one copy of each per wave, not per outcome).
+  const start = options.progress;
+  const progress: Progress = {
+    ...start,
+    keptPerIteration: { ...start.keptPerIteration },
+    droppedByReason: { ...start.droppedByReason },
+    failuresByStep: { ...start.failuresByStep },
+    ...(start.keptByMetadata ? { keptByMetadata: { ...start.keptByMetadata } } : {}),
+  };
   for (const outcome of ordered) {
     // Past the place that reached the size: started before that was known (a spare, a top-up wave that
     // overshot). Which ones ran depends on timing, so nothing of them is written: the files stay the same
     // whatever finished first, and the summary counts them.
     if (progress.kept >= options.size) {
-      progress = { ...progress, pastSize: (progress.pastSize ?? 0) + 1 };
+      progress.pastSize = (progress.pastSize ?? 0) + 1;
       continue;
     }
     const lineage = lineageOf(outcome);
     const last = outcome.history.at(-1);
-    progress = { ...progress, finished: progress.finished + 1 };
+    progress.finished++;
     const repeat =
-      outcome.status === "kept" && last ? options.repeats?.find(outcome.task.id, last.instruction) : undefined;
+      outcome.status === "kept" && last
+        ? options.repeats?.find(outcome.task.id, last.instruction, outcome.task.basicInstruction)
+        : undefined;
     if (repeat) {
       dropped.push({
         id: outcome.task.id,
@@ -67,7 +98,7 @@ export function settleWave(
         ...decider(outcome),
         runId: options.runId,
       });
-      progress = { ...progress, droppedByReason: bump(progress.droppedByReason, "near-duplicate") };
+      count(progress.droppedByReason, "near-duplicate");
       continue;
     }
     if (outcome.status === "kept" && last && outcome.source) {
@@ -86,13 +117,10 @@ export function settleWave(
         ...decider(outcome),
         runId: options.runId,
       });
-      progress = {
-        ...progress,
-        kept: progress.kept + 1,
-        keptPerIteration: bump(progress.keptPerIteration, String(last.iteration)),
-        reverseKept: progress.reverseKept + (outcome.source === "target" ? 1 : 0),
-        keptByMetadata: bump(progress.keptByMetadata ?? {}, lineage.metadataId),
-      };
+      progress.kept++;
+      count(progress.keptPerIteration, String(last.iteration));
+      if (outcome.source === "target") progress.reverseKept++;
+      count((progress.keptByMetadata ??= {}), lineage.metadataId);
       continue;
     }
     const reason = outcome.status === "failed" ? "failure" : "max-iterations";
@@ -107,9 +135,8 @@ export function settleWave(
       ...decider(outcome),
       runId: options.runId,
     });
-    progress = { ...progress, droppedByReason: bump(progress.droppedByReason, reason) };
-    if (outcome.failure)
-      progress = { ...progress, failuresByStep: bump(progress.failuresByStep, outcome.failure.step) };
+    count(progress.droppedByReason, reason);
+    if (outcome.failure) count(progress.failuresByStep, outcome.failure.step);
   }
   return { kept, dropped, progress };
 }

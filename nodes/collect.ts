@@ -1,8 +1,7 @@
 import { type LangGraphRunnableConfig, Overwrite } from "@langchain/langgraph";
 import { runOf } from "./runtime.js";
 import type { CodecState, CodecUpdate } from "./state.js";
-import { finalInstructionId } from "../lib/dedupe.js";
-import { type RepeatCheck, settleWave } from "../lib/outcomes.js";
+import { repeatCheckOn, settleWave } from "../lib/outcomes.js";
 import { runIndex } from "./dedupe.js";
 
 /**
@@ -12,17 +11,8 @@ import { runIndex } from "./dedupe.js";
  */
 export async function collect(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
   const { config } = runOf(runtime);
-  let repeats: RepeatCheck | undefined;
-  if (config.dedupeThreshold < 1) {
-    const index = runIndex(runtime, state, { waitingAreFresh: false });
-    repeats = {
-      // Its own basic instruction is in the index under its id: improving an instruction is no repeat.
-      find: (id, instruction) => index.find(instruction, id),
-      keep: (id, instruction, basic) => {
-        if (instruction.trim() !== basic.trim()) index.add(finalInstructionId(id), instruction);
-      },
-    };
-  }
+  const repeats =
+    config.dedupeThreshold < 1 ? repeatCheckOn(runIndex(runtime, state, { waitingAreFresh: false })) : undefined;
   // Instructions the wave did not need (spares never started, instructions stopped once enough before them
   // were kept) go back to waiting: the next wave, or the summary's `notNeeded`.
   runOf(runtime).waves.end();

@@ -26,11 +26,14 @@ export interface Ended {
   forgotten: boolean;
 }
 
-export async function endSession(
-  session: Session,
-  ending: Ending,
-  store: { durable: Durable; keepCheckpoints: boolean },
-): Promise<Ended> {
+/** Where the run's checkpoints are; `ownsFile`: the default SQLite file beside the output, removed once empty. */
+export interface FinishStore {
+  durable: Durable;
+  keepCheckpoints: boolean;
+  ownsFile: boolean;
+}
+
+export async function endSession(session: Session, ending: Ending, store: FinishStore): Promise<Ended> {
   const { control } = ending;
   // A node that failed stops the run through the control (graphs/guard.ts): that is a failure, not a stop.
   const failed = control.stopped?.kind === "failed";
@@ -82,16 +85,12 @@ async function endStopped(session: Session, stop: StopInfo): Promise<RunSummary>
   return summary;
 }
 
-async function endFinished(
-  { run, emit }: Session,
-  summary: RunSummary,
-  store: { durable: Durable; keepCheckpoints: boolean },
-): Promise<Ended> {
+async function endFinished({ run, emit }: Session, summary: RunSummary, store: FinishStore): Promise<Ended> {
   await run.journal?.flush();
   await run.files.writeSummary(summary);
   await run.state.save(summary.status, { stopReason: summary.stopReason });
   const forget = summary.status === "complete" && !store.keepCheckpoints;
-  if (forget) await store.durable.forget(run.runId);
+  if (forget) await store.durable.forget(run.runId, { dropFile: store.ownsFile });
   emit({ type: "summary", summary });
   return { summary, forgotten: forget };
 }

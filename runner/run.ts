@@ -170,7 +170,7 @@ async function runSession(
   return endSession(
     session,
     { control, summary, failure, snapshot },
-    { durable, keepCheckpoints: options.keepCheckpoints ?? false },
+    { durable, keepCheckpoints: options.keepCheckpoints ?? false, ownsFile: usesDefaultCheckpointFile(plan) },
   );
 }
 

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_HEAP_GROWTH_PERCENT, HeapGrowthError, heapGrowthPercent } from "../../cli/heap.js";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  DEFAULT_HEAP_GROWTH_PERCENT,
+  HeapGrowthError,
+  YOUNG_GENERATION_FLAG,
+  heapGrowthPercent,
+  youngGenerationSet,
+} from "../../cli/heap.js";
 
 describe("CODECLM_HEAP_GROWTH", () => {
   it("defaults to a fixed factor of 2 (100%) when unset or empty", () => {
@@ -16,5 +26,36 @@ describe("CODECLM_HEAP_GROWTH", () => {
   it.each(["abc", "-5", "1.5", "5000"])("refuses %s with the variable's name and what it expects", (value) => {
     expect(() => heapGrowthPercent({ CODECLM_HEAP_GROWTH: value })).toThrow(HeapGrowthError);
     expect(() => heapGrowthPercent({ CODECLM_HEAP_GROWTH: value })).toThrow(/CODECLM_HEAP_GROWTH=.*whole percent/);
+  });
+});
+
+describe("the CLI's young generation", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> })
+    .scripts;
+
+  it("is passed by the bin's shebang and by the npm scripts that run the CLI and the bench", () => {
+    const shebang = readFileSync(join(root, "cli", "main.ts"), "utf8").split("\n")[0];
+    expect(shebang).toBe(`#!/usr/bin/env -S node ${YOUNG_GENERATION_FLAG}`);
+    expect(scripts.codeclm).toBe(`node ${YOUNG_GENERATION_FLAG} --import tsx cli/main.ts`);
+    expect(scripts.bench).toBe(`node ${YOUNG_GENERATION_FLAG} --import tsx bench/run.ts`);
+  });
+
+  it("is seen on the command line or in NODE_OPTIONS", () => {
+    expect(youngGenerationSet([YOUNG_GENERATION_FLAG, "--import", "tsx"], {})).toBe(true);
+    expect(youngGenerationSet([], { NODE_OPTIONS: `--enable-source-maps ${YOUNG_GENERATION_FLAG}` })).toBe(true);
+    expect(youngGenerationSet(["--import", "tsx"], { NODE_OPTIONS: "--max-old-space-size=4096" })).toBe(false);
+  });
+
+  it("grows the young generation past V8's default", () => {
+    // Short-lived garbage until V8 has grown the young generation as far as it may; with the default
+    // (16 MB semi-spaces) it stops at 32 MB in all.
+    const script =
+      "let k=[];for(let i=0;i<2e6;i++){k.push({i});if(k.length>3e5)k=[]}" +
+      "console.log(require('node:v8').getHeapSpaceStatistics().find(s=>s.space_name==='new_space').space_size)";
+    const run = (flags: string[]) =>
+      Number(spawnSync(process.execPath, [...flags, "-e", script], { encoding: "utf8" }).stdout);
+    expect(run([])).toBeLessThanOrEqual(34 * 2 ** 20);
+    expect(run([YOUNG_GENERATION_FLAG])).toBeGreaterThan(34 * 2 ** 20);
   });
 });

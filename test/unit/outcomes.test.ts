@@ -1,6 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type InstructionOutcome, type InstructionTask, emptyProgress } from "../../lib/tasks.js";
-import { settleWave } from "../../lib/outcomes.js";
+import { type RepeatCheck, repeatCheckOn, settleWave } from "../../lib/outcomes.js";
+import { NearDuplicateIndex, finalInstructionId } from "../../lib/dedupe.js";
+import { createRng, pickOne, randomInt } from "../../lib/rng.js";
 import type { IterationRecord } from "../../lib/records.js";
 
 function task(order: number): InstructionTask {
@@ -216,5 +218,70 @@ describe("settleWave: the worker that decided (--engine dbos)", () => {
     const local = settleWave([droppedAtCap(0), kept(1)], { size: 1, progress: emptyProgress(), runId: "r" });
     expect(local.dropped).toHaveLength(1);
     expect([...local.kept, ...local.dropped].some((record) => "decidedBy" in record)).toBe(false);
+  });
+});
+
+describe("repeatCheckOn", () => {
+  /** A run in miniature: seeds, a filtered round of basic instructions, outcomes kept as decoded or improved. */
+  function miniRun(seed: number) {
+    const rng = createRng(seed, "repeats");
+    const words = Array.from({ length: 14 }, (_, i) => `w${i}`);
+    const text = (length: number) => Array.from({ length }, () => pickOne(rng, words)).join(" ");
+    // Near another text: one word changed (ROUGE-L 0.8 or more at these lengths).
+    const near = (from: string) => {
+      const tokens = from.split(" ");
+      tokens[randomInt(rng, 0, tokens.length - 1)] = pickOne(rng, words);
+      return tokens.join(" ");
+    };
+    const seeds = Array.from({ length: 10 }, () => text(randomInt(rng, 5, 9)));
+    const candidates = Array.from({ length: 300 }, (_, i) =>
+      i > 10 && rng() < 0.3
+        ? near(i % 2 ? pickOne(rng, seeds) : `${text(2)} ${pickOne(rng, seeds)}`)
+        : text(randomInt(rng, 5, 9)),
+    );
+    return { rng, seeds, candidates, near };
+  }
+
+  function settleBoth(seed: number) {
+    const { rng, seeds, candidates, near } = miniRun(seed);
+    const indexes = [new NearDuplicateIndex(0.7), new NearDuplicateIndex(0.7)] as const;
+    for (const index of indexes) seeds.forEach((s, i) => index.add(`seed:${i}`, s));
+    const tasks = candidates.flatMap((basic, order) => {
+      const drops = indexes.map((index) => index.addUnlessDuplicate(`t${order}`, basic));
+      expect(drops[0]).toEqual(drops[1]);
+      return drops[0] ? [] : [{ ...task(order), basicInstruction: basic }];
+    });
+    // Kept as decoded (sometimes with stray whitespace), or improved: often into a near-copy of a seed, of
+    // another basic instruction, or of an earlier improvement.
+    const improvements: string[] = [];
+    const outcomes: InstructionOutcome[] = tasks.map((t) => {
+      const roll = rng();
+      let final = roll < 0.5 ? t.basicInstruction : roll < 0.6 ? ` ${t.basicInstruction}\n` : near(t.basicInstruction);
+      if (roll >= 0.75)
+        final = near(pickOne(rng, [...seeds, ...tasks.map((o) => o.basicInstruction), ...improvements]));
+      if (final.trim() !== t.basicInstruction.trim()) improvements.push(final);
+      const history = [iteration(1, 9, 2, final)];
+      return { task: t, status: "kept", source: "strong", instruction: final, actions: [], history };
+    });
+    const full = indexes[1];
+    const fullCheck: RepeatCheck = {
+      find: (id, instruction) => full.find(instruction, id),
+      keep: (id, instruction, basic) => {
+        if (instruction.trim() !== basic.trim()) full.add(finalInstructionId(id), instruction);
+      },
+    };
+    const searches = vi.spyOn(indexes[0], "find");
+    const options = { size: 10_000, progress: emptyProgress(), runId: "r" };
+    const fast = settleWave(outcomes, { ...options, repeats: repeatCheckOn(indexes[0]) });
+    const slow = settleWave(outcomes, { ...options, repeats: fullCheck });
+    return { fast, slow, searches: searches.mock.calls.length, outcomes };
+  }
+
+  it.each([1, 2, 3, 4, 5])("keeps and drops exactly what searching every final instruction would (run %i)", (seed) => {
+    const { fast, slow, searches, outcomes } = settleBoth(seed);
+    expect(fast).toEqual(slow);
+    // The runs exercise both sides: repeats found among improvements, and searches skipped.
+    expect(slow.dropped.filter((record) => record.reason === "near-duplicate").length).toBeGreaterThan(5);
+    expect(searches).toBeLessThan(outcomes.length * 0.6);
   });
 });
