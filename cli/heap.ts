@@ -11,7 +11,7 @@ export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
 /**
  * The young generation's semi-space, in MB (V8's default is 16). Most of what a run allocates dies within a
  * call (promises, configs, request and response objects); a bigger young generation collects it less often,
- * for about 11% less CPU per call at concurrency 128 and 18% shorter zero-latency runs, at about 90–130 MB
+ * for about 11% less CPU per call at concurrency 128 and 18% shorter zero-latency runs, at about 85–150 MB
  * more peak RSS (README, "Memory"). V8 sizes the young generation only at start-up, so this is a
  * command-line flag: the `codeclm` bin's shebang and the package's npm scripts pass it
  * (test/unit/heap.test.ts holds them to this value). Started another way (`node dist/cli/main.js`, the
