@@ -13,9 +13,9 @@ export const DEFAULT_HEAP_GROWTH_PERCENT = 100;
  * call (promises, configs, request and response objects); a bigger young generation collects it less often,
  * for about 11% less CPU per call at concurrency 128 and 18% shorter zero-latency runs, at about 85–150 MB
  * more peak RSS (README, "Memory"). V8 sizes the young generation only at start-up, so this is a
- * command-line flag: the `codeclm` bin's shebang and the package's npm scripts pass it
- * (test/unit/heap.test.ts holds them to this value). Started another way (`node dist/cli/main.js`, the
- * library), the process keeps whatever it was started with.
+ * command-line flag: the package's npm scripts pass it (test/unit/heap.test.ts holds them to this value).
+ * The installed bin cannot: a shebang carries one argument, and `env -S` is missing from BusyBox (Alpine)
+ * and the BSDs, so its users set NODE_OPTIONS (README). The library leaves the process as it was started.
  */
 export const YOUNG_GENERATION_FLAG = "--max-semi-space-size=64";
 

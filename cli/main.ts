@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 import { setMaxListeners } from "node:events";
 import { CommanderError } from "commander";
 import { buildProgram, commanderExitCode, namedCommand } from "./program.js";

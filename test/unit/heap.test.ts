@@ -34,9 +34,10 @@ describe("the CLI's young generation", () => {
   const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> })
     .scripts;
 
-  it("is passed by the bin's shebang and by the npm scripts that run the CLI and the bench", () => {
+  it("is passed by the npm scripts that run the CLI and the bench; the bin's shebang stays portable", () => {
+    // `env -S` (the only way to pass a flag in a shebang) is missing from BusyBox (Alpine) and the BSDs.
     const shebang = readFileSync(join(root, "cli", "main.ts"), "utf8").split("\n")[0];
-    expect(shebang).toBe(`#!/usr/bin/env -S node ${YOUNG_GENERATION_FLAG}`);
+    expect(shebang).toBe("#!/usr/bin/env node");
     expect(scripts.codeclm).toBe(`node ${YOUNG_GENERATION_FLAG} --import tsx cli/main.ts`);
     expect(scripts.bench).toBe(`node ${YOUNG_GENERATION_FLAG} --import tsx bench/run.ts`);
   });
