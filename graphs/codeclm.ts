@@ -18,6 +18,7 @@ import { guarded } from "./guard.js";
 import { buildInstructionGraph, reportOutcomes } from "./instruction.js";
 import { labelled } from "./labels.js";
 import { allowAbortListenersForWaves } from "./listeners.js";
+import { installStepRunner } from "./step-runner.js";
 import { afterBuildPool, afterCollect, afterPrepare, dispatchWave } from "./routes.js";
 import { type GraphDeps, runOf, withRun } from "../nodes/runtime.js";
 import { type StateShape, codecStateSchema, graphSchema } from "../nodes/state.js";
@@ -41,6 +42,7 @@ export const RECURSION_LIMIT = 10_000;
 export function createCodecGraph(options: CodecGraphOptions = {}) {
   const { retainRecords = true, checkpointer, ...deps } = options;
   allowAbortListenersForWaves();
+  installStepRunner();
   const shape: StateShape = retainRecords ? "full" : "streaming";
   const state = codecStateSchema(shape);
   // The input is what a caller gives (Studio's input form shows exactly this); the rest is the run's.
