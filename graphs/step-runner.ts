@@ -66,7 +66,6 @@ interface PregelRunnerLike {
 type ExecuteTasks = (this: PregelRunnerLike, tasks: PregelTask[], options?: StepOptions) => AsyncGenerator<Settled>;
 
 interface Internals {
-  version: string;
   runner: { PregelRunner: { prototype: { _executeTasksWithRetry: ExecuteTasks } } };
   runWithRetry: (
     task: PregelTask,
@@ -81,25 +80,38 @@ interface Internals {
   isGraphBubbleUp: (error: unknown) => boolean;
 }
 
-/** LangGraph's own modules (not in its exports map), by file: the same instances its entry point uses. */
-async function loadInternals(): Promise<Internals> {
-  const entry = createRequire(import.meta.url).resolve("@langchain/langgraph");
-  const dist = dirname(entry);
-  const load = (file: string) => import(pathToFileURL(join(dist, file)).href) as Promise<Record<string, unknown>>;
-  const [runner, retry, utils, errors] = await Promise.all([
-    load("pregel/runner.js"),
-    load("pregel/retry.js"),
-    load("pregel/utils/index.js"),
-    load("errors.js"),
-  ]);
-  const manifest = JSON.parse(readFileSync(join(dist, "..", "package.json"), "utf8")) as { version: string };
-  return {
-    version: manifest.version,
-    runner: runner as unknown as Internals["runner"],
-    runWithRetry: retry._runWithRetry as Internals["runWithRetry"],
-    combineAbortSignals: utils.combineAbortSignals as Internals["combineAbortSignals"],
-    isGraphBubbleUp: errors.isGraphBubbleUp as Internals["isGraphBubbleUp"],
-  };
+/**
+ * LangGraph's own modules (not in its exports map), by file: the same instances its entry point uses. None
+ * when LangGraph is another version, or its files are not where 1.7.3 keeps them: the run then keeps
+ * LangGraph's runner.
+ */
+async function loadInternals(): Promise<Internals | undefined> {
+  try {
+    const dist = dirname(createRequire(import.meta.url).resolve("@langchain/langgraph"));
+    const manifest = JSON.parse(readFileSync(join(dist, "..", "package.json"), "utf8")) as { version: string };
+    if (manifest.version !== CHECKED_LANGGRAPH_VERSION) return undefined;
+    const load = (file: string) => import(pathToFileURL(join(dist, file)).href) as Promise<Record<string, unknown>>;
+    const [runner, retry, utils, errors] = await Promise.all([
+      load("pregel/runner.js"),
+      load("pregel/retry.js"),
+      load("pregel/utils/index.js"),
+      load("errors.js"),
+    ]);
+    const found = {
+      runner: runner as unknown as Internals["runner"],
+      runWithRetry: retry._runWithRetry as Internals["runWithRetry"],
+      combineAbortSignals: utils.combineAbortSignals as Internals["combineAbortSignals"],
+      isGraphBubbleUp: errors.isGraphBubbleUp as Internals["isGraphBubbleUp"],
+    };
+    const complete =
+      typeof found.runner.PregelRunner?.prototype._executeTasksWithRetry === "function" &&
+      [found.runWithRetry, found.combineAbortSignals, found.isGraphBubbleUp].every(
+        (part) => typeof part === "function",
+      );
+    return complete ? found : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const internals = await loadInternals();
@@ -110,14 +122,15 @@ export const stepRunnerInstalled = (): boolean => original !== undefined;
 
 /** Install once per process (idempotent); a LangGraph version other than the checked one is left alone. */
 export function installStepRunner(): void {
-  if (original || internals.version !== CHECKED_LANGGRAPH_VERSION) return;
-  const prototype = internals.runner.PregelRunner.prototype;
-  const langgraphs = prototype._executeTasksWithRetry;
-  original = langgraphs;
+  if (original || !internals) return;
+  const langgraph = internals;
+  const prototype = langgraph.runner.PregelRunner.prototype;
+  const ownRunner = prototype._executeTasksWithRetry;
+  original = ownRunner;
   prototype._executeTasksWithRetry = function (this: PregelRunnerLike, tasks, options) {
     return this.loop.config?.configurable?.[RUN_KEY] === undefined
-      ? langgraphs.call(this, tasks, options)
-      : executeTasks(this, tasks, options);
+      ? ownRunner.call(this, tasks, options)
+      : executeTasks(langgraph, this, tasks, options);
   };
 }
 
@@ -148,7 +161,12 @@ class Finished {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function* executeTasks(runner: PregelRunnerLike, tasks: PregelTask[], options: StepOptions = {}) {
+async function* executeTasks(
+  langgraph: Internals,
+  runner: PregelRunnerLike,
+  tasks: PregelTask[],
+  options: StepOptions = {},
+) {
   const { retryPolicy, maxConcurrency, signals } = options;
   const composed = signals?.composedAbortSignal;
   if (composed?.aborted) throw new Error("Abort");
@@ -159,14 +177,14 @@ async function* executeTasks(runner: PregelRunnerLike, tasks: PregelTask[], opti
   let running = 0;
   const start = (task: PregelTask) => {
     running++;
-    void internals
+    void langgraph
       .runWithRetry(task, retryPolicy, { [CONFIG_KEY_CALL]: undefined }, composed)
       .catch((error: unknown) => ({ task, error, signalAborted: composed?.aborted }))
       .then((settled) => finished.push(settled));
   };
   // As LangGraph's runner: a cancellation or step timeout before the first task finishes ends the step with
   // "Abort"; after that, the tasks see it through their own signal and end with it.
-  const cancel = internals.combineAbortSignals(signals?.externalAbortSignal, signals?.timeoutAbortSignal);
+  const cancel = langgraph.combineAbortSignals(signals?.externalAbortSignal, signals?.timeoutAbortSignal);
   let cancelled = false;
   const onCancel = () => {
     cancelled = true;
@@ -188,6 +206,7 @@ async function* executeTasks(runner: PregelRunnerLike, tasks: PregelTask[], opti
         if (batch++ === START_BATCH) {
           batch = 1;
           await nextTurn();
+          if (listening && cancelled) throw new Error("Abort");
         }
         start(tasks[started]!);
       }
@@ -202,7 +221,7 @@ async function* executeTasks(runner: PregelRunnerLike, tasks: PregelTask[], opti
       const { loop } = runner;
       if (
         error !== undefined &&
-        !internals.isGraphBubbleUp(error) &&
+        !langgraph.isGraphBubbleUp(error) &&
         !loop.isErrorHandlerNode(name) &&
         loop.getErrorHandlerNode(name) !== undefined
       ) {
