@@ -5,17 +5,19 @@
  * `Promise.race` over every task still running, once per finished task. A wave at concurrency 128 runs 512
  * subgraphs at a time, so each finish builds and races an array of 512 promises, and every promise keeps a
  * reaction from every race it was in until it settles: about 0.35 ms of main-thread CPU per finished
- * subgraph, and a tenth of the CPU per model call (profiled; README "Waves and concurrency"). It also
- * starts all of a step's tasks in one synchronous loop, so 512 subgraphs do their set-up in lockstep and
- * the wave's first model call waits for all of it (about 0.3 s).
+ * subgraph, 3% of the main thread in the run's middle and more in its drain (profiled; README "Start-up and
+ * CPU per call"). It also starts all of a step's tasks in one synchronous loop, so 512 subgraphs do their
+ * set-up in lockstep and the wave's first model call waits for all of it (about 0.3 s); and at
+ * `maxConcurrency: 1` it ends the step after the first task (langgraphjs#2656).
  *
  * Here, for the loops of a codeclm run only (the run key is in their config; any other graph in the process
- * keeps LangGraph's own runner): each task reports its own end to a queue, and a wide step starts its tasks
- * a batch at a time, letting the event loop send the first batches' calls before the next set up. What a
- * task runs, with which retry policy and signal, how errors, error-handler nodes and a cancellation before
- * the first finish are handled, is as LangGraph does it. Not supported: LangGraph's functional-API `task()`
- * calls from inside these nodes (codeclm's nodes make none). Installed only over the LangGraph version it
- * was checked against; another version keeps its own runner.
+ * keeps LangGraph's own runner): each task reports its own end to a queue, a wide step starts its tasks a
+ * batch at a time, letting the event loop send the first batches' calls before the next set up, and the
+ * run's and the step's abort signals get O(1) listeners (lib/fan-out-signal.ts). What a task runs, with
+ * which retry policy and signal, how errors, error-handler nodes and a cancellation before the first finish
+ * are handled, is as LangGraph does it. Not supported: LangGraph's functional-API `task()` calls from
+ * inside these nodes (codeclm's nodes make none). Installed only over the LangGraph version it was checked
+ * against; another version keeps its own runner.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
