@@ -35,7 +35,6 @@ const CONFIG_KEY_CALL = "__pregel_call";
 interface PregelTask {
   id: string;
   name: unknown;
-  config?: { configurable?: Record<string, unknown> };
 }
 
 interface Settled {
