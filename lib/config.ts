@@ -146,6 +146,14 @@ export const CodecConfigSchema = z.object({
     .default(4)
     .describe("Filtering passes per instruction, the basic instruction counting as the first (paper: 4)"),
   rubricCount: z.number().int().min(1).default(4).describe("Rubrics and matching actions per metadata (paper: 4)"),
+  rubricsAhead: z
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe(
+      "Write a metadata's rubrics as soon as its first decode returns, in call slots the setup leaves idle, when that round gives it at least this many instructions (one of them will almost surely need improving); 0: only when an instruction first needs them",
+    ),
   poolSize: z
     .number()
     .int()

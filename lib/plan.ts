@@ -1,4 +1,6 @@
 /** Sizing arithmetic: how many instructions to decode, and how many to send through filtering at once. */
+import { usesRubrics } from "./ablation.js";
+import type { CodecConfig } from "./config.js";
 
 /**
  * §5.3: an equal number of basic instructions per metadata, sized from the requested total and the keep
@@ -92,4 +94,23 @@ export function spareCount(
   const wanted = Math.ceil(remaining / Math.max(rate, 0.01)) - members;
   const share = Math.ceil(members * SPARE_SHARE);
   return Math.max(0, Math.min(wanted, pending - members, Math.max(1, limit) - members, share));
+}
+
+/**
+ * Whether a metadata's rubrics are written as soon as its first-round decode returns (`rubricsAhead`)
+ * rather than when an instruction first needs them. Rubrics serve improvement: the metadata-rubrics row
+ * improves every instruction, so there they are always needed; in the full method an instruction needs
+ * them only if it is not kept at its first pass. With `count` instructions of the metadata in the round
+ * and a first-pass keep rate p, the chance that none needs them is p^count: under 1% at p = 0.6 from 10
+ * instructions (the default). Top-up rounds come after the first wave, when rubrics are already being
+ * written as needed.
+ */
+export function writesRubricsAhead(
+  config: Pick<CodecConfig, "rubricsAhead" | "ablation" | "maxIterations" | "ablationImprovements">,
+  round: number,
+  count: number,
+): boolean {
+  if (round !== 1 || config.rubricsAhead === 0 || !usesRubrics(config.ablation)) return false;
+  if (config.ablation === "metadata-rubrics") return config.ablationImprovements > 0;
+  return config.maxIterations > 1 && count >= config.rubricsAhead;
 }

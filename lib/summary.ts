@@ -56,6 +56,11 @@ export interface RunSummary {
    * that reached the size (spares, an overshooting wave); not written, their calls are in `calls`.
    */
   instructions: { decoded: number; filtered: number; rounds: number; notNeeded?: number; pastSize?: number };
+  /**
+   * Metadata whose rubrics were written ahead (`rubricsAhead`), and of those, how many no instruction used
+   * (their calls are in `calls`, step rubric-generate). Absent when none were.
+   */
+  rubricsAhead?: { written: number; unused: number };
   pool: Record<string, number>;
   /** How the pool was made: metadata by origin, rejected and failed candidates, skills per metadata, and whether mix-and-match was (partly) off. */
   poolMakeup?: PoolMakeup;
@@ -222,6 +227,7 @@ export function buildSummary(
     finishedAt: number;
     /** Set for a run stopped before its end (budget, outage, Ctrl-C). */
     stopped?: boolean;
+    rubricsAhead?: { written: number; unused: number };
     ledger?: LedgerSnapshot;
     warnings?: string[];
   },
@@ -247,6 +253,7 @@ export function buildSummary(
       notNeeded: state.decoded?.length ?? 0,
       ...(state.progress.pastSize ? { pastSize: state.progress.pastSize } : {}),
     },
+    ...(extra.rubricsAhead && extra.rubricsAhead.written > 0 ? { rubricsAhead: extra.rubricsAhead } : {}),
     pool: state.poolStats,
     ...(Object.keys(state.poolStats ?? {}).length > 0
       ? { poolMakeup: poolMakeup(state.poolStats, config.plausibilityAlertShare) }

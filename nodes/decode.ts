@@ -1,6 +1,8 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { z } from "zod";
-import { callContext } from "./runtime.js";
+import { callContext, runOf } from "./runtime.js";
+import { writeRubricsAhead } from "./rubric-generate.js";
+import { writesRubricsAhead } from "../lib/plan.js";
 import { type CodecUpdate } from "./state.js";
 import { attempt, droppedUpdate } from "./attempt.js";
 import type { InstructionTask } from "../lib/tasks.js";
@@ -100,6 +102,8 @@ export async function decode(request: DecodeRequest, runtime: LangGraphRunnableC
     return droppedUpdate(ctx, record, { round, requested: count });
   }
   const decoded = decodedTasks(request, result.value.instructions);
+  if (runOf(runtime).filtersHere && writesRubricsAhead(config, round, decoded.length))
+    writeRubricsAhead(runtime, entry.id, { useCase: entry.useCase, skills: entry.skills });
   return {
     decoded,
     decodedCount: decoded.length,

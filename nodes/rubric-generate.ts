@@ -8,6 +8,7 @@ import type { Metadata } from "../lib/records.js";
 import type { RubricSet } from "../lib/tasks.js";
 import { type CallContext, callStructured } from "../models/call.js";
 import { renderPrompt } from "../prompts/index.js";
+import { type UsageMeter, type UsageTotals, emptyUsage, mergeUsage } from "../lib/usage.js";
 
 export const RubricOutputSchema = z.object({
   rubrics: z.array(z.string()).describe("Criteria for judging how demanding an instruction is"),
@@ -46,15 +47,80 @@ export async function generateRubrics(ctx: CallContext, metadata: Metadata): Pro
 
 /**
  * Each metadata's rubrics, once per run: the first instruction that needs them makes the call (its usage
- * is that instruction's), the others of the metadata wait for the same answer. A resumed run starts
- * empty and the call journal replays the call.
+ * is that instruction's), the others of the metadata wait for the same answer. Rubrics written ahead
+ * (`writeRubricsAhead`) are made by decode; their usage goes to the first instruction that uses them, or
+ * to the run's end (`unusedRubricsAhead`) if none does. A resumed run starts empty and the call journal
+ * replays the call.
  */
-const rubricsByRun = new WeakMap<CodecRun, Map<string, Promise<Attempt<RubricSet>>>>();
+interface RubricsEntry {
+  result: Promise<Attempt<RubricSet>>;
+  /** Written ahead: the call's usage, until an instruction (or the run's end) takes it. */
+  ahead?: { meter: UsageMeter; taken: boolean };
+}
 
-function rubricsOf(run: CodecRun): Map<string, Promise<Attempt<RubricSet>>> {
+const rubricsByRun = new WeakMap<CodecRun, Map<string, RubricsEntry>>();
+
+function rubricsOf(run: CodecRun): Map<string, RubricsEntry> {
   let rubrics = rubricsByRun.get(run);
   if (!rubrics) rubricsByRun.set(run, (rubrics = new Map()));
   return rubrics;
+}
+
+/** Start the metadata's rubrics call unless it was started; a run stopped mid-call lets a later need retry. */
+function startRubrics(
+  rubrics: Map<string, RubricsEntry>,
+  ctx: CallContext,
+  metadataId: string,
+  metadata: Metadata,
+  ahead: boolean,
+): RubricsEntry {
+  const started = rubrics.get(metadataId);
+  if (started) return started;
+  const entry: RubricsEntry = {
+    result: generateRubrics(ctx, metadata),
+    ...(ahead ? { ahead: { meter: ctx.meter, taken: false } } : {}),
+  };
+  rubrics.set(metadataId, entry);
+  entry.result.catch(() => {
+    if (rubrics.get(metadataId) === entry) rubrics.delete(metadataId);
+  });
+  return entry;
+}
+
+/**
+ * Self-Rubrics ahead (`writesRubricsAhead`): decode starts the metadata's rubrics call as its instructions
+ * come back, and does not wait for it. The call waits behind every decode still to be sent (the scheduler
+ * serves setup calls first) and fills the call slots the setup leaves idle, before the first wave.
+ */
+export function writeRubricsAhead(runtime: LangGraphRunnableConfig, metadataId: string, metadata: Metadata): void {
+  const ctx = callContext(runtime, { metadataId });
+  startRubrics(rubricsOf(runOf(runtime)), ctx, metadataId, metadata, true);
+}
+
+/**
+ * The usage of rubrics written ahead that no instruction used, once their calls have ended: the run's end
+ * adds it to the run's usage (the calls were paid), and says how many there were.
+ */
+export async function unusedRubricsAhead(
+  run: CodecRun,
+): Promise<{ usage: UsageTotals; written: number; unused: number }> {
+  const ahead = [...rubricsOf(run).values()].filter((entry) => entry.ahead);
+  const unused = ahead.filter((entry) => !entry.ahead!.taken);
+  await Promise.allSettled(unused.map((entry) => entry.result));
+  let usage = emptyUsage();
+  for (const { ahead: made } of unused) {
+    if (!made || made.taken) continue;
+    made.taken = true;
+    usage = mergeUsage(usage, made.meter.totals);
+  }
+  return { usage, written: ahead.length, unused: unused.length };
+}
+
+/** The usage an instruction reports for its rubrics: its own calls, and a call written ahead it is first to use. */
+function usageWith(entry: RubricsEntry, own: UsageTotals): UsageTotals {
+  if (!entry.ahead || entry.ahead.taken) return own;
+  entry.ahead.taken = true;
+  return mergeUsage(own, entry.ahead.meter.totals);
 }
 
 /**
@@ -69,16 +135,9 @@ export async function rubricGenerate(
 ): Promise<Partial<InstructionState>> {
   const { task } = state;
   const ctx = callContext(runtime, { metadataId: task.metadataId });
-  const rubrics = rubricsOf(runOf(runtime));
-  let result = rubrics.get(task.metadataId);
-  if (!result) {
-    result = generateRubrics(ctx, task.metadata);
-    rubrics.set(task.metadataId, result);
-    // A run stopped mid-call (not a failure for good) lets a later instruction try again.
-    result.catch(() => rubrics.delete(task.metadataId));
-  }
-  const rubricSet = await result;
-  const usage = ctx.meter.totals;
+  const entry = startRubrics(rubricsOf(runOf(runtime)), ctx, task.metadataId, task.metadata, false);
+  const rubricSet = await entry.result;
+  const usage = usageWith(entry, ctx.meter.totals);
   if (!rubricSet.ok)
     return {
       verdict: "failed",

@@ -61,6 +61,8 @@ export interface CodecRun {
   dedupe: { index: NearDuplicateIndex; primed: boolean };
   /** Starts the current wave's spares once it needs them, and says which instructions can no longer take a place (`spares`). */
   waves: WaveGate;
+  /** Instructions are filtered in this process (no fleet): rubrics written ahead are used here. */
+  filtersHere: boolean;
 }
 
 /**
@@ -174,6 +176,7 @@ export function newRun(deps: GraphDeps, config: CodecConfig): CodecRun {
     services: deps.services ?? buildServices(config, factory),
     dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
     waves: new WaveGate(),
+    filtersHere: !deps.instructionExecutor,
   };
 }
 

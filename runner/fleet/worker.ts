@@ -193,6 +193,7 @@ export class FleetWorker {
       dedupe: { index: new NearDuplicateIndex(config.dedupeThreshold), primed: true },
       // A worker filters single instructions: waves and their spares are the driver's.
       waves: new WaveGate(),
+      filtersHere: true,
     };
     return { run, graph: buildInstructionGraph({ ...deps, services }, "streaming") };
   }

@@ -717,3 +717,74 @@ describe("secrets never reach the outputs", () => {
     assertNoSecret(state, plain);
   });
 });
+
+describe("Self-Rubrics written ahead (rubricsAhead)", () => {
+  const isRubric = (req: BaseChatRequest) => req.messages.some((m) => m.content.includes("rubrics: specific criteria"));
+
+  /** The protocol server with the CodecLM responder; `allKept` makes every judge keep the strong answer at once. */
+  async function serve(allKept: boolean) {
+    const responder = codecResponder((model) => (model === TARGET_MODEL ? "target" : "strong"));
+    const server = await startOpenAIServer({
+      respond: (req) => {
+        const prompt = req.messages.map((m) => m.content).join("\n");
+        if (!allKept || !isJudgePrompt(prompt)) return responder.respond(req);
+        const strongFirst = readBlocks(prompt)?.get("ANSWER 1")?.startsWith("[strong]") ?? true;
+        return { json: { assistant1: strongFirst ? 9 : 2, assistant2: strongFirst ? 2 : 9 } };
+      },
+    });
+    servers.push(server);
+    return server;
+  }
+
+  // 40 pairs from a pool of 4: 20 first-round instructions per metadata, past the default threshold of 10.
+  const settings = (url: string, extra: CodecConfigInput = {}): CodecConfigInput => ({
+    strong: { model: `openai:${STRONG_MODEL}`, baseUrl: url },
+    target: { model: `openai:${TARGET_MODEL}`, baseUrl: url },
+    size: 40,
+    poolSize: 4,
+    seed: 4,
+    ...extra,
+  });
+
+  it("writes each metadata's rubrics once, as its decode returns; the instructions improved use them", async () => {
+    const server = await serve(false);
+    const state = await run({ env: {}, maxRetries: 0 }, { seeds: seeds(4) }, settings(server.url));
+    expect(state.kept).toHaveLength(40);
+    const rubricRequests = server.requests.filter(isRubric);
+    expect(rubricRequests).toHaveLength(4);
+    // Started as the decodes return, not by the instructions that need them (the calls' order at the
+    // server then depends on timing): all four are in the setup's requests, before the first improvement.
+    const firstImprovement = server.requests.findIndex((req) =>
+      req.messages.some((m) => m.content.includes("Rewrite an instruction")),
+    );
+    for (const request of rubricRequests) expect(request.index).toBeLessThan(firstImprovement);
+    // Improved pairs used them: each call is counted once, by the first instruction that used it.
+    expect(state.kept.some((pair) => pair.iteration > 1)).toBe(true);
+    expect(state.summary.rubricsAhead).toEqual({ written: 4, unused: 0 });
+    expect(state.summary.calls.byStep["rubric-generate"]).toMatchObject({ calls: 4, failedCalls: 0 });
+    expect(state.summary.calls.total.calls).toBe(server.counters.completed);
+  });
+
+  it("counts rubrics written ahead that no instruction used, and writes none when turned off", async () => {
+    const ahead = await serve(true);
+    const used = await run({ env: {}, maxRetries: 0 }, { seeds: seeds(4) }, settings(ahead.url));
+    expect(used.kept).toHaveLength(40);
+    for (const pair of used.kept) expect(pair.iteration).toBe(1);
+    expect(ahead.requests.filter(isRubric)).toHaveLength(4);
+    expect(used.summary.rubricsAhead).toEqual({ written: 4, unused: 4 });
+    expect(used.summary.calls.byStep["rubric-generate"]).toMatchObject({ calls: 4 });
+    expect(used.summary.calls.total.calls).toBe(ahead.counters.completed);
+
+    const whenNeeded = await serve(true);
+    const off = await run(
+      { env: {}, maxRetries: 0 },
+      { seeds: seeds(4) },
+      settings(whenNeeded.url, { rubricsAhead: 0 }),
+    );
+    expect(off.kept).toHaveLength(40);
+    expect(whenNeeded.requests.filter(isRubric)).toHaveLength(0);
+    expect(off.summary.rubricsAhead).toBeUndefined();
+    expect(off.summary.calls.byStep["rubric-generate"]).toBeUndefined();
+    expect(off.summary.calls.total.calls).toBe(whenNeeded.counters.completed);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  writesRubricsAhead,
   firstRoundPerMetadata,
   keepRate,
   spareCount,
@@ -136,5 +137,30 @@ describe("waveLimitFor", () => {
     expect(waveLimitFor(null, 41)).toBe(1000);
     expect(waveLimitFor(null, 42)).toBe(1008);
     expect(waveLimitFor(null, 128)).toBe(3072);
+  });
+});
+
+describe("writesRubricsAhead", () => {
+  const full = { rubricsAhead: 10, ablation: "full", maxIterations: 4, ablationImprovements: 1 } as const;
+
+  it("writes a metadata's rubrics ahead from `rubricsAhead` first-round instructions, in the full method", () => {
+    expect(writesRubricsAhead(full, 1, 10)).toBe(true);
+    expect(writesRubricsAhead(full, 1, 20)).toBe(true);
+    expect(writesRubricsAhead(full, 1, 9)).toBe(false);
+    expect(writesRubricsAhead({ ...full, rubricsAhead: 3 }, 1, 3)).toBe(true);
+  });
+
+  it("leaves them to the first need in top-up rounds, when turned off, and when nothing is ever improved", () => {
+    expect(writesRubricsAhead(full, 2, 20)).toBe(false);
+    expect(writesRubricsAhead({ ...full, rubricsAhead: 0 }, 1, 1000)).toBe(false);
+    expect(writesRubricsAhead({ ...full, maxIterations: 1 }, 1, 1000)).toBe(false);
+    expect(writesRubricsAhead({ ...full, ablation: "metadata-only" }, 1, 1000)).toBe(false);
+    expect(writesRubricsAhead({ ...full, ablation: "no-metadata" }, 1, 1000)).toBe(false);
+  });
+
+  it("writes them for every metadata in the metadata-rubrics row, which improves every instruction", () => {
+    const row = { ...full, ablation: "metadata-rubrics" } as const;
+    expect(writesRubricsAhead(row, 1, 1)).toBe(true);
+    expect(writesRubricsAhead({ ...row, ablationImprovements: 0 }, 1, 1000)).toBe(false);
   });
 });
