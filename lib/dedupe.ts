@@ -181,35 +181,19 @@ export class NearDuplicateIndex {
     const size = elements.length;
     const minOverlap = Math.max(1, Math.ceil(this.jaccard * size - 1e-9));
     const prefixLength = size - minOverlap + 1;
-    // The query's rarest elements (fewest entries hold them; unknown ones first), ties by value.
-    const frequency = new Map<number, number>();
-    for (const element of elements) frequency.set(element, this.postings.get(element)?.length ?? 0);
-    const byRarity = Array.from(elements).sort((a, b) => frequency.get(a)! - frequency.get(b)! || a - b);
+    const candidates = this.sharingAny(this.rarest(elements, prefixLength));
     const ignored = ignore === undefined ? -1 : (this.positions.get(ignore) ?? -1);
-    if (++this.stamp === 0x7fffffff) {
-      this.stamps.fill(0);
-      this.stamp = 1;
-    }
-    const candidates: number[] = [];
-    for (let p = 0; p < prefixLength; p++) {
-      for (const position of this.postings.get(byRarity[p]!) ?? []) {
-        if (position === ignored) continue;
-        if (this.stamps[position] !== this.stamp) {
-          this.stamps[position] = this.stamp;
-          this.hits[position] = 0;
-          candidates.push(position);
-        }
-        this.hits[position]!++;
-      }
-    }
     // The overlap is at most the prefix elements an entry shares plus every element outside the prefix:
     // entries that share too few of the rare ones cannot reach the threshold (most candidates stop here).
     const outside = size - prefixLength;
-    const survivors = candidates.filter((position) => {
-      const otherSize = this.offsets[position + 1]! - this.offsets[position]!;
-      if (otherSize < this.jaccard * size - 1e-9 || size < this.jaccard * otherSize - 1e-9) return false;
-      return (2 * (this.hits[position]! + outside)) / (size + otherSize) > this.threshold;
-    });
+    const { offsets, hits, jaccard, threshold } = this;
+    const survivors: number[] = [];
+    for (let k = 0; k < candidates.length; k++) {
+      const position = candidates[k]!;
+      const otherSize = offsets[position + 1]! - offsets[position]!;
+      if (position === ignored || otherSize < jaccard * size - 1e-9 || size < jaccard * otherSize - 1e-9) continue;
+      if ((2 * (hits[position]! + outside)) / (size + otherSize) > threshold) survivors.push(position);
+    }
     // The earliest entry wins, as comparing in order would give.
     survivors.sort((a, b) => a - b);
     for (const position of survivors) {
@@ -223,6 +207,42 @@ export class NearDuplicateIndex {
       if (similarity > this.threshold) return { of: this.ids[position]!, similarity };
     }
     return undefined;
+  }
+
+  /** The query's `count` rarest elements (fewest entries hold them; unknown ones first), ties by value. */
+  private rarest(elements: Float64Array, count: number): Float64Array {
+    const size = elements.length;
+    // Sorted as numbers, frequency × size + i orders by frequency, then by i: by value, as `elements` is sorted.
+    const keys = new Float64Array(size);
+    for (let i = 0; i < size; i++) keys[i] = (this.postings.get(elements[i]!)?.length ?? 0) * size + i;
+    keys.sort();
+    const prefix = new Float64Array(count);
+    for (let p = 0; p < count; p++) prefix[p] = elements[keys[p]! % size]!;
+    return prefix;
+  }
+
+  /** Every entry holding one of `prefix`'s elements, once; `hits` says how many it holds. */
+  private sharingAny(prefix: Float64Array): number[] {
+    if (++this.stamp === 0x7fffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    const { stamps, hits, stamp } = this;
+    const candidates: number[] = [];
+    for (let p = 0; p < prefix.length; p++) {
+      const holders = this.postings.get(prefix[p]!);
+      if (!holders) continue;
+      for (let k = 0; k < holders.length; k++) {
+        const position = holders[k]!;
+        if (stamps[position] !== stamp) {
+          stamps[position] = stamp;
+          hits[position] = 0;
+          candidates.push(position);
+        }
+        hits[position]!++;
+      }
+    }
+    return candidates;
   }
 
   private store(id: string, query: { sequence: Uint32Array; elements: Float64Array }): void {
