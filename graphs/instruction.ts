@@ -7,6 +7,7 @@ import { admitInstruction, afterActionApply, afterAnswer, afterJudge, afterRubri
 import { guarded } from "./guard.js";
 import { type GraphDeps, runOf } from "../nodes/runtime.js";
 import type { InstructionOutcome } from "../lib/tasks.js";
+import { stageRepeatCheck } from "../lib/outcomes.js";
 import { type InstructionState, type StateShape, graphSchema, instructionStateSchema } from "../nodes/state.js";
 
 /**
@@ -94,7 +95,8 @@ export function reportOutcomes(
   runnable: LangGraphRunnableConfig,
   replay: boolean,
 ): void {
-  const { waves } = runOf(runnable);
+  const { waves, dedupe } = runOf(runnable);
+  if (dedupe.finals) stageRepeatCheck(dedupe.finals, dedupe.index, dedupe.primed, outcomes);
   for (const outcome of outcomes) {
     const kept = outcome.status === "kept";
     if (replay)

@@ -127,7 +127,7 @@ export class NearDuplicateIndex {
   find(text: string, ignore?: string): NearDuplicateMatch | undefined {
     if (!this.enabled) return undefined;
     const query = this.encode(tokenize(text), false);
-    return query ? this.search(query, ignore) : undefined;
+    return query ? this.search(query, ignore, 1)[0] : undefined;
   }
 
   /** Store `text` under `id` whatever it repeats (a seed, a reference). A known id is left as it is. */
@@ -145,10 +145,20 @@ export class NearDuplicateIndex {
     if (!this.enabled || this.positions.has(id)) return undefined;
     const query = this.encode(tokenize(text), true);
     if (!query) return undefined;
-    const match = this.search(query, undefined);
+    const match = this.search(query, undefined, 1)[0];
     if (match) return { ...match, id };
     this.store(id, query);
     return undefined;
+  }
+
+  /** Every entry `text` nearly repeats, earliest first; then store `text` under `id` whatever it repeats. */
+  addReturningRepeats(id: string, text: string): NearDuplicateMatch[] {
+    if (!this.enabled || this.positions.has(id)) return [];
+    const query = this.encode(tokenize(text), true);
+    if (!query) return [];
+    const repeats = this.search(query, undefined, Number.POSITIVE_INFINITY);
+    this.store(id, query);
+    return repeats;
   }
 
   /** Token ids in text order and elements sorted by value; undefined for text with no token. */
@@ -173,10 +183,12 @@ export class NearDuplicateIndex {
     return { sequence, elements };
   }
 
+  /** The first `limit` entries (earliest first) that the query nearly repeats. */
   private search(
     query: { sequence: Uint32Array; elements: Float64Array },
     ignore: string | undefined,
-  ): NearDuplicateMatch | undefined {
+    limit: number,
+  ): NearDuplicateMatch[] {
     const { elements, sequence } = query;
     const size = elements.length;
     const minOverlap = Math.max(1, Math.ceil(this.jaccard * size - 1e-9));
@@ -196,6 +208,7 @@ export class NearDuplicateIndex {
     }
     // The earliest entry wins, as comparing in order would give.
     survivors.sort((a, b) => a - b);
+    const repeats: NearDuplicateMatch[] = [];
     for (const position of survivors) {
       const from = this.offsets[position]!;
       const to = this.offsets[position + 1]!;
@@ -204,9 +217,11 @@ export class NearDuplicateIndex {
       // Unigram Dice bounds ROUGE-L from above: only pairs past it get the LCS.
       if ((2 * overlap(elements, other)) / (size + otherSize) <= this.threshold) continue;
       const similarity = rougeL(sequence, this.sequences.data.subarray(from, to));
-      if (similarity > this.threshold) return { of: this.ids[position]!, similarity };
+      if (similarity <= this.threshold) continue;
+      repeats.push({ of: this.ids[position]!, similarity });
+      if (repeats.length >= limit) break;
     }
-    return undefined;
+    return repeats;
   }
 
   /** The query's `count` rarest elements (fewest entries hold them; unknown ones first), ties by value. */

@@ -1,6 +1,7 @@
 import type { InstructionOutcome, Progress } from "./tasks.js";
 import { type NearDuplicateIndex, type NearDuplicateMatch, finalInstructionId } from "./dedupe.js";
 import type { DroppedRecord, KeptPair, Lineage } from "./records.js";
+import type { DedupeStage } from "./dedupe-stage.js";
 
 /** The run's near-duplicate check for kept pairs' final instructions (nodes/collect.ts). */
 export interface RepeatCheck {
@@ -18,15 +19,55 @@ export interface RepeatCheck {
  * check for improved finals); ROUGE-L is symmetric; so no entry other than its own nearly repeats it. A
  * resumed run's index holds the same entries, each compared the same way when the run first met it.
  */
-export function repeatCheckOn(index: NearDuplicateIndex): RepeatCheck {
-  const unimproved = (instruction: string, basic: string) => instruction.trim() === basic.trim();
+export function repeatCheckOn(
+  index: NearDuplicateIndex,
+  staged?: { stage: DedupeStage; outcomes: readonly InstructionOutcome[] },
+): RepeatCheck {
+  // From the checks staged as the wave's instructions ended, when they cover every one searched here.
+  const walk = staged?.stage.settle(searchedFinals(staged.outcomes, index), index);
   return {
-    find: (id, instruction, basic) =>
-      unimproved(instruction, basic) && index.has(id) ? undefined : index.find(instruction, id),
+    find: (id, instruction, basic) => {
+      if (!searched(index, id, instruction, basic)) return undefined;
+      return walk ? walk.find(id) : index.find(instruction, id);
+    },
     keep: (id, instruction, basic) => {
-      if (!unimproved(instruction, basic)) index.add(finalInstructionId(id), instruction);
+      if (unimproved(instruction, basic)) return;
+      index.add(finalInstructionId(id), instruction);
+      walk?.keep(id, finalInstructionId(id));
     },
   };
+}
+
+const unimproved = (instruction: string, basic: string) => instruction.trim() === basic.trim();
+
+/** Whether the repeat check searches the index for a kept pair's final instruction (see above). */
+const searched = (index: NearDuplicateIndex, id: string, instruction: string, basic: string) =>
+  !(unimproved(instruction, basic) && index.has(id));
+
+/** The kept outcomes' final instructions the repeat check searches for. */
+function searchedFinals(outcomes: readonly InstructionOutcome[], index: NearDuplicateIndex) {
+  const finals: Array<{ id: string; text: string }> = [];
+  for (const outcome of outcomes) {
+    const last = outcome.history.at(-1);
+    const { id, basicInstruction } = outcome.task;
+    if (outcome.status === "kept" && last && searched(index, id, last.instruction, basicInstruction))
+      finals.push({ id, text: last.instruction });
+  }
+  return finals;
+}
+
+/**
+ * The repeat check of outcomes as they end, before their wave is collected: against the run's index when
+ * it is ready (`primed`), and among themselves. The work then overlaps the wave's calls instead of
+ * following them (lib/dedupe-stage.ts).
+ */
+export function stageRepeatCheck(
+  stage: DedupeStage,
+  index: NearDuplicateIndex,
+  primed: boolean,
+  outcomes: readonly InstructionOutcome[],
+): void {
+  for (const { id, text } of searchedFinals(outcomes, index)) stage.stage(id, text, primed ? index : undefined, id);
 }
 
 function lineageOf(outcome: InstructionOutcome): Lineage {

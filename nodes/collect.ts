@@ -11,8 +11,13 @@ import { runIndex } from "./dedupe.js";
  */
 export async function collect(state: CodecState, runtime: LangGraphRunnableConfig): Promise<CodecUpdate> {
   const { config } = runOf(runtime);
+  const { finals } = runOf(runtime).dedupe;
+  const staged = finals ? { stage: finals, outcomes: state.outcomes } : undefined;
   const repeats =
-    config.dedupeThreshold < 1 ? repeatCheckOn(runIndex(runtime, state, { waitingAreFresh: false })) : undefined;
+    config.dedupeThreshold < 1
+      ? repeatCheckOn(runIndex(runtime, state, { waitingAreFresh: false }), staged)
+      : undefined;
+  finals?.clear();
   // Instructions the wave did not need (spares never started, instructions stopped once enough before them
   // were kept) go back to waiting: the next wave, or the summary's `notNeeded`.
   runOf(runtime).waves.end();

@@ -2,6 +2,7 @@ import type { BaseChatModel } from "@langchain/core/language_models/chat_models"
 import type { LangGraphRunnableConfig } from "@langchain/langgraph";
 import { type CodecConfig, CodecConfigSchema, judgeSettings, resolveConfig } from "../lib/config.js";
 import { NearDuplicateIndex } from "../lib/dedupe.js";
+import { DedupeStage } from "../lib/dedupe-stage.js";
 import type { ModelRole } from "../lib/records.js";
 import type { UsageTotals } from "../lib/accounts.js";
 import type { InstructionOutcome, InstructionTask } from "../lib/tasks.js";
@@ -57,8 +58,12 @@ export interface CodecRun {
   config: CodecConfig;
   factory: ModelFactory;
   services: CallServices;
-  /** Every instruction of the run so far, as tokens; `primed` once what the run's state holds was added. */
-  dedupe: { index: NearDuplicateIndex; primed: boolean };
+  /**
+   * Every instruction of the run so far, as tokens; `primed` once what the run's state holds was added.
+   * `finals` takes the repeat check of a wave's improved instructions as they end (lib/dedupe-stage.ts);
+   * a run without it (a fleet worker, which collects nothing) checks nothing ahead.
+   */
+  dedupe: { index: NearDuplicateIndex; primed: boolean; finals?: DedupeStage };
   /** Starts the current wave's spares once it needs them, and says which instructions can no longer take a place (`spares`). */
   waves: WaveGate;
   /** Instructions are filtered in this process (no fleet): rubrics written ahead are used here. */
@@ -174,7 +179,11 @@ export function newRun(deps: GraphDeps, config: CodecConfig): CodecRun {
     config,
     factory,
     services: deps.services ?? buildServices(config, factory),
-    dedupe: { index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold), primed: false },
+    dedupe: {
+      index: deps.dedupe ?? new NearDuplicateIndex(config.dedupeThreshold),
+      primed: false,
+      finals: new DedupeStage(config.dedupeThreshold),
+    },
     waves: new WaveGate(),
     filtersHere: !deps.instructionExecutor,
   };

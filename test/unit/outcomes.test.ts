@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { type InstructionOutcome, type InstructionTask, emptyProgress } from "../../lib/tasks.js";
-import { type RepeatCheck, repeatCheckOn, settleWave } from "../../lib/outcomes.js";
+import { type RepeatCheck, repeatCheckOn, settleWave, stageRepeatCheck } from "../../lib/outcomes.js";
+import { DedupeStage } from "../../lib/dedupe-stage.js";
 import { NearDuplicateIndex, finalInstructionId } from "../../lib/dedupe.js";
 import { createRng, pickOne, randomInt } from "../../lib/rng.js";
 import type { IterationRecord } from "../../lib/records.js";
@@ -244,11 +245,12 @@ describe("repeatCheckOn", () => {
 
   function settleBoth(seed: number) {
     const { rng, seeds, candidates, near } = miniRun(seed);
-    const indexes = [new NearDuplicateIndex(0.7), new NearDuplicateIndex(0.7)] as const;
+    const indexes = [new NearDuplicateIndex(0.7), new NearDuplicateIndex(0.7), new NearDuplicateIndex(0.7)] as const;
     for (const index of indexes) seeds.forEach((s, i) => index.add(`seed:${i}`, s));
     const tasks = candidates.flatMap((basic, order) => {
       const drops = indexes.map((index) => index.addUnlessDuplicate(`t${order}`, basic));
       expect(drops[0]).toEqual(drops[1]);
+      expect(drops[0]).toEqual(drops[2]);
       return drops[0] ? [] : [{ ...task(order), basicInstruction: basic }];
     });
     // Kept as decoded (sometimes with stray whitespace), or improved: often into a near-copy of a seed, of
@@ -274,7 +276,19 @@ describe("repeatCheckOn", () => {
     const options = { size: 10_000, progress: emptyProgress(), runId: "r" };
     const fast = settleWave(outcomes, { ...options, repeats: repeatCheckOn(indexes[0]) });
     const slow = settleWave(outcomes, { ...options, repeats: fullCheck });
-    return { fast, slow, searches: searches.mock.calls.length, outcomes };
+    return { fast, slow, searches: searches.mock.calls.length, outcomes, rng, staged: indexes[2], options };
+  }
+
+  /** The same wave, its outcomes staged as they end (in another order, a few at a time), then settled. */
+  function settleStaged(seed: number, primed: boolean) {
+    const { slow, outcomes, rng, staged: index, options } = settleBoth(seed);
+    const stage = new DedupeStage(0.7);
+    const arrival = [...outcomes].sort(() => rng() - 0.5);
+    for (let from = 0; from < arrival.length; from += 3)
+      stageRepeatCheck(stage, index, primed, arrival.slice(from, from + 3));
+    const searches = vi.spyOn(index, "find");
+    const staged = settleWave(outcomes, { ...options, repeats: repeatCheckOn(index, { stage, outcomes }) });
+    return { staged, slow, searches: searches.mock.calls.length };
   }
 
   it.each([1, 2, 3, 4, 5])("keeps and drops exactly what searching every final instruction would (run %i)", (seed) => {
@@ -283,5 +297,24 @@ describe("repeatCheckOn", () => {
     // The runs exercise both sides: repeats found among improvements, and searches skipped.
     expect(slow.dropped.filter((record) => record.reason === "near-duplicate").length).toBeGreaterThan(5);
     expect(searches).toBeLessThan(outcomes.length * 0.6);
+  });
+
+  it.each([1, 2, 3, 4, 5])("gives the same from checks staged as the outcomes ended (run %i)", (seed) => {
+    // Staged against the ready index: settling searches nothing more.
+    const ready = settleStaged(seed, true);
+    expect(ready.staged).toEqual(ready.slow);
+    expect(ready.searches).toBe(0);
+    // Staged before the index was ready (a resumed wave): settling searches the index, the rest is staged.
+    const unready = settleStaged(seed, false);
+    expect(unready.staged).toEqual(unready.slow);
+    expect(unready.searches).toBeGreaterThan(0);
+  });
+
+  it("checks in order when the stage does not cover the wave, or holds another text", () => {
+    const { slow, outcomes, staged: index, options } = settleBoth(6);
+    const stage = new DedupeStage(0.7);
+    stageRepeatCheck(stage, index, true, outcomes.slice(1));
+    const partial = settleWave(outcomes, { ...options, repeats: repeatCheckOn(index, { stage, outcomes }) });
+    expect(partial).toEqual(slow);
   });
 });
