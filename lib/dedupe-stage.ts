@@ -32,10 +32,6 @@ export class DedupeStage {
     this.among = new NearDuplicateIndex(threshold);
   }
 
-  get size(): number {
-    return this.items.size;
-  }
-
   /** Compare `text` with everything staged and, if given, with the run's `index` (ignoring its entry `ignore`). */
   stage(id: string, text: string, index: NearDuplicateIndex | undefined, ignore?: string): void {
     if (!this.among.enabled || this.items.has(id)) return;
@@ -96,7 +92,7 @@ export class StagedWalk {
   }
 
   /** The item was kept, entering the run's index as `entry`: later items that repeat it are dropped. */
-  keep(id: string, entry: string = id): void {
+  keep(id: string, entry: string): void {
     if (!this.kept.has(id)) this.kept.set(id, { entry, rank: this.kept.size });
   }
 }
