@@ -105,15 +105,16 @@ export async function unusedRubricsAhead(
   run: CodecRun,
 ): Promise<{ usage: UsageTotals; written: number; unused: number }> {
   const ahead = [...rubricsOf(run).values()].filter((entry) => entry.ahead);
-  const unused = ahead.filter((entry) => !entry.ahead!.taken);
-  await Promise.allSettled(unused.map((entry) => entry.result));
+  await Promise.allSettled(ahead.map((entry) => entry.result));
   let usage = emptyUsage();
-  for (const { ahead: made } of unused) {
-    if (!made || made.taken) continue;
-    made.taken = true;
-    usage = mergeUsage(usage, made.meter.totals);
+  let unused = 0;
+  for (const entry of ahead) {
+    if (entry.ahead!.taken) continue;
+    entry.ahead!.taken = true;
+    usage = mergeUsage(usage, entry.ahead!.meter.totals);
+    unused++;
   }
-  return { usage, written: ahead.length, unused: unused.length };
+  return { usage, written: ahead.length, unused };
 }
 
 /** The usage an instruction reports for its rubrics: its own calls, and a call written ahead it is first to use. */
